@@ -1,0 +1,92 @@
+# Seven Servers — build, test, bench.  `make help` lists the targets.
+#
+# Every directory with a main.c among SERVERS is a server; all its .c files link
+# with common/ into $(BUILD)/bin/NAME. Unit tests are tests/unit/test_*.c.
+
+SERVERS_ALL := iterative fork_per_conn prefork prefork_select threaded multiplex coroutine
+SERVERS     := $(foreach s,$(SERVERS_ALL),$(if $(wildcard $(s)/main.c),$(s)))
+
+CC      ?= cc
+CFLAGS  := -std=c17 -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE -MMD -MP -Icommon
+LDLIBS  := -lpthread
+
+# SAN=address,undefined or SAN=thread: a separate build tree, same tests.
+ifneq ($(SAN),)
+  BUILD   ?= build-san-$(subst $(comma),-,$(SAN))
+  CFLAGS  += -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
+  LDFLAGS += -fsanitize=$(SAN)
+else
+  BUILD   ?= build
+endif
+comma := ,
+
+COMMON_SRC := $(wildcard common/*.c)
+COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/obj/%.o)
+BINS       := $(SERVERS:%=$(BUILD)/bin/%)
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+UNIT_BINS  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+# Unit tests that test code living in a variant folder name it here.
+test_coro_EXTRA := $(wildcard coroutine/coro.c coroutine/coro_switch.S)
+
+.SECONDARY:
+.PHONY: all test unit blackbox deps bench diffs clean help fuzz check-docs
+all: $(BINS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libcommon.a: $(COMMON_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+# Objects of a server folder, and of a list of source files.
+server_objs = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard $(1)/*.c)) \
+              $(patsubst %.S,$(BUILD)/obj/%.o,$(wildcard $(1)/*.S))
+source_objs = $(patsubst %,$(BUILD)/obj/%.o,$(basename $(1)))
+
+.SECONDEXPANSION:
+$(BUILD)/bin/%: $$(call server_objs,$$*) $(BUILD)/libcommon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $$(call source_objs,$$($$*_EXTRA)) $(BUILD)/libcommon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+
+deps:
+	@scripts/deps.sh test
+
+# make test: install what is missing, build, run unit tests and the black-box
+# suite against every configuration in tests/servers.list, one summary line.
+test: deps
+	@$(MAKE) --no-print-directory all $(UNIT_BINS)
+	@BUILD=$(BUILD) SAN=$(SAN) tests/run_all.sh $(UNIT_BINS)
+
+unit: $(UNIT_BINS)
+	@for t in $(UNIT_BINS); do $$t || exit 1; done
+
+blackbox: all
+	python3 tests/blackbox/run.py --bin-dir $(BUILD)/bin
+
+diffs:
+	@scripts/diffs.sh
+
+clean:
+	rm -rf build build-san-* bench/build
+
+help:
+	@echo "make                 build every server into $(BUILD)/bin/"
+	@echo "make test            install test dependencies, build, run unit + black-box tests"
+	@echo "make SAN=address,undefined test   the same under ASan+UBSan (SAN=thread: TSan)"
+	@echo "make unit            only the cmocka unit tests"
+	@echo "make blackbox        only the black-box suite (tests/servers.list)"
+	@echo "make diffs           diff neighbouring variants (the lessons)"
+	@echo "make clean           remove build output"
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

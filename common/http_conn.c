@@ -1,0 +1,185 @@
+/* http_conn — see http_conn.h. The one handler: every server except multiplex
+ * runs this loop; only the way conn_fd arrives differs. */
+#include "http_conn.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "http_parse.h"
+#include "http_response.h"
+#include "io.h"
+#include "net.h"
+#include "server.h"
+
+enum read_outcome { READ_OK, READ_CLOSED, READ_TIMEOUT, READ_ERROR };
+
+/* Read more bytes into conn->in, first moving unused bytes to the front if the
+ * buffer's tail is full. */
+static enum read_outcome read_more(struct http_conn *conn, size_t *start, int64_t deadline,
+                                   bool request_pending)
+{
+    if (conn->in_length == sizeof conn->in && *start > 0) {
+        memmove(conn->in, conn->in + *start, conn->in_length - *start);
+        conn->in_length -= *start;
+        *start = 0;
+    }
+    for (;;) {
+        ssize_t n = io_read(conn->fd, conn->in + conn->in_length,
+                            sizeof conn->in - conn->in_length, deadline);
+        if (n > 0) {
+            conn->in_length += (size_t)n;
+            return READ_OK;
+        }
+        if (n == 0)
+            return READ_CLOSED;
+        if (errno == EINTR) {
+            /* A signal. Stopping with no request under way: end this connection
+             * now; otherwise finish reading what the client is sending. */
+            if (server_stopping() && !request_pending)
+                return READ_CLOSED;
+            continue;
+        }
+        return errno == ETIMEDOUT ? READ_TIMEOUT : READ_ERROR;
+    }
+}
+
+/* Send what http_respond built: the head (and small body), then a file or the
+ * /lab/bytes pattern. Each chunk gets a fresh deadline, so a slow reader of a
+ * large file is bounded per step, not in total. */
+static int send_response(struct http_conn *conn, struct http_response *response)
+{
+    int timeout = conn->site->options->timeout_ms;
+    if (response->delay_ms > 0)
+        io_sleep_ms(response->delay_ms);
+    if (io_write_all(conn->fd, conn->out, response->head_length, io_now_ms() + timeout) != 0)
+        return -1;
+    off_t offset = response->file_offset;
+    for (size_t left = response->file_length; left > 0;) {
+        size_t chunk = left < (1 << 20) ? left : (1 << 20);
+        if (io_sendfile_all(conn->fd, response->file_fd, &offset, chunk,
+                            io_now_ms() + timeout) != 0)
+            return -1;
+        left -= chunk;
+    }
+    for (uint64_t left = response->generated_length; left > 0;) {
+        size_t chunk = left < sizeof http_pattern ? (size_t)left : sizeof http_pattern;
+        if (io_write_all(conn->fd, http_pattern, chunk, io_now_ms() + timeout) != 0)
+            return -1;
+        left -= chunk;
+    }
+    return 0;
+}
+
+/* Answer an error that ends the connection, then close it lingering, so the
+ * client reads the answer even if it is still sending (DESIGN §4). */
+static void fail_and_close(struct http_conn *conn, int status)
+{
+    struct http_response response;
+    http_respond_error(status, true, conn->out, sizeof conn->out, &response);
+    send_response(conn, &response);
+    net_lingering_close(conn->fd);
+}
+
+/* Discard a request body that follows the head at in[*start]: from the buffer,
+ * then from the socket. Returns 0, or the status that ends the connection. */
+static int discard_body(struct http_conn *conn, const struct http_request *request,
+                        size_t *start)
+{
+    struct http_body_reader body;
+    http_body_start(&body, request, HTTP_BODY_LIMIT);
+    int64_t deadline = io_now_ms() + conn->site->options->timeout_ms;
+    for (;;) {
+        size_t used;
+        enum http_body_result result =
+            http_body_discard(&body, conn->in + *start, conn->in_length - *start, &used);
+        *start += used;
+        if (*start == conn->in_length)
+            *start = conn->in_length = 0;
+        if (result == HTTP_BODY_DONE)
+            return 0;
+        if (result == HTTP_BODY_TOO_LARGE)
+            return 413;
+        if (result == HTTP_BODY_BAD)
+            return 400;
+        enum read_outcome outcome = read_more(conn, start, deadline, true);
+        if (outcome != READ_OK)
+            return outcome == READ_TIMEOUT ? 408 : -1;
+    }
+}
+
+/* DOC: connection-loop */
+void http_serve_connection(struct http_conn *conn, int conn_fd, const struct http_site *site,
+                           struct worker_stats *stats)
+{
+    conn->fd = conn_fd;
+    conn->site = site;
+    conn->stats = stats;
+    conn->in_length = 0;
+    size_t start = 0;               /* where the next request begins in conn->in */
+    stats_add(&stats->connections, 1);
+
+    for (;;) {
+        /* One deadline bounds both an idle keep-alive wait and a slow head. */
+        int64_t deadline = io_now_ms() + site->options->timeout_ms;
+        struct http_request request;
+        enum http_parse_result parsed = HTTP_PARSE_NEED_MORE;
+        enum read_outcome outcome = READ_OK;
+        while (outcome == READ_OK) {
+            if (conn->in_length > start) {
+                parsed = http_parse_request(conn->in + start, conn->in_length - start, &request);
+                if (parsed != HTTP_PARSE_NEED_MORE)
+                    break;
+            }
+            outcome = read_more(conn, &start, deadline, conn->in_length > start);
+        }
+        bool partial = conn->in_length > start;
+        if (outcome == READ_TIMEOUT && partial) {
+            stats_add(&stats->errors, 1);
+            fail_and_close(conn, 408);
+            return;
+        }
+        if (outcome != READ_OK) {   /* closed, idle timeout, or an error */
+            if (outcome == READ_ERROR)
+                stats_add(&stats->errors, 1);
+            close(conn_fd);
+            return;
+        }
+        stats_add(&stats->requests, 1);
+        if (parsed == HTTP_PARSE_ERROR) {
+            fail_and_close(conn, request.error_status);
+            return;
+        }
+
+        /* Build the answer while the request's fields still point into in[],
+         * then drop the head and any body, then send. */
+        struct http_response response;
+        bool keep_alive = request.keep_alive && !server_stopping();
+        if (request.body == HTTP_BODY_LENGTH && request.content_length > HTTP_BODY_LIMIT) {
+            fail_and_close(conn, 413);
+            return;
+        }
+        http_respond(site, &request, keep_alive, conn->out, sizeof conn->out, &response);
+        start += request.head_length;
+        int body_status = discard_body(conn, &request, &start);
+        if (body_status != 0) {
+            http_response_done(&response);
+            if (body_status > 0)
+                fail_and_close(conn, body_status);
+            else
+                close(conn_fd);
+            return;
+        }
+        int sent = send_response(conn, &response);
+        http_response_done(&response);
+        if (sent != 0) {
+            stats_add(&stats->errors, 1);
+            close(conn_fd);
+            return;
+        }
+        if (response.close_after) {
+            net_lingering_close(conn_fd);
+            return;
+        }
+    }
+}

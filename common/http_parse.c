@@ -1,0 +1,508 @@
+/* http_parse — see http_parse.h for the contract.
+ *
+ * The parser re-reads the head from its first byte on every call (like
+ * picohttpparser): it keeps no state, so a blocking loop, a state machine and a
+ * coroutine can all feed it whatever has arrived. Heads are at most 24 KiB, so the
+ * re-reading is cheap; the common case parses once. */
+#include "http_parse.h"
+
+#include <string.h>
+
+/* RFC 9110 §5.6.2: tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" /
+ * "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA */
+static bool is_token_char(unsigned char c)
+{
+    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
+        return true;
+    return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+/* field-vchar / SP / HTAB; obs-text (0x80-0xFF) is allowed as RFC 9110 §5.5 says. */
+static bool is_field_value_char(unsigned char c)
+{
+    return c == '\t' || (c >= 0x20 && c != 0x7f);
+}
+
+/* A request-target byte: visible ASCII. CTLs, space, DEL, non-ASCII and '#'
+ * (a fragment is never sent) are refused. */
+static bool is_target_char(unsigned char c)
+{
+    return c > 0x20 && c < 0x7f && c != '#';
+}
+
+static char lower(char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (char)(c + ('a' - 'A')) : c;
+}
+
+bool http_text_equals(struct http_text text, const char *lowercase_word)
+{
+    size_t length = strlen(lowercase_word);
+    if (text.length != length)
+        return false;
+    for (size_t i = 0; i < length; i++)
+        if (lower(text.start[i]) != lowercase_word[i])
+            return false;
+    return true;
+}
+
+static bool text_is(struct http_text text, const char *exact)
+{
+    return text.length == strlen(exact) && memcmp(text.start, exact, text.length) == 0;
+}
+
+static enum http_parse_result fail(struct http_request *request, int status)
+{
+    request->error_status = status;
+    request->error_closes = true;
+    return HTTP_PARSE_ERROR;
+}
+
+/* Find the end of the line starting at buf[pos]: returns the index of its '\n',
+ * or -1 if it has not all arrived. *content_end is where the line's text ends
+ * (before an optional CR). A CR anywhere else is an error, reported as -2. */
+static long find_line(const char *buf, size_t length, size_t pos, size_t *content_end)
+{
+    const char *newline = memchr(buf + pos, '\n', length - pos);
+    if (newline == NULL)
+        return -1;
+    size_t end = (size_t)(newline - buf);
+    *content_end = (end > pos && buf[end - 1] == '\r') ? end - 1 : end;
+    if (memchr(buf + pos, '\r', *content_end - pos) != NULL)
+        return -2;                  /* bare CR: RFC 9112 §2.2 */
+    return (long)end;
+}
+
+static const char *const refused_methods[] = {
+    "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", NULL
+};
+
+static enum http_method classify_method(struct http_text name)
+{
+    if (text_is(name, "GET"))
+        return HTTP_GET;
+    if (text_is(name, "HEAD"))
+        return HTTP_HEAD;
+    for (int i = 0; refused_methods[i] != NULL; i++)
+        if (text_is(name, refused_methods[i]))
+            return HTTP_OTHER_KNOWN;
+    return HTTP_UNKNOWN;            /* methods are case-sensitive: "get" lands here */
+}
+
+/* HTTP-version = "HTTP" "/" DIGIT "." DIGIT. Returns 0, 400 or 505. */
+static int parse_version(const char *text, size_t length, int *minor)
+{
+    if (length != 8 || memcmp(text, "HTTP/", 5) != 0 || text[6] != '.' ||
+        text[5] < '0' || text[5] > '9' || text[7] < '0' || text[7] > '9')
+        return 400;
+    if (text[5] != '1')
+        return 505;
+    /* 1.x for x > 1: answer as the highest 1.x we speak (RFC 9110 §2.5). */
+    *minor = text[7] == '0' ? 0 : 1;
+    return 0;
+}
+
+/* uri-host [ ":" port ]: reg-name, IPv4 or an IP-literal in brackets. */
+static bool valid_host(struct http_text host)
+{
+    for (size_t i = 0; i < host.length; i++) {
+        unsigned char c = (unsigned char)host.start[i];
+        bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                  strchr("-._~%!$&'()*+,;=:[]", c) != NULL;
+        if (!ok || c == 0)
+            return false;
+    }
+    return true;
+}
+
+/* Split the request-target into path and query; absolute-form gives the host.
+ * Returns 0 or 400. Asterisk- and authority-form leave the path empty: only the
+ * methods we refuse anyway (OPTIONS, CONNECT) may use them. */
+static int parse_target(struct http_request *request)
+{
+    struct http_text target = request->target;
+    const char *start = target.start, *end = target.start + target.length;
+
+    if (target.length >= 7 && (http_text_equals((struct http_text){start, 7}, "http://") ||
+                               (target.length >= 8 &&
+                                http_text_equals((struct http_text){start, 8}, "https://")))) {
+        const char *authority = start + (lower(start[4]) == 's' ? 8 : 7);
+        const char *slash = authority;
+        while (slash < end && *slash != '/' && *slash != '?')
+            slash++;
+        request->host = (struct http_text){authority, (size_t)(slash - authority)};
+        if (request->host.length == 0 || !valid_host(request->host) ||
+            memchr(authority, '@', request->host.length) != NULL)
+            return 400;
+        start = slash;
+        if (start == end || *start == '?') {
+            static const char root[] = "/";
+            request->path = (struct http_text){root, 1};
+            if (start < end)
+                request->query = (struct http_text){start + 1, (size_t)(end - start - 1)};
+            return 0;
+        }
+    } else if (*start != '/') {
+        return request->method == HTTP_GET || request->method == HTTP_HEAD ? 400 : 0;
+    }
+    const char *question = memchr(start, '?', (size_t)(end - start));
+    const char *path_end = question ? question : end;
+    request->path = (struct http_text){start, (size_t)(path_end - start)};
+    if (question)
+        request->query = (struct http_text){question + 1, (size_t)(end - question - 1)};
+    return 0;
+}
+
+/* Transfer-Encoding: a list of codings; chunked must come last (RFC 9112 §6.1).
+ * Codings we recognise before it are harmless because we discard the body. */
+struct transfer_coding_state {
+    bool seen, chunked_last, chunked_not_last, unknown;
+};
+
+static int parse_transfer_encoding(struct http_text value, struct transfer_coding_state *state)
+{
+    static const char *const known[] = {"gzip", "x-gzip", "deflate", "compress",
+                                        "x-compress", NULL};
+    const char *p = value.start, *end = value.start + value.length;
+    state->seen = true;
+    while (p < end) {
+        while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
+            p++;
+        if (p == end)
+            break;
+        const char *name = p;
+        while (p < end && is_token_char((unsigned char)*p))
+            p++;
+        struct http_text coding = {name, (size_t)(p - name)};
+        if (coding.length == 0)
+            return 400;
+        while (p < end && *p != ',')        /* skip transfer-parameters */
+            p++;
+        if (state->chunked_last)
+            state->chunked_not_last = true;
+        state->chunked_last = http_text_equals(coding, "chunked");
+        if (!state->chunked_last) {
+            bool recognised = false;
+            for (int i = 0; known[i] != NULL; i++)
+                recognised = recognised || http_text_equals(coding, known[i]);
+            state->unknown = state->unknown || !recognised;
+        }
+    }
+    return 0;
+}
+
+/* Connection: a list of tokens; "close" and "keep-alive" matter to us. */
+static void parse_connection(struct http_text value, bool *close, bool *keep_alive)
+{
+    const char *p = value.start, *end = value.start + value.length;
+    while (p < end) {
+        while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
+            p++;
+        const char *word = p;
+        while (p < end && *p != ',' && *p != ' ' && *p != '\t')
+            p++;
+        struct http_text token = {word, (size_t)(p - word)};
+        if (http_text_equals(token, "close"))
+            *close = true;
+        else if (http_text_equals(token, "keep-alive"))
+            *keep_alive = true;
+    }
+}
+
+/* Content-Length = 1*DIGIT. One field line, one value: a list or a repeat is
+ * refused (400), which RFC 9112 §6.3 allows and which closes a smuggling door. */
+static int parse_content_length(struct http_text value, uint64_t *length)
+{
+    if (value.length == 0 || value.length > 18)
+        return 400;
+    uint64_t n = 0;
+    for (size_t i = 0; i < value.length; i++) {
+        char c = value.start[i];
+        if (c < '0' || c > '9')
+            return 400;
+        n = n * 10 + (uint64_t)(c - '0');
+    }
+    *length = n;
+    return 0;
+}
+
+enum http_parse_result http_parse_request(const char *buf, size_t length,
+                                          struct http_request *request)
+{
+    memset(request, 0, sizeof *request);
+    size_t pos = 0, line_end;
+    long newline;
+
+    /* RFC 9112 §2.2: ignore at least one empty line before the request-line. */
+    for (int i = 0; i < 4 && pos < length && (buf[pos] == '\r' || buf[pos] == '\n'); i++) {
+        if (buf[pos] == '\n')
+            pos++;
+        else if (pos + 1 < length && buf[pos + 1] == '\n')
+            pos += 2;
+        else if (pos + 1 < length)
+            return fail(request, 400);
+        else
+            return HTTP_PARSE_NEED_MORE;
+    }
+    size_t line_start = pos;
+
+    /* DOC: request-line */
+    newline = find_line(buf, length, pos, &line_end);
+    if (newline == -2)
+        return fail(request, 400);
+    if (newline == -1) {
+        /* Refuse garbage early instead of waiting for 8 KiB of it. */
+        for (size_t i = pos; i < length && buf[i] != ' '; i++)
+            if (!is_token_char((unsigned char)buf[i]) && buf[i] != '\r')
+                return fail(request, 400);
+        return length - pos > HTTP_REQUEST_LINE_MAX ? fail(request, 414)
+                                                    : HTTP_PARSE_NEED_MORE;
+    }
+    if (line_end - line_start > HTTP_REQUEST_LINE_MAX)
+        return fail(request, 414);
+
+    /* method SP request-target SP HTTP-version: single spaces, nothing else. */
+    const char *line = buf + line_start;
+    size_t line_length = line_end - line_start, i = 0;
+    while (i < line_length && is_token_char((unsigned char)line[i]))
+        i++;
+    if (i == 0 || i == line_length || line[i] != ' ')
+        return fail(request, 400);
+    request->method_name = (struct http_text){line, i};
+    request->method = classify_method(request->method_name);
+    size_t target_start = ++i;
+    while (i < line_length && is_target_char((unsigned char)line[i]))
+        i++;
+    if (i == target_start || i == line_length || line[i] != ' ')
+        return fail(request, 400);
+    request->target = (struct http_text){line + target_start, i - target_start};
+    i++;
+    int status = parse_version(line + i, line_length - i, &request->version_minor);
+    if (status != 0)
+        return fail(request, status);
+    pos = (size_t)newline + 1;
+
+    /* DOC: header-fields */
+    size_t fields_start = pos, field_count = 0;
+    int host_count = 0;
+    bool has_length = false, close = false, keep_alive = false;
+    struct transfer_coding_state coding = {0};
+    for (;;) {
+        newline = find_line(buf, length, pos, &line_end);
+        if (newline == -2)
+            return fail(request, 400);
+        if (newline == -1)
+            return length - fields_start > HTTP_HEAD_MAX ? fail(request, 431)
+                                                          : HTTP_PARSE_NEED_MORE;
+        if ((size_t)newline + 1 - fields_start > HTTP_HEAD_MAX)
+            return fail(request, 431);
+        if (line_end == pos) {              /* the empty line: end of the head */
+            pos = (size_t)newline + 1;
+            break;
+        }
+        if (++field_count > HTTP_FIELDS_MAX)
+            return fail(request, 431);
+        /* field-name ":" OWS field-value OWS; a leading space is obs-fold and a
+         * space before the colon is refused (RFC 9112 §5.1, §5.2). */
+        const char *name = buf + pos;
+        size_t n = 0, field_length = line_end - pos;
+        while (n < field_length && is_token_char((unsigned char)name[n]))
+            n++;
+        if (n == 0 || n == field_length || name[n] != ':')
+            return fail(request, 400);
+        size_t v = n + 1, v_end = field_length;
+        while (v < v_end && (name[v] == ' ' || name[v] == '\t'))
+            v++;
+        while (v_end > v && (name[v_end - 1] == ' ' || name[v_end - 1] == '\t'))
+            v_end--;
+        for (size_t k = v; k < v_end; k++)
+            if (!is_field_value_char((unsigned char)name[k]))
+                return fail(request, 400);
+        struct http_text field = {name, n}, value = {name + v, v_end - v};
+
+        if (http_text_equals(field, "host")) {
+            host_count++;
+            if (!valid_host(value))
+                return fail(request, 400);
+            request->host = value;
+        } else if (http_text_equals(field, "content-length")) {
+            if (has_length || parse_content_length(value, &request->content_length) != 0)
+                return fail(request, 400);
+            has_length = true;
+        } else if (http_text_equals(field, "transfer-encoding")) {
+            if (parse_transfer_encoding(value, &coding) != 0)
+                return fail(request, 400);
+        } else if (http_text_equals(field, "connection")) {
+            parse_connection(value, &close, &keep_alive);
+        } else if (http_text_equals(field, "if-modified-since")) {
+            request->if_modified_since = value;
+        }
+        pos = (size_t)newline + 1;
+    }
+    request->head_length = pos;
+
+    /* DOC: request-semantics */
+    if (request->version_minor == 1 && host_count != 1)
+        return fail(request, 400);          /* RFC 9112 §3.2 */
+    if (host_count > 1)
+        return fail(request, 400);
+    if (coding.seen) {
+        /* RFC 9112 §6.1, §6.3: with both, or in HTTP/1.0, or with chunked not
+         * last, the body's length cannot be trusted. */
+        if (has_length || request->version_minor == 0 || coding.chunked_not_last ||
+            !coding.chunked_last)
+            return fail(request, 400);
+        if (coding.unknown)
+            return fail(request, 501);
+        request->body = HTTP_BODY_CHUNKED;
+    } else if (has_length && request->content_length > 0) {
+        request->body = HTTP_BODY_LENGTH;
+    }
+    status = parse_target(request);
+    if (status != 0)
+        return fail(request, status);
+    request->keep_alive = request->version_minor == 1 ? !close : (keep_alive && !close);
+    return HTTP_PARSE_COMPLETE;
+}
+
+/* DOC: body-discard */
+enum chunk_state {
+    CHUNK_SIZE, CHUNK_EXTENSION, CHUNK_SIZE_LF, CHUNK_DATA, CHUNK_DATA_CR, CHUNK_DATA_LF,
+    CHUNK_TRAILER_START, CHUNK_TRAILER, CHUNK_FINAL_LF
+};
+
+void http_body_start(struct http_body_reader *reader, const struct http_request *request,
+                     uint64_t limit)
+{
+    memset(reader, 0, sizeof *reader);
+    reader->framing = request->body;
+    reader->limit = limit;
+    if (request->body == HTTP_BODY_LENGTH)
+        reader->remaining = request->content_length;
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = lower(c);
+    return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
+}
+
+enum http_body_result http_body_discard(struct http_body_reader *reader, const char *buf,
+                                        size_t length, size_t *used)
+{
+    *used = 0;
+    if (reader->framing == HTTP_BODY_NONE)
+        return HTTP_BODY_DONE;
+    if (reader->framing == HTTP_BODY_LENGTH) {
+        if (reader->remaining > reader->limit)
+            return HTTP_BODY_TOO_LARGE;
+        size_t take = length < reader->remaining ? length : (size_t)reader->remaining;
+        reader->remaining -= take;
+        *used = take;
+        return reader->remaining == 0 ? HTTP_BODY_DONE : HTTP_BODY_MORE;
+    }
+
+    /* chunked = *chunk last-chunk trailer-section CRLF (RFC 9112 §7.1) */
+    size_t i = 0;
+    while (i < length) {
+        char c = buf[i];
+        switch ((enum chunk_state)reader->state) {
+        case CHUNK_SIZE: {
+            int digit = hex_value(c);
+            if (digit >= 0) {
+                if (++reader->line_length > 15)
+                    return HTTP_BODY_BAD;
+                reader->remaining = reader->remaining * 16 + (uint64_t)digit;
+                i++;
+                break;
+            }
+            if (reader->line_length == 0)
+                return HTTP_BODY_BAD;
+            if (c == ';' || c == ' ' || c == '\t')
+                reader->state = CHUNK_EXTENSION;
+            else if (c == '\r')
+                reader->state = CHUNK_SIZE_LF;
+            else if (c != '\n')
+                return HTTP_BODY_BAD;
+            if (c != '\n') {
+                i++;
+                break;
+            }
+            __attribute__((fallthrough));   /* a bare LF ends the size line */
+        }
+        case CHUNK_SIZE_LF:
+            if (c != '\n')
+                return HTTP_BODY_BAD;
+            i++;
+            reader->line_length = 0;
+            if (reader->remaining == 0) {
+                reader->state = CHUNK_TRAILER_START;
+                break;
+            }
+            reader->total += reader->remaining;
+            if (reader->total > reader->limit)
+                return HTTP_BODY_TOO_LARGE;
+            reader->state = CHUNK_DATA;
+            break;
+        case CHUNK_EXTENSION:
+            if (++reader->line_length > 4096)
+                return HTTP_BODY_BAD;
+            if (c == '\r' || c == '\n') {
+                reader->state = CHUNK_SIZE_LF;  /* which reads the '\n' itself */
+                i += c == '\r';
+                break;
+            }
+            if (!is_field_value_char((unsigned char)c))
+                return HTTP_BODY_BAD;
+            i++;
+            break;
+        case CHUNK_DATA: {
+            size_t take = length - i < reader->remaining ? length - i : (size_t)reader->remaining;
+            reader->remaining -= take;
+            i += take;
+            if (reader->remaining == 0)
+                reader->state = CHUNK_DATA_CR;
+            break;
+        }
+        case CHUNK_DATA_CR:
+            if (c == '\r')
+                reader->state = CHUNK_DATA_LF;
+            else if (c == '\n')
+                reader->state = CHUNK_SIZE;
+            else
+                return HTTP_BODY_BAD;
+            i++;
+            break;
+        case CHUNK_DATA_LF:
+            if (c != '\n')
+                return HTTP_BODY_BAD;
+            reader->state = CHUNK_SIZE;
+            i++;
+            break;
+        case CHUNK_TRAILER_START:
+            i++;
+            if (c == '\n') {
+                *used = i;
+                return HTTP_BODY_DONE;
+            }
+            reader->state = c == '\r' ? CHUNK_FINAL_LF : CHUNK_TRAILER;
+            break;
+        case CHUNK_TRAILER:
+            if ((reader->total += 1) > reader->limit + HTTP_HEAD_MAX)
+                return HTTP_BODY_TOO_LARGE;
+            if (c == '\n')
+                reader->state = CHUNK_TRAILER_START;
+            i++;
+            break;
+        case CHUNK_FINAL_LF:
+            if (c != '\n')
+                return HTTP_BODY_BAD;
+            *used = i + 1;
+            return HTTP_BODY_DONE;
+        }
+    }
+    *used = i;
+    return HTTP_BODY_MORE;
+}

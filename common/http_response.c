@@ -1,0 +1,378 @@
+/* http_response — see http_response.h. Everything a response needs is built into
+ * the caller's out[] buffer, so headers and a small body leave in one write. */
+#include "http_response.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "http_path.h"
+#include "options.h"
+
+/* /lab/bytes content: 64-byte lines, repeated; a literal, so nothing runs at start-up. */
+#define LINE64 "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.\n"
+#define TIMES4(s) s s s s
+const char http_pattern[65536] = TIMES4(TIMES4(TIMES4(TIMES4(TIMES4(LINE64)))));
+
+enum {
+    LAB_BYTES_MAX = 64 << 20,       /* DESIGN §4 bounds */
+    LAB_SLEEP_MAX_MS = 10000,
+    LAB_CPU_MAX_US = 1000000,
+};
+
+const char *http_reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 301: return "Moved Permanently";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    case 505: return "HTTP Version Not Supported";
+    default:  return "Unknown";
+    }
+}
+
+static const struct {
+    const char *extension;
+    const char *type;
+} mime_types[] = {
+    {"html", "text/html; charset=utf-8"}, {"htm", "text/html; charset=utf-8"},
+    {"css", "text/css; charset=utf-8"},   {"js", "text/javascript; charset=utf-8"},
+    {"mjs", "text/javascript; charset=utf-8"}, {"json", "application/json"},
+    {"txt", "text/plain; charset=utf-8"}, {"md", "text/markdown; charset=utf-8"},
+    {"csv", "text/csv; charset=utf-8"},   {"xml", "application/xml"},
+    {"svg", "image/svg+xml"},             {"png", "image/png"},
+    {"jpg", "image/jpeg"},                {"jpeg", "image/jpeg"},
+    {"gif", "image/gif"},                 {"webp", "image/webp"},
+    {"ico", "image/x-icon"},              {"pdf", "application/pdf"},
+    {"wasm", "application/wasm"},         {"woff", "font/woff"},
+    {"woff2", "font/woff2"},              {"mp4", "video/mp4"},
+    {"zip", "application/zip"},           {"gz", "application/gzip"},
+};
+
+const char *http_mime_type(const char *path)
+{
+    const char *dot = strrchr(path, '.');
+    if (dot != NULL && strchr(dot, '/') == NULL)
+        for (size_t i = 0; i < sizeof mime_types / sizeof mime_types[0]; i++)
+            if (strcasecmp(dot + 1, mime_types[i].extension) == 0)
+                return mime_types[i].type;
+    return "application/octet-stream";
+}
+
+void http_format_date(time_t t, char *buf, size_t size)
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, size, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+}
+
+/* Each thread keeps its own copy, so no lock is needed and the string is
+ * formatted at most once a second per thread. */
+const char *http_date_now(void)
+{
+    static _Thread_local time_t formatted_at = -1;
+    static _Thread_local char text[40];
+    time_t now = time(NULL);
+    if (now != formatted_at) {
+        http_format_date(now, text, sizeof text);
+        formatted_at = now;
+    }
+    return text;
+}
+
+int http_parse_date(const char *text, size_t length, time_t *t)
+{
+    /* IMF-fixdate, RFC 850 and asctime (RFC 9110 §5.6.7). */
+    static const char *const formats[] = {"%a, %d %b %Y %H:%M:%S GMT",
+                                          "%A, %d-%b-%y %H:%M:%S GMT", "%a %b %e %H:%M:%S %Y"};
+    char copy[64];
+    if (length == 0 || length >= sizeof copy)
+        return -1;
+    memcpy(copy, text, length);
+    copy[length] = '\0';
+    for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++) {
+        struct tm tm = {0};
+        const char *end = strptime(copy, formats[i], &tm);
+        if (end != NULL && *end == '\0') {
+            *t = timegm(&tm);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* The status line and the fields every response has. Returns the length, or 0
+ * if it did not fit (the caller answers 500 instead). */
+static size_t start_head(char *out, size_t size, int status, bool keep_alive,
+                         bool http10_keep_alive)
+{
+    int n = snprintf(out, size,
+                     "HTTP/1.1 %d %s\r\n"
+                     "Server: seven-servers/%s\r\n"
+                     "Date: %s\r\n"
+                     "%s",
+                     status, http_reason(status), server_version, http_date_now(),
+                     !keep_alive ? "Connection: close\r\n"
+                     : http10_keep_alive ? "Connection: keep-alive\r\n" : "");
+    return n > 0 && (size_t)n < size ? (size_t)n : 0;
+}
+
+/* Append printf-style text at *length; false if it did not fit. */
+static bool append(char *out, size_t size, size_t *length, const char *format, ...)
+    __attribute__((format(printf, 4, 5)));
+static bool append(char *out, size_t size, size_t *length, const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    int n = vsnprintf(out + *length, size - *length, format, args);
+    va_end(args);
+    if (n < 0 || (size_t)n >= size - *length)
+        return false;
+    *length += (size_t)n;
+    return true;
+}
+
+/* A head with a small text body, e.g. an error page or a lab answer.
+ * extra: further fields ("Allow: GET, HEAD\r\n") or "". */
+static void respond_text(int status, bool keep_alive, bool http10, bool head_only,
+                         const char *extra, const char *body, char *out, size_t size,
+                         struct http_response *response)
+{
+    size_t length = start_head(out, size, status, keep_alive, http10 && keep_alive);
+    size_t body_length = strlen(body);
+    if (length == 0 ||
+        !append(out, size, &length,
+                "%sContent-Type: text/plain; charset=utf-8\r\nContent-Length: %zu\r\n\r\n%s",
+                extra, body_length, head_only ? "" : body))
+        length = 0;                 /* cannot happen with our sizes; send nothing */
+    response->status = status;
+    response->head_length = length;
+    response->close_after = !keep_alive;
+}
+
+static void response_init(struct http_response *response)
+{
+    memset(response, 0, sizeof *response);
+    response->file_fd = -1;
+}
+
+void http_respond_error(int status, bool close_after, char *out, size_t size,
+                        struct http_response *response)
+{
+    char body[64];
+    snprintf(body, sizeof body, "%d %s\n", status, http_reason(status));
+    response_init(response);
+    respond_text(status, !close_after, false, false,
+                 status == 405 ? "Allow: GET, HEAD\r\n" : "", body, out, size, response);
+}
+
+/* An error page for a parsed request: HEAD gets the head alone. */
+static void respond_status(const struct http_request *request, int status, bool keep_alive,
+                           char *out, size_t size, struct http_response *response)
+{
+    char body[64];
+    snprintf(body, sizeof body, "%d %s\n", status, http_reason(status));
+    response_init(response);
+    respond_text(status, keep_alive, request->version_minor == 0,
+                 request->method == HTTP_HEAD, status == 405 ? "Allow: GET, HEAD\r\n" : "",
+                 body, out, size, response);
+}
+
+void http_response_done(struct http_response *response)
+{
+    if (response->file_fd >= 0)
+        close(response->file_fd);
+    response->file_fd = -1;
+}
+
+/* Parse the decimal number that ends the path after prefix; -1 if it is not one
+ * or exceeds max. */
+static long lab_number(struct http_text path, size_t prefix_length, long max)
+{
+    size_t digits = path.length - prefix_length;
+    if (digits == 0 || digits > 9)
+        return -1;
+    long n = 0;
+    for (size_t i = prefix_length; i < path.length; i++) {
+        if (path.start[i] < '0' || path.start[i] > '9')
+            return -1;
+        n = n * 10 + (path.start[i] - '0');
+    }
+    return n <= max ? n : -1;
+}
+
+static bool has_prefix(struct http_text path, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    return path.length >= n && memcmp(path.start, prefix, n) == 0;
+}
+
+static void spin_microseconds(long microseconds)
+{
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    do
+        clock_gettime(CLOCK_MONOTONIC, &now);
+    while ((now.tv_sec - start.tv_sec) * 1000000L + (now.tv_nsec - start.tv_nsec) / 1000 <
+           microseconds);
+}
+
+/* DOC: lab-endpoints
+ * The lab endpoints. Returns false if path is not one of them. */
+static bool respond_lab(const struct http_site *site, const struct http_request *request,
+                        bool keep_alive, char *out, size_t size, struct http_response *response)
+{
+    bool head_only = request->method == HTTP_HEAD, http10 = request->version_minor == 0;
+    char body[64];
+    long n;
+    if (has_prefix(request->path, "/lab/bytes/")) {
+        if ((n = lab_number(request->path, 11, LAB_BYTES_MAX)) < 0)
+            goto bad;
+        size_t length = start_head(out, size, 200, keep_alive, http10 && keep_alive);
+        if (length == 0 || !append(out, size, &length,
+                                   "Content-Type: application/octet-stream\r\n"
+                                   "Content-Length: %ld\r\n\r\n", n))
+            goto bad;
+        response->status = 200;
+        response->close_after = !keep_alive;
+        if (!head_only && (size_t)n <= size - length) {
+            memcpy(out + length, http_pattern, (size_t)n);   /* small: one write */
+            length += (size_t)n;
+        } else if (!head_only) {
+            response->generated_length = (uint64_t)n;
+        }
+        response->head_length = length;
+        return true;
+    }
+    if (has_prefix(request->path, "/lab/sleep/")) {
+        if ((n = lab_number(request->path, 11, LAB_SLEEP_MAX_MS)) < 0)
+            goto bad;
+        snprintf(body, sizeof body, "slept %ld ms\n", n);
+        respond_text(200, keep_alive, http10, head_only, "", body, out, size, response);
+        response->delay_ms = (int)n;        /* the caller waits: blocking or by a timer */
+        return true;
+    }
+    if (has_prefix(request->path, "/lab/cpu/")) {
+        if ((n = lab_number(request->path, 9, LAB_CPU_MAX_US)) < 0)
+            goto bad;
+        spin_microseconds(n);               /* CPU-bound work: it holds whoever runs it */
+        snprintf(body, sizeof body, "spun %ld us\n", n);
+        respond_text(200, keep_alive, http10, head_only, "", body, out, size, response);
+        return true;
+    }
+    if (site->options->lab_crash && http_text_equals(request->path, "/lab/crash")) {
+        /* A handler fault, for the isolation lab: a real invalid access. */
+        volatile int *nowhere = NULL;
+        *nowhere = 1;
+    }
+    return false;
+bad:
+    respond_status(request, 400, keep_alive, out, size, response);
+    return true;
+}
+
+/* DOC: respond-file */
+static void respond_file(const struct http_site *site, const struct http_request *request,
+                         bool keep_alive, char *out, size_t size, struct http_response *response)
+{
+    char relative[HTTP_PATH_MAX];
+    struct stat info;
+    int file_fd = -1;
+    bool is_index;
+    const struct http_text path = request->path;
+    bool trailing_slash = path.length > 0 && path.start[path.length - 1] == '/';
+    int status = http_path_normalize(path.start, path.length, relative, sizeof relative);
+    if (status == 0)
+        status = http_path_open(site->root_fd, relative, trailing_slash, &file_fd, &info,
+                                &is_index);
+    if (status == 301) {
+        char location[HTTP_PATH_MAX + 32];
+        if (path.length + 2 > HTTP_PATH_MAX) {
+            respond_status(request, 414, keep_alive, out, size, response);
+            return;
+        }
+        snprintf(location, sizeof location, "Location: %.*s/\r\n", (int)path.length, path.start);
+        respond_text(301, keep_alive, request->version_minor == 0,
+                     request->method == HTTP_HEAD, location, "301 Moved Permanently\n", out,
+                     size, response);
+        return;
+    }
+    if (status != 0) {
+        respond_status(request, status, keep_alive, out, size, response);
+        return;
+    }
+
+    char last_modified[40];
+    http_format_date(info.st_mtime, last_modified, sizeof last_modified);
+    time_t since;
+    bool not_modified = request->if_modified_since.length > 0 &&
+                        http_parse_date(request->if_modified_since.start,
+                                        request->if_modified_since.length, &since) == 0 &&
+                        info.st_mtime <= since;
+    int code = not_modified ? 304 : 200;
+    size_t length = start_head(out, size, code, keep_alive,
+                               request->version_minor == 0 && keep_alive);
+    bool fits = length > 0;
+    if (fits && not_modified)
+        fits = append(out, size, &length, "Last-Modified: %s\r\n\r\n", last_modified);
+    else if (fits)
+        fits = append(out, size, &length,
+                      "Content-Type: %s\r\nContent-Length: %lld\r\nLast-Modified: %s\r\n\r\n",
+                      http_mime_type(is_index ? "index.html" : relative), (long long)info.st_size, last_modified);
+    if (!fits) {
+        close(file_fd);
+        respond_status(request, 500, false, out, size, response);
+        return;
+    }
+    response->status = code;
+    response->close_after = !keep_alive;
+    size_t file_size = (size_t)info.st_size;
+    if (not_modified || request->method == HTTP_HEAD || file_size == 0) {
+        close(file_fd);
+    } else if (file_size <= HTTP_INLINE_BODY_MAX && file_size <= size - length) {
+        /* Small file: into the same buffer, so head and body leave in one write. */
+        ssize_t n = pread(file_fd, out + length, file_size, 0);
+        close(file_fd);
+        if (n != (ssize_t)file_size) {
+            respond_status(request, 500, false, out, size, response);
+            return;
+        }
+        length += file_size;
+    } else {
+        response->file_fd = file_fd;    /* the caller sends it with sendfile */
+        response->file_length = file_size;
+    }
+    response->head_length = length;
+}
+
+/* DOC: respond */
+void http_respond(const struct http_site *site, const struct http_request *request,
+                  bool keep_alive, char *out, size_t size, struct http_response *response)
+{
+    response_init(response);
+    if (request->method == HTTP_UNKNOWN)
+        respond_status(request, 501, keep_alive, out, size, response);
+    else if (request->method == HTTP_OTHER_KNOWN)
+        respond_status(request, 405, keep_alive, out, size, response);
+    else if (site->options->lab && has_prefix(request->path, "/lab/") &&
+             respond_lab(site, request, keep_alive, out, size, response))
+        return;
+    else
+        respond_file(site, request, keep_alive, out, size, response);
+}

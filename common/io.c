@@ -1,0 +1,125 @@
+/* io — see io.h. */
+#include "io.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <sys/sendfile.h>
+#include <time.h>
+#include <unistd.h>
+
+static const struct io_hooks *installed_hooks;  /* set once per process, before serving */
+static int socket_timeout_ms = 10000;
+
+void io_set_hooks(const struct io_hooks *hooks) { installed_hooks = hooks; }
+void io_set_socket_timeout(int timeout_ms) { socket_timeout_ms = timeout_ms; }
+
+int64_t io_now_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+/* Before a blocking call: if the deadline is nearer than the socket's own timeout
+ * (a request head trickling in), wait with poll() for just the time that is left.
+ * Otherwise go straight to the call: one system call in the common case.
+ * Returns 0 to go ahead, -1 with errno ETIMEDOUT or EINTR. */
+static int wait_if_deadline_near(int fd, short events, int64_t deadline_ms)
+{
+    if (installed_hooks != NULL)
+        return 0;
+    int64_t left = deadline_ms - io_now_ms();
+    if (left + 100 >= socket_timeout_ms)
+        return 0;
+    if (left <= 0) {
+        errno = ETIMEDOUT;
+        return -1;
+    }
+    struct pollfd p = {.fd = fd, .events = events};
+    int ready = poll(&p, 1, (int)left);
+    if (ready == 0)
+        errno = ETIMEDOUT;
+    return ready > 0 ? 0 : -1;
+}
+
+/* After EAGAIN: with a hook, wait for readiness and retry (0); without one the
+ * socket's own timeout expired (-1, ETIMEDOUT). */
+static int wait_after_eagain(int fd, enum io_event event, int64_t deadline_ms)
+{
+    if (installed_hooks != NULL && installed_hooks->wait(fd, event, deadline_ms) == 0)
+        return 0;
+    errno = ETIMEDOUT;
+    return -1;
+}
+
+/* DOC: io-read */
+ssize_t io_read(int fd, void *buf, size_t length, int64_t deadline_ms)
+{
+    for (;;) {
+        if (wait_if_deadline_near(fd, POLLIN, deadline_ms) != 0)
+            return -1;
+        ssize_t n = read(fd, buf, length);
+        if (n >= 0)
+            return n;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return -1;              /* EINTR included: the caller decides whether to stop */
+        if (wait_after_eagain(fd, IO_READABLE, deadline_ms) != 0)
+            return -1;
+    }
+}
+
+int io_write_all(int fd, const void *buf, size_t length, int64_t deadline_ms)
+{
+    const char *p = buf;
+    while (length > 0) {
+        if (wait_if_deadline_near(fd, POLLOUT, deadline_ms) != 0 && errno != EINTR)
+            return -1;
+        ssize_t n = write(fd, p, length);
+        if (n > 0) {
+            p += n;
+            length -= (size_t)n;
+        } else if (n < 0 && errno == EINTR) {
+            continue;               /* nothing was written: a response is never cut */
+        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (wait_after_eagain(fd, IO_WRITABLE, deadline_ms) != 0)
+                return -1;
+        } else {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int io_sendfile_all(int fd, int file_fd, off_t *offset, size_t length, int64_t deadline_ms)
+{
+    while (length > 0) {
+        if (wait_if_deadline_near(fd, POLLOUT, deadline_ms) != 0 && errno != EINTR)
+            return -1;
+        ssize_t n = sendfile(fd, file_fd, offset, length);
+        if (n > 0) {
+            length -= (size_t)n;
+        } else if (n == 0) {
+            errno = EIO;            /* the file shrank under us */
+            return -1;
+        } else if (errno == EINTR) {
+            continue;
+        } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            if (wait_after_eagain(fd, IO_WRITABLE, deadline_ms) != 0)
+                return -1;
+        } else {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void io_sleep_ms(int milliseconds)
+{
+    if (installed_hooks != NULL) {
+        installed_hooks->sleep(milliseconds);
+        return;
+    }
+    struct timespec left = {milliseconds / 1000, (long)(milliseconds % 1000) * 1000000};
+    while (nanosleep(&left, &left) != 0 && errno == EINTR)
+        ;
+}

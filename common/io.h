@@ -1,0 +1,42 @@
+/* io — the I/O layer every handler uses, with a wait hook (Lwan's I/O wrappers).
+ *
+ * The calls look blocking. In a blocking server the socket blocks in the kernel
+ * and EAGAIN only means SO_RCVTIMEO/SO_SNDTIMEO expired. A server that installs a
+ * wait hook (the coroutine server) uses non-blocking sockets: on EAGAIN the hook
+ * waits for the socket (it registers interest with the event loop and yields) and
+ * the call retries. The handler code is the same in both.
+ *
+ * Deadlines are absolute times in milliseconds on the monotonic clock (io_now_ms).
+ * Every call returns -1 with errno ETIMEDOUT when its deadline passes. */
+#ifndef IO_H
+#define IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum io_event { IO_READABLE = 1, IO_WRITABLE = 2 };
+
+struct io_hooks {
+    /* Wait until fd is ready for event or the deadline passes: 0 ready, -1 timeout. */
+    int (*wait)(int fd, enum io_event event, int64_t deadline_ms);
+    /* Let milliseconds pass without holding up anybody else (for /lab/sleep). */
+    void (*sleep)(int milliseconds);
+};
+
+/* Install hooks for this process; NULL restores the blocking behaviour. */
+void io_set_hooks(const struct io_hooks *hooks);
+/* The timeout blocking sockets carry (SO_RCVTIMEO), so a nearer deadline polls first. */
+void io_set_socket_timeout(int timeout_ms);
+
+int64_t io_now_ms(void);
+
+/* >0 bytes read, 0 end of stream, -1 error (errno) or timeout (ETIMEDOUT). */
+ssize_t io_read(int fd, void *buf, size_t length, int64_t deadline_ms);
+/* Write all of buf: 0, or -1 on error or timeout. */
+int io_write_all(int fd, const void *buf, size_t length, int64_t deadline_ms);
+/* Send length bytes of file_fd from *offset with sendfile: 0, or -1. */
+int io_sendfile_all(int fd, int file_fd, off_t *offset, size_t length, int64_t deadline_ms);
+void io_sleep_ms(int milliseconds);
+
+#endif

@@ -1,0 +1,132 @@
+/* net — see net.h. */
+#include "net.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+#include <fcntl.h>
+
+#include "io.h"
+
+int net_listen(const char *address, int port, bool reuseport, char *error, int size)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *found;
+    char service[16];
+    snprintf(service, sizeof service, "%d", port);
+    int rc = getaddrinfo(address, service, &hints, &found);
+    if (rc != 0) {
+        snprintf(error, (size_t)size, "--bind %s: %s", address, gai_strerror(rc));
+        return -1;
+    }
+    int fd = socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int on = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
+        (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0) ||
+        bind(fd, found->ai_addr, found->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0) {
+        snprintf(error, (size_t)size, "cannot listen on %s port %d: %s", address, port,
+                 strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(found);
+    return fd;
+}
+
+int net_local_port(int listen_fd)
+{
+    struct sockaddr_storage address;
+    socklen_t length = sizeof address;
+    if (getsockname(listen_fd, (struct sockaddr *)&address, &length) != 0)
+        return -1;
+    if (address.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&address)->sin6_port);
+    return ntohs(((struct sockaddr_in *)&address)->sin_port);
+}
+
+int net_set_nonblocking(int fd, bool on)
+{
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0)
+        return -1;
+    return fcntl(fd, F_SETFL, on ? flags | O_NONBLOCK : flags & ~O_NONBLOCK);
+}
+
+/* Out of descriptors: log at most once a second and pause, so a full table does
+ * not turn the accept loop into a 100 % CPU spin. */
+static void back_off(int error)
+{
+    static _Thread_local time_t last_logged;
+    time_t now = time(NULL);
+    if (now != last_logged) {
+        fprintf(stderr, "accept: %s; backing off\n", strerror(error));
+        last_logged = now;
+    }
+    struct timespec pause = {0, 50 * 1000000};
+    nanosleep(&pause, NULL);
+}
+
+/* DOC: net-accept */
+int net_accept(int listen_fd, struct worker_stats *worker)
+{
+    for (;;) {
+        stats_wait_begin(worker);
+        int conn_fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        stats_wait_end(worker);
+        if (conn_fd >= 0)
+            return conn_fd;
+        switch (errno) {
+        case ECONNABORTED: case EPROTO:     /* the client gave up first: try again (UNP) */
+            continue;
+        case EAGAIN:                        /* readiness said yes, accept found nothing */
+            stats_add(&worker->spurious, 1);
+            return -1;
+        case EMFILE: case ENFILE: case ENOBUFS: case ENOMEM: {
+            int error = errno;
+            back_off(error);
+            errno = error;
+            return -1;
+        }
+        default:                            /* EINTR and anything unexpected */
+            return -1;
+        }
+    }
+}
+
+void net_prepare_connection(int conn_fd, int timeout_ms)
+{
+    int on = 1;
+    setsockopt(conn_fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+    if (timeout_ms > 0) {
+        struct timeval timeout = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+        setsockopt(conn_fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+        setsockopt(conn_fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+    }
+}
+
+/* DOC: lingering-close */
+void net_lingering_close(int conn_fd)
+{
+    enum { LINGER_MS = 1000, LINGER_BYTES = 1 << 20 };
+    char discard[4096];
+    shutdown(conn_fd, SHUT_WR);
+    int64_t deadline = io_now_ms() + LINGER_MS;
+    for (size_t total = 0; total < LINGER_BYTES;) {
+        ssize_t n = io_read(conn_fd, discard, sizeof discard, deadline);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        total += (size_t)n;
+    }
+    close(conn_fd);
+}

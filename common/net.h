@@ -1,0 +1,30 @@
+/* net — sockets: listen, accept, per-connection options and a lingering close. */
+#ifndef NET_H
+#define NET_H
+
+#include <stdbool.h>
+
+#include "stats.h"
+
+/* Bind and listen (SO_REUSEADDR; SO_REUSEPORT if reuseport). Port 0 picks a free
+ * port. Returns the fd, or -1 with a message in error (size bytes). */
+int net_listen(const char *address, int port, bool reuseport, char *error, int size);
+int net_local_port(int listen_fd);
+int net_set_nonblocking(int fd, bool on);
+
+/* accept() that retries ECONNABORTED and EPROTO, counting the wait in worker
+ * (stats_wait_begin/end). Returns the connected fd, or -1 with errno: EINTR
+ * (a signal: the caller checks whether to stop), EAGAIN (non-blocking listen
+ * socket, nothing pending: counted as spurious), or a resource error (EMFILE...,
+ * after which it has already backed off briefly). */
+int net_accept(int listen_fd, struct worker_stats *worker);
+
+/* Options a blocking server's connected socket gets: send/receive timeouts and
+ * TCP_NODELAY. */
+void net_prepare_connection(int conn_fd, int timeout_ms);
+
+/* Close after an error while the client may still be sending: shut the write
+ * side, read and drop what arrives for a short while, then close (DESIGN §4). */
+void net_lingering_close(int conn_fd);
+
+#endif

@@ -1,0 +1,107 @@
+/* server — see server.h. */
+#include "server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "io.h"
+#include "net.h"
+
+volatile sig_atomic_t server_stop_requested;
+
+static void request_stop(int signal_number)
+{
+    (void)signal_number;
+    server_stop_requested = 1;      /* all a handler may safely do here */
+}
+
+_Noreturn void server_die(const struct server *server, const char *what)
+{
+    fprintf(stderr, "%s: %s: %s\n", server->spec->name, what, strerror(errno));
+    exit(OPTIONS_EXIT_RUNTIME);
+}
+
+/* DOC: signals
+ * SIGPIPE: a client that closes early must cost one write error, not the server.
+ * SIGINT/SIGTERM: no SA_RESTART, so a blocked accept() returns EINTR and the
+ * loop sees the flag instead of sleeping on. */
+static void install_signals(void)
+{
+    struct sigaction action = {0};
+    action.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &action, NULL);
+    action.sa_handler = request_stop;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, NULL);
+    sigaction(SIGTERM, &action, NULL);
+}
+
+/* Use every descriptor the hard limit allows: a thousand idle clients need them. */
+static void raise_fd_limit(void)
+{
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &limit);
+    }
+}
+
+void server_announce(const struct server *server, int port)
+{
+    printf("%s listening on http://%s:%d/ root=%s pid=%d\n", server->spec->name,
+           server->options.bind_address, port, server->options.root, (int)getpid());
+    fflush(stdout);
+}
+
+void server_start(struct server *server, const struct server_spec *spec, int argc,
+                  char **argv, int worker_slots, bool listen)
+{
+    memset(server, 0, sizeof *server);
+    server->spec = spec;
+    server->listen_fd = -1;
+    options_parse(argc, argv, spec, &server->options);
+
+    static char root[4096];         /* the absolute root, shown in the start-up line */
+    if (realpath(server->options.root, root) == NULL) {
+        fprintf(stderr, "%s: --root %s: %s\n", spec->name, server->options.root, strerror(errno));
+        exit(OPTIONS_EXIT_RUNTIME);
+    }
+    server->options.root = root;
+    server->site.root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (server->site.root_fd < 0) {
+        fprintf(stderr, "%s: --root %s: %s\n", spec->name, root, strerror(errno));
+        exit(OPTIONS_EXIT_RUNTIME);
+    }
+    server->site.options = &server->options;
+    io_set_socket_timeout(server->options.timeout_ms);
+    raise_fd_limit();
+    server->stats = stats_create(worker_slots);
+    install_signals();
+
+    if (listen) {
+        char error[256];
+        server->listen_fd = net_listen(server->options.bind_address, server->options.port,
+                                       false, error, sizeof error);
+        if (server->listen_fd < 0) {
+            fprintf(stderr, "%s: %s\n", spec->name, error);
+            exit(OPTIONS_EXIT_RUNTIME);
+        }
+        server_announce(server, net_local_port(server->listen_fd));
+    }
+}
+
+int server_finish(struct server *server)
+{
+    if (server->listen_fd >= 0)
+        close(server->listen_fd);
+    /* A model whose workers are this process's threads or this process itself
+     * leaves slot 0's CPU unrecorded; record the process then. */
+    if (server->stats->worker_count == 1 && server->stats->workers[0].pid == 0)
+        stats_record_cpu(&server->stats->workers[0], RUSAGE_SELF);
+    return stats_report(server->stats, server->spec, &server->options);
+}

@@ -1,0 +1,200 @@
+/* stats — see stats.h. */
+#include "stats.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+struct stats_region *stats_create(int worker_count)
+{
+    size_t size = sizeof(struct stats_region) + (size_t)worker_count * sizeof(struct worker_stats);
+    /* Shared and anonymous: after fork() parent and children see the same pages. */
+    struct stats_region *region =
+        mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (region == MAP_FAILED) {
+        perror("stats: mmap");
+        exit(1);
+    }
+    memset(region, 0, size);
+    region->worker_count = worker_count;
+    for (int i = 0; i < worker_count; i++)
+        region->workers[i].id = i;
+    return region;
+}
+
+void stats_add(uint64_t *counter, uint64_t amount)
+{
+    __atomic_fetch_add(counter, amount, __ATOMIC_RELAXED);
+}
+
+static long voluntary_switches(void)
+{
+    struct rusage usage;
+    getrusage(RUSAGE_THREAD, &usage);
+    return usage.ru_nvcsw;
+}
+
+/* DOC: sleeps
+ * A voluntary context switch is the thread going to sleep in the kernel and
+ * being woken. Counting them around wait + accept says how often this worker
+ * was woken for a connection, whether or not it got one. */
+void stats_wait_begin(struct worker_stats *worker)
+{
+    worker->wait_nvcsw_start = voluntary_switches();
+}
+
+void stats_wait_end(struct worker_stats *worker)
+{
+    stats_add(&worker->waits, 1);
+    stats_add(&worker->sleeps, (uint64_t)(voluntary_switches() - worker->wait_nvcsw_start));
+}
+
+static double seconds(struct timeval t) { return (double)t.tv_sec + (double)t.tv_usec / 1e6; }
+
+void stats_record_cpu(struct worker_stats *worker, int who)
+{
+    struct rusage usage;
+    getrusage(who, &usage);
+    worker->user_s = seconds(usage.ru_utime);
+    worker->sys_s = seconds(usage.ru_stime);
+    worker->pid = getpid();
+}
+
+struct totals {
+    uint64_t connections, requests, waits, sleeps, spurious, errors;
+};
+
+static struct totals sum(const struct stats_region *region)
+{
+    struct totals t = {0};
+    for (int i = 0; i < region->worker_count; i++) {
+        const struct worker_stats *w = &region->workers[i];
+        t.connections += w->connections;
+        t.requests += w->requests;
+        t.waits += w->waits;
+        t.sleeps += w->sleeps;
+        t.spurious += w->spurious;
+        t.errors += w->errors;
+    }
+    return t;
+}
+
+/* Strings in the JSON are option values and paths: escape what JSON requires. */
+static void json_string(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (; s != NULL && *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(out, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(out, "\\u%04x", c);
+        else
+            fputc(c, out);
+    }
+    fputc('"', out);
+}
+
+static void write_json(FILE *out, const struct stats_region *region,
+                       const struct server_spec *spec, const struct server_options *options,
+                       struct rusage self, struct rusage children)
+{
+    struct totals t = sum(region);
+    fprintf(out, "{\"server\": ");
+    json_string(out, spec->name);
+    fprintf(out, ", \"version\": ");
+    json_string(out, server_version);
+    fprintf(out, ", \"workers\": %d,\n \"options\": {\"port\": %d, \"bind\": ", region->worker_count,
+            options->port);
+    json_string(out, options->bind_address);
+    fprintf(out, ", \"root\": ");
+    json_string(out, options->root);
+    fprintf(out, ", \"workers\": %d, \"max_conns\": %d, \"timeout_ms\": %d, \"lab\": %s, "
+                 "\"lab_crash\": %s",
+            options->workers, options->max_conns, options->timeout_ms,
+            options->lab ? "true" : "false", options->lab_crash ? "true" : "false");
+    for (const struct model_option *o = spec->model_options; o && o->name; o++) {
+        char buf[32];
+        fprintf(out, ", ");
+        json_string(out, o->name);
+        fprintf(out, ": ");
+        json_string(out, options_model_value(o, buf, sizeof buf));
+    }
+    fprintf(out, "},\n \"cpu\": {\"self_user_s\": %.6f, \"self_sys_s\": %.6f, "
+                 "\"children_user_s\": %.6f, \"children_sys_s\": %.6f},\n",
+            seconds(self.ru_utime), seconds(self.ru_stime), seconds(children.ru_utime),
+            seconds(children.ru_stime));
+    fprintf(out, " \"totals\": {\"connections\": %llu, \"requests\": %llu, \"waits\": %llu, "
+                 "\"sleeps\": %llu, \"spurious\": %llu, \"errors\": %llu},\n \"per_worker\": [",
+            (unsigned long long)t.connections, (unsigned long long)t.requests,
+            (unsigned long long)t.waits, (unsigned long long)t.sleeps,
+            (unsigned long long)t.spurious, (unsigned long long)t.errors);
+    for (int i = 0; i < region->worker_count; i++) {
+        const struct worker_stats *w = &region->workers[i];
+        fprintf(out, "%s\n  {\"id\": %d, \"pid\": %d, \"connections\": %llu, \"requests\": %llu, "
+                     "\"waits\": %llu, \"sleeps\": %llu, \"spurious\": %llu, \"errors\": %llu, "
+                     "\"user_s\": %.6f, \"sys_s\": %.6f}",
+                i ? "," : "", w->id, (int)w->pid, (unsigned long long)w->connections,
+                (unsigned long long)w->requests, (unsigned long long)w->waits,
+                (unsigned long long)w->sleeps, (unsigned long long)w->spurious,
+                (unsigned long long)w->errors, w->user_s, w->sys_s);
+    }
+    fprintf(out, "]}\n");
+}
+
+/* The person's view: UNP's pr_cpu_time plus the meter table. */
+static void print_summary(const struct stats_region *region, const struct server_spec *spec,
+                          struct rusage self, struct rusage children)
+{
+    struct totals t = sum(region);
+    fprintf(stderr, "%s: cpu user %.3f s, sys %.3f s (self %.3f + %.3f, children %.3f + %.3f)\n",
+            spec->name, seconds(self.ru_utime) + seconds(children.ru_utime),
+            seconds(self.ru_stime) + seconds(children.ru_stime), seconds(self.ru_utime),
+            seconds(self.ru_stime), seconds(children.ru_utime), seconds(children.ru_stime));
+    fprintf(stderr, "%s: %llu connections, %llu requests, %llu waits, %llu sleeps, "
+                    "%llu spurious, %llu errors\n",
+            spec->name, (unsigned long long)t.connections, (unsigned long long)t.requests,
+            (unsigned long long)t.waits, (unsigned long long)t.sleeps,
+            (unsigned long long)t.spurious, (unsigned long long)t.errors);
+    if (region->worker_count <= 1)
+        return;
+    fprintf(stderr, "%6s %8s %11s %9s %8s %8s %8s %8s %8s\n", "worker", "pid", "connections",
+            "requests", "waits", "sleeps", "spurious", "user_s", "sys_s");
+    for (int i = 0; i < region->worker_count; i++) {
+        const struct worker_stats *w = &region->workers[i];
+        fprintf(stderr, "%6d %8d %11llu %9llu %8llu %8llu %8llu %8.3f %8.3f\n", w->id,
+                (int)w->pid, (unsigned long long)w->connections,
+                (unsigned long long)w->requests, (unsigned long long)w->waits,
+                (unsigned long long)w->sleeps, (unsigned long long)w->spurious, w->user_s,
+                w->sys_s);
+    }
+}
+
+int stats_report(const struct stats_region *region, const struct server_spec *spec,
+                 const struct server_options *options)
+{
+    struct rusage self, children;
+    getrusage(RUSAGE_SELF, &self);
+    getrusage(RUSAGE_CHILDREN, &children);      /* only reaped children count */
+    if (!options->quiet)
+        print_summary(region, spec, self, children);
+    if (options->stats_file == NULL)
+        return 0;
+    /* Write beside, then rename: a reader never sees half a file. */
+    char temporary[4096];
+    snprintf(temporary, sizeof temporary, "%s.tmp", options->stats_file);
+    FILE *out = fopen(temporary, "w");
+    if (out == NULL) {
+        fprintf(stderr, "%s: --stats-file %s: cannot write\n", spec->name, options->stats_file);
+        return 1;
+    }
+    write_json(out, region, spec, options, self, children);
+    if (fclose(out) != 0 || rename(temporary, options->stats_file) != 0) {
+        fprintf(stderr, "%s: --stats-file %s: cannot write\n", spec->name, options->stats_file);
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# deps.sh SET... — install the Debian packages a set needs, if any are missing.
+#   test   what `make test` needs: compiler, make, cmocka, python3
+#   bench  what `make bench` needs: wrk, gnuplot, python3, taskset
+# Prints what it installs; does nothing (and prints nothing) when all is present.
+# Runs apt-get update first when something must be installed (a fresh machine
+# has no package lists); uses sudo only when not root.
+set -euo pipefail
+
+packages_for() {
+    case "$1" in
+        test)  echo "gcc make libcmocka-dev python3 libc6-dev" ;;
+        bench) echo "gcc make wrk gnuplot-nox python3 util-linux procps" ;;
+        *) echo "deps.sh: unknown set '$1' (test or bench)" >&2; exit 2 ;;
+    esac
+}
+
+missing=()
+for set in "$@"; do
+    for package in $(packages_for "$set"); do
+        status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
+        case "$status" in
+            *" installed") ;;
+            *) [[ " ${missing[*]-} " == *" $package "* ]] || missing+=("$package") ;;
+        esac
+    done
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "deps.sh: installing ${missing[*]}"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "deps.sh: installed ${missing[*]}"
