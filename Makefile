@@ -74,6 +74,22 @@ unit: $(UNIT_BINS)
 blackbox: all
 	python3 tests/blackbox/run.py --bin-dir $(BUILD)/bin
 
+# make fuzz: libFuzzer (clang) under ASan+UBSan, FUZZ_SECONDS per target.
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS := -std=c17 -g -O1 -D_GNU_SOURCE -Icommon -fsanitize=fuzzer,address,undefined \
+              -fno-sanitize-recover=all
+fuzz:
+	@scripts/deps.sh fuzz
+	@mkdir -p build/fuzz
+	clang $(FUZZ_FLAGS) fuzz/fuzz_parse.c common/http_parse.c -o build/fuzz/fuzz_parse
+	clang $(FUZZ_FLAGS) fuzz/fuzz_path.c common/http_path.c -o build/fuzz/fuzz_path
+	@for t in parse path; do \
+	    mkdir -p build/fuzz/corpus-$$t; \
+	    echo "fuzz_$$t: $(FUZZ_SECONDS) s"; \
+	    build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	        build/fuzz/corpus-$$t fuzz/seeds/$$t 2>&1 | grep -E 'stat::number_of_executed_units|ERROR|SUMMARY' ; \
+	done
+
 diffs:
 	@scripts/diffs.sh
 
@@ -87,6 +103,7 @@ help:
 	@echo "make unit            only the cmocka unit tests"
 	@echo "make blackbox        only the black-box suite (tests/servers.list)"
 	@echo "make diffs           diff neighbouring variants (the lessons)"
+	@echo "make fuzz            libFuzzer on the parser and path code (FUZZ_SECONDS=60 each)"
 	@echo "make clean           remove build output"
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

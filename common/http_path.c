@@ -39,6 +39,8 @@ int http_path_normalize(const char *encoded, size_t length, char *out, size_t si
         out[used++] = '/';
         for (; i < length && encoded[i] != '/'; i++) {
             char c = encoded[i];
+            if (c == '\0')
+                return 400;         /* the parser never passes one; refuse it anyway */
             if (c == '%') {
                 int high = i + 2 < length ? hex_digit(encoded[i + 1]) : -1;
                 int low = i + 2 < length ? hex_digit(encoded[i + 2]) : -1;

@@ -2,6 +2,7 @@
 # deps.sh SET... — install the Debian packages a set needs, if any are missing.
 #   test   what `make test` needs: compiler, make, cmocka, python3
 #   bench  what `make bench` needs: wrk, gnuplot, python3, taskset
+#   fuzz   what `make fuzz` needs: clang and its libFuzzer runtime
 # Prints what it installs; does nothing (and prints nothing) when all is present.
 # Runs apt-get update first when something must be installed (a fresh machine
 # has no package lists); uses sudo only when not root.
@@ -11,6 +12,7 @@ packages_for() {
     case "$1" in
         test)  echo "gcc make libcmocka-dev python3 libc6-dev" ;;
         bench) echo "gcc make wrk gnuplot-nox python3 util-linux procps" ;;
+        fuzz)  echo "clang libclang-rt-14-dev" ;;
         *) echo "deps.sh: unknown set '$1' (test or bench)" >&2; exit 2 ;;
     esac
 }
