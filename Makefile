@@ -30,7 +30,7 @@ UNIT_BINS  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 test_coro_EXTRA := $(wildcard coroutine/coro.c coroutine/coro_switch.S)
 
 .SECONDARY:
-.PHONY: all test unit blackbox deps bench diffs clean help fuzz check-docs
+.PHONY: all test unit unit-bins blackbox deps bench diffs clean help fuzz check-docs
 all: $(BINS)
 
 $(BUILD)/obj/%.o: %.c
@@ -64,9 +64,20 @@ deps:
 
 # make test: install what is missing, build, run unit tests and the black-box
 # suite against every configuration in tests/servers.list, one summary line.
+# Without SAN, make test also builds the ASan+UBSan and TSan trees and runs the
+# unit tests and the black-box suite under ASan+UBSan, and the threaded server
+# under TSan (issue 8): one run, one summary line.
 test: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BINS)
-	@BUILD=$(BUILD) SAN=$(SAN) tests/run_all.sh $(UNIT_BINS)
+ifeq ($(SAN),)
+	@$(MAKE) --no-print-directory SAN=address,undefined all unit-bins
+	@$(MAKE) --no-print-directory SAN=thread all
+	@BUILD=$(BUILD) SANITIZER_PASSES=1 tests/run_all.sh $(UNIT_BINS)
+else
+	@BUILD=$(BUILD) tests/run_all.sh $(UNIT_BINS)
+endif
+
+unit-bins: $(UNIT_BINS)
 
 unit: $(UNIT_BINS)
 	@for t in $(UNIT_BINS); do $$t || exit 1; done
@@ -90,6 +101,20 @@ fuzz:
 	        build/fuzz/corpus-$$t fuzz/seeds/$$t 2>&1 | grep -E 'stat::number_of_executed_units|ERROR|SUMMARY' ; \
 	done
 
+# make bench: install wrk and gnuplot if missing, build, run the default experiment
+# set (about 5 minutes on 2 cores) into bench/results/<date>-<host>/, point
+# bench/results/latest at it. FULL=1: longer sweeps, more repeats. ONLY=name: one
+# experiment (fig30.1 herd distribution throughput slow-handler memory coro-switch
+# reference). A server that does not build is left out, not fatal.
+bench:
+	@scripts/deps.sh bench
+	@$(MAKE) --no-print-directory -k all || echo "make bench: some servers did not build; benching what is in $(BUILD)/bin"
+	@$(MAKE) --no-print-directory -C bench
+	@python3 bench/bench.py --bin-dir $(BUILD)/bin $(if $(FULL),--full) $(if $(ONLY),--only $(ONLY))
+
+check-docs: all
+	python3 scripts/check_docs.py
+
 diffs:
 	@scripts/diffs.sh
 
@@ -104,6 +129,8 @@ help:
 	@echo "make blackbox        only the black-box suite (tests/servers.list)"
 	@echo "make diffs           diff neighbouring variants (the lessons)"
 	@echo "make fuzz            libFuzzer on the parser and path code (FUZZ_SECONDS=60 each)"
+	@echo "make check-docs      run every command block the docs mark runnable"
+	@echo "make bench           wrk + gnuplot experiments into bench/results/latest/ (FULL=1, ONLY=name)"
 	@echo "make clean           remove build output"
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -23,11 +23,12 @@ static bool is_field_value_char(unsigned char c)
     return c == '\t' || (c >= 0x20 && c != 0x7f);
 }
 
-/* A request-target byte: visible ASCII. CTLs, space, DEL, non-ASCII and '#'
- * (a fragment is never sent) are refused. */
+/* A request-target byte: anything but CTLs, space and DEL. Raw non-ASCII bytes
+ * are tolerated as nginx does (they become file names after decoding); a '#'
+ * starts a fragment, which parse_target drops. */
 static bool is_target_char(unsigned char c)
 {
-    return c > 0x20 && c < 0x7f && c != '#';
+    return c > 0x20 && c != 0x7f;
 }
 
 static char lower(char c)
@@ -58,19 +59,31 @@ static enum http_parse_result fail(struct http_request *request, int status)
     return HTTP_PARSE_ERROR;
 }
 
-/* Find the end of the line starting at buf[pos]: returns the index of its '\n',
- * or -1 if it has not all arrived. *content_end is where the line's text ends
- * (before an optional CR). A CR anywhere else is an error, reported as -2. */
-static long find_line(const char *buf, size_t length, size_t pos, size_t *content_end)
+/* Find the end of the line starting at buf[pos]. Returns false if its '\n' has not
+ * arrived; else *newline is the index of the '\n' and *content_end is where the
+ * line's text ends (before an optional CR). */
+static bool find_line(const char *buf, size_t length, size_t pos, size_t *newline,
+                      size_t *content_end)
 {
-    const char *newline = memchr(buf + pos, '\n', length - pos);
-    if (newline == NULL)
-        return -1;
-    size_t end = (size_t)(newline - buf);
-    *content_end = (end > pos && buf[end - 1] == '\r') ? end - 1 : end;
-    if (memchr(buf + pos, '\r', *content_end - pos) != NULL)
-        return -2;                  /* bare CR: RFC 9112 §2.2 */
-    return (long)end;
+    const char *lf = memchr(buf + pos, '\n', length - pos);
+    if (lf == NULL)
+        return false;
+    *newline = (size_t)(lf - buf);
+    *content_end = (*newline > pos && buf[*newline - 1] == '\r') ? *newline - 1 : *newline;
+    return true;
+}
+
+/* Is there a CR among buf[start, stop) that is not part of a CRLF (RFC 9112 §2.2)?
+ * A CR is judged once the byte after it has arrived, that is lies before end. */
+static bool has_bare_cr(const char *buf, size_t start, size_t stop, size_t end)
+{
+    for (const char *cr = memchr(buf + start, '\r', stop - start); cr != NULL;
+         cr = memchr(cr + 1, '\r', (size_t)(buf + stop - (cr + 1)))) {
+        size_t next = (size_t)(cr - buf) + 1;
+        if (next < end && buf[next] != '\n')
+            return true;
+    }
+    return false;
 }
 
 static const char *const refused_methods[] = {
@@ -102,16 +115,34 @@ static int parse_version(const char *text, size_t length, int *minor)
     return 0;
 }
 
-/* uri-host [ ":" port ]: reg-name, IPv4 or an IP-literal in brackets. */
+/* unreserved / pct-encoded / sub-delims: the bytes of a reg-name (RFC 3986 §3.2.2). */
+static bool is_host_char(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c != 0 && strchr("-._~%!$&'()*+,;=", c) != NULL);
+}
+
+/* uri-host [ ":" port ] (RFC 9110 §7.2): a reg-name or IPv4 address, or an
+ * IP-literal in brackets; the port, if any, is digits. */
 static bool valid_host(struct http_text host)
 {
-    for (size_t i = 0; i < host.length; i++) {
-        unsigned char c = (unsigned char)host.start[i];
-        bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                  strchr("-._~%!$&'()*+,;=:[]", c) != NULL;
-        if (!ok || c == 0)
-            return false;
+    const char *p = host.start, *end = host.start + host.length;
+    if (p < end && *p == '[') {
+        for (p++; p < end && *p != ']'; p++)
+            if (!is_host_char((unsigned char)*p) && *p != ':')
+                return false;
+        if (p == end)
+            return false;               /* no closing bracket */
+        p++;
+    } else {
+        while (p < end && is_host_char((unsigned char)*p))
+            p++;
     }
+    if (p < end && *p++ != ':')
+        return false;
+    for (; p < end; p++)
+        if (*p < '0' || *p > '9')
+            return false;
     return true;
 }
 
@@ -122,6 +153,11 @@ static int parse_target(struct http_request *request)
 {
     struct http_text target = request->target;
     const char *start = target.start, *end = target.start + target.length;
+    const char *fragment = memchr(start, '#', target.length);
+    if (fragment != NULL)
+        end = fragment;             /* never meant to be sent; ignored as nginx does */
+    if (start == end)
+        return 400;
 
     if (target.length >= 7 && (http_text_equals((struct http_text){start, 7}, "http://") ||
                                (target.length >= 8 &&
@@ -131,9 +167,8 @@ static int parse_target(struct http_request *request)
         while (slash < end && *slash != '/' && *slash != '?')
             slash++;
         request->host = (struct http_text){authority, (size_t)(slash - authority)};
-        if (request->host.length == 0 || !valid_host(request->host) ||
-            memchr(authority, '@', request->host.length) != NULL)
-            return 400;
+        if (request->host.length == 0 || !valid_host(request->host))
+            return 400;                 /* userinfo too: '@' is no host byte */
         start = slash;
         if (start == end || *start == '?') {
             static const char root[] = "/";
@@ -174,8 +209,10 @@ static int parse_transfer_encoding(struct http_text value, struct transfer_codin
         while (p < end && is_token_char((unsigned char)*p))
             p++;
         struct http_text coding = {name, (size_t)(p - name)};
-        if (coding.length == 0)
-            return 400;
+        while (p < end && (*p == ' ' || *p == '\t'))
+            p++;
+        if (coding.length == 0 || (p < end && *p != ',' && *p != ';'))
+            return 400;                     /* "chunked x" is no list of codings */
         while (p < end && *p != ',')        /* skip transfer-parameters */
             p++;
         if (state->chunked_last)
@@ -213,12 +250,15 @@ static void parse_connection(struct http_text value, bool *close, bool *keep_ali
  * refused (400), which RFC 9112 §6.3 allows and which closes a smuggling door. */
 static int parse_content_length(struct http_text value, uint64_t *length)
 {
-    if (value.length == 0 || value.length > 18)
+    if (value.length == 0)
         return 400;
     uint64_t n = 0;
+    int significant = 0;                /* digits after leading zeros: at most 18 fit */
     for (size_t i = 0; i < value.length; i++) {
         char c = value.start[i];
         if (c < '0' || c > '9')
+            return 400;
+        if ((n > 0 || c != '0') && ++significant > 18)
             return 400;
         n = n * 10 + (uint64_t)(c - '0');
     }
@@ -230,8 +270,7 @@ enum http_parse_result http_parse_request(const char *buf, size_t length,
                                           struct http_request *request)
 {
     memset(request, 0, sizeof *request);
-    size_t pos = 0, line_end;
-    long newline;
+    size_t pos = 0;
 
     /* RFC 9112 §2.2: ignore at least one empty line before the request-line. */
     for (int i = 0; i < 4 && pos < length && (buf[pos] == '\r' || buf[pos] == '\n'); i++) {
@@ -244,26 +283,37 @@ enum http_parse_result http_parse_request(const char *buf, size_t length,
         else
             return HTTP_PARSE_NEED_MORE;
     }
-    size_t line_start = pos;
+    /* DOC: split-consistency
+     * The answer must not depend on how the bytes were split: an ERROR for a
+     * prefix must be the ERROR for the whole. So the checks that fire before a
+     * line has ended (a byte that cannot start a request, a bare CR) look at no
+     * more bytes than the size limit allows, and run before the size check
+     * whether or not the line is complete. */
+    size_t line_start = pos, newline = 0, line_end = 0;
+    bool complete = find_line(buf, length, pos, &newline, &line_end);
+    size_t end = complete ? newline : length;   /* what has arrived of the line */
+    size_t stop = end - line_start > HTTP_REQUEST_LINE_MAX + 1
+                      ? line_start + HTTP_REQUEST_LINE_MAX + 1
+                      : end;
 
-    /* DOC: request-line */
-    newline = find_line(buf, length, pos, &line_end);
-    if (newline == -2)
+    /* DOC: request-line
+     * Refuse garbage at once instead of waiting for 8 KiB of it: the method is a
+     * token ended by SP (a CR here is judged by has_bare_cr). */
+    size_t i = line_start;
+    while (i < stop && is_token_char((unsigned char)buf[i]))
+        i++;
+    if ((i < stop && buf[i] != ' ' && buf[i] != '\r') || has_bare_cr(buf, line_start, stop, end))
         return fail(request, 400);
-    if (newline == -1) {
-        /* Refuse garbage early instead of waiting for 8 KiB of it. */
-        for (size_t i = pos; i < length && buf[i] != ' '; i++)
-            if (!is_token_char((unsigned char)buf[i]) && buf[i] != '\r')
-                return fail(request, 400);
-        return length - pos > HTTP_REQUEST_LINE_MAX ? fail(request, 414)
-                                                    : HTTP_PARSE_NEED_MORE;
-    }
+    if (!complete) /* + 1: the last byte may be the CR of the CRLF */
+        return length - line_start > HTTP_REQUEST_LINE_MAX + 1 ? fail(request, 414)
+                                                               : HTTP_PARSE_NEED_MORE;
     if (line_end - line_start > HTTP_REQUEST_LINE_MAX)
         return fail(request, 414);
 
     /* method SP request-target SP HTTP-version: single spaces, nothing else. */
     const char *line = buf + line_start;
-    size_t line_length = line_end - line_start, i = 0;
+    size_t line_length = line_end - line_start;
+    i = 0;
     while (i < line_length && is_token_char((unsigned char)line[i]))
         i++;
     if (i == 0 || i == line_length || line[i] != ' ')
@@ -280,7 +330,7 @@ enum http_parse_result http_parse_request(const char *buf, size_t length,
     int status = parse_version(line + i, line_length - i, &request->version_minor);
     if (status != 0)
         return fail(request, status);
-    pos = (size_t)newline + 1;
+    pos = newline + 1;
 
     /* DOC: header-fields */
     size_t fields_start = pos, field_count = 0;
@@ -288,16 +338,18 @@ enum http_parse_result http_parse_request(const char *buf, size_t length,
     bool has_length = false, close = false, keep_alive = false;
     struct transfer_coding_state coding = {0};
     for (;;) {
-        newline = find_line(buf, length, pos, &line_end);
-        if (newline == -2)
+        complete = find_line(buf, length, pos, &newline, &line_end);
+        end = complete ? newline : length;
+        stop = end - fields_start > HTTP_HEAD_MAX ? fields_start + HTTP_HEAD_MAX : end;
+        if (has_bare_cr(buf, pos, stop, end))
             return fail(request, 400);
-        if (newline == -1)
+        if (!complete)
             return length - fields_start > HTTP_HEAD_MAX ? fail(request, 431)
                                                           : HTTP_PARSE_NEED_MORE;
-        if ((size_t)newline + 1 - fields_start > HTTP_HEAD_MAX)
+        if (newline + 1 - fields_start > HTTP_HEAD_MAX)
             return fail(request, 431);
         if (line_end == pos) {              /* the empty line: end of the head */
-            pos = (size_t)newline + 1;
+            pos = newline + 1;
             break;
         }
         if (++field_count > HTTP_FIELDS_MAX)
@@ -337,7 +389,7 @@ enum http_parse_result http_parse_request(const char *buf, size_t length,
         } else if (http_text_equals(field, "if-modified-since")) {
             request->if_modified_since = value;
         }
-        pos = (size_t)newline + 1;
+        pos = newline + 1;
     }
     request->head_length = pos;
 
@@ -367,7 +419,8 @@ enum http_parse_result http_parse_request(const char *buf, size_t length,
 
 /* DOC: body-discard */
 enum chunk_state {
-    CHUNK_SIZE, CHUNK_EXTENSION, CHUNK_SIZE_LF, CHUNK_DATA, CHUNK_DATA_CR, CHUNK_DATA_LF,
+    CHUNK_SIZE, CHUNK_SIZE_END, CHUNK_EXTENSION, CHUNK_SIZE_LF,
+    CHUNK_DATA, CHUNK_DATA_CR, CHUNK_DATA_LF,
     CHUNK_TRAILER_START, CHUNK_TRAILER, CHUNK_FINAL_LF
 };
 
@@ -420,18 +473,22 @@ enum http_body_result http_body_discard(struct http_body_reader *reader, const c
             }
             if (reader->line_length == 0)
                 return HTTP_BODY_BAD;
-            if (c == ';' || c == ' ' || c == '\t')
-                reader->state = CHUNK_EXTENSION;
-            else if (c == '\r')
-                reader->state = CHUNK_SIZE_LF;
-            else if (c != '\n')
-                return HTTP_BODY_BAD;
-            if (c != '\n') {
-                i++;
-                break;
-            }
-            __attribute__((fallthrough));   /* a bare LF ends the size line */
+            reader->state = CHUNK_SIZE_END;
+            continue;                       /* judge c again in the new state */
         }
+        case CHUNK_SIZE_END:
+            /* chunk-size [ BWS ";" chunk-ext ] CRLF: after the digits only
+             * whitespace before a ';', so "5 5" is not taken for 5. */
+            if (++reader->line_length > 4096)
+                return HTTP_BODY_BAD;
+            if (c == ';')
+                reader->state = CHUNK_EXTENSION;
+            else if (c == '\r' || c == '\n')
+                reader->state = CHUNK_SIZE_LF;
+            else if (c != ' ' && c != '\t')
+                return HTTP_BODY_BAD;
+            i += c != '\n';                 /* CHUNK_SIZE_LF reads the '\n' itself */
+            break;
         case CHUNK_SIZE_LF:
             if (c != '\n')
                 return HTTP_BODY_BAD;

@@ -110,6 +110,10 @@ int http_path_open(int root_fd, const char *relative, bool trailing_slash, int *
         return status_for_errno(errno);
     if (fstat(fd, info) != 0)
         goto fail;
+    if (!S_ISDIR(info->st_mode) && trailing_slash) {
+        close(fd);
+        return 404;                 /* "file.txt/" names a directory that is not there */
+    }
     if (S_ISDIR(info->st_mode)) {
         if (!trailing_slash) {
             close(fd);

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # run_all.sh UNIT_TEST_BINARIES... — run the cmocka unit tests, the black-box
-# suite against every line of tests/servers.list, and every other suite
-# (tests/*/run.py), then print one summary line: "total: N passed, N failed".
+# suite against every line of tests/servers.list, every other suite
+# (tests/*/run.py) and the docs' quick runnable blocks; with SANITIZER_PASSES=1
+# also the unit tests and black-box suite under ASan+UBSan and the threaded
+# configurations under TSan. Ends with one line: "total: N passed, N failed".
 # BUILD names the build tree (build, or build-san-... for a sanitizer build).
 set -u
 cd "$(dirname "$0")/.."
@@ -10,45 +12,68 @@ passed=0 failed=0
 log=$(mktemp -d)
 trap 'rm -rf "$log"' EXIT
 
-# Add "N passed, N failed" found in the last such line of a file to the totals.
+# Add the last "N passed, N failed" of a log to the totals; false if none.
 count() {
     local line
     line=$(grep -Eo '[0-9]+ passed, [0-9]+ failed' "$1" | tail -n 1)
-    if [ -z "$line" ]; then
-        return 1
-    fi
+    [ -n "$line" ] || return 1
     passed=$((passed + $(echo "$line" | awk '{print $1}')))
     failed=$((failed + $(echo "$line" | awk '{print $3}')))
 }
 
-for test in "$@"; do
-    name=$(basename "$test")
+# unit LABEL BINARY: one cmocka test program.
+unit() {
+    local name=$1 test=$2 status ok bad
     "$test" >"$log/$name" 2>&1
     status=$?
     ok=$(grep -Eo '\[  PASSED  \] [0-9]+' "$log/$name" | awk '{s+=$4} END {print s+0}')
     bad=$(grep -Eo '\[  FAILED  \] [0-9]+ test' "$log/$name" | awk '{s+=$4} END {print s+0}')
     if [ "$status" -ne 0 ] && [ "$bad" -eq 0 ]; then bad=1; fi   # crashed before reporting
     passed=$((passed + ok)); failed=$((failed + bad))
-    printf '%-28s %4d passed, %d failed\n' "$name" "$ok" "$bad"
-    [ "$bad" -eq 0 ] || sed 's/^/    /' "$log/$name" | grep -E 'FAIL|ERROR|error|Assert|Sanitizer' | head -20
-done
+    printf '%-28s %d passed, %d failed\n' "$name" "$ok" "$bad"
+    [ "$bad" -eq 0 ] || grep -E 'FAIL|ERROR|error|Assert|Sanitizer' "$log/$name" | head -20 |
+        sed 's/^/    /'
+}
 
-for suite in tests/blackbox tests/*/; do
-    suite=${suite%/}
-    [ -f "$suite/run.py" ] || continue
-    [ "$suite" = tests/blackbox ] && [ -n "${ran_blackbox-}" ] && continue
-    [ "$suite" = tests/blackbox ] && ran_blackbox=1
-    name=$(basename "$suite")
-    python3 "$suite/run.py" --bin-dir "$BUILD/bin" >"$log/$name" 2>&1
+# suite LABEL COMMAND...: a Python suite that ends with "N passed, N failed".
+suite() {
+    local name=$1 status
+    shift
+    "$@" >"$log/$name" 2>&1
     status=$?
     if ! count "$log/$name"; then
-        if [ "$status" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+        failed=$((failed + 1))           # it never said what it ran
     elif [ "$status" -ne 0 ] && ! grep -Eq '[1-9][0-9]* failed' "$log/$name"; then
-        failed=$((failed + 1))   # it failed without saying which case
+        failed=$((failed + 1))           # it failed without saying which case
     fi
     printf '%-28s %s\n' "$name" "$(grep -Eo '[0-9]+ passed, [0-9]+ failed' "$log/$name" | tail -n 1)"
-    [ "$status" -eq 0 ] || grep -vE '^(ok|PASS)' "$log/$name" | tail -n 30 | sed 's/^/    /'
+    [ "$status" -eq 0 ] || grep -E '^FAIL|Sanitizer|runtime error|Traceback' -A3 "$log/$name" |
+        head -40 | sed 's/^/    /'
+}
+
+for test in "$@"; do
+    unit "$(basename "$test")" "$test"
 done
+suite blackbox python3 tests/blackbox/run.py --bin-dir "$BUILD/bin"
+for dir in tests/*/; do
+    dir=${dir%/}
+    case $dir in tests/blackbox | tests/lib | tests/unit) continue ;; esac
+    [ -f "$dir/run.py" ] && suite "$(basename "$dir")" python3 "$dir/run.py" --bin-dir "$BUILD/bin"
+done
+
+if [ -n "${SANITIZER_PASSES-}" ]; then
+    asan=build-san-address-undefined
+    for test in "$@"; do
+        unit "asan-$(basename "$test")" "$asan/tests/$(basename "$test")"
+    done
+    suite asan-blackbox python3 tests/blackbox/run.py --bin-dir "$asan/bin"
+    grep -E '^threaded' tests/servers.list >"$log/threaded.list"
+    suite tsan-blackbox python3 tests/blackbox/run.py --bin-dir build-san-thread/bin \
+        --list "$log/threaded.list"
+fi
+
+# The docs' runnable command blocks, quick ones only (make check-docs runs all).
+suite check-docs python3 scripts/check_docs.py --quick
 
 echo "total: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

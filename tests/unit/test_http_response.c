@@ -1,0 +1,590 @@
+/* test_http_response — http_respond on a temporary root: the status line, the
+ * fields, the framing (Content-Length always equals what follows), HEAD, 304,
+ * inline bodies vs sendfile, the lab endpoints and their bounds, the error
+ * answers; and the date and MIME helpers. Requests are built with the parser. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "http_conn.h"
+#include "http_parse.h"
+#include "http_response.h"
+#include "options.h"
+
+enum { FILE_TIME = 1700000000 };    /* Tue, 14 Nov 2023 22:13:20 GMT */
+#define FILE_DATE "Tue, 14 Nov 2023 22:13:20 GMT"
+
+static char base[64];
+static struct server_options options;
+static struct http_site site;
+
+/* ---- the root ------------------------------------------------------------------ */
+
+static void make_file(const char *relative, const char *content, size_t length)
+{
+    char path[128];
+    assert_true(snprintf(path, sizeof path, "%s/%s", base, relative) < (int)sizeof path);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, content, length), (ssize_t)length);
+    struct timespec times[2] = {{FILE_TIME, 0}, {FILE_TIME, 0}};
+    assert_int_equal(futimens(fd, times), 0);
+    close(fd);
+}
+
+static void make_sized(const char *relative, size_t length)
+{
+    char *content = malloc(length);
+    assert_non_null(content);
+    for (size_t i = 0; i < length; i++)
+        content[i] = (char)('a' + i % 26);
+    make_file(relative, content, length);
+    free(content);
+}
+
+static int root_setup(void **state)
+{
+    (void)state;
+    snprintf(base, sizeof base, "/tmp/test_http_response.XXXXXX");
+    if (mkdtemp(base) == NULL)
+        return -1;
+    make_file("small.txt", "hello\n", 6);
+    make_file("page.html", "<p>hi</p>\n", 10);
+    make_file("style.css", "p{}\n", 4);
+    make_file("empty.txt", "", 0);
+    make_sized("inline.bin", HTTP_INLINE_BODY_MAX);
+    make_sized("sendfile.bin", HTTP_INLINE_BODY_MAX + 1);
+    make_sized("big.bin", 100000);
+    char dir[128];
+    snprintf(dir, sizeof dir, "%s/dir", base);
+    if (mkdir(dir, 0755) != 0)
+        return -1;
+    make_file("dir/index.html", "<h1>index</h1>\n", 15);
+    options = (struct server_options){.root = base, .lab = true, .timeout_ms = 10000};
+    site.options = &options;
+    site.root_fd = open(base, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    return site.root_fd < 0 ? -1 : 0;
+}
+
+static int root_teardown(void **state)
+{
+    (void)state;
+    close(site.root_fd);
+    char command[160];
+    snprintf(command, sizeof command, "rm -rf '%s'", base);
+    return system(command) == 0 ? 0 : -1;
+}
+
+/* ---- one exchange ---------------------------------------------------------------- */
+
+struct answer {
+    struct http_response response;
+    char out[HTTP_OUT_SIZE + 1];    /* + 1: a NUL after the bytes, for strstr */
+    size_t fields_end;              /* where the body starts in out[] */
+    long content_length;            /* -1 if none */
+};
+
+/* Parse request (it must be COMPLETE) and answer it. */
+static void ask(const char *request_text, struct answer *a)
+{
+    struct http_request request;
+    assert_int_equal(http_parse_request(request_text, strlen(request_text), &request),
+                     HTTP_PARSE_COMPLETE);
+    memset(a, 0, sizeof *a);
+    http_respond(&site, &request, request.keep_alive, a->out, HTTP_OUT_SIZE, &a->response);
+    assert_true(a->response.head_length > 0 && a->response.head_length <= HTTP_OUT_SIZE);
+    a->out[a->response.head_length] = '\0';
+    char *end = strstr(a->out, "\r\n\r\n");
+    assert_non_null(end);
+    a->fields_end = (size_t)(end - a->out) + 4;
+    const char *field = strstr(a->out, "\r\nContent-Length: ");
+    a->content_length = field != NULL && (size_t)(field - a->out) < a->fields_end
+                            ? atol(field + strlen("\r\nContent-Length: "))
+                            : -1;
+}
+
+/* The value of a field in the head, as a static string; NULL if absent. */
+static const char *field(const struct answer *a, const char *name)
+{
+    static char value[256];
+    char pattern[64];
+    snprintf(pattern, sizeof pattern, "\r\n%s: ", name);
+    const char *at = strstr(a->out, pattern);
+    if (at == NULL || (size_t)(at - a->out) >= a->fields_end)
+        return NULL;
+    at += strlen(pattern);
+    size_t n = strcspn(at, "\r");
+    assert_true(n < sizeof value);
+    memcpy(value, at, n);
+    value[n] = '\0';
+    return value;
+}
+
+static size_t body_bytes_inline(const struct answer *a)
+{
+    return a->response.head_length - a->fields_end;
+}
+
+/* What every response must satisfy: a status line, Date and Server fields, and
+ * a Content-Length equal to what follows the head (nothing for HEAD and 304). */
+static void check_common(const struct answer *a, int status, bool head_only)
+{
+    char line[64];
+    snprintf(line, sizeof line, "HTTP/1.1 %d %s\r\n", status, http_reason(status));
+    assert_int_equal(a->response.status, status);
+    assert_memory_equal(a->out, line, strlen(line));
+    assert_non_null(field(a, "Server"));
+
+    const char *date = field(a, "Date");
+    assert_non_null(date);
+    time_t t, now = time(NULL);
+    assert_int_equal(strlen(date), 29);            /* IMF-fixdate */
+    assert_int_equal(http_parse_date(date, strlen(date), &t), 0);
+    char again[40];
+    http_format_date(t, again, sizeof again);
+    assert_string_equal(again, date);              /* exactly our own format */
+    assert_true(t > now - 86400 && t < now + 86400);
+
+    uint64_t after_head = body_bytes_inline(a) + a->response.file_length +
+                          a->response.generated_length;
+    if (head_only || status == 304) {
+        assert_int_equal(after_head, 0);
+        assert_int_equal(a->response.file_fd, -1);
+    } else {
+        assert_true(a->content_length >= 0);
+        assert_int_equal(after_head, (uint64_t)a->content_length);
+    }
+}
+
+/* ---- static files ------------------------------------------------------------------ */
+
+static void test_small_file(void **state)
+{
+    (void)state;
+    struct answer a;
+    ask("GET /small.txt HTTP/1.1\r\nHost: h\r\n\r\n", &a);
+    check_common(&a, 200, false);
+    assert_int_equal(a.content_length, 6);
+    assert_string_equal(a.out + a.fields_end, "hello\n");
+    assert_string_equal(field(&a, "Content-Type"), "text/plain; charset=utf-8");
+    assert_string_equal(field(&a, "Last-Modified"), FILE_DATE);
+    assert_null(field(&a, "Connection"));          /* 1.1 persists by default */
+    assert_false(a.response.close_after);
+    assert_int_equal(a.response.file_fd, -1);
+}
+
+static void test_content_types(void **state)
+{
+    (void)state;
+    struct answer a;
+    ask("GET /page.html HTTP/1.1\r\nHost: h\r\n\r\n", &a);
+    check_common(&a, 200, false);
+    assert_string_equal(field(&a, "Content-Type"), "text/html; charset=utf-8");
+    ask("GET /style.css HTTP/1.1\r\nHost: h\r\n\r\n", &a);
+    assert_string_equal(field(&a, "Content-Type"), "text/css; charset=utf-8");
+    ask("GET /big.bin HTTP/1.1\r\nHost: h\r\n\r\n", &a);
+    assert_string_equal(field(&a, "Content-Type"), "application/octet-stream");
+    http_response_done(&a.response);
+    ask("GET /dir/ HTTP/1.1\r\nHost: h\r\n\r\n", &a);
+    check_common(&a, 200, false);
+    assert_string_equal(field(&a, "Content-Type"), "text/html; charset=utf-8");
+    assert_string_equal(a.out + a.fields_end, "<h1>index</h1>\n");
+}
+
+static void test_connection_field(void **state)
+{
+    (void)state;
+    struct answer a;
+    ask("GET /small.txt HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", &a);
+    check_common(&a, 200, false);
+    assert_string_equal(field(&a, "Connection"), "close");
+    assert_true(a.response.close_after);
+
+    ask("GET /small.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", &a);
+    check_common(&a, 200, false);
+    assert_string_equal(field(&a, "Connection"), "keep-alive");
+    assert_false(a.response.close_after);
+
+    ask("GET /small.txt HTTP/1.0\r\n\r\n", &a);
+    check_common(&a, 200, false);
+    assert_string_equal(field(&a, "Connection"), "close");
+    assert_true(a.response.close_after);
+
+    ask("GET /missing HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", &a);
+    check_common(&a, 404, false);
+    assert_string_equal(field(&a, "Connection"), "close");
+    assert_true(a.response.close_after);
+
+    ask("GET /missing HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", &a);
+    check_common(&a, 404, false);
+    assert_string_equal(field(&a, "Connection"), "keep-alive");
+}
+
+static void test_head(void **state)
+{
+    (void)state;
+    struct answer a;
+    ask("HEAD /small.txt HTTP/1.1\r\nHost: h\r\n\r\n", &a);
+    check_common(&a, 200, true);
+    assert_int_equal(a.content_length, 6);
+    assert_string_equal(field(&a, "Last-Modified"), FILE_DATE);
+
+    ask("HEAD /big.bin HTTP/1.1\r\nHost: h\r\n\r\n", &a);
+    check_common(&a, 200, true);
+    assert_int_equal(a.content_length, 100000);
+
+    ask("HEAD /missing HTTP/1.1\r\nHost: h\r\n\r\n", &a);
+    check_common(&a, 404, true);
+    assert_true(a.content_length > 0);             /* the length a GET would get */
+
+    ask("HEAD /lab/bytes/100000 HTTP/1.1\r\nHost: h\r\n\r\n", &a);
+    check_common(&a, 200, true);
+    assert_int_equal(a.content_length, 100000);
+}
+
+static void test_inline_or_sendfile(void **state)
+{
+    (void)state;
+    struct answer a;
+    ask("GET /inline.bin HTTP/1.1\r\nHost: h\r\n\r\n", &a);
+    check_common(&a, 200, false);
+    assert_int_equal(body_bytes_inline(&a), HTTP_INLINE_BODY_MAX);
+    assert_int_equal(a.response.file_fd, -1);
+    assert_memory_equal(a.out + a.fields_end, "abcdefghij", 10);
+
+    ask("GET /sendfile.bin HTTP/1.1\r\nHost: h\r\n\r\n", &a);
+    check_common(&a, 200, false);
+    assert_int_equal(body_bytes_inline(&a), 0);
+    assert_true(a.response.file_fd >= 0);
+    assert_int_equal(a.response.file_offset, 0);
+    assert_int_equal(a.response.file_length, HTTP_INLINE_BODY_MAX + 1);
+    char first[10];
+    assert_int_equal(pread(a.response.file_fd, first, sizeof first, 0), 10);
+    assert_memory_equal(first, "abcdefghij", 10);
+    int fd = a.response.file_fd;
+    http_response_done(&a.response);
+    assert_int_equal(a.response.file_fd, -1);
+    assert_int_equal(fcntl(fd, F_GETFD), -1);      /* closed */
+
+    ask("GET /big.bin HTTP/1.1\r\nHost: h\r\n\r\n", &a);
+    check_common(&a, 200, false);
+    assert_int_equal(a.response.file_length, 100000);
+    http_response_done(&a.response);
+
+    ask("GET /empty.txt HTTP/1.1\r\nHost: h\r\n\r\n", &a);
+    check_common(&a, 200, false);
+    assert_int_equal(a.content_length, 0);
+    assert_int_equal(a.response.file_fd, -1);
+}
+
+static void test_if_modified_since(void **state)
+{
+    (void)state;
+    struct answer a;
+    ask("GET /small.txt HTTP/1.1\r\nHost: h\r\nIf-Modified-Since: " FILE_DATE "\r\n\r\n", &a);
+    check_common(&a, 304, false);
+    assert_string_equal(field(&a, "Last-Modified"), FILE_DATE);
+
+    ask("GET /small.txt HTTP/1.1\r\nHost: h\r\n"
+        "If-Modified-Since: Wed, 15 Nov 2023 00:00:00 GMT\r\n\r\n", &a);
+    check_common(&a, 304, false);
+
+    ask("GET /small.txt HTTP/1.1\r\nHost: h\r\n"
+        "If-Modified-Since: Tue, 14 Nov 2023 22:13:19 GMT\r\n\r\n", &a);
+    check_common(&a, 200, false);                  /* one second older */
+    assert_string_equal(a.out + a.fields_end, "hello\n");
+
+    ask("GET /small.txt HTTP/1.1\r\nHost: h\r\nIf-Modified-Since: yesterday\r\n\r\n", &a);
+    check_common(&a, 200, false);                  /* not a date: ignored */
+
+    ask("HEAD /small.txt HTTP/1.1\r\nHost: h\r\nIf-Modified-Since: " FILE_DATE "\r\n\r\n", &a);
+    check_common(&a, 304, true);
+
+    ask("GET /sendfile.bin HTTP/1.1\r\nHost: h\r\nIf-Modified-Since: " FILE_DATE "\r\n\r\n",
+        &a);
+    check_common(&a, 304, false);                  /* and no file left open */
+}
+
+static void test_paths(void **state)
+{
+    (void)state;
+    struct answer a;
+    ask("GET /dir HTTP/1.1\r\nHost: h\r\n\r\n", &a);
+    check_common(&a, 301, false);
+    assert_string_equal(field(&a, "Location"), "/dir/");
+    ask("GET /dir?x=1 HTTP/1.1\r\nHost: h\r\n\r\n", &a);
+    check_common(&a, 301, false);
+    assert_string_equal(field(&a, "Location"), "/dir/");
+    ask("GET /small.txt?x=1 HTTP/1.1\r\nHost: h\r\n\r\n", &a);
+    check_common(&a, 200, false);
+    ask("GET http://example.com/small.txt HTTP/1.1\r\nHost: h\r\n\r\n", &a);
+    check_common(&a, 200, false);
+    assert_string_equal(a.out + a.fields_end, "hello\n");
+    ask("GET / HTTP/1.1\r\nHost: h\r\n\r\n", &a);
+    check_common(&a, 403, false);                  /* no index.html, no listing */
+    ask("GET /missing.txt HTTP/1.1\r\nHost: h\r\n\r\n", &a);
+    check_common(&a, 404, false);
+    ask("GET /%2e%2e/etc/passwd HTTP/1.1\r\nHost: h\r\n\r\n", &a);
+    check_common(&a, 403, false);
+    ask("GET /..%2fetc%2fpasswd HTTP/1.1\r\nHost: h\r\n\r\n", &a);
+    check_common(&a, 400, false);
+    ask("GET /small.txt%00.html HTTP/1.1\r\nHost: h\r\n\r\n", &a);
+    check_common(&a, 400, false);
+}
+
+static void test_methods(void **state)
+{
+    (void)state;
+    struct answer a;
+    ask("POST /small.txt HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n", &a);
+    check_common(&a, 405, false);
+    assert_string_equal(field(&a, "Allow"), "GET, HEAD");
+    ask("OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n", &a);
+    check_common(&a, 405, false);
+    assert_string_equal(field(&a, "Allow"), "GET, HEAD");
+    ask("BREW /pot HTTP/1.1\r\nHost: h\r\n\r\n", &a);
+    check_common(&a, 501, false);
+    assert_null(field(&a, "Allow"));
+    ask("get /small.txt HTTP/1.1\r\nHost: h\r\n\r\n", &a);
+    check_common(&a, 501, false);
+}
+
+static void test_respond_error(void **state)
+{
+    (void)state;
+    static const int statuses[] = {400, 408, 413, 414, 431, 500, 501, 503, 505};
+    for (size_t i = 0; i < sizeof statuses / sizeof statuses[0]; i++) {
+        struct answer a;
+        memset(&a, 0, sizeof a);
+        http_respond_error(statuses[i], true, a.out, HTTP_OUT_SIZE, &a.response);
+        a.out[a.response.head_length] = '\0';
+        a.fields_end = (size_t)(strstr(a.out, "\r\n\r\n") - a.out) + 4;
+        a.content_length = atol(field(&a, "Content-Length"));
+        check_common(&a, statuses[i], false);
+        assert_string_equal(field(&a, "Connection"), "close");
+        assert_true(a.response.close_after);
+        assert_string_not_equal(http_reason(statuses[i]), "Unknown");
+        char body[64];
+        snprintf(body, sizeof body, "%d %s\n", statuses[i], http_reason(statuses[i]));
+        assert_string_equal(a.out + a.fields_end, body);
+    }
+    struct answer a;
+    memset(&a, 0, sizeof a);
+    http_respond_error(405, false, a.out, HTTP_OUT_SIZE, &a.response);
+    a.out[a.response.head_length] = '\0';
+    a.fields_end = (size_t)(strstr(a.out, "\r\n\r\n") - a.out) + 4;
+    assert_string_equal(field(&a, "Allow"), "GET, HEAD");
+    assert_null(field(&a, "Connection"));
+    assert_false(a.response.close_after);
+}
+
+/* ---- lab endpoints ------------------------------------------------------------------- */
+
+static void test_lab_bytes(void **state)
+{
+    (void)state;
+    struct answer a;
+    ask("GET /lab/bytes/100 HTTP/1.1\r\nHost: h\r\n\r\n", &a);
+    check_common(&a, 200, false);
+    assert_int_equal(a.content_length, 100);
+    assert_int_equal(a.response.generated_length, 0);
+    assert_memory_equal(a.out + a.fields_end, http_pattern, 100);
+
+    ask("GET /lab/bytes/0 HTTP/1.1\r\nHost: h\r\n\r\n", &a);
+    check_common(&a, 200, false);
+    assert_int_equal(a.content_length, 0);
+
+    ask("GET /lab/bytes/1000000 HTTP/1.1\r\nHost: h\r\n\r\n", &a);
+    check_common(&a, 200, false);
+    assert_int_equal(body_bytes_inline(&a), 0);
+    assert_int_equal(a.response.generated_length, 1000000);
+
+    ask("GET /lab/bytes/67108864 HTTP/1.1\r\nHost: h\r\n\r\n", &a);   /* 64 MiB */
+    check_common(&a, 200, false);
+    assert_int_equal(a.response.generated_length, 67108864);
+
+    static const char *const bad[] = {"/lab/bytes/67108865", "/lab/bytes/1000000000",
+                                      "/lab/bytes/", "/lab/bytes/12a", "/lab/bytes/-1",
+                                      "/lab/bytes/99999999999999999999"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char request[128];
+        snprintf(request, sizeof request, "GET %s HTTP/1.1\r\nHost: h\r\n\r\n", bad[i]);
+        ask(request, &a);
+        check_common(&a, 400, false);
+        assert_int_equal(a.response.generated_length, 0);
+    }
+}
+
+static void test_lab_sleep_and_cpu(void **state)
+{
+    (void)state;
+    struct answer a;
+    ask("GET /lab/sleep/50 HTTP/1.1\r\nHost: h\r\n\r\n", &a);
+    check_common(&a, 200, false);
+    assert_int_equal(a.response.delay_ms, 50);
+    ask("GET /lab/sleep/10000 HTTP/1.1\r\nHost: h\r\n\r\n", &a);
+    check_common(&a, 200, false);
+    assert_int_equal(a.response.delay_ms, 10000);
+    ask("GET /lab/sleep/10001 HTTP/1.1\r\nHost: h\r\n\r\n", &a);
+    check_common(&a, 400, false);
+    assert_int_equal(a.response.delay_ms, 0);
+    ask("GET /lab/sleep/x HTTP/1.1\r\nHost: h\r\n\r\n", &a);
+    check_common(&a, 400, false);
+
+    ask("GET /lab/cpu/100 HTTP/1.1\r\nHost: h\r\n\r\n", &a);
+    check_common(&a, 200, false);
+    assert_int_equal(a.response.delay_ms, 0);
+    ask("GET /lab/cpu/1000001 HTTP/1.1\r\nHost: h\r\n\r\n", &a);
+    check_common(&a, 400, false);
+    ask("GET /lab/nothing HTTP/1.1\r\nHost: h\r\n\r\n", &a);
+    check_common(&a, 404, false);
+}
+
+static void test_no_lab(void **state)
+{
+    (void)state;
+    struct answer a;
+    options.lab = false;
+    ask("GET /lab/bytes/1 HTTP/1.1\r\nHost: h\r\n\r\n", &a);
+    check_common(&a, 404, false);
+    ask("GET /lab/sleep/10 HTTP/1.1\r\nHost: h\r\n\r\n", &a);
+    check_common(&a, 404, false);
+    assert_int_equal(a.response.delay_ms, 0);
+    options.lab = true;
+}
+
+static void test_lab_crash(void **state)
+{
+    (void)state;
+    struct answer a;
+    options.lab_crash = false;
+    ask("GET /lab/crash HTTP/1.1\r\nHost: h\r\n\r\n", &a);
+    check_common(&a, 404, false);
+
+    /* With --lab-crash the handler faults: in a child, whose death we watch. */
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        int null_fd = open("/dev/null", O_WRONLY);
+        dup2(null_fd, STDERR_FILENO);           /* the sanitizers' report, if any */
+        signal(SIGSEGV, SIG_DFL);               /* not cmocka's handler: die */
+        options.lab_crash = true;
+        struct http_request request;
+        const char *text = "GET /lab/crash HTTP/1.1\r\nHost: h\r\n\r\n";
+        http_parse_request(text, strlen(text), &request);
+        http_respond(&site, &request, true, a.out, HTTP_OUT_SIZE, &a.response);
+        _exit(0);                               /* reached only if it did not crash */
+    }
+    int status;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    /* SIGSEGV; under ASan its handler reports the fault and exits non-zero. */
+    if (!(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV) &&
+        !(WIFEXITED(status) && WEXITSTATUS(status) != 0)) {
+        print_error("/lab/crash: the child ended with status %#x, not by the fault\n", status);
+        fail();
+    }
+}
+
+/* ---- helpers: dates, MIME types ------------------------------------------------------- */
+
+static void test_dates(void **state)
+{
+    (void)state;
+    static const char *const same[] = {
+        "Sun, 06 Nov 1994 08:49:37 GMT",   /* IMF-fixdate */
+        "Sunday, 06-Nov-94 08:49:37 GMT",  /* RFC 850 */
+        "Sun Nov  6 08:49:37 1994",        /* asctime */
+    };
+    for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
+        time_t t = 0;
+        assert_int_equal(http_parse_date(same[i], strlen(same[i]), &t), 0);
+        assert_int_equal(t, 784111777);
+    }
+    static const char *const bad[] = {
+        "", "yesterday", "Sun, 06 Nov 1994 08:49:37 GMT junk", "Sun, 06 Nov 1994",
+        "Sun, 06 Nov 1994 08:49:37 GMT                                              x",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        time_t t = 0;
+        if (http_parse_date(bad[i], strlen(bad[i]), &t) != -1) {
+            print_error("\"%s\" parsed as a date\n", bad[i]);
+            fail();
+        }
+    }
+    /* length bounds the text: the bytes after it are not read */
+    time_t t = 0;
+    assert_int_equal(http_parse_date("Sun, 06 Nov 1994 08:49:37 GMTxyz", 29, &t), 0);
+    assert_int_equal(t, 784111777);
+
+    char text[40];
+    http_format_date(784111777, text, sizeof text);
+    assert_string_equal(text, "Sun, 06 Nov 1994 08:49:37 GMT");
+    http_format_date(FILE_TIME, text, sizeof text);
+    assert_string_equal(text, FILE_DATE);
+    const char *now = http_date_now();
+    assert_int_equal(strlen(now), 29);
+    assert_int_equal(http_parse_date(now, strlen(now), &t), 0);
+}
+
+static void test_mime_types(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *path, *type;
+    } cases[] = {
+        {"index.html", "text/html; charset=utf-8"},
+        {"a/b/page.HTM", "text/html; charset=utf-8"},
+        {"style.css", "text/css; charset=utf-8"},
+        {"app.js", "text/javascript; charset=utf-8"},
+        {"data.json", "application/json"},
+        {"notes.txt", "text/plain; charset=utf-8"},
+        {"logo.svg", "image/svg+xml"},
+        {"photo.JPG", "image/jpeg"},
+        {"photo.jpeg", "image/jpeg"},
+        {"anim.gif", "image/gif"},
+        {"icon.png", "image/png"},
+        {"doc.pdf", "application/pdf"},
+        {"module.wasm", "application/wasm"},
+        {"archive.tar.gz", "application/gzip"},
+        {"Makefile", "application/octet-stream"},
+        {"dir.d/README", "application/octet-stream"},
+        {"trailing.", "application/octet-stream"},
+        {".html", "text/html; charset=utf-8"},
+        {"file.unknownext", "application/octet-stream"},
+        {"file.htmlx", "application/octet-stream"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        if (strcmp(http_mime_type(cases[i].path), cases[i].type) != 0) {
+            print_error("%s: %s, expected %s\n", cases[i].path, http_mime_type(cases[i].path),
+                        cases[i].type);
+            fail();
+        }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_small_file),       cmocka_unit_test(test_content_types),
+        cmocka_unit_test(test_connection_field), cmocka_unit_test(test_head),
+        cmocka_unit_test(test_inline_or_sendfile), cmocka_unit_test(test_if_modified_since),
+        cmocka_unit_test(test_paths),            cmocka_unit_test(test_methods),
+        cmocka_unit_test(test_respond_error),    cmocka_unit_test(test_lab_bytes),
+        cmocka_unit_test(test_lab_sleep_and_cpu), cmocka_unit_test(test_no_lab),
+        cmocka_unit_test(test_lab_crash),        cmocka_unit_test(test_dates),
+        cmocka_unit_test(test_mime_types),
+    };
+    return cmocka_run_group_tests_name("http_response", tests, root_setup, root_teardown);
+}
