@@ -85,20 +85,22 @@ unit: $(UNIT_BINS)
 blackbox: all
 	python3 tests/blackbox/run.py --bin-dir $(BUILD)/bin
 
-# make fuzz: libFuzzer (clang) under ASan+UBSan, FUZZ_SECONDS per target.
+# make fuzz: libFuzzer (clang) under ASan+UBSan, FUZZ_SECONDS per target,
+# seeded with the parser's unit-test table and fuzz/seeds/.
 FUZZ_SECONDS ?= 60
 FUZZ_FLAGS := -std=c17 -g -O1 -D_GNU_SOURCE -Icommon -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=all
-fuzz:
+fuzz: $(BUILD)/tests/test_http_parse
 	@scripts/deps.sh fuzz
-	@mkdir -p build/fuzz
+	@mkdir -p build/fuzz/seeds-parse
+	@$(BUILD)/tests/test_http_parse --seeds build/fuzz/seeds-parse
 	clang $(FUZZ_FLAGS) fuzz/fuzz_parse.c common/http_parse.c -o build/fuzz/fuzz_parse
 	clang $(FUZZ_FLAGS) fuzz/fuzz_path.c common/http_path.c -o build/fuzz/fuzz_path
 	@for t in parse path; do \
 	    mkdir -p build/fuzz/corpus-$$t; \
 	    echo "fuzz_$$t: $(FUZZ_SECONDS) s"; \
 	    build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-	        build/fuzz/corpus-$$t fuzz/seeds/$$t 2>&1 | grep -E 'stat::number_of_executed_units|ERROR|SUMMARY' ; \
+	        build/fuzz/corpus-$$t fuzz/seeds/$$t $$(test $$t = parse && echo build/fuzz/seeds-parse) 2>&1 | grep -E 'stat::number_of_executed_units|ERROR|SUMMARY' ; \
 	done
 
 # make bench: install wrk and gnuplot if missing, build, run the default experiment
@@ -108,8 +110,8 @@ fuzz:
 # reference). A server that does not build is left out, not fatal.
 bench:
 	@scripts/deps.sh bench
-	@$(MAKE) --no-print-directory -k all || echo "make bench: some servers did not build; benching what is in $(BUILD)/bin"
-	@$(MAKE) --no-print-directory -C bench
+	@$(MAKE) --no-print-directory -s -k all || echo "make bench: some servers did not build; benching what is in $(BUILD)/bin"
+	@$(MAKE) --no-print-directory -s -C bench
 	@python3 bench/bench.py --bin-dir $(BUILD)/bin $(if $(FULL),--full) $(if $(ONLY),--only $(ONLY))
 
 check-docs: all

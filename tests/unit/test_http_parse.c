@@ -867,8 +867,34 @@ static void test_text_equals(void **state)
     assert_false(http_text_equals((struct http_text){"keep_alive", 10}, "keep-alive"));
 }
 
-int main(void)
+/* `test_http_parse --seeds DIR` writes every row's input to DIR, one file a
+ * row: the fuzzer's starting corpus (make fuzz) is the table itself. */
+static int write_seeds(const char *directory)
 {
+    static char made[GUARDED_SIZE];
+    for (size_t i = 0; i < PARSE_CASES; i++) {
+        const struct parse_case *c = &parse_cases[i];
+        const char *input = c->input;
+        size_t length = c->length;
+        if (input == NULL) {
+            length = c->make(made, sizeof made);
+            input = made;
+        }
+        char path[4096];
+        snprintf(path, sizeof path, "%s/row-%03zu", directory, i);
+        FILE *out = fopen(path, "wb");
+        if (out == NULL || fwrite(input, 1, length, out) != length || fclose(out) != 0) {
+            perror(path);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && strcmp(argv[1], "--seeds") == 0)
+        return write_seeds(argv[2]);
     guard_setup();
     enum { EXTRA = 3 };
     size_t count = PARSE_CASES + BODY_CASES + EXTRA, n = 0;
