@@ -1,0 +1,1130 @@
+#!/usr/bin/env python3
+"""Black-box suite: every case against every server configuration.
+
+usage: run.py [--bin-dir DIR] [--list FILE] [--server 'LINE'] [--case NAME]
+              [-j N] [-v]
+
+A configuration is a line of tests/servers.list: a binary name and its extra
+options (`prefork --workers 2 --accept-lock fcntl`). Each case starts its own
+server as
+
+    BIN --port 0 --root DOCROOT --timeout-ms 1500 --quiet CONFIG-OPTIONS CASE-OPTIONS
+
+reads the port from the start-up line, talks raw HTTP to 127.0.0.1, then asks
+the server for /a.txt once more (it must still be up), stops it with SIGTERM
+and expects exit status 0 within 5 s with no process left in its group.
+
+One line per failure ("FAIL [config] case: reason"), and last the line
+"blackbox: N passed, N failed". Exit status 1 if anything failed.
+Standard library only; the contract is DESIGN.md sections 3 to 5.
+"""
+import argparse
+import atexit
+import concurrent.futures
+import email.utils
+import hashlib
+import json
+import os
+import random
+import re
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TIMEOUT_MS = 1500                  # --timeout-ms every server gets
+GRACE_S = 2.0                      # how much later than the timeout a close may come
+IO_TIMEOUT_S = 5.0                 # every socket operation
+STOP_TIMEOUT_S = 5.0               # SIGTERM to exit
+MTIME = 1704164645                 # every file's mtime: Tue, 02 Jan 2024 03:04:05 GMT
+SECRET = b"SECRET-7f3a9c-outside-the-root"
+STARTUP_LINE = re.compile(r"^(\S+) listening on http://([^ /]+):(\d+)/ root=(.+) pid=(\d+)$")
+HTTP_DATE = re.compile(r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d "
+                       r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} "
+                       r"\d\d:\d\d:\d\d GMT$")
+
+
+class Failure(Exception):
+    """A case failed; the message says why."""
+
+
+class Skip(Exception):
+    """A case does not apply here (e.g. permission checks when running as root)."""
+
+
+def show(data, limit=120):
+    """Bytes as a short printable repr for failure messages."""
+    data = bytes(data)
+    return repr(data[:limit]) + ("..." if len(data) > limit else "")
+
+
+# ---------------------------------------------------------------- document root
+
+class DocRoot:
+    """BASE/root is served; BASE/secret is what `/../secret` would reach; a
+    second temp dir holds the target of the symlink that points outside."""
+
+    def __init__(self):
+        self.base = tempfile.mkdtemp(prefix="blackbox-")
+        self.outside = tempfile.mkdtemp(prefix="blackbox-outside-")
+        self.root = os.path.join(self.base, "root")
+        self.files = {}                                    # URL path -> bytes
+        self.mode000 = False
+        rng = random.Random(7)
+        self.add("/index.html", b"<!doctype html><title>seven</title><h1>index</h1>\n")
+        self.add("/a.txt", b"hello from a.txt\n")
+        self.add("/style.css", b"body { color: #333; }\n")
+        self.add("/img.png", b"\x89PNG\r\n\x1a\n" + rng.randbytes(200))
+        self.add("/big.bin", rng.randbytes(1 << 20))
+        self.add("/sub/index.html", b"<h1>sub index</h1>\n")
+        self.add("/sub/b.txt", b"bee\n")
+        self.add("/noindex/listing-marker.txt", b"should never be listed\n")
+        self.add("/private.txt", b"mode 000\n")
+        os.chmod(self.path("/private.txt"), 0)
+        self.write(os.path.join(self.base, "secret"), SECRET + b"\n")
+        self.write(os.path.join(self.outside, "secret.txt"), SECRET + b"\n")
+        os.symlink("a.txt", self.path("/link.txt"))                         # inside
+        os.symlink(os.path.join(self.outside, "secret.txt"), self.path("/outside.txt"))
+        os.symlink(self.outside, self.path("/outdir"))
+        for directory, _, names in os.walk(self.base):
+            for name in names + [""]:
+                os.utime(os.path.join(directory, name), (MTIME, MTIME), follow_symlinks=False)
+
+    def path(self, url_path):
+        return os.path.join(self.root, url_path.lstrip("/"))
+
+    def write(self, file_name, data):
+        os.makedirs(os.path.dirname(file_name), exist_ok=True)
+        with open(file_name, "wb") as f:
+            f.write(data)
+
+    def add(self, url_path, data):
+        self.write(self.path(url_path), data)
+        self.files[url_path] = data
+
+    def remove(self):
+        os.chmod(self.path("/private.txt"), 0o600)
+        shutil.rmtree(self.base, ignore_errors=True)
+        shutil.rmtree(self.outside, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- raw HTTP client
+
+def request(target, method="GET", version="HTTP/1.1", headers=(), host=True, body=b""):
+    """The bytes of one request. headers: "Name: value" strings."""
+    lines = [f"{method} {target} {version}"]
+    if host:
+        lines.append("Host: 127.0.0.1")
+    lines += list(headers)
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+class Response:
+    def __init__(self, version, status, reason, headers, body):
+        self.version, self.status, self.reason = version, status, reason
+        self.headers, self.body = headers, body            # headers: [(name, value)]
+
+    def all(self, name):
+        return [v for n, v in self.headers if n.lower() == name.lower()]
+
+    def get(self, name):
+        values = self.all(name)
+        return values[0] if values else None
+
+    def tokens(self, name):
+        """Lower-case comma-separated tokens of every header `name`."""
+        return {t.strip().lower() for v in self.all(name) for t in v.split(",") if t.strip()}
+
+    def __repr__(self):
+        return f"{self.status} {self.reason} body={show(self.body, 60)}"
+
+
+class Client:
+    """One connection to the server. Responses are framed by Content-Length
+    (HEAD and 304 carry none), so several pipelined ones can be read in turn."""
+
+    def __init__(self, port, timeout=IO_TIMEOUT_S):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.buffer = b""
+        self.timeout = timeout
+
+    def send(self, data):
+        self.sock.settimeout(self.timeout)
+        self.sock.sendall(data)
+
+    def send_quietly(self, data):
+        """Send what the server still takes; False once it has closed."""
+        try:
+            self.send(data)
+            return True
+        except OSError:
+            return False
+
+    def _receive(self, deadline, what):
+        """The next bytes from the server, b"" at its close."""
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise Failure(f"no {what} within {self.timeout:g} s (got {show(self.buffer)})")
+        self.sock.settimeout(remaining)
+        try:
+            return self.sock.recv(1 << 20)
+        except (socket.timeout, TimeoutError):
+            raise Failure(f"no {what} within {self.timeout:g} s (got {show(self.buffer)})")
+        except ConnectionResetError:
+            raise Failure(f"connection reset before a complete {what} (got {show(self.buffer)})")
+
+    def _fill(self, deadline, what):
+        chunk = self._receive(deadline, what)
+        if not chunk:
+            raise Failure(f"connection closed before a complete {what} (got {show(self.buffer)})")
+        self.buffer += chunk
+
+    def read_response(self, method="GET"):
+        deadline = time.monotonic() + self.timeout
+        while b"\r\n\r\n" not in self.buffer:
+            if len(self.buffer) > 65536:
+                raise Failure(f"response head over 64 KiB: {show(self.buffer)}")
+            self._fill(deadline, "response")
+        head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
+        lines = head.decode("latin-1").split("\r\n")
+        match = re.match(r"^(HTTP/1\.[01]) (\d{3}) (.*)$", lines[0])
+        if not match:
+            raise Failure(f"malformed status line {show(lines[0].encode('latin-1'))} "
+                          f"(a previous response may have carried extra bytes)")
+        headers = []
+        for line in lines[1:]:
+            name, colon, value = line.partition(":")
+            if not colon or not re.match(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", name):
+                raise Failure(f"malformed response header line {line!r}")
+            headers.append((name, value.strip(" \t")))
+        response = Response(match.group(1), int(match.group(2)), match.group(3), headers, b"")
+        lengths = set(response.all("Content-Length"))
+        if method == "HEAD" or response.status == 304 or 100 <= response.status < 200 \
+                or response.status == 204:
+            return response
+        if len(lengths) > 1 or not all(value.isdigit() for value in lengths):
+            raise Failure(f"bad Content-Length in response: {sorted(lengths)}")
+        if lengths:
+            length = int(lengths.pop())
+            while len(self.buffer) < length:
+                self._fill(deadline, f"response body ({length} bytes)")
+            response.body, self.buffer = self.buffer[:length], self.buffer[length:]
+        else:                                  # no framing: the body ends at close
+            while chunk := self._receive(deadline, "close ending a body without Content-Length"):
+                self.buffer += chunk
+            response.body, self.buffer = self.buffer, b""
+        return response
+
+    def read_responses(self, methods):
+        return [self.read_response(method) for method in methods]
+
+    def wait_closed(self, seconds):
+        """Wait for the server to close: returns (closed, bytes that came first)."""
+        deadline = time.monotonic() + seconds
+        extra, self.buffer = self.buffer, b""
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False, extra
+            self.sock.settimeout(remaining)
+            try:
+                chunk = self.sock.recv(65536)
+            except (socket.timeout, TimeoutError):
+                return False, extra
+            except OSError:                    # a reset is a close too
+                return True, extra
+            if not chunk:
+                return True, extra
+            extra += chunk
+
+    def close(self):
+        self.sock.close()
+
+
+# ---------------------------------------------------------------- server processes
+
+_live_groups = set()
+_live_lock = threading.Lock()
+_interrupted = False
+
+
+@atexit.register
+def _kill_leftovers():
+    global _interrupted
+    with _live_lock:
+        _interrupted = True                 # and start no more
+        for group in list(_live_groups):
+            try:
+                os.killpg(group, signal.SIGKILL)
+            except OSError:
+                pass
+
+
+def group_members(group):
+    """ "pid state wchan" of each process in a process group, from /proc: what
+    a server that would not stop was doing."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            if int(fields[2]) != group:
+                continue
+            with open(f"/proc/{entry}/wchan") as f:
+                wchan = f.read().strip() or "-"
+        except (OSError, IndexError, ValueError):
+            continue
+        members.append(f"{entry} {fields[0]} {wchan}")
+    return ", ".join(sorted(members))
+
+
+def group_alive(group):
+    try:
+        os.killpg(group, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+class Process:
+    """A child in its own session (so its whole group can be killed), with
+    stdout and stderr going to files; never outlives the suite."""
+
+    def __init__(self, argv, workdir):
+        self.argv = argv
+        self.out_path = os.path.join(workdir, "stdout")
+        self.err_path = os.path.join(workdir, "stderr")
+        with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
+            with _live_lock:
+                if _interrupted:
+                    raise Failure("suite interrupted")
+                self.popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
+                                              stderr=err, start_new_session=True)
+                _live_groups.add(self.popen.pid)
+
+    def stdout(self):
+        with open(self.out_path, "rb") as f:
+            return f.read()
+
+    def stderr(self):
+        with open(self.err_path, "rb") as f:
+            return f.read()
+
+    def stderr_tail(self, lines=3):
+        text = self.stderr().decode(errors="replace").strip().splitlines()
+        return " | ".join(text[-lines:])
+
+    def wait(self, seconds):
+        """Exit status, or None if still running after `seconds`."""
+        try:
+            return self.popen.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def reap_group(self):
+        """After the leader exited: kill whatever is left of its group. True if
+        something was left (a worker that outlived the server)."""
+        group = self.popen.pid
+        deadline = time.monotonic() + 1.0
+        while group_alive(group) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        left = group_alive(group)
+        self.kill()
+        return left
+
+    def kill(self):
+        group = self.popen.pid
+        try:
+            os.killpg(group, signal.SIGKILL)
+        except OSError:
+            pass
+        try:
+            self.popen.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        with _live_lock:
+            _live_groups.discard(group)
+
+
+class Server:
+    """A server started with --port 0; port and pid come from the start-up line."""
+
+    def __init__(self, argv, name, root, workdir):
+        self.process = Process(argv, workdir)
+        self.name, self.pid, self.port = name, None, None
+        try:
+            self._check_startup_line(name, root)
+        except Failure:
+            self.process.kill()
+            raise
+
+    def _check_startup_line(self, name, root):
+        line = self._first_line()
+        match = STARTUP_LINE.match(line)
+        if not match:
+            raise Failure(f"start-up line {line!r} is not 'NAME listening on "
+                          f"http://ADDR:PORT/ root=DIR pid=PID'")
+        if match.group(1) != name:
+            raise Failure(f"start-up line names {match.group(1)!r}, not {name!r}")
+        if match.group(2) != "127.0.0.1":
+            raise Failure(f"start-up line address {match.group(2)}, not 127.0.0.1")
+        if os.path.realpath(match.group(4)) != os.path.realpath(root):
+            raise Failure(f"start-up line root={match.group(4)}, not {root}")
+        self.port, self.pid = int(match.group(3)), int(match.group(5))
+        if self.pid != self.process.popen.pid:
+            raise Failure(f"start-up line pid={self.pid}, but the process is "
+                          f"{self.process.popen.pid}")
+
+    def _first_line(self):
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            out = self.process.stdout()
+            if b"\n" in out:
+                return out.split(b"\n", 1)[0].decode(errors="replace")
+            status = self.process.popen.poll()
+            if status is not None:
+                raise Failure(f"exited with status {status} before the start-up line; "
+                              f"stderr: {self.process.stderr_tail()!r}")
+            time.sleep(0.005)
+        raise Failure("no start-up line on stdout within 10 s")
+
+    def alive(self):
+        return self.process.popen.poll() is None
+
+    def stop(self):
+        """SIGTERM by pid and wait; returns a list of problems (empty if clean)."""
+        problems = []
+        status = self.process.popen.poll()
+        if status is not None:
+            problems.append(f"server had already exited with status {status}")
+        else:
+            try:
+                os.kill(self.pid or self.process.popen.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            status = self.process.wait(STOP_TIMEOUT_S)
+            if status is None:
+                problems.append(f"did not exit within {STOP_TIMEOUT_S:g} s of SIGTERM "
+                                f"(killed; pid state wchan: "
+                                f"{group_members(self.process.popen.pid)})")
+            elif status != 0:
+                problems.append(f"exit status {status} after SIGTERM, not 0")
+        if self.process.reap_group() and status is not None:
+            problems.append("processes of its group outlived it (killed)")
+        if problems and self.process.stderr_tail():
+            problems.append(f"stderr: {self.process.stderr_tail()!r}")
+        return problems
+
+
+# ---------------------------------------------------------------- one case's context
+
+class Context:
+    """What a case works with: its configuration, the document root, its server,
+    the connections it opened. Everything is cleaned up by finish()."""
+
+    def __init__(self, bin_dir, config, docroot):
+        self.words = shlex.split(config)
+        self.name = self.words[0]
+        self.binary = os.path.join(bin_dir, self.name)
+        self.docroot = docroot
+        self.server = None
+        self.stopped = False
+        self.clients = []
+        self.workdir = tempfile.mkdtemp(prefix="case-", dir=docroot.base)
+
+    def argv(self, extra=(), port="0"):
+        return ([self.binary, "--port", port, "--root", self.docroot.root,
+                 "--timeout-ms", str(TIMEOUT_MS), "--quiet"] + self.words[1:] + list(extra))
+
+    def start(self, extra=()):
+        self.server = Server(self.argv(extra), self.name, self.docroot.root, self.workdir)
+        return self.server
+
+    def connect(self, timeout=IO_TIMEOUT_S):
+        client = Client(self.server.port, timeout)
+        self.clients.append(client)
+        return client
+
+    def exchange(self, raw, method="GET", timeout=IO_TIMEOUT_S):
+        """Send raw bytes on a new connection, read one response: (response, client)."""
+        client = self.connect(timeout)
+        client.send(raw)
+        return client.read_response(method), client
+
+    def get(self, target, method="GET", **request_args):
+        """One request with Connection: close on a new connection, closed by
+        us as soon as the response is in (as curl and wrk do)."""
+        headers = list(request_args.pop("headers", ())) + ["Connection: close"]
+        raw = request(target, method, headers=headers, **request_args)
+        response, client = self.exchange(raw, method)
+        client.close()
+        return response
+
+    def stop_server(self):
+        self.stopped = True
+        return self.server.stop()
+
+    def run(self, args, seconds=5.0):
+        """Run the binary to completion (bounded): (status, stdout, stderr)."""
+        process = Process([self.binary] + list(args), self.workdir)
+        status = process.wait(seconds)
+        process.kill()
+        if status is None:
+            raise Failure(f"{' '.join(args)}: still running after {seconds:g} s (killed); "
+                          f"stdout {show(process.stdout())}")
+        return status, process.stdout(), process.stderr()
+
+    def finish(self, passed):
+        """Close connections, check the server still serves, stop it. Returns
+        the problems found (a failure even if the case itself passed)."""
+        problems = []
+        for client in self.clients:
+            client.close()
+        if self.server and not self.stopped:
+            if passed:
+                try:
+                    follow_up(self)
+                except (Failure, OSError) as error:
+                    problems.append(f"follow-up GET /a.txt: {error}")
+            problems += self.stop_server()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        return problems
+
+
+def follow_up(t):
+    """The server must still answer after whatever the case did."""
+    if not t.server.alive():
+        raise Failure(f"server died (status {t.server.process.popen.poll()})")
+    response = t.get("/a.txt")
+    expect_status(response, 200, "follow-up GET /a.txt")
+    if response.body != t.docroot.files["/a.txt"]:
+        raise Failure(f"follow-up body {show(response.body)}")
+
+
+# ---------------------------------------------------------------- checks
+
+def expect_status(response, allowed, what):
+    allowed = (allowed,) if isinstance(allowed, int) else tuple(allowed)
+    if response.status not in allowed:
+        expected = " or ".join(str(s) for s in allowed)
+        raise Failure(f"{what}: expected {expected}, got {response!r}")
+
+
+def expect(condition, message):
+    if not condition:
+        raise Failure(message)
+
+
+def expect_closed(client, what, seconds=GRACE_S):
+    closed, extra = client.wait_closed(seconds)
+    expect(closed, f"{what}: connection still open {seconds:g} s after the response")
+    expect(not extra, f"{what}: bytes after the response: {show(extra)}")
+
+
+def expect_open(client, what):
+    closed, extra = client.wait_closed(0.2)
+    expect(not closed, f"{what}: server closed the connection")
+    expect(not extra, f"{what}: bytes after the response: {show(extra)}")
+
+
+def media_type(response):
+    return (response.get("Content-Type") or "").split(";")[0].strip().lower()
+
+
+def expect_file(t, response, url_path, content_type, what):
+    """A 200 for a static file with its full set of headers."""
+    data = t.docroot.files[url_path]
+    expect_status(response, 200, what)
+    expect(response.body == data, f"{what}: body {show(response.body)} is not the file")
+    expect(response.all("Content-Length") == [str(len(data))],
+           f"{what}: Content-Length {response.all('Content-Length')}, file is {len(data)} bytes")
+    expect(media_type(response) == content_type,
+           f"{what}: Content-Type {response.get('Content-Type')!r}, expected {content_type}")
+    expect_date_headers(response, what)
+
+
+def expect_date_headers(response, what):
+    date = response.get("Date") or ""
+    expect(HTTP_DATE.match(date), f"{what}: Date {date!r} is not an IMF-fixdate")
+    skew = abs(email.utils.parsedate_to_datetime(date).timestamp() - time.time())
+    expect(skew < 300, f"{what}: Date {date!r} is {skew:.0f} s off")
+    expected = email.utils.formatdate(MTIME, usegmt=True)
+    expect(response.get("Last-Modified") == expected,
+           f"{what}: Last-Modified {response.get('Last-Modified')!r}, expected {expected!r}")
+    expect(response.get("Server"), f"{what}: no Server header")
+
+
+# ---------------------------------------------------------------- cases: files
+
+def get_file(url_path, content_type):
+    def case(t):
+        expect_file(t, t.get(url_path), url_path, content_type, f"GET {url_path}")
+    return case
+
+
+def case_head(t):
+    # HEAD then GET on one connection: a HEAD that sent a body would desync the GET.
+    client = t.connect()
+    client.send(request("/a.txt", "HEAD") + request("/a.txt"))
+    head, body = client.read_responses(["HEAD", "GET"])
+    expect_file(t, body, "/a.txt", "text/plain", "GET after HEAD")
+    expect_status(head, 200, "HEAD /a.txt")
+    for name in ("Content-Length", "Content-Type", "Last-Modified"):
+        expect(head.get(name) == body.get(name),
+               f"HEAD {name} {head.get(name)!r} differs from GET's {body.get(name)!r}")
+    expect_date_headers(head, "HEAD /a.txt")
+
+
+def case_not_modified(t):
+    last_modified = email.utils.formatdate(MTIME, usegmt=True)
+    client = t.connect()
+    client.send(request("/a.txt", headers=[f"If-Modified-Since: {last_modified}"])
+                + request("/style.css"))
+    first, second = client.read_responses(["GET", "GET"])
+    expect_status(first, 304, f"If-Modified-Since: {last_modified}")
+    expect_file(t, second, "/style.css", "text/css", "GET after the 304 (304 had a body?)")
+
+
+def case_not_found(t):
+    expect_status(t.get("/no-such-file.txt"), 404, "GET /no-such-file.txt")
+
+
+def case_directory_index(t):
+    expect_file(t, t.get("/sub/"), "/sub/index.html", "text/html", "GET /sub/")
+
+
+def case_directory_without_index(t):
+    response = t.get("/noindex/")
+    expect_status(response, (403, 404), "GET /noindex/")
+    expect(b"listing-marker" not in response.body, f"GET /noindex/ lists: {response!r}")
+
+
+def case_directory_without_slash(t):
+    response = t.get("/sub")
+    expect_status(response, (301, 200), "GET /sub")
+    if response.status == 301:
+        location = response.get("Location") or ""
+        expect(location.endswith("/sub/"), f"GET /sub: 301 Location {location!r}")
+    else:
+        expect(response.body == t.docroot.files["/sub/index.html"],
+               f"GET /sub: 200 but not sub/index.html: {response!r}")
+
+
+def case_unreadable_file(t):
+    if os.geteuid() == 0:
+        raise Skip("running as root: mode 000 is readable")
+    expect_status(t.get("/private.txt"), (403, 404), "GET /private.txt (mode 000)")
+
+
+def case_big_file(t):
+    response = t.get("/big.bin")
+    expect_status(response, 200, "GET /big.bin")
+    want = hashlib.sha256(t.docroot.files["/big.bin"]).hexdigest()
+    got = hashlib.sha256(response.body).hexdigest()
+    expect(got == want, f"GET /big.bin: {len(response.body)} bytes, sha256 {got[:16]}..., "
+                        f"expected {1 << 20} bytes, {want[:16]}...")
+
+
+def case_symlink_inside(t):
+    response = t.get("/link.txt")
+    expect_status(response, 200, "GET /link.txt (symlink to a.txt)")
+    expect(response.body == t.docroot.files["/a.txt"], f"GET /link.txt: {response!r}")
+
+
+# ---------------------------------------------------------------- cases: methods, errors
+
+def method_not_allowed(method, body=b""):
+    def case(t):
+        headers = [f"Content-Length: {len(body)}"] if body else []
+        client = t.connect()
+        client.send(request("/a.txt", method, headers=headers, body=body) + request("/a.txt"))
+        response = client.read_response()
+        expect_status(response, 405, f"{method} /a.txt")
+        allow = response.tokens("Allow")
+        expect({"get", "head"} <= allow, f"{method}: Allow {response.all('Allow')}")
+        # The server may close after the 405; if it keeps the connection, the
+        # body must have been skipped and the next request answered.
+        closed, extra = client.wait_closed(0.3)
+        if extra or not closed:
+            client.buffer = extra
+            expect_file(t, client.read_response(), "/a.txt", "text/plain",
+                        f"GET pipelined after {method}")
+    return case
+
+
+def error_case(raw, statuses, must_close=False):
+    """Send raw (a malformed or refused request); expect one of statuses, and
+    with must_close the connection closed after it."""
+    def case(t):
+        response, client = t.exchange(raw)
+        expect_status(response, statuses, f"request {show(raw)}")
+        if must_close:
+            expect_closed(client, f"after {response.status}")
+    return case
+
+
+def case_content_length_body_on_get(t):
+    client = t.connect()
+    client.send(request("/a.txt", headers=["Content-Length: 11"], body=b"hello world")
+                + request("/style.css"))
+    first, second = client.read_responses(["GET", "GET"])
+    expect_file(t, first, "/a.txt", "text/plain", "GET with an 11-byte body")
+    expect_file(t, second, "/style.css", "text/css", "GET pipelined after the body")
+
+
+def case_chunked_body_on_get(t):
+    client = t.connect()
+    client.send(request("/a.txt", headers=["Transfer-Encoding: chunked"],
+                        body=b"5\r\nhello\r\n0\r\n\r\n") + request("/style.css"))
+    first, second = client.read_responses(["GET", "GET"])
+    expect_file(t, first, "/a.txt", "text/plain", "GET with a chunked body")
+    expect_file(t, second, "/style.css", "text/css", "GET pipelined after the chunked body")
+
+
+def case_payload_too_large(t):
+    # The client keeps sending a little body after the head, as a real one
+    # would; the server must still get its 413 to us (a lingering close).
+    client = t.connect()
+    client.send(request("/a.txt", headers=["Content-Length: 100000000"]) + b"x" * 16384)
+    for _ in range(4):
+        time.sleep(0.05)
+        if not client.send_quietly(b"y" * 4096):
+            break
+    response = client.read_response()
+    expect_status(response, 413, "GET with Content-Length: 100000000")
+    expect_closed(client, "after 413")
+
+
+def case_uri_too_long(t):
+    raw = request("/" + "a" * 9000)
+    response, client = t.exchange(raw)
+    expect_status(response, 414, "request line of 9000+ bytes")
+    expect_closed(client, "after 414")
+
+
+def case_header_too_large(t):
+    fill = [f"X-Fill-{i:02}: " + "f" * 1000 for i in range(20)]
+    response, client = t.exchange(request("/a.txt", headers=fill))
+    expect_status(response, 431, "20 KiB of header fields")
+    expect_closed(client, "after 431")
+
+
+def case_http10_without_host(t):
+    response, client = t.exchange(request("/a.txt", version="HTTP/1.0", host=False))
+    expect_file(t, response, "/a.txt", "text/plain", "HTTP/1.0 GET without Host")
+
+
+# ---------------------------------------------------------------- cases: connections
+
+def case_keep_alive(t):
+    client = t.connect()
+    for path, content_type in (("/a.txt", "text/plain"), ("/style.css", "text/css")):
+        client.send(request(path))
+        expect_file(t, client.read_response(), path, content_type, f"keep-alive GET {path}")
+    expect_open(client, "HTTP/1.1 keep-alive")
+
+
+def case_http10_closes(t):
+    response, client = t.exchange(request("/a.txt", version="HTTP/1.0"))
+    expect_file(t, response, "/a.txt", "text/plain", "HTTP/1.0 GET")
+    expect_closed(client, "HTTP/1.0 without keep-alive")
+
+
+def case_http10_keep_alive(t):
+    client = t.connect()
+    raw = request("/a.txt", version="HTTP/1.0", headers=["Connection: keep-alive"])
+    client.send(raw)
+    response = client.read_response()
+    expect_file(t, response, "/a.txt", "text/plain", "HTTP/1.0 keep-alive GET")
+    if response.version == "HTTP/1.0":            # a 1.0 client needs to be told
+        expect("keep-alive" in response.tokens("Connection"),
+               f"HTTP/1.0 keep-alive: response has Connection {response.all('Connection')}")
+    expect("close" not in response.tokens("Connection"), "HTTP/1.0 keep-alive: Connection: close")
+    client.send(raw)
+    expect_file(t, client.read_response(), "/a.txt", "text/plain", "second HTTP/1.0 request")
+
+
+def case_connection_close(t):
+    response, client = t.exchange(request("/a.txt", headers=["Connection: close"]))
+    expect_file(t, response, "/a.txt", "text/plain", "GET with Connection: close")
+    expect("close" in response.tokens("Connection"),
+           f"Connection: close not echoed: {response.all('Connection')}")
+    expect_closed(client, "Connection: close")
+
+
+def case_pipeline_three(t):
+    paths = [("/a.txt", "text/plain"), ("/style.css", "text/css"),
+             ("/index.html", "text/html")]
+    client = t.connect()
+    client.send(b"".join(request(path) for path, _ in paths))
+    for (path, content_type), response in zip(paths, client.read_responses(["GET"] * 3)):
+        expect_file(t, response, path, content_type, f"pipelined GET {path}")
+
+
+def case_absolute_form(t):
+    response = t.get("http://127.0.0.1/a.txt")
+    expect_file(t, response, "/a.txt", "text/plain", "GET http://127.0.0.1/a.txt")
+
+
+def case_idle_timeout(t):
+    client = t.connect()
+    start = time.monotonic()
+    closed, extra = client.wait_closed(TIMEOUT_MS / 1000 + GRACE_S)
+    expect(closed, f"idle connection still open after {time.monotonic() - start:.1f} s")
+    expect(not extra or extra.startswith(b"HTTP/1.1 408"),
+           f"idle connection got {show(extra)}")
+
+
+def case_stalled_header(t):
+    stalled = t.connect()
+    stalled.send(b"GET /a.txt HTTP/1.1\r\nHost: 127")
+    time.sleep(0.05)          # the stalled client is first in line
+    other = t.connect(timeout=TIMEOUT_MS / 1000 + GRACE_S + 1)
+    other.send(request("/a.txt", headers=["Connection: close"]))
+    start = time.monotonic()
+    closed, extra = stalled.wait_closed(TIMEOUT_MS / 1000 + GRACE_S)
+    expect(closed, f"stalled header: connection still open after "
+                   f"{time.monotonic() - start:.1f} s")
+    expect(not extra or re.match(rb"^HTTP/1\.[01] 408 ", extra),
+           f"stalled header: got {show(extra)} instead of a 408 or a close")
+    expect_file(t, other.read_response(), "/a.txt", "text/plain",
+                "another client while one stalled")
+
+
+# ---------------------------------------------------------------- cases: the root's edge
+
+def traversal(target):
+    def case(t):
+        response = t.get(target)
+        expect(SECRET not in response.body, f"GET {target} served the secret: {response!r}")
+        expect_status(response, (400, 403, 404), f"GET {target}")
+    return case
+
+
+def inside(target):
+    def case(t):
+        expect_file(t, t.get(target), "/a.txt", "text/plain", f"GET {target}")
+    return case
+
+
+# ---------------------------------------------------------------- cases: lab endpoints
+
+def lab(target, status, length=None, min_seconds=0.0):
+    def case(t):
+        start = time.monotonic()
+        response = t.get(target)
+        elapsed = time.monotonic() - start
+        expect_status(response, status, f"GET {target}")
+        if length is not None:
+            expect(len(response.body) == length and
+                   response.all("Content-Length") == [str(length)],
+                   f"GET {target}: {len(response.body)} bytes, Content-Length "
+                   f"{response.all('Content-Length')}, expected {length}")
+        expect(elapsed >= min_seconds, f"GET {target}: answered after {elapsed:.3f} s")
+    return case
+
+
+# ---------------------------------------------------------------- cases: command line
+
+def bad_option(args, statuses):
+    def case(t):
+        status, out, err = t.run(t.argv()[1:] + args)
+        lines = err.decode(errors="replace").rstrip("\n").split("\n")
+        expect(status in statuses,
+               f"{' '.join(args)}: exit status {status}, expected {statuses}")
+        expect(len(lines) == 1 and lines[0].strip(),
+               f"{' '.join(args)}: stderr should be one line, got {show(err, 200)}")
+        expect(b"listening" not in out, f"{' '.join(args)}: printed {show(out)}")
+    return case
+
+
+def case_help(t):
+    status, out, err = t.run(["--help"])
+    expect(status == 0, f"--help: exit status {status}")
+    expect(b"--port" in out + err, f"--help does not mention --port: {show(out)}")
+
+
+def case_version(t):
+    status, out, err = t.run(["--version"])
+    expect(status == 0, f"--version: exit status {status}")
+    expect((out + err).strip(), "--version printed nothing")
+
+
+def case_port_in_use(t):
+    holder = socket.socket()
+    try:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen(1)
+        port = str(holder.getsockname()[1])
+        status, out, err = t.run(t.argv(port=port)[1:])
+    finally:
+        holder.close()
+    expect(status == 1, f"port {port} in use: exit status {status}, expected 1")
+    expect(err.strip(), "port in use: nothing on stderr")
+    expect(b"listening" not in out, f"port in use: printed {show(out)}")
+
+
+def case_sigterm_after_request(t):
+    # A stop request can arrive at any moment: here, while the server goes back
+    # from a finished connection to accept(). A stop flag checked just before a
+    # blocking accept() loses it (the server sleeps on); 20 tries catch that race.
+    for attempt in range(1, 21):
+        t.start()
+        t.get("/a.txt")
+        problems = t.stop_server()
+        expect(not problems, f"SIGTERM right after a request (try {attempt}): "
+                             + "; ".join(problems))
+
+
+def case_stats_file(t):
+    stats_path = os.path.join(t.workdir, "stats.json")
+    t.start(["--stats-file", stats_path])
+    for _ in range(5):
+        response, client = t.exchange(request("/a.txt", headers=["Connection: close"]))
+        expect_status(response, 200, "GET /a.txt")
+        expect_closed(client, "Connection: close")
+        client.close()
+    problems = t.stop_server()
+    expect(not problems, "; ".join(problems))
+    try:
+        with open(stats_path) as f:
+            stats = json.load(f)
+    except (OSError, ValueError) as error:
+        raise Failure(f"--stats-file: {error}")
+    missing = {"server", "version", "workers", "options", "cpu", "totals",
+               "per_worker"} - set(stats)
+    expect(not missing, f"stats file lacks {sorted(missing)}")
+    expect(stats["server"] == t.name, f"stats server {stats['server']!r}")
+    totals = stats["totals"]
+    expect(totals.get("connections") == 5, f"totals.connections {totals.get('connections')}, "
+                                           f"the test made 5")
+    expect(totals.get("requests") == 5, f"totals.requests {totals.get('requests')}, expected 5")
+    per_worker = sum(w.get("connections", 0) for w in stats["per_worker"])
+    expect(per_worker == totals["connections"],
+           f"per_worker connections sum to {per_worker}, totals say {totals['connections']}")
+
+
+# ---------------------------------------------------------------- the table
+
+H = "Host: 127.0.0.1\r\n"
+SERVER = {}                         # default: the case gets a running server
+NO_SERVER = {"server": False}       # command-line cases start the binary themselves
+
+CASES = [
+    # name, function, how to run it
+    ("get_html", get_file("/index.html", "text/html"), SERVER),
+    ("get_txt", get_file("/a.txt", "text/plain"), SERVER),
+    ("get_css", get_file("/style.css", "text/css"), SERVER),
+    ("get_png", get_file("/img.png", "image/png"), SERVER),
+    ("head", case_head, SERVER),
+    ("if_modified_since_304", case_not_modified, SERVER),
+    ("not_found", case_not_found, SERVER),
+    ("directory_index", case_directory_index, SERVER),
+    ("directory_without_index", case_directory_without_index, SERVER),
+    ("directory_without_slash", case_directory_without_slash, SERVER),
+    ("unreadable_file", case_unreadable_file, SERVER),
+    ("big_file_sha256", case_big_file, SERVER),
+    ("symlink_inside_root", case_symlink_inside, SERVER),
+    ("post_405", method_not_allowed("POST", b"hello"), SERVER),
+    ("put_405", method_not_allowed("PUT", b"hi"), SERVER),
+    ("delete_405", method_not_allowed("DELETE"), SERVER),
+    ("unknown_method_501", error_case(request("/a.txt", "FOO"), 501), SERVER),
+    ("missing_host_400", error_case(request("/a.txt", host=False), 400), SERVER),
+    ("two_hosts_400", error_case(request("/a.txt", headers=["Host: example.com"]), 400), SERVER),
+    ("space_before_colon_400",
+     error_case(request("/a.txt", headers=["X-Test : 1"]), 400), SERVER),
+    ("obs_fold_400",
+     error_case(request("/a.txt", headers=["X-Test: a", " folded"]), 400), SERVER),
+    ("content_length_abc_400",
+     error_case(request("/a.txt", headers=["Content-Length: abc"]), 400, True), SERVER),
+    ("content_length_negative_400",
+     error_case(request("/a.txt", headers=["Content-Length: -1"]), 400, True), SERVER),
+    ("content_length_conflict_400",
+     error_case(request("/a.txt", headers=["Content-Length: 1", "Content-Length: 2"],
+                        body=b"ab"), 400, True), SERVER),
+    ("content_length_and_chunked_400",
+     error_case(request("/a.txt", headers=["Content-Length: 5", "Transfer-Encoding: chunked"],
+                        body=b"0\r\n\r\n"), 400, True), SERVER),
+    ("bare_cr_400", error_case(b"GET /a.txt HTTP/1.1\r\n" + H.encode() +
+                               b"X-Test: a\rb\r\n\r\n", 400), SERVER),
+    ("request_line_two_spaces_400",
+     error_case(b"GET  /a.txt HTTP/1.1\r\n" + H.encode() + b"\r\n", 400), SERVER),
+    ("request_line_no_version_400",
+     error_case(b"GET /a.txt\r\n" + H.encode() + b"\r\n", 400), SERVER),
+    ("lowercase_version_400", error_case(request("/a.txt", version="http/1.1"), 400), SERVER),
+    ("http2_version_505", error_case(request("/a.txt", version="HTTP/2.0"), 505), SERVER),
+    ("transfer_encoding_gzip_400",
+     error_case(request("/a.txt", headers=["Transfer-Encoding: gzip"], body=b"abc"), 400, True),
+     SERVER),
+    ("transfer_encoding_unknown_501",
+     error_case(request("/a.txt", headers=["Transfer-Encoding: foo, chunked"],
+                        body=b"0\r\n\r\n"), 501), SERVER),
+    ("http10_without_host_200", case_http10_without_host, SERVER),
+    ("chunked_body_then_pipelined_get", case_chunked_body_on_get, SERVER),
+    ("content_length_body_then_pipelined_get", case_content_length_body_on_get, SERVER),
+    ("payload_too_large_413_lingering", case_payload_too_large, SERVER),
+    ("uri_too_long_414", case_uri_too_long, SERVER),
+    ("header_too_large_431", case_header_too_large, SERVER),
+    ("keep_alive_two_requests", case_keep_alive, SERVER),
+    ("http10_closes_by_default", case_http10_closes, SERVER),
+    ("http10_keep_alive", case_http10_keep_alive, SERVER),
+    ("connection_close", case_connection_close, SERVER),
+    ("pipeline_three_in_order", case_pipeline_three, SERVER),
+    ("absolute_form_target", case_absolute_form, SERVER),
+    ("traversal_dotdot", traversal("/../secret"), SERVER),
+    ("traversal_encoded_dots", traversal("/%2e%2e/secret"), SERVER),
+    ("traversal_encoded_slash", traversal("/%2E%2E%2Fsecret"), SERVER),
+    ("traversal_dotdot_encoded_slash", traversal("/..%2fsecret"), SERVER),
+    ("traversal_backslash", traversal("/..%5csecret"), SERVER),
+    ("traversal_double_encoded", traversal("/%252e%252e/secret"), SERVER),
+    ("traversal_nul", traversal("/a.txt%00.html"), SERVER),
+    ("traversal_through_subdir", traversal("/sub/../../secret"), SERVER),
+    ("traversal_symlink_file", traversal("/outside.txt"), SERVER),
+    ("traversal_symlink_dir", traversal("/outdir/secret.txt"), SERVER),
+    ("dot_segment_inside", inside("/./a.txt"), SERVER),
+    ("dotdot_inside", inside("/sub/../a.txt"), SERVER),
+    ("lab_bytes_1000", lab("/lab/bytes/1000", 200, 1000), SERVER),
+    ("lab_bytes_0", lab("/lab/bytes/0", 200, 0), SERVER),
+    ("lab_bytes_too_many_400", lab("/lab/bytes/99999999999", 400), SERVER),
+    ("lab_bytes_over_64mib_400", lab(f"/lab/bytes/{64 * 1024 * 1024 + 1}", 400), SERVER),
+    ("lab_sleep_100", lab("/lab/sleep/100", 200, min_seconds=0.09), SERVER),
+    ("lab_sleep_too_long_400", lab("/lab/sleep/20000", 400), SERVER),
+    ("lab_sleep_over_limit_400", lab("/lab/sleep/10001", 400), SERVER),
+    ("lab_cpu_1000", lab("/lab/cpu/1000", 200), SERVER),
+    ("lab_cpu_over_limit_400", lab("/lab/cpu/1000001", 400), SERVER),
+    ("lab_crash_off_404", lab("/lab/crash", 404), SERVER),
+    ("no_lab_404", lab("/lab/bytes/10", 404), {"options": ["--no-lab"]}),
+    ("idle_timeout", case_idle_timeout, SERVER),
+    ("stalled_header", case_stalled_header, SERVER),
+    ("option_port_abc", bad_option(["--port", "abc"], (2,)), NO_SERVER),
+    ("option_port_70000", bad_option(["--port", "70000"], (2,)), NO_SERVER),
+    ("option_bogus", bad_option(["--bogus"], (2,)), NO_SERVER),
+    ("option_missing_root", bad_option(["--root", "/nonexistent"], (1, 2)), NO_SERVER),
+    ("option_negative_timeout", bad_option(["--timeout-ms", "-5"], (2,)), NO_SERVER),
+    ("option_help", case_help, NO_SERVER),
+    ("option_version", case_version, NO_SERVER),
+    ("port_in_use", case_port_in_use, NO_SERVER),
+    ("sigterm_right_after_request", case_sigterm_after_request, NO_SERVER),
+    ("sigterm_stats_file", case_stats_file, NO_SERVER),
+]
+
+
+# ---------------------------------------------------------------- running
+
+def run_case(bin_dir, config, docroot, function, how):
+    """Returns (outcome, reason, seconds): outcome is "pass", "fail" or "skip"."""
+    start = time.monotonic()
+    t = Context(bin_dir, config, docroot)
+    outcome, reason = "pass", ""
+    try:
+        if how.get("server", True):
+            t.start(how.get("options", []))
+        function(t)
+    except Skip as skip:
+        outcome, reason = "skip", str(skip)
+    except Failure as failure:
+        outcome, reason = "fail", str(failure)
+    except Exception as error:        # a socket error, or a response the case did not expect
+        outcome, reason = "fail", f"{type(error).__name__}: {error}"
+    finally:
+        problems = t.finish(outcome != "fail")
+    if problems:
+        reason = "; ".join(([reason] if outcome == "fail" else []) + problems)
+        outcome = "fail"
+    return outcome, reason, time.monotonic() - start
+
+
+def run_config(bin_dir, config, cases, docroot, report):
+    name = shlex.split(config)[0]
+    binary = os.path.join(bin_dir, name)
+    if not (os.path.isfile(binary) and os.access(binary, os.X_OK)):
+        report(config, "(all cases)", "fail", f"no executable {binary}", 0.0)
+        return
+    start = time.monotonic()
+    for case_name, function, how in cases:
+        report(config, case_name, *run_case(bin_dir, config, docroot, function, how))
+    report(config, "(total)", "time", "", time.monotonic() - start)
+
+
+def read_list(path):
+    configs = []
+    with open(path) as f:
+        for line in f:
+            line = line.split("#", 1)[0].strip()
+            if line:
+                configs.append(line)
+    return configs
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--bin-dir", default=os.path.join(REPO, "build", "bin"))
+    parser.add_argument("--list", default=os.path.join(REPO, "tests", "servers.list"))
+    parser.add_argument("--server", action="append", help="a configuration line (repeatable); "
+                        "replaces --list")
+    parser.add_argument("--case", action="append", help="run only this case (repeatable, "
+                        "or comma-separated)")
+    parser.add_argument("-j", type=int, default=2, help="configurations run in parallel")
+    parser.add_argument("-v", action="store_true", help="also print passes and timings")
+    args = parser.parse_args()
+
+    configs = args.server or read_list(args.list)
+    cases = CASES
+    if args.case:
+        wanted = {n for item in args.case for n in item.split(",") if n}
+        unknown = wanted - {name for name, _, _ in CASES}
+        if unknown:
+            parser.error(f"no such case: {', '.join(sorted(unknown))}")
+        cases = [case for case in CASES if case[0] in wanted]
+
+    counts = {"pass": 0, "fail": 0, "skip": 0}
+    lock = threading.Lock()
+
+    def report(config, case_name, outcome, reason, seconds):
+        with lock:
+            if _interrupted:                  # cases cut short by Ctrl-C say nothing
+                return
+            if outcome == "fail":
+                print(f"FAIL [{config}] {case_name}: {reason}", flush=True)
+            elif args.v and outcome == "time":
+                print(f"time [{config}] {seconds:.1f} s", flush=True)
+            elif args.v:
+                print(f"{outcome:4} [{config}] {case_name} ({seconds:.2f} s) {reason}".rstrip(),
+                      flush=True)
+            if outcome in counts:
+                counts[outcome] += 1
+
+    docroot = DocRoot()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))   # stop like Ctrl-C
+    pool = concurrent.futures.ThreadPoolExecutor(max(1, args.j))
+    try:
+        futures = [pool.submit(run_config, args.bin_dir, config, cases, docroot, report)
+                   for config in configs]
+        for future in futures:
+            try:
+                future.result()
+            except Exception as error:        # a bug in the suite: still count it
+                report("suite", "internal error", "fail", repr(error), 0.0)
+    except BaseException:                     # Ctrl-C, SIGTERM: no waiting for cases
+        _kill_leftovers()
+        docroot.remove()
+        print("blackbox: interrupted", flush=True)
+        os._exit(130)
+    pool.shutdown()
+    docroot.remove()
+    print(f"blackbox: {counts['pass']} passed, {counts['fail']} failed", flush=True)
+    return 1 if counts["fail"] or not configs else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
