@@ -7,18 +7,28 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "io.h"
 #include "net.h"
 
 volatile sig_atomic_t server_stop_requested;
+static volatile sig_atomic_t wake_fd = -1;     /* see server_wake_on_stop */
 
 static void request_stop(int signal_number)
 {
     (void)signal_number;
-    server_stop_requested = 1;      /* all a handler may safely do here */
+    /* Setting the flag is all a handler may safely do, plus async-signal-safe
+     * calls such as shutdown(); atomic, because worker threads read the flag. */
+    __atomic_store_n(&server_stop_requested, 1, __ATOMIC_RELAXED);
+    int saved_errno = errno;
+    if (wake_fd >= 0)
+        shutdown(wake_fd, SHUT_RD);
+    errno = saved_errno;
 }
+
+void server_wake_on_stop(int listen_fd) { wake_fd = listen_fd; }
 
 _Noreturn void server_die(const struct server *server, const char *what)
 {
@@ -80,7 +90,7 @@ void server_start(struct server *server, const struct server_spec *spec, int arg
     server->site.options = &server->options;
     io_set_socket_timeout(server->options.timeout_ms);
     raise_fd_limit();
-    server->stats = stats_create(worker_slots);
+    server->stats = stats_create(worker_slots > 0 ? worker_slots : server->options.workers);
     install_signals();
 
     if (listen) {
@@ -92,6 +102,7 @@ void server_start(struct server *server, const struct server_spec *spec, int arg
             exit(OPTIONS_EXIT_RUNTIME);
         }
         server_announce(server, net_local_port(server->listen_fd));
+        server_wake_on_stop(server->listen_fd);
     }
 }
 

@@ -23,9 +23,24 @@ struct server {
  * blocking accept() or read() returns EINTR and the loop can look at the flag. */
 extern volatile sig_atomic_t server_stop_requested;
 
-static inline bool server_stopping(void) { return server_stop_requested != 0; }
+/* Threads read the flag the main thread's handler sets: a relaxed atomic load
+ * (free on every CPU we run on) keeps that a non-race for ThreadSanitizer. */
+static inline bool server_stopping(void)
+{
+    return __atomic_load_n(&server_stop_requested, __ATOMIC_RELAXED) != 0;
+}
 
-/* Parse options, open the root, map counters for worker_slots workers, install
+/* The race a flag alone leaves open: the stop signal lands after the loop has
+ * checked server_stopping() but before it sleeps in accept(), and accept()
+ * sleeps on. So the handler also shuts down the read side of this listening
+ * socket (Linux then fails a blocked or later accept() with EINVAL). server_start
+ * names its own socket when it listens; -1 turns it off. A child that must not
+ * end its parent's listening on its own SIGTERM (a worker, fork_per_conn's
+ * child) calls server_wake_on_stop(-1) first. */
+void server_wake_on_stop(int listen_fd);
+
+/* Parse options, open the root, map counters for worker_slots workers (0: one
+ * per --workers, for a model whose worker count is an option), install
  * the signal handlers (SIGPIPE ignored) and, unless listen is false, bind and
  * print the start-up line. Exits with 2 or 1 and one line on stderr on failure. */
 void server_start(struct server *server, const struct server_spec *spec, int argc,

@@ -1,0 +1,161 @@
+/* fork_per_conn — a new child process for every connection.
+ *
+ * The model: the parent accepts; for each connection it forks a child that serves
+ * it and exits (UNP's server 01, CS:APP's echoserverp). A SIGCHLD handler reaps
+ * the children. --max-procs N bounds how many live at once.
+ *
+ * What blocks: the parent, in accept() (and, at --max-procs children, waiting for
+ * one to exit); each child, in its one client. A slow client holds only its child.
+ *
+ * What it costs: one fork() and one exit per connection (UNP Figure 30.1's
+ * dearest row), and one process per client in flight.
+ *
+ * The lesson is the SIGCHLD handler, and the two races it brings (docs/fork_per_conn.md):
+ *   - the handler and the main loop both update the count of live children, so
+ *     the loop blocks SIGCHLD around every access (from before fork() on: the
+ *     child can exit before fork() even returns in the parent);
+ *   - "check the count, then wait for a SIGCHLD" loses a signal that arrives in
+ *     between; sigsuspend() unblocks and waits in one step.
+ * We block SIGCHLD rather than use a self-pipe or signalfd: it keeps the reaping in
+ * the handler, where the lecture puts it, at the price of a sigprocmask() pair.
+ *
+ * Its neighbours: iterative is this loop with the serving done in the parent;
+ * prefork forks its children once, before the first client.
+ *
+ * Experiment: `make bench ONLY=fig30.1` (CPU per connection, children included). */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "http_conn.h"
+#include "net.h"
+#include "server.h"
+
+static int max_procs = 64;
+
+static const struct model_option model_options[] = {
+    {"max-procs", "N", "children alive at once; the parent waits at N (default 64)", NULL,
+     &max_procs, 1, 100000},
+    {NULL, NULL, NULL, NULL, NULL, 0, 0},
+};
+
+static const struct server_spec spec = {
+    .name = "fork_per_conn",
+    .summary = "A child process per connection; SIGCHLD reaps them.",
+    .model_options = model_options,
+};
+
+static struct http_conn conn;       /* each child's own copy after fork() */
+
+/* The live children. Written by the handler and by the main loop; the loop blocks
+ * SIGCHLD around each access, so the two never interleave. */
+static pid_t *children;             /* max_procs slots; 0 = free */
+static volatile sig_atomic_t live_children;
+
+/* DOC: sigchld-handler
+ * One SIGCHLD may stand for several children (pending signals do not queue), so
+ * reap in a loop until none is left; WNOHANG, because the handler must not block.
+ * waitpid() may change errno under the interrupted code: save and restore it. */
+static void reap_children(int signal_number)
+{
+    (void)signal_number;
+    int saved_errno = errno;
+    pid_t pid;
+    while ((pid = waitpid(-1, NULL, WNOHANG)) > 0) {
+        for (int i = 0; i < max_procs; i++)
+            if (children[i] == pid)
+                children[i] = 0;
+        live_children--;
+    }
+    errno = saved_errno;
+}
+
+static void remember_child(pid_t pid)       /* SIGCHLD blocked */
+{
+    for (int i = 0; i < max_procs; i++)
+        if (children[i] == 0) {
+            children[i] = pid;
+            break;
+        }
+    live_children++;
+}
+
+/* DOC: max-procs
+ * At max_procs children, wait for one to exit. SIGCHLD is blocked by the caller,
+ * so no exit is missed between the test and the wait: sigsuspend() lets it in
+ * and sleeps in one step. (With pause() a SIGCHLD between the test and pause()
+ * would leave the parent asleep with a free slot.) */
+static void wait_for_free_slot(const sigset_t *unblocked)
+{
+    while (live_children >= max_procs && !server_stopping())
+        sigsuspend(unblocked);
+}
+
+/* The child: serve one connection, exit. It owns conn_fd, never listen_fd. */
+_Noreturn static void serve_child(struct server *server, int conn_fd, const sigset_t *unblocked)
+{
+    signal(SIGCHLD, SIG_DFL);
+    sigprocmask(SIG_SETMASK, unblocked, NULL);
+    server_wake_on_stop(-1);        /* our SIGTERM must not shut the parent's socket */
+    close(server->listen_fd);
+    net_prepare_connection(conn_fd, server->options.timeout_ms);
+    http_serve_connection(&conn, conn_fd, &server->site, &server->stats->workers[0]);
+    _exit(0);
+}
+
+/* At exit: ask every child to finish (a SIGTERM ends an idle keep-alive wait at
+ * once), then wait until all are reaped. */
+static void stop_children(const sigset_t *unblocked)
+{
+    for (int i = 0; i < max_procs; i++)
+        if (children[i] != 0)
+            kill(children[i], SIGTERM);
+    while (live_children > 0)
+        sigsuspend(unblocked);
+}
+
+int main(int argc, char **argv)
+{
+    struct server server;
+    server_start(&server, &spec, argc, argv, 1, true);
+    struct worker_stats *stats = &server.stats->workers[0];     /* shared by all children */
+    children = calloc((size_t)max_procs, sizeof *children);
+    if (children == NULL)
+        server_die(&server, "calloc");
+
+    /* No SA_RESTART: a child's exit ends accept() with EINTR and the loop looks at
+     * the stop flag again. Restarted, accept() would sleep on past a SIGTERM that
+     * arrived while the handler ran. */
+    struct sigaction action = {.sa_handler = reap_children, .sa_flags = SA_NOCLDSTOP};
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGCHLD, &action, NULL);
+    sigset_t with_sigchld, unblocked;
+    sigemptyset(&with_sigchld);
+    sigaddset(&with_sigchld, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &with_sigchld, &unblocked);  /* blocked except where let in */
+
+    /* DOC: accept-loop */
+    while (!server_stopping()) {
+        wait_for_free_slot(&unblocked);
+        sigprocmask(SIG_UNBLOCK, &with_sigchld, NULL);  /* reap while we sleep in accept */
+        int conn_fd = net_accept(server.listen_fd, stats);
+        sigprocmask(SIG_BLOCK, &with_sigchld, NULL);    /* from here to remember_child */
+        if (conn_fd < 0)
+            continue;               /* EINTR (maybe a stop request), or backed off */
+        pid_t pid = fork();
+        if (pid == 0)
+            serve_child(&server, conn_fd, &unblocked);
+        if (pid > 0)
+            remember_child(pid);
+        else
+            fprintf(stderr, "fork_per_conn: fork: %s\n", strerror(errno));
+        close(conn_fd);             /* the child has its own copy; ours would hold it open */
+    }
+    stop_children(&unblocked);
+    return server_finish(&server);
+}
