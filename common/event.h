@@ -1,0 +1,104 @@
+/* event — one event loop over three interchangeable backends, "select", "poll"
+ * and "epoll" (Redis ae style: a handful of functions per backend file, chosen
+ * by name at run time), plus one-shot timers. multiplex drives its state
+ * machine from it and coroutine resumes its coroutines from it, so the two
+ * servers differ only in programming model.
+ *
+ * Rules for callers:
+ *   - Watch only non-blocking descriptors; a callback that meets EAGAIN returns
+ *     and waits for the next event.
+ *   - Unwatch a descriptor BEFORE closing it. select() fails with EBADF on a
+ *     closed descriptor in its set, and epoll forgets a closed descriptor by
+ *     itself, so the loop's table would disagree with the kernel's.
+ *   - Callbacks may watch, unwatch, start and cancel timers, and close other
+ *     descriptors, freely; a descriptor unwatched during an iteration gets no
+ *     further callback in that iteration.
+ *   - One loop per thread; nothing here is locked. */
+#ifndef EVENT_H
+#define EVENT_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stats.h"
+
+struct event_loop;
+
+enum { EVENT_READ = 1, EVENT_WRITE = 2 };
+
+/* ready: EVENT_READ and/or EVENT_WRITE. An error or hang-up on the descriptor
+ * is reported as every event it was watched for, so the next read or write
+ * returns the error. */
+typedef void event_fd_fn(struct event_loop *loop, int fd, int ready, void *data);
+typedef void event_timer_fn(struct event_loop *loop, void *data);
+
+/* A one-shot timer. The caller owns the storage (embed it in the connection or
+ * coroutine it belongs to): starting and cancelling never allocate. Zero it (or
+ * use EVENT_TIMER_INIT) before first use; the fields are private to event.c. */
+struct event_timer {
+    int64_t deadline_ms;            /* absolute, on io_now_ms()'s monotonic clock */
+    uint64_t sequence;              /* ties broken first-armed-first-fired */
+    size_t heap_index;              /* 0: not pending; else its place in the heap + 1 */
+    event_timer_fn *callback;
+    void *data;
+};
+#define EVENT_TIMER_INIT {0, 0, 0, NULL, NULL}
+
+/* The backend names, NULL-terminated, in --backend order: select, poll, epoll. */
+extern const char *const event_backend_names[];
+
+/* A loop on the named backend able to watch descriptors 0 .. max_fds-1
+ * (the select backend caps this at FD_SETSIZE). NULL on failure, with one line
+ * naming the cause in error (size bytes). */
+struct event_loop *event_loop_create(const char *backend, int max_fds, char *error,
+                                     size_t size);
+void event_loop_destroy(struct event_loop *loop);
+
+const char *event_loop_backend(const struct event_loop *loop);
+/* One more than the highest descriptor this loop can watch (select: FD_SETSIZE). */
+int event_loop_capacity(const struct event_loop *loop);
+
+/* Count each return from the backend's wait in worker's waits/sleeps
+ * (stats_wait_begin/end). NULL (the default) counts nothing. */
+void event_loop_count_waits(struct event_loop *loop, struct worker_stats *worker);
+
+/* Watch fd for events (EVENT_READ | EVENT_WRITE); replaces what fd was watched
+ * for before, with this callback and data. events == 0 is event_unwatch.
+ * Returns 0, or -1 with errno: ERANGE when fd >= event_loop_capacity() (with
+ * select: beyond FD_SETSIZE, where FD_SET would write past the set), or the
+ * backend's error (epoll_ctl). */
+int event_watch(struct event_loop *loop, int fd, int events, event_fd_fn *callback,
+                void *data);
+/* Stop watching fd (no-op if it is not watched). */
+void event_unwatch(struct event_loop *loop, int fd);
+
+/* Arm timer to call callback(loop, data) once, at deadline_ms (absolute,
+ * io_now_ms() clock; a past deadline fires at the next iteration). Re-arming a
+ * pending timer moves it. Cost O(log n) in pending timers: a binary heap. */
+void event_timer_start(struct event_loop *loop, struct event_timer *timer, int64_t deadline_ms,
+                       event_timer_fn *callback, void *data);
+/* Disarm timer (no-op if it is not pending). O(log n). */
+void event_timer_cancel(struct event_loop *loop, struct event_timer *timer);
+static inline bool event_timer_pending(const struct event_timer *timer)
+{
+    return timer->heap_index != 0;
+}
+/* The earliest pending deadline, or -1 if no timer is pending. O(1). */
+int64_t event_next_deadline(const struct event_loop *loop);
+
+/* One iteration: wait for readiness at most max_wait_ms (-1: no limit) and no
+ * later than the earliest timer, run the callbacks of the ready descriptors,
+ * then the callbacks of the timers that are due. Returns how many callbacks
+ * ran (0 after a signal interrupted the wait: check your stop flag), or -1
+ * with errno if the backend's wait failed. */
+int event_loop_run_once(struct event_loop *loop, int max_wait_ms);
+
+/* Iterate until *stop becomes non-zero (e.g. server_stop_requested) or a wait
+ * fails. Each wait lasts at most a second: a signal that lands between the
+ * check of *stop and the wait does not interrupt it, so the bound is how soon
+ * such a stop is seen. Returns 0, or -1 with errno. */
+int event_loop_run(struct event_loop *loop, volatile sig_atomic_t *stop);
+
+#endif

@@ -1,0 +1,427 @@
+/* conn — see conn.h. The state machine, in the order a request moves through it:
+ *
+ *   accept ─▶ READING_HEAD ─▶ READING_BODY ─▶ [DELAYING] ─▶ SENDING_HEAD
+ *                 ▲                                            │
+ *                 │             SENDING_BYTES ◀─ SENDING_FILE ◀┘
+ *                 │                  │
+ *                 └── keep-alive ◀───┴──▶ Connection: close ─▶ LINGERING ─▶ closed
+ *
+ * Each state has one handler that runs until the socket would block (it then
+ * says what to wait for) or the state is done (it names the next state). An
+ * error response goes through SENDING_HEAD like any other, then LINGERING.
+ * Each state also has one deadline, kept in the connection's single timer. */
+#include "conn.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "io.h"
+#include "net.h"
+
+/* The same bounds as net_lingering_close: how long and how much to drain. */
+enum { LINGER_MS = 1000, LINGER_BYTES = 1 << 20, FILE_CHUNK = 1 << 20 };
+
+/* What a state handler tells the driver. */
+enum step {
+    STEP_NEXT,                      /* the state changed: run the new one now */
+    STEP_WAIT,                      /* waiting for the socket or the timer */
+    STEP_CLOSED,                    /* the connection is gone: touch it no more */
+};
+
+static void on_ready(struct event_loop *loop, int fd, int ready, void *data);
+static void on_timer(struct event_loop *loop, void *data);
+
+static void set_deadline(struct conn *conn, int milliseconds)
+{
+    event_timer_start(conn->mux->loop, &conn->timer, io_now_ms() + milliseconds, on_timer, conn);
+}
+
+static int timeout_ms(const struct conn *conn) { return conn->mux->server->options.timeout_ms; }
+
+static enum step close_conn(struct conn *conn)
+{
+    struct multiplex *mux = conn->mux;
+    event_timer_cancel(mux->loop, &conn->timer);
+    event_unwatch(mux->loop, conn->http.fd);    /* before close(): see event.h */
+    http_response_done(&conn->response);
+    close(conn->http.fd);
+    if (conn->previous != NULL)
+        conn->previous->next = conn->next;
+    else
+        mux->first = conn->next;
+    if (conn->next != NULL)
+        conn->next->previous = conn->previous;
+    mux->count--;
+    free(conn);
+    return STEP_CLOSED;
+}
+
+static enum step fail_conn(struct conn *conn)
+{
+    stats_add(&conn->mux->stats->errors, 1);
+    return close_conn(conn);
+}
+
+/* Watch the socket for events (0: for nothing, e.g. while a timer runs). */
+static enum step wait_for(struct conn *conn, int events)
+{
+    if (event_watch(conn->mux->loop, conn->http.fd, events, on_ready, conn) != 0)
+        return fail_conn(conn);
+    return STEP_WAIT;
+}
+
+static enum step enter_reading_head(struct conn *conn)
+{
+    conn->state = CONN_READING_HEAD;
+    set_deadline(conn, timeout_ms(conn));   /* bounds an idle keep-alive and a slow head */
+    return STEP_NEXT;
+}
+
+static enum step enter_sending(struct conn *conn)
+{
+    conn->state = CONN_SENDING_HEAD;
+    conn->head_sent = 0;
+    conn->file_offset = conn->response.file_offset;
+    conn->file_left = conn->response.file_fd >= 0 ? conn->response.file_length : 0;
+    conn->bytes_left = conn->response.generated_length;
+    set_deadline(conn, timeout_ms(conn));
+    return STEP_NEXT;
+}
+
+/* An error that ends the connection: answer it, then linger (DESIGN §4). */
+static enum step enter_error(struct conn *conn, int status)
+{
+    http_response_done(&conn->response);
+    http_respond_error(status, true, conn->http.out, sizeof conn->http.out, &conn->response);
+    return enter_sending(conn);
+}
+
+/* Read more bytes into in[] (moving unused ones to the front if the tail is
+ * full). Returns what read() returned, or -2 if there is no room at all. */
+static ssize_t read_more(struct conn *conn)
+{
+    struct http_conn *http = &conn->http;
+    if (http->in_length == sizeof http->in && conn->start > 0) {
+        memmove(http->in, http->in + conn->start, http->in_length - conn->start);
+        http->in_length -= conn->start;
+        conn->start = 0;
+    }
+    if (http->in_length == sizeof http->in)
+        return -2;
+    ssize_t n = read(http->fd, http->in + http->in_length, sizeof http->in - http->in_length);
+    if (n > 0)
+        http->in_length += (size_t)n;
+    return n;
+}
+
+/* DOC: reading-head */
+static enum step read_head(struct conn *conn)
+{
+    struct http_conn *http = &conn->http;
+    bool partial = http->in_length > conn->start;
+    if (partial) {
+        struct http_request request;
+        enum http_parse_result parsed =
+            http_parse_request(http->in + conn->start, http->in_length - conn->start, &request);
+        if (parsed != HTTP_PARSE_NEED_MORE)
+            stats_add(&conn->mux->stats->requests, 1);
+        if (parsed == HTTP_PARSE_ERROR)
+            return enter_error(conn, request.error_status);
+        if (parsed == HTTP_PARSE_COMPLETE) {
+            if (request.body == HTTP_BODY_LENGTH && request.content_length > HTTP_BODY_LIMIT)
+                return enter_error(conn, 413);
+            /* Build the answer while the request's fields still point into in[]. */
+            bool keep_alive = request.keep_alive && !server_stopping();
+            http_respond(http->site, &request, keep_alive, http->out, sizeof http->out,
+                         &conn->response);
+            conn->start += request.head_length;
+            http_body_start(&conn->body, &request, HTTP_BODY_LIMIT);
+            conn->state = CONN_READING_BODY;
+            set_deadline(conn, timeout_ms(conn));
+            return STEP_NEXT;
+        }
+    }
+    ssize_t n = read_more(conn);
+    if (n > 0)
+        return STEP_NEXT;
+    if (n == 0 || n == -2)
+        return close_conn(conn);    /* the client closed (with a head unfinished: nothing to answer) */
+    if (errno == EINTR)
+        return STEP_NEXT;
+    if (errno != EAGAIN && errno != EWOULDBLOCK)
+        return fail_conn(conn);
+    if (server_stopping() && !partial)
+        return close_conn(conn);    /* stopping, and no request under way */
+    return wait_for(conn, EVENT_READ);
+}
+
+static enum step read_body(struct conn *conn)
+{
+    struct http_conn *http = &conn->http;
+    size_t used;
+    enum http_body_result result = http_body_discard(&conn->body, http->in + conn->start,
+                                                     http->in_length - conn->start, &used);
+    conn->start += used;
+    if (conn->start == http->in_length)
+        conn->start = http->in_length = 0;
+    if (result == HTTP_BODY_TOO_LARGE)
+        return enter_error(conn, 413);
+    if (result == HTTP_BODY_BAD)
+        return enter_error(conn, 400);
+    if (result == HTTP_BODY_DONE) {
+        if (conn->response.delay_ms > 0) {
+            /* /lab/sleep: the loop serves everybody else meanwhile. */
+            conn->state = CONN_DELAYING;
+            set_deadline(conn, conn->response.delay_ms);
+            return wait_for(conn, 0);
+        }
+        return enter_sending(conn);
+    }
+    ssize_t n = read_more(conn);
+    if (n > 0 || (n < 0 && errno == EINTR))
+        return STEP_NEXT;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return wait_for(conn, EVENT_READ);
+    return close_conn(conn);        /* closed or failed in the middle of a body */
+}
+
+/* After a write that made progress: the next step gets a fresh deadline, so a
+ * slow reader of a large file is bounded per step, not in total. */
+static enum step wrote(struct conn *conn, ssize_t n, enum conn_state done_state, bool done)
+{
+    if (n < 0) {
+        if (errno == EINTR)
+            return STEP_NEXT;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return wait_for(conn, EVENT_WRITE);
+        return fail_conn(conn);     /* EPIPE, ECONNRESET: the client went away */
+    }
+    set_deadline(conn, timeout_ms(conn));
+    if (done)
+        conn->state = done_state;
+    return STEP_NEXT;
+}
+
+static enum step finish_response(struct conn *conn)
+{
+    http_response_done(&conn->response);
+    if (!conn->response.close_after)
+        return enter_reading_head(conn);    /* keep-alive: a pipelined request may be in in[] */
+    /* Connection: close — shut our side, then read what the client may still
+     * send until it closes too, so our answer is not destroyed by a reset. */
+    shutdown(conn->http.fd, SHUT_WR);
+    conn->state = CONN_LINGERING;
+    conn->lingered = 0;
+    set_deadline(conn, LINGER_MS);
+    return STEP_NEXT;
+}
+
+/* DOC: sending */
+static enum step send_some(struct conn *conn)
+{
+    struct http_conn *http = &conn->http;
+    ssize_t n;
+    switch (conn->state) {
+    case CONN_SENDING_HEAD:
+        n = write(http->fd, http->out + conn->head_sent, conn->response.head_length - conn->head_sent);
+        if (n > 0)
+            conn->head_sent += (size_t)n;
+        return wrote(conn, n, CONN_SENDING_FILE, conn->head_sent == conn->response.head_length);
+    case CONN_SENDING_FILE:
+        if (conn->file_left == 0) {
+            conn->state = CONN_SENDING_BYTES;
+            return STEP_NEXT;
+        }
+        n = sendfile(http->fd, conn->response.file_fd, &conn->file_offset,
+                     conn->file_left < FILE_CHUNK ? conn->file_left : FILE_CHUNK);
+        if (n == 0) {
+            errno = EIO;            /* the file shrank under us */
+            n = -1;
+        }
+        if (n > 0)
+            conn->file_left -= (size_t)n;
+        return wrote(conn, n, CONN_SENDING_BYTES, conn->file_left == 0);
+    default:                        /* CONN_SENDING_BYTES */
+        if (conn->bytes_left == 0)
+            return finish_response(conn);
+        size_t at = (size_t)((conn->response.generated_length - conn->bytes_left) % sizeof http_pattern);
+        size_t chunk = sizeof http_pattern - at;
+        if (chunk > conn->bytes_left)
+            chunk = (size_t)conn->bytes_left;
+        n = write(http->fd, http_pattern + at, chunk);
+        if (n > 0)
+            conn->bytes_left -= (uint64_t)n;
+        return wrote(conn, n, CONN_SENDING_BYTES, false);
+    }
+}
+
+static enum step linger(struct conn *conn)
+{
+    char discard[4096];
+    ssize_t n = read(conn->http.fd, discard, sizeof discard);
+    if (n > 0) {
+        conn->lingered += (size_t)n;
+        return conn->lingered < LINGER_BYTES ? STEP_NEXT : close_conn(conn);
+    }
+    if (n < 0 && errno == EINTR)
+        return STEP_NEXT;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return wait_for(conn, EVENT_READ);
+    return close_conn(conn);        /* the client closed too (or reset): done */
+}
+
+/* DOC: advance
+ * Run the current state's handler until the connection must wait or is gone. */
+static void advance(struct conn *conn)
+{
+    enum step step = STEP_NEXT;
+    while (step == STEP_NEXT) {
+        switch (conn->state) {
+        case CONN_READING_HEAD: step = read_head(conn); break;
+        case CONN_READING_BODY: step = read_body(conn); break;
+        case CONN_DELAYING:     step = STEP_WAIT; break;
+        case CONN_LINGERING:    step = linger(conn); break;
+        default:                step = send_some(conn); break;
+        }
+    }
+}
+
+static void on_ready(struct event_loop *loop, int fd, int ready, void *data)
+{
+    (void)loop, (void)fd, (void)ready;
+    advance(data);
+}
+
+/* DOC: on-timer
+ * The state's deadline passed. Mirrors what the blocking handler does when a
+ * read or write times out. */
+static void on_timer(struct event_loop *loop, void *data)
+{
+    (void)loop;
+    struct conn *conn = data;
+    switch (conn->state) {
+    case CONN_DELAYING:             /* not a timeout: the /lab/sleep delay is over */
+        if (enter_sending(conn) == STEP_NEXT)
+            advance(conn);
+        return;
+    case CONN_READING_HEAD:
+        if (conn->http.in_length == conn->start) {
+            close_conn(conn);       /* idle keep-alive: end it quietly */
+            return;
+        }
+        stats_add(&conn->mux->stats->errors, 1);
+        enter_error(conn, 408);     /* a head that never finished */
+        advance(conn);
+        return;
+    case CONN_READING_BODY:
+        enter_error(conn, 408);
+        advance(conn);
+        return;
+    case CONN_LINGERING:
+        close_conn(conn);
+        return;
+    default:                        /* sending: the client stopped reading */
+        fail_conn(conn);
+        return;
+    }
+}
+
+/* Beyond what the loop can watch (select: FD_SETSIZE), or out of memory:
+ * answer 503 at once, without waiting, and close. Never FD_SET it. */
+static void refuse(struct multiplex *mux, int conn_fd, const char *why)
+{
+    char answer[1024], discard[4096];
+    struct http_response response;
+    http_respond_error(503, true, answer, sizeof answer, &response);
+    /* Read what already arrived, so close() does not answer it with a reset. */
+    while (read(conn_fd, discard, sizeof discard) > 0)
+        ;
+    if (write(conn_fd, answer, response.head_length) < 0) {
+        /* nothing more to do for it */
+    }
+    shutdown(conn_fd, SHUT_WR);
+    close(conn_fd);
+    stats_add(&mux->stats->errors, 1);
+    mux->refused_since_log++;
+    time_t now = time(NULL);
+    if (now != mux->refused_logged_at) {
+        fprintf(stderr, "%s: %d connection(s) refused with 503: %s\n",
+                mux->server->spec->name, mux->refused_since_log, why);
+        mux->refused_logged_at = now;
+        mux->refused_since_log = 0;
+    }
+}
+
+static void resume_accepting(struct event_loop *loop, void *data)
+{
+    struct multiplex *mux = data;
+    event_watch(loop, mux->listen_fd, EVENT_READ, conn_accept, mux);
+}
+
+/* DOC: conn-accept
+ * One accept per readiness, like UNP's servers: with --workers N every loop
+ * process is woken for a connection and only one gets it; the others' accept
+ * finds nothing (EAGAIN), counted as spurious. */
+void conn_accept(struct event_loop *loop, int listen_fd, int ready, void *data)
+{
+    (void)ready;
+    struct multiplex *mux = data;
+    int conn_fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (conn_fd < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            stats_add(&mux->stats->spurious, 1);
+        else if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+            /* Out of descriptors. Sleeping would stall every client; instead stop
+             * listening for 100 ms (the backlog holds the new ones meanwhile). */
+            if (time(NULL) != mux->paused_logged_at) {
+                fprintf(stderr, "%s: accept: %s; pausing accepts for 100 ms\n",
+                        mux->server->spec->name, strerror(errno));
+                mux->paused_logged_at = time(NULL);
+            }
+            event_unwatch(loop, listen_fd);
+            event_timer_start(loop, &mux->accept_pause, io_now_ms() + 100, resume_accepting, mux);
+        }
+        return;                     /* ECONNABORTED, EINTR...: the next event retries */
+    }
+    if (conn_fd >= event_loop_capacity(loop)) {
+        refuse(mux, conn_fd, "descriptor beyond what the backend can watch (select: FD_SETSIZE)");
+        return;
+    }
+    struct conn *conn = malloc(sizeof *conn);
+    if (conn == NULL) {
+        refuse(mux, conn_fd, "out of memory");
+        return;
+    }
+    net_prepare_connection(conn_fd, 0);     /* TCP_NODELAY; no socket timeouts: timers */
+    conn->http.fd = conn_fd;
+    conn->http.site = &mux->server->site;
+    conn->http.stats = mux->stats;
+    conn->http.in_length = 0;
+    conn->mux = mux;
+    conn->start = 0;
+    conn->response = (struct http_response){.file_fd = -1};
+    conn->timer = (struct event_timer)EVENT_TIMER_INIT;
+    conn->previous = NULL;
+    conn->next = mux->first;
+    if (mux->first != NULL)
+        mux->first->previous = conn;
+    mux->first = conn;
+    mux->count++;
+    stats_add(&mux->stats->connections, 1);
+    if (enter_reading_head(conn) == STEP_NEXT)
+        advance(conn);
+}
+
+void conn_close_idle(struct multiplex *mux)
+{
+    for (struct conn *conn = mux->first, *next; conn != NULL; conn = next) {
+        next = conn->next;
+        if (conn->state == CONN_READING_HEAD && conn->http.in_length == conn->start)
+            close_conn(conn);
+    }
+}

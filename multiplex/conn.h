@@ -1,0 +1,72 @@
+/* conn — multiplex's per-connection state machine. It does what
+ * http_serve_connection() does (common/http_conn.c), with the same parser,
+ * the same response builder and the same rules, but one step at a time: each
+ * step runs until the socket would block, records where it stopped in the
+ * connection's struct, and returns to the event loop. Everything a blocking
+ * handler keeps in local variables and in its position in the code lives in
+ * struct conn here. */
+#ifndef MULTIPLEX_CONN_H
+#define MULTIPLEX_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "event.h"
+#include "http_conn.h"
+#include "http_parse.h"
+#include "http_response.h"
+#include "server.h"
+
+/* DOC: conn-states */
+enum conn_state {
+    CONN_READING_HEAD,              /* waiting for (the rest of) a request head */
+    CONN_READING_BODY,              /* discarding a request body */
+    CONN_DELAYING,                  /* /lab/sleep: a timer, not a sleeping process */
+    CONN_SENDING_HEAD,              /* status line, fields, small body: out[] */
+    CONN_SENDING_FILE,              /* sendfile() of the rest */
+    CONN_SENDING_BYTES,             /* /lab/bytes: the generated pattern */
+    CONN_LINGERING,                 /* after an error: write side shut, draining input */
+};
+
+/* What one event loop (one process) serves. */
+struct multiplex {
+    struct event_loop *loop;
+    const struct server *server;
+    struct worker_stats *stats;     /* this loop's slot */
+    int listen_fd;
+    struct event_timer accept_pause;/* out of descriptors: listen again after it */
+    struct conn *first;             /* every open connection, for the stop */
+    int count;
+    time_t refused_logged_at;       /* 503s are logged at most once a second */
+    time_t paused_logged_at;        /* and so are accept pauses */
+    int refused_since_log;
+};
+
+struct conn {
+    struct http_conn http;          /* fd, in[] and out[]: the blocking handler's buffers */
+    struct multiplex *mux;
+    enum conn_state state;
+    /* The blocking handler's local variables, kept across returns to the loop: */
+    size_t start;                   /* where the next request begins in http.in */
+    struct http_body_reader body;   /* progress through a request body */
+    struct http_response response;  /* what to send, and the file it holds */
+    size_t head_sent;               /* bytes of out[] already written */
+    off_t file_offset;              /* next byte of the file to send */
+    size_t file_left;
+    uint64_t bytes_left;            /* of the /lab/bytes pattern */
+    size_t lingered;                /* bytes drained while lingering */
+    struct event_timer timer;       /* the one deadline of the current state */
+    struct conn *previous, *next;   /* in mux->first's list */
+};
+
+/* The listening socket's callback: accept one connection and start it. */
+void conn_accept(struct event_loop *loop, int listen_fd, int ready, void *data);
+
+/* At a stop: close every connection that is waiting for a request and has
+ * received none of it; the others finish (their responses say Connection: close). */
+void conn_close_idle(struct multiplex *mux);
+
+#endif

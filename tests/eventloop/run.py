@@ -1,0 +1,247 @@
+#!/usr/bin/env python3
+"""Event-loop and thread checks from outside (issue 4), bounded in time and count,
+traffic only to 127.0.0.1, every server stopped by PID.
+
+usage: run.py [--bin-dir DIR] [--only CASE[,CASE]]
+Cases:
+  half-request   multiplex: a client that sent half a request delays nobody
+  sleep20        multiplex: 20 concurrent /lab/sleep/300 finish well under 6 s
+  idle1000       multiplex poll and epoll: 1000 idle connections held, then each served
+  select1100     multiplex select (and its ASan build, if built): 1100 connections;
+                 those beyond FD_SETSIZE get 503, the rest are served, the 503s
+                 are logged at most once a second, and the server serves on
+  max-conns      threaded --max-conns 2: a third client waits for a free thread
+Ends with "eventloop: N passed, N failed".
+"""
+import argparse
+import os
+import resource
+import selectors
+import socket
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import testserver as ts  # noqa: E402
+
+REQUEST = b"GET /a.txt HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+
+
+def raise_nofile(wanted):
+    """Raise this process's descriptor limit (bounded by the hard limit). Returns it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = min(wanted, hard) if hard != resource.RLIM_INFINITY else wanted
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def open_many(server, count):
+    """count connected sockets (non-blocking), opened one after another."""
+    socks = []
+    try:
+        for _ in range(count):
+            s = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+            s.setblocking(False)
+            socks.append(s)
+    except OSError:
+        for s in socks:
+            s.close()
+        raise
+    return socks
+
+
+def read_all(socks, deadline_s):
+    """Read every socket until the server closes it or the deadline passes.
+    Returns {sock: bytes}."""
+    data = {s: b"" for s in socks}
+    selector = selectors.DefaultSelector()
+    for s in socks:
+        selector.register(s, selectors.EVENT_READ)
+    open_count = len(socks)
+    end = time.monotonic() + deadline_s
+    while open_count and time.monotonic() < end:
+        for key, _ in selector.select(timeout=0.5):
+            try:
+                chunk = key.fileobj.recv(65536)
+            except BlockingIOError:
+                continue
+            except OSError:
+                chunk = b""
+            if chunk:
+                data[key.fileobj] += chunk
+            else:
+                selector.unregister(key.fileobj)
+                open_count -= 1
+    selector.close()
+    return data
+
+
+def send_all(socks, payload):
+    for s in socks:
+        s.setblocking(True)
+        s.settimeout(5)
+        s.sendall(payload)
+        s.setblocking(False)
+
+
+def case_half_request(args, results, root):
+    with ts.Server(args.bin_dir, "multiplex", root=root, timeout_ms=5000) as server:
+        with ts.Connection(server) as slow:
+            slow.send(b"GET /a.txt HTTP/1.1\r\nHo")
+            time.sleep(0.2)
+            start = time.monotonic()
+            status, _, body = ts.get(server, "/index.html", timeout=5)
+            elapsed = time.monotonic() - start
+            results.check("half-request: another client is answered at once",
+                          status == 200 and elapsed < 1.0, f"status {status} after {elapsed:.2f} s")
+            slow.send(b"st: x\r\n\r\n")
+            status, _, body = slow.read_response()
+            results.check("half-request: the slow client is answered when it finishes",
+                          status == 200 and body == b"hello\n", f"status {status} body {body!r}")
+
+
+def case_sleep20(args, results, root):
+    for backend in ("select", "epoll"):
+        with ts.Server(args.bin_dir, f"multiplex --backend {backend}", root=root) as server:
+            socks = open_many(server, 20)
+            start = time.monotonic()
+            send_all(socks, b"GET /lab/sleep/300 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            data = read_all(socks, 10)
+            elapsed = time.monotonic() - start
+            ok = sum(1 for d in data.values() if d.startswith(b"HTTP/1.1 200"))
+            for s in socks:
+                s.close()
+            results.check(f"sleep20 {backend}: 20 x /lab/sleep/300 concurrently in {elapsed:.2f} s "
+                          "(serially 6 s)", ok == 20 and elapsed < 3.0,
+                          f"{ok}/20 answered 200 in {elapsed:.2f} s")
+
+
+def case_idle1000(args, results, root):
+    if raise_nofile(4096) < 1100:
+        results.check("idle1000: descriptor limit", False, "cannot raise RLIMIT_NOFILE to 1100")
+        return
+    for backend in ("poll", "epoll"):
+        with ts.Server(args.bin_dir, f"multiplex --backend {backend}", root=root,
+                       timeout_ms=30000) as server:
+            socks = open_many(server, 1000)
+            time.sleep(0.5)         # held idle
+            status, _, _ = ts.get(server, "/a.txt")
+            results.check(f"idle1000 {backend}: a new client is served while 1000 are idle",
+                          status == 200, f"status {status}")
+            send_all(socks, REQUEST)
+            data = read_all(socks, 30)
+            ok = sum(1 for d in data.values() if d.startswith(b"HTTP/1.1 200") and
+                     d.endswith(b"hello\n"))
+            for s in socks:
+                s.close()
+            results.check(f"idle1000 {backend}: each of 1000 held connections served", ok == 1000,
+                          f"{ok}/1000 answered")
+            results.check(f"idle1000 {backend}: server still running", server.alive())
+
+
+def case_select1100(args, results, root):
+    """On the build under test and, if it is built, on the ASan+UBSan build too:
+    the point is that nothing writes past an fd_set."""
+    if raise_nofile(4096) < 1200:
+        results.check("select1100: descriptor limit", False, "cannot raise RLIMIT_NOFILE to 1200")
+        return
+    dirs = [args.bin_dir]
+    asan = os.path.join(ts.ROOT, "build-san-address-undefined", "bin")
+    if os.access(os.path.join(asan, "multiplex"), os.X_OK) and \
+            os.path.realpath(asan) != os.path.realpath(args.bin_dir):
+        dirs.append(asan)
+    for bin_dir in dirs:
+        select1100(bin_dir, results, root, " (ASan)" if bin_dir == asan else "")
+
+
+def select1100(bin_dir, results, root, label):
+    with ts.Server(bin_dir, "multiplex --backend select", root=root,
+                   timeout_ms=30000) as server:
+        start = time.monotonic()
+        socks = open_many(server, 1100)
+        time.sleep(1.0)             # let the loop accept them all
+        # A refused connection already holds its 503 and the server's FIN.
+        selector = selectors.DefaultSelector()
+        for s in socks:
+            selector.register(s, selectors.EVENT_READ)
+        ready = {key.fileobj for key, _ in selector.select(timeout=0.5)}
+        selector.close()
+        refused = [s for s in socks if s in ready]
+        held = [s for s in socks if s not in ready]
+        answers = read_all(refused, 10)
+        got_503 = sum(1 for d in answers.values() if d.startswith(b"HTTP/1.1 503"))
+        results.check(f"select1100{label}: connections beyond FD_SETSIZE get 503 ({got_503} did)",
+                      got_503 > 0 and got_503 == len(refused) and len(held) >= 1000,
+                      f"{got_503} x 503 of {len(refused)} closed, {len(held)} held")
+        send_all(held, REQUEST)
+        data = read_all(held, 30)
+        ok = sum(1 for d in data.values() if d.startswith(b"HTTP/1.1 200") and d.endswith(b"hello\n"))
+        results.check(f"select1100{label}: the {len(held)} held connections are served", ok == len(held),
+                      f"{ok}/{len(held)} answered 200")
+        for s in socks:
+            s.close()
+        time.sleep(0.3)
+        status, _, _ = ts.get(server, "/a.txt")
+        results.check(f"select1100{label}: the server serves on afterwards", status == 200 and server.alive(),
+                      f"status {status}")
+        elapsed = time.monotonic() - start
+        code = server.stop()
+        logged = [l for l in server.stderr.decode(errors="replace").splitlines() if "503" in l]
+        results.check(f"select1100{label}: 503s logged at most once a second, clean exit",
+                      code == 0 and 1 <= len(logged) <= elapsed + 2 and
+                      "Sanitizer" not in server.stderr.decode(errors="replace"),
+                      f"exit {code}, {len(logged)} log lines in {elapsed:.1f} s: "
+                      f"{server.stderr[-600:]!r}")
+
+
+def case_max_conns(args, results, root):
+    with ts.Server(args.bin_dir, "threaded --max-conns 2", root=root, timeout_ms=10000) as server:
+        idle = [ts.Connection(server), ts.Connection(server)]
+        idle[0].send(b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+        idle[0].read_response()             # both threads certainly started
+        third = ts.Connection(server)
+        third.send(REQUEST)
+        third.sock.settimeout(0.7)
+        try:
+            early = third.sock.recv(100)
+        except (socket.timeout, TimeoutError):
+            early = b""
+        results.check("max-conns: a third client waits while 2 threads are busy", early == b"",
+                      f"answered early: {early!r}")
+        idle[1].sock.close()
+        third.sock.settimeout(5)
+        status, _, _ = third.read_response()
+        results.check("max-conns: it is served once a thread ends", status == 200, f"status {status}")
+        idle[0].sock.close()
+        third.sock.close()
+
+
+CASES = {"half-request": case_half_request, "sleep20": case_sleep20, "idle1000": case_idle1000,
+         "select1100": case_select1100, "max-conns": case_max_conns}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bin-dir", default=os.path.join(ts.ROOT, "build", "bin"))
+    parser.add_argument("--only", default="")
+    args = parser.parse_args()
+    results = ts.Results("eventloop")
+    root = ts.make_root(tempfile.mkdtemp(prefix="eventloop-"))
+    for name, case in CASES.items():
+        if args.only and name not in args.only.split(","):
+            continue
+        binary = "threaded" if name == "max-conns" else "multiplex"
+        if not os.access(os.path.join(args.bin_dir, binary), os.X_OK):
+            print(f"skip {name}: no {binary} in {args.bin_dir}")
+            continue
+        try:
+            case(args, results, root)
+        except Exception as error:  # one broken case must not hide the others
+            results.check(name, False, f"{type(error).__name__}: {error}")
+    return results.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

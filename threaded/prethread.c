@@ -1,0 +1,132 @@
+/* prethread — see prethread.h. */
+#include "prethread.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "http_conn.h"
+#include "live.h"
+#include "net.h"
+#include "queue.h"
+#include "spawn.h"
+
+static struct live_set live;        /* one slot per pool thread */
+static struct queue queue;          /* queue mode: main thread -> pool threads */
+static pthread_mutex_t accept_lock = PTHREAD_MUTEX_INITIALIZER;     /* accept-lock mode */
+
+struct pool_thread {
+    struct http_conn conn;          /* 48 KiB: on the heap, not the thread's stack */
+    struct server *server;
+    struct worker_stats *stats;     /* this thread's own slot: no sharing */
+    bool queue;
+};
+
+/* accept-lock: whoever holds the mutex sleeps in accept(); the others sleep on
+ * the mutex. Only one thread is woken per connection. Returns -1 to retry. */
+static int next_by_accept(struct pool_thread *self)
+{
+    pthread_mutex_lock(&accept_lock);
+    int conn_fd = live_stopping(&live) ? -1 : net_accept(self->server->listen_fd, self->stats);
+    pthread_mutex_unlock(&accept_lock);
+    return conn_fd;
+}
+
+/* DOC: pool-thread */
+static void *pool_thread_main(void *argument)
+{
+    struct pool_thread *self = argument;
+    int slot = live_reserve(&live);
+    while (slot >= 0 && !live_stopping(&live)) {
+        int conn_fd = self->queue ? queue_remove(&queue, self->stats) : next_by_accept(self);
+        if (conn_fd < 0) {
+            if (self->queue)
+                break;              /* the queue was closed and is empty */
+            continue;               /* EINTR, EAGAIN, out of descriptors, or stopping */
+        }
+        live_set_fd(&live, slot, conn_fd);
+        net_prepare_connection(conn_fd, self->server->options.timeout_ms);
+        http_serve_connection(&self->conn, conn_fd, &self->server->site, self->stats);
+        live_set_fd(&live, slot, -1);
+    }
+    stats_record_cpu(self->stats, RUSAGE_THREAD);
+    if (slot >= 0)
+        live_release(&live, slot);
+    free(self);
+    return NULL;
+}
+
+/* queue: the main thread is the acceptor; its waits are counted in the last slot. */
+static void accept_into_queue(struct server *server, struct worker_stats *stats)
+{
+    while (!server_stopping()) {
+        int conn_fd = net_accept(server->listen_fd, stats);
+        if (conn_fd < 0)
+            continue;
+        /* Full: the main thread waits for a pool thread to take one; meanwhile
+         * new clients wait in the kernel's listen queue. */
+        if (!queue_insert(&queue, conn_fd))
+            close(conn_fd);
+    }
+    stats_record_cpu(stats, RUSAGE_THREAD);
+}
+
+/* accept-lock: the pool accepts, the main thread only waits for the stop
+ * signal. sigsuspend unblocks and sleeps in one step, so a signal that arrives
+ * just before cannot be missed (it stays pending until then). */
+static void wait_for_stop(void)
+{
+    sigset_t stop_signals, unblocked;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, &unblocked);
+    sigdelset(&unblocked, SIGINT);
+    sigdelset(&unblocked, SIGTERM);
+    while (!server_stopping())
+        sigsuspend(&unblocked);
+    pthread_sigmask(SIG_UNBLOCK, &stop_signals, NULL);
+}
+
+void prethread_run(struct server *server, int threads, bool use_queue)
+{
+    live_init(&live, threads);
+    if (use_queue)
+        queue_init(&queue, threads);
+    for (int i = 0; i < threads; i++) {
+        struct pool_thread *thread = malloc(sizeof *thread);
+        if (thread == NULL)
+            server_die(server, "pool thread");
+        thread->server = server;
+        thread->stats = &server->stats->workers[i];
+        thread->queue = use_queue;
+        int error = spawn_thread(pool_thread_main, thread);
+        if (error != 0) {
+            errno = error;
+            server_die(server, "pthread_create");
+        }
+    }
+
+    if (use_queue)
+        accept_into_queue(server, &server->stats->workers[threads]);
+    else
+        wait_for_stop();
+
+    /* Stop: end idle connections, wake every thread where it sleeps (the queue,
+     * or accept(): on Linux shutdown() of a listening socket makes a blocked
+     * accept return EINVAL), then give in-flight responses time to finish. */
+    live_stop(&live);
+    if (use_queue)
+        queue_close(&queue);
+    else
+        shutdown(server->listen_fd, SHUT_RDWR);
+    int left = live_wait_empty(&live, LIVE_DRAIN_MS);
+    if (left > 0)
+        fprintf(stderr, "%s: %d pool threads still busy after %d ms; exiting anyway\n",
+                server->spec->name, left, LIVE_DRAIN_MS);
+}
