@@ -1,0 +1,1050 @@
+#!/usr/bin/env python3
+"""make bench: run the experiments, write CSVs, plots and a report.
+
+    python3 bench/bench.py [--full] [--only EXP[,EXP]] [--bin-dir build/bin]
+    python3 bench/bench.py --report-only bench/results/latest   (redraw, rerun nothing)
+
+Every server is started with the suite's contract (DESIGN §3): --port 0, the port
+read from its one stdout line, stopped with SIGTERM, its counters read from the
+stats file it writes (§5). Load comes from wrk (pinned to other cores than the
+server) and from bench/client (sequential connections, idle connections).
+The definitions of every number are in DESIGN §6 and docs/results.md.
+"""
+import argparse
+import csv
+import datetime
+import json
+import os
+import re
+import resource
+import select
+import shutil
+import signal
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+from configs import CONFIGS, Config  # noqa: E402
+
+EXPERIMENTS = ["fig30.1", "herd", "distribution", "throughput", "slow-handler", "memory",
+               "coro-switch"]
+BODY = 4000                 # bytes per answer: UNP's client asked for 4000 bytes
+FILE = "/bench-4000.bin"    # a static file of BODY bytes under the servers' root
+
+# Durations and sweeps. The default set fits in 5 minutes on 2 cores; FULL=1 is
+# for a quiet machine and a coffee.
+SETTINGS = {
+    "default": dict(seconds=0.4, reps=3, fig_clients=10, pool=8,
+                    tput_conc=[1, 16, 256], herd_children=[1, 2, 4, 8, 16, 32, 64],
+                    herd_conns=200, dist_workers=8, dist_high_clients=32, dist_conns=200,
+                    slow_seconds=0.6, slow_clients=64, mem_conns=1000, mem_wait_ms=300),
+    "full": dict(seconds=1.0, reps=5, tput_reps=3, fig_clients=10, pool=8,
+                 tput_conc=[1, 4, 16, 64, 256, 1024], herd_children=[1, 2, 4, 8, 16, 32, 64],
+                 herd_conns=1000, dist_workers=8, dist_high_clients=32, dist_conns=1000,
+                 slow_seconds=2.0, slow_clients=64, mem_conns=1000, mem_wait_ms=1000),
+}
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+# ---------------------------------------------------------------- processes
+
+def proc_children(pid):
+    """Direct children of pid (all its threads' children)."""
+    kids = []
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                kids += [int(x) for x in f.read().split()]
+    except OSError:
+        pass
+    return kids
+
+
+def proc_tree(pid):
+    """pid and all its descendants."""
+    tree, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        tree.append(p)
+        todo += proc_children(p)
+    return tree
+
+
+def proc_cpu_s(pid):
+    """utime+stime (+ reaped children's) of one process, from /proc."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        ticks = os.sysconf("SC_CLK_TCK")
+        return sum(int(x) for x in fields[11:15]) / ticks
+    except (OSError, IndexError):
+        return 0.0
+
+
+def proc_tree_cpu_s(pid):
+    """On-CPU time of every thread of pid and its descendants, in seconds, from
+    /proc/*/task/*/schedstat (nanoseconds, unlike the 10 ms ticks of /proc/*/stat).
+    None when the kernel has no schedstat."""
+    total = 0
+    for p in proc_tree(pid):
+        try:
+            for tid in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{tid}/schedstat") as f:
+                    total += int(f.read().split()[0])
+        except FileNotFoundError:
+            if not os.path.exists(f"/proc/{pid}/schedstat"):
+                return None
+        except (OSError, ValueError, IndexError):
+            pass
+    return total / 1e9
+
+
+def proc_memory_kb(pids):
+    """(RSS, PSS) in KiB summed over processes (threads share one process)."""
+    rss = pss = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Rss:"):
+                        rss += int(line.split()[1])
+                    elif line.startswith("Pss:"):
+                        pss += int(line.split()[1])
+        except OSError:
+            try:
+                with open(f"/proc/{pid}/status") as f:
+                    for line in f:
+                        if line.startswith("VmRSS:"):
+                            rss += int(line.split()[1])
+            except OSError:
+                pass
+    return rss, pss
+
+
+def listen_backlog(port):
+    """Connections waiting in the accept queue of the listening socket(s) on port.
+    For a listening socket the kernel reports the accept backlog as its receive
+    queue. Asked over NETLINK_SOCK_DIAG for listening sockets only: /proc/net/tcp
+    would list every TIME_WAIT socket of the earlier runs too, and grow slow."""
+    try:
+        sock = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, 4)   # NETLINK_SOCK_DIAG
+    except OSError:
+        return None
+    tcp_listen = 10
+    request = struct.pack("=BBBBI", socket.AF_INET, socket.IPPROTO_TCP, 0, 0,
+                          1 << tcp_listen) + bytes(48)                 # inet_diag_req_v2
+    header = struct.pack("=IHHII", 16 + len(request), 20, 0x301, 1, 0)   # SOCK_DIAG_BY_FAMILY, dump
+    pending = 0
+    with sock:
+        sock.settimeout(2)
+        try:
+            sock.send(header + request)
+            while True:
+                data = sock.recv(1 << 16)
+                offset = 0
+                while offset + 16 <= len(data):
+                    length, kind = struct.unpack_from("=IH", data, offset)
+                    if kind == 3:                                       # NLMSG_DONE
+                        return pending
+                    if kind == 2 or length < 16:                        # NLMSG_ERROR
+                        return None
+                    msg = offset + 16                                   # inet_diag_msg
+                    sport = struct.unpack_from(">H", data, msg + 4)[0]
+                    if sport == port:
+                        pending += struct.unpack_from("=I", data, msg + 56)[0]
+                    offset += (length + 3) & ~3
+        except (OSError, struct.error):
+            return None
+
+
+def stderr_tail(path):
+    try:
+        with open(path, errors="replace") as f:
+            lines = [line.strip() for line in f if line.strip()]
+        return f" (stderr: {lines[-1][:160]})" if lines else ""
+    except OSError:
+        return ""
+
+
+def nginx_path():
+    """nginx lives in /usr/sbin, which a user's PATH may not hold."""
+    found = shutil.which("nginx")
+    if found is None and os.access("/usr/sbin/nginx", os.X_OK):
+        found = "/usr/sbin/nginx"
+    return found
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Running:
+    def __init__(self, cfg, proc, port, pid, stats_path, workers):
+        self.cfg, self.proc, self.port, self.pid = cfg, proc, port, pid
+        self.stats_path, self.workers = stats_path, workers
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+
+class StartError(Exception):
+    pass
+
+
+# ---------------------------------------------------------------- the bench
+
+class Bench:
+    def __init__(self, out, bin_dir, settings, plan_only=False):
+        self.out, self.bin_dir, self.s = out, bin_dir, settings
+        self.tools = os.path.join(HERE, "build")
+        self.www = os.path.join(out, "www")
+        self.tmp = os.path.join(out, "tmp")
+        self.running = []
+        self.serial = 0
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) >= 2:
+            half = len(cpus) // 2
+            self.server_cpus, self.client_cpus = cpus[:half], cpus[half:]
+        else:
+            self.server_cpus = self.client_cpus = []
+        if not plan_only:
+            os.makedirs(self.www, exist_ok=True)
+            os.makedirs(self.tmp, exist_ok=True)
+            with open(os.path.join(self.www, FILE.lstrip("/")), "wb") as f:
+                f.write(b"x" * BODY)
+            with open(os.path.join(self.www, "index.html"), "w") as f:
+                f.write("<p>bench root</p>\n")
+            self.commands = open(os.path.join(out, "commands.txt"), "w")
+            self.lua = os.path.join(HERE, "report.lua")
+
+    def pin(self, cpus):
+        return ["taskset", "-c", ",".join(map(str, cpus))] if cpus else []
+
+    def record_command(self, argv):
+        self.commands.write(" ".join(argv) + "\n")
+        self.commands.flush()
+
+    # -- servers
+
+    def start(self, cfg, workers):
+        if cfg.binary == "nginx":
+            return self.start_nginx(cfg)
+        self.serial += 1
+        stats = os.path.join(self.tmp, f"stats-{self.serial}.json")
+        binary = (os.path.join(self.tools, "floor") if cfg.binary == "floor"
+                  else os.path.join(self.bin_dir, cfg.binary))
+        argv = self.pin(self.server_cpus) + [binary, "--port", "0", "--root", self.www,
+                                             "--stats-file", stats, "--quiet"] + cfg.argv(workers)
+        self.record_command(argv)
+        errlog = open(os.path.join(self.tmp, f"stderr-{self.serial}.txt"), "w+")
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errlog,
+                                stdin=subprocess.DEVNULL)
+        ready, _, _ = select.select([proc.stdout], [], [], 5.0)
+        line = proc.stdout.readline().decode(errors="replace") if ready else ""
+        m = re.search(r"listening on http://[^:]+:(\d+)/.*pid=(\d+)", line)
+        if not m:
+            try:
+                proc.kill()
+            except OSError:
+                pass
+            proc.wait()
+            errlog.seek(0)
+            why = errlog.read().strip().splitlines()
+            errlog.close()
+            raise StartError(f"exit {proc.returncode}: {why[-1] if why else line.strip() or 'no output'}")
+        errlog.close()
+        run = Running(cfg, proc, int(m.group(1)), proc.pid, stats, workers)
+        run.stderr_path = errlog.name
+        self.running.append(run)
+        self.settle(run)
+        return run
+
+    def settle(self, run):
+        """Wait until the process tree stops growing (workers forked and waiting)."""
+        last, stable, deadline = -1, 0, time.time() + 1.0
+        while stable < 3 and time.time() < deadline:
+            n = len(proc_tree(run.pid))
+            stable = stable + 1 if n == last else 0
+            last = n
+            time.sleep(0.01)
+
+    def stop(self, run):
+        """SIGTERM, wait, read the stats file. Returns (stats or None, problem text)."""
+        problem = ""
+        if run.cfg.binary == "nginx":
+            return self.stop_nginx(run)
+        tree = proc_tree(run.pid)
+        try:
+            os.kill(run.pid, signal.SIGTERM)
+            rc = run.proc.wait(timeout=10)
+            if rc != 0:
+                problem = f"exit status {rc} after SIGTERM" + stderr_tail(run.stderr_path)
+        except subprocess.TimeoutExpired:
+            for pid in tree:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            run.proc.wait()
+            problem = "did not exit within 10 s of SIGTERM (killed)"
+        run.proc.stdout.close()
+        self.running.remove(run)
+        try:
+            with open(run.stats_path) as f:
+                stats = json.load(f)
+        except (OSError, ValueError) as e:
+            return None, (problem + "; " if problem else "") + f"no stats file ({e.__class__.__name__})"
+        return stats, problem
+
+    def start_nginx(self, cfg):
+        nginx = nginx_path()
+        if nginx is None:
+            raise StartError("nginx is not installed")
+        prefix = os.path.join(self.out, "nginx")
+        os.makedirs(os.path.join(prefix, "tmp"), exist_ok=True)
+        port = free_port()
+        conf = os.path.join(prefix, "nginx.conf")
+        version = subprocess.run([nginx, "-V"], capture_output=True, text=True).stderr
+        temps = ""
+        for module in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
+            name = "client-body" if module == "client_body" else module
+            if f"--http-{name}-temp-path" in version and f"--without-http_{module}_module" not in version:
+                temps += f"    {module}_temp_path {prefix}/tmp/{module};\n"
+        status = "stub_status" if "stub_status" in version else ""
+        with open(conf, "w") as f:
+            f.write(f"""# generated by bench/bench.py: one process, loopback only
+worker_processes 1;
+master_process off;
+daemon off;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{ worker_connections 8192; }}
+http {{
+    access_log off;
+    sendfile on;
+    keepalive_requests 1000000;
+    keepalive_timeout 65;
+{temps}    types {{ text/html html; application/octet-stream bin; }}
+    default_type application/octet-stream;
+    server {{
+        listen 127.0.0.1:{port};
+        root {self.www};
+        {"location = /nginx_status { " + status + "; }" if status else ""}
+    }}
+}}
+""")
+        argv = self.pin(self.server_cpus) + [nginx, "-p", prefix, "-c", conf, "-e",
+                                             os.path.join(prefix, "error.log")]
+        self.record_command(argv)
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                stdin=subprocess.DEVNULL)
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            if proc.poll() is not None:
+                raise StartError(f"nginx exited {proc.returncode}; see {prefix}/error.log")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.02)
+        else:
+            proc.kill()
+            proc.wait()
+            raise StartError("nginx did not listen within 5 s")
+        run = Running(cfg, proc, port, proc.pid, None, 1)
+        run.has_status = bool(status)
+        self.running.append(run)
+        return run
+
+    def nginx_connections(self, run):
+        """accepts and requests from stub_status, minus the status request itself."""
+        if not run.has_status:
+            return None, None
+        try:
+            with socket.create_connection(("127.0.0.1", run.port), timeout=2) as s:
+                s.sendall(b"GET /nginx_status HTTP/1.0\r\nHost: x\r\n\r\n")
+                data = b""
+                while True:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+            nums = re.search(rb"\n\s*(\d+)\s+(\d+)\s+(\d+)", data)
+            return int(nums.group(1)) - 1, int(nums.group(3)) - 1
+        except (OSError, AttributeError):
+            return None, None
+
+    def stop_nginx(self, run):
+        conns, reqs = self.nginx_connections(run)
+        cpu = proc_tree_cpu_s(run.pid)          # ns resolution; /proc/PID/stat has 10 ms ticks
+        if cpu is None:
+            cpu = proc_cpu_s(run.pid)
+        run.proc.send_signal(signal.SIGTERM)
+        try:
+            run.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            run.proc.kill()
+            run.proc.wait()
+        self.running.remove(run)
+        stats = {"server": "nginx", "workers": 1,
+                 "cpu": {"self_user_s": cpu, "self_sys_s": 0.0, "children_user_s": 0.0,
+                         "children_sys_s": 0.0},
+                 "totals": {"connections": conns, "requests": reqs, "waits": None,
+                            "sleeps": None, "spurious": None, "errors": None},
+                 "per_worker": []}
+        return stats, ""
+
+    def stop_all(self):
+        for run in list(self.running):
+            for pid in proc_tree(run.pid):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            run.proc.wait()
+        self.running = []
+
+    # -- load
+
+    def wrk(self, url, conns, seconds, close, before_stop=None):
+        threads = max(1, min(len(self.client_cpus) or 1, conns))
+        argv = self.pin(self.client_cpus) + [
+            "wrk", "-t", str(threads), "-c", str(conns), "-d", f"{int(seconds) + 30}s",
+            "--timeout", "10s", "-s", self.lua]
+        if close:
+            argv += ["-H", "Connection: close"]
+        argv.append(url)
+        self.record_command(argv + [f"# stopped with SIGINT after {seconds} s"])
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            time.sleep(seconds)
+            observed = before_stop() if before_stop else None
+        except BaseException:
+            proc.kill()             # interrupted: leave no wrk behind
+            proc.wait()
+            raise
+        proc.send_signal(signal.SIGINT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        text = proc.stdout.read().decode(errors="replace")
+        proc.stdout.close()
+        m = re.search(r"^BENCH (.*)$", text, re.M)
+        if not m:
+            return {"wrk_problem": "wrk printed no summary: " + text.strip()[-200:]}
+        r = {k: float(v) for k, v in (kv.split("=") for kv in m.group(1).split())}
+        r["client_cpu_s"] = usage.ru_utime + usage.ru_stime
+        r["observed"] = observed
+        return r
+
+    def client(self, mode, port, path, n, extra=()):
+        argv = self.pin(self.client_cpus) + [os.path.join(self.tools, "client"), mode,
+                                             "127.0.0.1", str(port), path, str(n)] + list(extra)
+        self.record_command(argv)
+        return argv
+
+
+# ---------------------------------------------------------------- records
+
+def wrk_flags(w):
+    """The problems of one wrk run, as text ('' when clean)."""
+    if "wrk_problem" in w:
+        return w["wrk_problem"]
+    problems = []
+    sock = {k: int(w.get(k, 0)) for k in ("connect", "read", "write", "timeout")}
+    if any(sock.values()):
+        problems.append("socket errors " + " ".join(f"{k}={v}" for k, v in sock.items() if v))
+    if w.get("status", 0):
+        problems.append(f"non-2xx={int(w['status'])}")
+    if w.get("requests", 0) == 0:
+        problems.append("no answers")
+    return "; ".join(problems)
+
+
+def server_numbers(stats):
+    cpu = stats.get("cpu") or {}
+    total = sum(cpu.get(k) or 0.0 for k in ("self_user_s", "self_sys_s", "children_user_s",
+                                               "children_sys_s"))
+    t = stats.get("totals") or {}
+    return (total if cpu else None), t
+
+
+def per(value, count, scale=1e6):
+    return value / count * scale if value is not None and count else None
+
+
+class Experiment:
+    """A named list of runs; each run is one closure returning a CSV row."""
+
+    def __init__(self, bench, name, fields):
+        self.bench, self.name, self.fields = bench, name, fields
+        self.runs = []
+
+    def add(self, description, fn):
+        self.runs.append((description, fn))
+
+
+class CsvOut:
+    def __init__(self, path, fields):
+        self.f = open(path, "w", newline="")
+        self.w = csv.DictWriter(self.f, fieldnames=fields, extrasaction="ignore")
+        self.w.writeheader()
+
+    def row(self, d):
+        self.w.writerow({k: ("" if v is None else (f"{v:.6g}" if isinstance(v, float) else v))
+                         for k, v in d.items()})
+        self.f.flush()
+
+
+LOAD_FIELDS = ["experiment", "config", "binary", "options", "workers", "mode", "clients", "rep",
+               "seconds", "requests", "req_per_s", "p50_us", "p99_us", "server_connections",
+               "server_requests", "server_cpu_s", "client_cpu_s", "cpu_per_conn_us",
+               "cpu_per_req_us", "client_cpu_per_conn_us", "client_cpu_per_req_us", "flag"]
+
+
+def load_run(bench, cfg, workers, mode, clients, seconds, path=FILE, experiment=""):
+    """Start cfg, run wrk against it, stop it: one row."""
+    row = dict(experiment=experiment, config=cfg.label, binary=cfg.binary,
+               options=" ".join(cfg.argv(workers)), workers=workers if cfg.uses_workers() else "",
+               mode=mode, clients=clients, seconds=seconds)
+    try:
+        run = bench.start(cfg, workers)
+    except StartError as e:
+        row["flag"] = f"did not start: {e}"
+        return row
+    w = bench.wrk(run.url + path, clients, seconds, close=(mode == "close"),
+                  before_stop=lambda: listen_backlog(run.port))
+    stats, problem = bench.stop(run)
+    flags = [f for f in (wrk_flags(w), problem) if f]
+    if "requests" in w:
+        row.update(requests=int(w["requests"]), req_per_s=w["requests"] / (w["duration_us"] / 1e6),
+                   p50_us=w["p50"], p99_us=w["p99"], client_cpu_s=w["client_cpu_s"])
+    if stats:
+        cpu, totals = server_numbers(stats)
+        conns, reqs = totals.get("connections"), totals.get("requests")
+        if conns is None and mode == "close":
+            conns = reqs = row.get("requests")     # nginx without stub_status
+        row.update(server_connections=conns, server_requests=reqs, server_cpu_s=cpu,
+                   cpu_per_conn_us=per(cpu, conns), cpu_per_req_us=per(cpu, reqs),
+                   client_cpu_per_conn_us=per(row.get("client_cpu_s"), conns),
+                   client_cpu_per_req_us=per(row.get("client_cpu_s"), reqs))
+        if mode == "keepalive" and conns is not None and conns < clients:
+            flags.append(f"starved: the server took {conns} of {clients} connections")
+        elif mode == "keepalive" and w.get("observed"):
+            flags.append(f"starved: {w['observed']} of {clients} connections still waited "
+                         "in the listen queue at the end")
+    row["flag"] = "; ".join(flags)
+    return row
+
+
+# ---------------------------------------------------------------- experiments
+
+def present(bench, cfgs):
+    """The rows that started in the probe; "full" rows only with FULL=1."""
+    return [c for c in cfgs if c.label in bench.available and (bench.full or "full" not in c.groups)]
+
+
+def exp_fig30_1(bench, csvs):
+    s = bench.s
+    cfgs = present(bench, bench.configs)
+    out = csvs("fig30.1", LOAD_FIELDS)
+    e = Experiment(bench, "fig30.1", LOAD_FIELDS)
+    for rep in range(1, s["reps"] + 1):
+        for cfg in cfgs:
+            def fn(cfg=cfg, rep=rep):
+                row = load_run(bench, cfg, s["pool"], "close", s["fig_clients"], s["seconds"],
+                               experiment="fig30.1")
+                row["rep"] = rep
+                out.row(row)
+                return row
+            e.add(f"fig30.1 {describe(cfg, s['pool'])} close c={s['fig_clients']} rep {rep}", fn)
+    return e
+
+
+def exp_throughput(bench, csvs):
+    s = bench.s
+    group = None if bench.full else "main"
+    cfgs = present(bench, [c for c in bench.configs if group is None or group in c.groups])
+    out = csvs("throughput", LOAD_FIELDS)
+    e = Experiment(bench, "throughput", LOAD_FIELDS)
+    for rep in range(1, s.get("tput_reps", s["reps"]) + 1):
+        for mode in ("keepalive", "close"):
+            for clients in s["tput_conc"]:
+                for cfg in cfgs:
+                    def fn(cfg=cfg, rep=rep, mode=mode, clients=clients):
+                        row = load_run(bench, cfg, s["pool"], mode, clients, s["seconds"],
+                                       experiment="throughput")
+                        row["rep"] = rep
+                        out.row(row)
+                        return row
+                    e.add(f"throughput {describe(cfg, s['pool'])} {mode} c={clients} rep {rep}", fn)
+    return e
+
+
+def exp_slow(bench, csvs):
+    s = bench.s
+    cfgs = present(bench, [c for c in bench.configs if "main" in c.groups and not c.reference])
+    out = csvs("slow-handler", LOAD_FIELDS)
+    e = Experiment(bench, "slow-handler", LOAD_FIELDS)
+    for rep in range(1, s["reps"] + 1):
+        for cfg in cfgs:
+            def fn(cfg=cfg, rep=rep):
+                row = load_run(bench, cfg, s["pool"], "keepalive", s["slow_clients"],
+                               s["slow_seconds"], path="/lab/sleep/50", experiment="slow-handler")
+                row["rep"] = rep
+                # Starving keep-alive clients is what a serial model does here: not an error.
+                row["flag"] = "; ".join(f for f in row.get("flag", "").split("; ")
+                                        if f and not f.startswith("starved"))
+                out.row(row)
+                return row
+            e.add(f"slow-handler {describe(cfg, s['pool'])} /lab/sleep/50 c={s['slow_clients']} rep {rep}", fn)
+    return e
+
+
+HERD_FIELDS = ["experiment", "config", "workers", "load", "clients", "rep", "connections",
+               "ok", "bad", "client_errors", "seconds", "server_connections", "waits", "sleeps",
+               "spurious", "sleeps_per_conn", "spurious_per_conn", "cpu_per_conn_us", "run_cpu_per_conn_us",
+               "client_cpu_per_conn_us", "jain", "max_share", "active_workers", "flag"]
+WORKER_FIELDS = ["experiment", "config", "workers", "load", "clients", "rep", "worker",
+                 "connections"]
+
+
+def jain(xs):
+    s, sq = sum(xs), sum(x * x for x in xs)
+    return (s * s) / (len(xs) * sq) if sq else None
+
+
+def seq_run(bench, cfg, workers, n):
+    """Start cfg with `workers`, make n sequential connections, stop it."""
+    row = dict(config=cfg.label, workers=workers, load="low", clients=1, connections=n)
+    try:
+        run = bench.start(cfg, workers)
+    except StartError as e:
+        row["flag"] = f"did not start: {e}"
+        return row, []
+    argv = bench.client("seq", run.port, FILE, n)
+    cpu_before = proc_tree_cpu_s(run.pid)
+    try:
+        res = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+        got = dict(kv.split("=") for kv in res.stdout.split())
+    except (subprocess.TimeoutExpired, ValueError):
+        got = {}
+    cpu_after = proc_tree_cpu_s(run.pid)
+    stats, problem = bench.stop(run)
+    if cpu_before is not None and cpu_after is not None:
+        # The server's CPU while the client ran: start-up (forking 64 children)
+        # would otherwise weigh on a few hundred connections.
+        row["run_cpu_per_conn_us"] = per(cpu_after - cpu_before, n)
+    flags = [problem] if problem else []
+    if not got:
+        flags.append("client failed")
+    else:
+        row.update(ok=int(got["ok"]), bad=int(got["bad"]), client_errors=int(got["errors"]),
+                   seconds=float(got["elapsed_s"]))
+        if row["bad"] or row["client_errors"]:
+            flags.append(f"client saw non-2xx={row['bad']} socket errors={row['client_errors']}")
+        client_cpu = float(got["user_s"]) + float(got["sys_s"])
+        row["client_cpu_per_conn_us"] = per(client_cpu, n)
+    counts = []
+    if stats:
+        add_counters(row, stats)
+        counts = [w.get("connections", 0) for w in (stats.get("per_worker") or [])]
+        add_spread(row, counts)
+    row["flag"] = "; ".join(flags)
+    return row, counts
+
+
+def add_counters(row, stats):
+    cpu, t = server_numbers(stats)
+    conns = t.get("connections")
+    row.update(server_connections=conns, waits=t.get("waits"), sleeps=t.get("sleeps"),
+               spurious=t.get("spurious"), sleeps_per_conn=per(t.get("sleeps"), conns, 1),
+               spurious_per_conn=per(t.get("spurious"), conns, 1),
+               cpu_per_conn_us=per(cpu, conns))
+
+
+def add_spread(row, counts):
+    if counts and sum(counts):
+        row.update(jain=jain(counts), max_share=max(counts) / sum(counts),
+                   active_workers=sum(1 for c in counts if c))
+
+
+def exp_herd(bench, csvs):
+    s = bench.s
+    groups = ("herd", "herd-full") if bench.full else ("herd",)
+    cfgs = present(bench, [c for c in bench.configs if set(groups) & set(c.groups)])
+    out = csvs("herd", HERD_FIELDS)
+    e = Experiment(bench, "herd", HERD_FIELDS)
+    for rep in range(1, s["reps"] + 1):
+        for cfg in cfgs:
+            for workers in s["herd_children"]:
+                def fn(cfg=cfg, workers=workers, rep=rep):
+                    row, _ = seq_run(bench, cfg, workers, s["herd_conns"])
+                    row.update(experiment="herd", rep=rep)
+                    out.row(row)
+                    return row
+                e.add(f"herd {describe(cfg, workers)} 1 sequential client x{s['herd_conns']} rep {rep}", fn)
+    return e
+
+
+def exp_distribution(bench, csvs):
+    s = bench.s
+    groups = ("herd", "herd-full") if bench.full else ("herd",)
+    cfgs = present(bench, [c for c in bench.configs if set(groups) & set(c.groups)])
+    out = csvs("distribution", HERD_FIELDS)
+    per_worker = csvs("distribution-workers", WORKER_FIELDS)
+    e = Experiment(bench, "distribution", HERD_FIELDS)
+    nw, hc = s["dist_workers"], s["dist_high_clients"]
+
+    def emit(row, counts, rep):
+        row.update(experiment="distribution", rep=rep)
+        out.row(row)
+        for i, c in enumerate(counts):
+            per_worker.row(dict(experiment="distribution", config=row["config"], workers=nw,
+                                load=row["load"], clients=row["clients"], rep=rep, worker=i,
+                                connections=c))
+        return row
+
+    for rep in range(1, s["reps"] + 1):
+        for cfg in cfgs:
+            def low(cfg=cfg, rep=rep):
+                row, counts = seq_run(bench, cfg, nw, s["dist_conns"])
+                return emit(row, counts, rep)
+
+            def high(cfg=cfg, rep=rep):
+                row = dict(config=cfg.label, workers=nw, load="high", clients=hc)
+                try:
+                    run = bench.start(cfg, nw)
+                except StartError as err:
+                    row["flag"] = f"did not start: {err}"
+                    return emit(row, [], rep)
+                w = bench.wrk(run.url + FILE, hc, s["seconds"], close=True)
+                stats, problem = bench.stop(run)
+                row["flag"] = "; ".join(f for f in (wrk_flags(w), problem) if f)
+                row["connections"] = int(w.get("requests", 0))
+                counts = []
+                if stats:
+                    add_counters(row, stats)
+                    counts = [x.get("connections", 0) for x in (stats.get("per_worker") or [])]
+                    add_spread(row, counts)
+                    row["client_cpu_per_conn_us"] = per(w.get("client_cpu_s"),
+                                                        row.get("server_connections"))
+                return emit(row, counts, rep)
+            e.add(f"distribution {describe(cfg, nw)} low: 1 sequential client rep {rep}", low)
+            e.add(f"distribution {describe(cfg, nw)} high: {hc} clients rep {rep}", high)
+    return e
+
+
+MEM_FIELDS = ["experiment", "config", "workers", "rep", "held_target", "connected", "answered",
+              "processes", "idle_rss_kb", "idle_pss_kb", "rss_kb", "pss_kb", "per_conn_kb",
+              "flag"]
+
+
+def exp_memory(bench, csvs):
+    s = bench.s
+    cfgs = present(bench, [c for c in bench.configs if "main" in c.groups])
+    out = csvs("memory", MEM_FIELDS)
+    e = Experiment(bench, "memory", MEM_FIELDS)
+    n = s["mem_conns"]
+    for rep in range(1, s["reps"] + 1):
+        for cfg in cfgs:
+            def fn(cfg=cfg, rep=rep):
+                row = dict(experiment="memory", config=cfg.label, workers=s["pool"], rep=rep,
+                           held_target=n)
+                try:
+                    run = bench.start(cfg, s["pool"])
+                except StartError as err:
+                    row["flag"] = f"did not start: {err}"
+                    out.row(row)
+                    return row
+                row["idle_rss_kb"], row["idle_pss_kb"] = proc_memory_kb(proc_tree(run.pid))
+                argv = bench.client("hold", run.port, FILE, n, [str(s["mem_wait_ms"])])
+                holder = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                          text=True)
+                try:
+                    line = holder.stdout.readline()
+                    got = dict(kv.split("=") for kv in line.split()) if "=" in line else {}
+                    time.sleep(0.05)
+                    tree = proc_tree(run.pid)
+                    row["rss_kb"], row["pss_kb"] = proc_memory_kb(tree)
+                    row["processes"] = len(tree)
+                finally:
+                    holder.stdin.close()    # the holder closes everything and exits
+                    holder.wait()
+                stats, problem = bench.stop(run)
+                row.update(connected=got.get("connected"), answered=got.get("answered"))
+                flags = [problem] if problem else []
+                if not got:
+                    flags.append("holder failed")
+                elif int(got["connected"]) < n:
+                    flags.append(f"only {got['connected']} of {n} connections were established")
+                mem = row["pss_kb"] or row["rss_kb"]
+                idle = row["idle_pss_kb"] or row["idle_rss_kb"]
+                if got and int(got["answered"]):
+                    row["per_conn_kb"] = (mem - idle) / int(got["answered"])
+                row["flag"] = "; ".join(flags)
+                out.row(row)
+                return row
+            e.add(f"memory {describe(cfg, s['pool'])} holding {n} idle connections rep {rep}", fn)
+    return e
+
+
+CORO_FIELDS = ["experiment", "rep", "name", "ns_per_switch", "line"]
+
+
+def exp_coro(bench, csvs):
+    e = Experiment(bench, "coro-switch", CORO_FIELDS)
+    binary = os.path.join(bench.tools, "coro_switch")
+    if not os.path.exists(binary):
+        bench.notes.append("coroutine switch: bench/coro_switch.c is not there yet (or did not "
+                           "build), so the experiment was skipped.")
+        return e
+    out = csvs("coro-switch", CORO_FIELDS)
+    for rep in range(1, bench.s["reps"] + 1):
+        def fn(rep=rep):
+            argv = bench.pin(bench.server_cpus) + [binary]
+            bench.record_command(argv)
+            res = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+            rows = []
+            for line in res.stdout.splitlines():
+                m = re.search(r"([0-9]+(?:\.[0-9]+)?)\s*ns", line)
+                if m:
+                    name = line[:m.start()].strip(" :=\t") or line.strip()
+                    name = re.sub(r"\s+", " ", name)
+                    rows.append(dict(experiment="coro-switch", rep=rep, name=name,
+                                     ns_per_switch=float(m.group(1)), line=line.strip()))
+            for r in rows:
+                out.row(r)
+            flag = "" if rows and res.returncode == 0 else f"exit {res.returncode}, no 'ns' line"
+            return {"flag": flag, "req_per_s": None}
+        e.add(f"coro-switch rep {rep}", fn)
+    return e
+
+
+BUILDERS = {"fig30.1": exp_fig30_1, "herd": exp_herd, "distribution": exp_distribution,
+            "throughput": exp_throughput, "slow-handler": exp_slow, "memory": exp_memory,
+            "coro-switch": exp_coro}
+
+
+def describe(cfg, workers):
+    return cfg.label + (f" workers={workers}" if cfg.uses_workers() else "")
+
+
+# ---------------------------------------------------------------- setup
+
+def discover(bin_dir):
+    """The table's rows, plus a default row for every unknown binary in bin_dir."""
+    known = {c.binary for c in CONFIGS}
+    found = sorted(os.listdir(bin_dir)) if os.path.isdir(bin_dir) else []
+    extra = [Config(name, name, [], ("main",)) for name in found
+             if name not in known and os.access(os.path.join(bin_dir, name), os.X_OK)]
+    return CONFIGS + extra
+
+
+def probe(bench):
+    """Start each configuration once; keep those that start, answer and stop."""
+    bench.available, bench.skipped = [], []
+    for cfg in bench.configs:
+        if "full" in cfg.groups and not bench.full:
+            continue
+        if cfg.binary == "nginx" and nginx_path() is None:
+            bench.skipped.append((cfg.label, "nginx is not installed: no nginx reference line"))
+            continue
+        path = (os.path.join(bench.tools, "floor") if cfg.binary == "floor"
+                else os.path.join(bench.bin_dir, cfg.binary) if cfg.binary != "nginx" else None)
+        if path and not os.path.exists(path):
+            bench.skipped.append((cfg.label, f"{os.path.relpath(path, ROOT)} does not exist yet"))
+            continue
+        try:
+            run = bench.start(cfg, 2)
+        except StartError as e:
+            bench.skipped.append((cfg.label, f"did not start with {' '.join(cfg.argv(2))}: {e}"))
+            continue
+        try:
+            with socket.create_connection(("127.0.0.1", run.port), timeout=3) as sock:
+                sock.sendall(f"GET {FILE} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+                head = sock.recv(64)
+        except OSError as e:
+            head = str(e).encode()
+        stats, problem = bench.stop(run)
+        if not head.startswith(b"HTTP/1.1 200"):
+            bench.skipped.append((cfg.label, f"answered {head[:40]!r} to GET {FILE}"))
+        elif problem:
+            bench.skipped.append((cfg.label, problem))
+        else:
+            bench.available.append(cfg.label)
+
+
+def metadata(bench, args, argv):
+    def cmd(*a):
+        try:
+            r = subprocess.run(a, capture_output=True, text=True, timeout=10)
+            return (r.stdout + r.stderr).strip().splitlines()[0]
+        except (OSError, IndexError, subprocess.TimeoutExpired):
+            return "unavailable"
+    model = "unknown"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain"], capture_output=True,
+                           text=True).stdout.strip()
+    return {
+        "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "host": socket.gethostname(),
+        "kernel": " ".join(os.uname()[2:4]),
+        "cpu_model": model,
+        "cores_online": os.cpu_count(),
+        "cores_usable": len(os.sched_getaffinity(0)),
+        "server_cpus": ",".join(map(str, bench.server_cpus)) or "not pinned (one core)",
+        "client_cpus": ",".join(map(str, bench.client_cpus)) or "not pinned (one core)",
+        "compiler": cmd(os.environ.get("CC", "cc"), "--version"),
+        "wrk": cmd("wrk", "-v"),
+        "gnuplot": cmd("gnuplot", "--version"),
+        "nginx": cmd(nginx_path(), "-v") if nginx_path() else "not installed",
+        "python": sys.version.split()[0],
+        "git_commit": cmd("git", "-C", ROOT, "rev-parse", "HEAD") + (" (with uncommitted changes)" if dirty else ""),
+        "set": "FULL" if args.full else "default",
+        "only": args.only or "all",
+        "settings": bench.s,
+        "pool_workers": bench.s["pool"],
+        "command": " ".join(argv),
+        "commands_file": "commands.txt (every server, wrk and client command, in order)",
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--full", action="store_true", help="longer sweeps and more repeats")
+    ap.add_argument("--only", default="", help="comma-separated experiments: " + ", ".join(EXPERIMENTS))
+    ap.add_argument("--bin-dir", default=os.path.join(ROOT, "build", "bin"))
+    ap.add_argument("--results", default=os.path.join(HERE, "results"))
+    ap.add_argument("--list", action="store_true", help="print the plan and exit")
+    ap.add_argument("--report-only", metavar="DIR", help="redraw plots and report from DIR's CSVs")
+    args = ap.parse_args()
+
+    import plots
+    import report
+    if args.report_only:
+        out = os.path.realpath(args.report_only)
+        plots.draw_all(out)
+        report.write(out)
+        log(f"report: {os.path.relpath(os.path.join(out, 'report.md'), os.getcwd())}")
+        return 0
+
+    only = [x.strip() for x in args.only.split(",") if x.strip()]
+    references_only = only == ["reference"]
+    if "reference" in only:        # the reference lines live in these two
+        only = [x for x in only if x != "reference"] + ["fig30.1", "throughput"]
+    for x in only:
+        if x not in EXPERIMENTS:
+            ap.error(f"unknown experiment {x!r}; choose from {', '.join(EXPERIMENTS)}, reference")
+    chosen = [x for x in EXPERIMENTS if not only or x in only]
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = 8192 if hard == resource.RLIM_INFINITY else min(hard, 8192)
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+
+    stamp = datetime.datetime.now().strftime("%Y-%m-%d-%H%M%S")
+    out = os.path.join(args.results, f"{stamp}-{socket.gethostname()}")
+    bench = Bench(out, os.path.realpath(args.bin_dir), SETTINGS["full" if args.full else "default"],
+                  plan_only=args.list)
+    bench.full = args.full
+    bench.notes = []
+    bench.configs = discover(bench.bin_dir)
+    if references_only:            # floor and nginx, with iterative as the baseline
+        bench.configs = [c for c in bench.configs if c.reference or c.book_row == 0]
+    if args.list:
+        bench.available = [c.label for c in bench.configs]
+        csvs = lambda name, fields: None  # noqa: E731
+        for name in chosen:
+            for desc, _ in BUILDERS[name](bench, csvs).runs:
+                print(desc)
+        return 0
+
+    os.makedirs(out, exist_ok=True)
+    t0 = time.time()
+    log(f"make bench: results in {os.path.relpath(out, ROOT)}")
+    probe(bench)
+    log(f"servers: {len(bench.available)} configurations run; {len(bench.skipped)} skipped")
+    for label, why in bench.skipped:
+        log(f"  skipped {label}: {why}")
+
+    files = {}
+
+    def csvs(name, fields):
+        if name not in files:
+            files[name] = CsvOut(os.path.join(out, f"{name}.csv"), fields)
+        return files[name]
+
+    experiments = [BUILDERS[name](bench, csvs) for name in chosen]
+    total = sum(len(e.runs) for e in experiments)
+    log(f"plan: {total} runs ({', '.join(f'{e.name} {len(e.runs)}' for e in experiments)}); "
+        f"wrk {bench.s['seconds']} s per point, {bench.s['reps']} repeats")
+    meta = metadata(bench, args, sys.argv)
+    i = 0
+    try:
+        for e in experiments:
+            for desc, fn in e.runs:
+                i += 1
+                t = time.time()
+                row = fn()
+                extra = ""
+                if row.get("req_per_s"):
+                    extra = f"  {row['req_per_s']:.0f} req/s"
+                elif row.get("sleeps_per_conn") is not None:
+                    extra = f"  {row['sleeps_per_conn']:.2f} sleeps/conn"
+                elif row.get("pss_kb"):
+                    extra = f"  {row['pss_kb'] / 1024:.1f} MiB"
+                if row.get("flag"):
+                    extra += f"  FLAGGED: {row['flag']}"
+                log(f"[{i}/{total}] {desc} … {time.time() - t:.1f} s{extra}")
+    except KeyboardInterrupt:
+        log("interrupted: stopping servers, writing what was measured")
+        bench.notes.append(f"interrupted after {i} of {total} runs: this report is partial.")
+    finally:
+        bench.stop_all()
+        bench.commands.close()
+        for f in files.values():
+            f.f.close()
+    meta["runs"] = i
+    meta["elapsed_s"] = round(time.time() - t0, 1)
+    meta["servers_run"] = bench.available
+    meta["servers_skipped"] = [f"{label}: {why}" for label, why in bench.skipped]
+    meta["notes"] = bench.notes
+    meta["experiments"] = chosen
+    with open(os.path.join(out, "metadata.json"), "w") as f:
+        json.dump(meta, f, indent=1)
+    shutil.rmtree(bench.tmp, ignore_errors=True)
+    shutil.rmtree(bench.www, ignore_errors=True)
+    plots.draw_all(out)
+    report.write(out)
+    latest = os.path.join(args.results, "latest")
+    if os.path.islink(latest) or os.path.exists(latest):
+        os.remove(latest)
+    os.symlink(os.path.basename(out), latest)
+    log(f"make bench: {i} runs in {time.time() - t0:.0f} s; report: "
+        f"{os.path.relpath(os.path.join(latest, 'report.md'), ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

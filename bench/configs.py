@@ -1,0 +1,86 @@
+"""The table of server configurations the bench runs.
+
+One row per configuration: every server, and every option of the process and pool
+models. "{W}" in an option list is replaced by the worker count the experiment
+asks for. Rows whose binary is missing from build/bin are skipped (and listed in
+the report); a binary in build/bin without a row here is benched with its
+defaults, so a new server shows up in every plot without editing anything.
+
+Groups say which experiments use a row:
+  main   the throughput, slow-handler and memory plots (one row per model)
+  herd   the thundering-herd and distribution sweeps
+  full   only with FULL=1 (more backends of the event loops)
+  Every other row is in fig30.1. FULL=1 runs every row in throughput too.
+"""
+from dataclasses import dataclass, field
+
+W = "{W}"
+
+
+@dataclass
+class Config:
+    label: str                  # what the plots and tables call it
+    binary: str                 # build/bin/NAME; "floor" and "nginx" are the references
+    options: list = field(default_factory=list)
+    groups: tuple = ()
+    book_row: int = None        # UNP 3rd ed. Figure 30.1 row (0..8)
+    reference: bool = False     # drawn as a labelled reference line, not a bar
+
+    def argv(self, workers):
+        return [o.replace(W, str(workers)) for o in self.options]
+
+    def uses_workers(self):
+        return any(W in o for o in self.options)
+
+
+# UNP 3rd edition, Figure 30.1, "process control CPU time" in seconds: the
+# difference from the iterative server, rows 0-8 (row 0 is the baseline itself).
+BOOK_FIG30_1 = {
+    0: ("Iterative server (baseline)", 0.0),
+    1: ("Concurrent server, one fork per client request", 20.90),
+    2: ("Prefork, each child calling accept", 1.80),
+    3: ("Prefork, file locking around accept", 2.07),
+    4: ("Prefork, thread mutex locking around accept", 1.75),
+    5: ("Prefork, parent passing descriptor to child", 2.58),
+    6: ("Concurrent server, one thread per client request", 0.99),
+    7: ("Prethreaded, mutex locking around accept", 1.93),
+    8: ("Prethreaded, main thread calling accept", 2.05),
+}
+
+CONFIGS = [
+    Config("iterative", "iterative", [], ("main",), book_row=0),
+    Config("fork_per_conn", "fork_per_conn", [], ("main",), book_row=1),
+    Config("prefork", "prefork", ["--workers", W], ("main", "herd"), book_row=2),
+    Config("prefork --accept-lock fcntl", "prefork", ["--workers", W, "--accept-lock", "fcntl"],
+           ("herd",), book_row=3),
+    Config("prefork --accept-lock mutex", "prefork", ["--workers", W, "--accept-lock", "mutex"],
+           ("herd-full",), book_row=4),
+    Config("prefork --dispatch pass-fd", "prefork", ["--workers", W, "--dispatch", "pass-fd"],
+           (), book_row=5),
+    Config("prefork_select --wait select", "prefork_select", ["--workers", W, "--wait", "select"],
+           ("main", "herd")),
+    Config("prefork_select --wait poll", "prefork_select", ["--workers", W, "--wait", "poll"],
+           ("herd",)),
+    Config("prefork_select --wait epoll", "prefork_select", ["--workers", W, "--wait", "epoll"],
+           ("herd",)),
+    Config("prefork_select --wait epoll-exclusive", "prefork_select",
+           ["--workers", W, "--wait", "epoll-exclusive"], ("herd",)),
+    Config("prefork_select --reuseport", "prefork_select", ["--workers", W, "--reuseport"],
+           ("herd",)),
+    Config("threaded", "threaded", [], ("main",), book_row=6),
+    Config("threaded --pool-mode accept-lock", "threaded",
+           ["--pool", W, "--pool-mode", "accept-lock"], (), book_row=7),
+    Config("threaded --pool-mode queue", "threaded", ["--pool", W, "--pool-mode", "queue"],
+           ("main",), book_row=8),
+    Config("multiplex --workers 1", "multiplex", ["--workers", "1"], ("main",)),
+    Config("multiplex --workers 2", "multiplex", ["--workers", "2"], ("main",)),
+    Config("multiplex --backend poll", "multiplex", ["--workers", "1", "--backend", "poll"], ("full",)),
+    Config("multiplex --backend epoll", "multiplex", ["--workers", "1", "--backend", "epoll"],
+           ("full",)),
+    Config("coroutine --workers 1", "coroutine", ["--workers", "1"], ("main",)),
+    Config("coroutine --workers 2", "coroutine", ["--workers", "2"], ("main",)),
+    Config("coroutine --backend select", "coroutine", ["--workers", "1", "--backend", "select"],
+           ("full",)),
+    Config("floor (reference)", "floor", ["--body", "4000"], ("main",), reference=True),
+    Config("nginx 1 worker (reference)", "nginx", [], ("main",), reference=True),
+]

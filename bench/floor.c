@@ -1,0 +1,271 @@
+/* floor — the practical ceiling of the machine: the least a server can do.
+ *
+ * One process, one epoll loop, no files, no parser: every request (anything up
+ * to a blank line) gets the same prepared answer, a fixed body of --body bytes
+ * (default 4000, the size the bench asks the real servers for). Whatever the
+ * seven servers cost beyond this line is the price of their model and of real
+ * HTTP; what this costs is the kernel's TCP and syscall work over loopback.
+ *
+ * It speaks the suite's contract so the bench drives it like the others:
+ *   floor --port 0 [--bind ADDR] [--body N] [--stats-file PATH] [--quiet]
+ * prints "floor listening on http://ADDR:PORT/ root=- pid=PID", and on SIGTERM
+ * writes the stats JSON (connections, requests, CPU) and exits 0. --root and
+ * the other common options are accepted and ignored.
+ *
+ * Not a server to learn HTTP from: no Host check, no methods, no paths. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+enum { MAX_FDS = 65536, REQ_BUF = 8192 };
+
+struct conn {
+    char in[REQ_BUF];
+    size_t in_len;
+    size_t out_off;             /* bytes of the current answer already sent */
+    int answering;              /* 1 while an answer is partly written */
+    int close_after;            /* the request said Connection: close */
+};
+
+static volatile sig_atomic_t stopping;
+static struct conn *conns[MAX_FDS];
+static char *reply_keep, *reply_close;
+static size_t reply_keep_len, reply_close_len;
+static unsigned long long n_connections, n_requests, n_errors;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stopping = 1;
+}
+
+static void die(const char *what)
+{
+    fprintf(stderr, "floor: %s: %s\n", what, strerror(errno));
+    exit(1);
+}
+
+/* Build "headers + body" once; every answer is a write of these bytes. */
+static char *make_reply(size_t body, int close, size_t *len)
+{
+    char head[256];
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 200 OK\r\nServer: floor\r\nContent-Type: application/octet-stream\r\n"
+                     "Content-Length: %zu\r\n%s\r\n",
+                     body, close ? "Connection: close\r\n" : "");
+    if (n < 0 || (size_t)n >= sizeof head) {
+        fprintf(stderr, "floor: header too long\n");
+        exit(1);
+    }
+    char *buf = malloc((size_t)n + body);
+    if (buf == NULL)
+        die("malloc");
+    memcpy(buf, head, (size_t)n);
+    memset(buf + n, 'x', body);
+    *len = (size_t)n + body;
+    return buf;
+}
+
+static void drop(int epfd, int fd)
+{
+    epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
+    close(fd);
+    free(conns[fd]);
+    conns[fd] = NULL;
+}
+
+/* Write what is left of the current answer. Returns 0 when done, 1 when the
+ * socket is full (wait for EPOLLOUT), -1 on error. */
+static int send_answer(int fd, struct conn *c)
+{
+    const char *reply = c->close_after ? reply_close : reply_keep;
+    size_t len = c->close_after ? reply_close_len : reply_keep_len;
+    while (c->out_off < len) {
+        ssize_t n = write(fd, reply + c->out_off, len - c->out_off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return 1;
+        if (n < 0)
+            return -1;
+        c->out_off += (size_t)n;
+    }
+    c->answering = 0;
+    c->out_off = 0;
+    return 0;
+}
+
+/* Answer every complete request in the buffer (pipelining), keep the rest.
+ * Returns 1 to keep the connection, 0 to close it. */
+static int serve(int epfd, int fd, struct conn *c)
+{
+    for (;;) {
+        if (c->answering) {
+            int r = send_answer(fd, c);
+            if (r < 0) {
+                n_errors++;
+                return 0;
+            }
+            struct epoll_event ev = { .events = r ? EPOLLOUT : EPOLLIN, .data.fd = fd };
+            epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev);
+            if (r)
+                return 1;
+            if (c->close_after)
+                return 0;
+        }
+        char *end = memmem(c->in, c->in_len, "\r\n\r\n", 4);
+        if (end == NULL)
+            return c->in_len < sizeof c->in;    /* a header too big: close */
+        size_t used = (size_t)(end - c->in) + 4;
+        char saved = *end;
+        *end = '\0';
+        c->close_after = strcasestr(c->in, "\nConnection: close") != NULL;
+        *end = saved;
+        memmove(c->in, c->in + used, c->in_len - used);
+        c->in_len -= used;
+        c->answering = 1;
+        n_requests++;
+    }
+}
+
+static void write_stats(const char *path, int port)
+{
+    struct rusage self;
+    getrusage(RUSAGE_SELF, &self);
+    double user = (double)self.ru_utime.tv_sec + (double)self.ru_utime.tv_usec / 1e6;
+    double sys = (double)self.ru_stime.tv_sec + (double)self.ru_stime.tv_usec / 1e6;
+    FILE *f = fopen(path, "w");
+    if (f == NULL) {
+        fprintf(stderr, "floor: %s: %s\n", path, strerror(errno));
+        return;
+    }
+    fprintf(f,
+            "{\"server\": \"floor\", \"version\": \"bench\", \"workers\": 1,\n"
+            " \"options\": {\"port\": %d},\n"
+            " \"cpu\": {\"self_user_s\": %.6f, \"self_sys_s\": %.6f, \"children_user_s\": 0.0, "
+            "\"children_sys_s\": 0.0},\n"
+            " \"totals\": {\"connections\": %llu, \"requests\": %llu, \"waits\": 0, \"sleeps\": 0, "
+            "\"spurious\": 0, \"errors\": %llu},\n"
+            " \"per_worker\": [{\"id\": 0, \"pid\": %d, \"connections\": %llu, \"requests\": %llu, "
+            "\"waits\": 0, \"sleeps\": 0, \"spurious\": 0, \"errors\": %llu, \"user_s\": %.6f, "
+            "\"sys_s\": %.6f}]}\n",
+            port, user, sys, n_connections, n_requests, n_errors, (int)getpid(), n_connections,
+            n_requests, n_errors, user, sys);
+    fclose(f);
+}
+
+int main(int argc, char **argv)
+{
+    int port = 8080;
+    long body = 4000;
+    const char *bind_addr = "127.0.0.1", *stats_file = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *value = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(argv[i], "--quiet") == 0)
+            continue;
+        if (value == NULL) {
+            fprintf(stderr, "floor: %s needs a value\n", argv[i]);
+            return 2;
+        }
+        if (strcmp(argv[i], "--port") == 0)
+            port = atoi(value);
+        else if (strcmp(argv[i], "--bind") == 0)
+            bind_addr = value;
+        else if (strcmp(argv[i], "--body") == 0)
+            body = atol(value);
+        else if (strcmp(argv[i], "--stats-file") == 0)
+            stats_file = value;
+        else if (strcmp(argv[i], "--root") != 0 && strcmp(argv[i], "--workers") != 0 &&
+                 strcmp(argv[i], "--timeout-ms") != 0 && strcmp(argv[i], "--max-conns") != 0) {
+            fprintf(stderr, "floor: unknown option %s\n", argv[i]);
+            return 2;
+        }
+        i++;
+    }
+    if (body < 0 || body > (64L << 20) || port < 0 || port > 65535) {
+        fprintf(stderr, "floor: --body or --port out of range\n");
+        return 2;
+    }
+    reply_keep = make_reply((size_t)body, 0, &reply_keep_len);
+    reply_close = make_reply((size_t)body, 1, &reply_close_len);
+
+    struct sigaction sa = { .sa_handler = on_signal };
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    int one = 1;
+    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    if (inet_pton(AF_INET, bind_addr, &addr.sin_addr) != 1) {
+        fprintf(stderr, "floor: bad --bind %s\n", bind_addr);
+        return 2;
+    }
+    socklen_t alen = sizeof addr;
+    if (bind(lfd, (struct sockaddr *)&addr, sizeof addr) < 0)
+        die("bind");
+    if (listen(lfd, 4096) < 0 || getsockname(lfd, (struct sockaddr *)&addr, &alen) < 0)
+        die("listen");
+    port = ntohs(addr.sin_port);
+    printf("floor listening on http://%s:%d/ root=- pid=%d\n", bind_addr, port, (int)getpid());
+    fflush(stdout);
+
+    int epfd = epoll_create1(0);
+    struct epoll_event ev = { .events = EPOLLIN, .data.fd = lfd };
+    if (epfd < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &ev) < 0)
+        die("epoll");
+
+    struct epoll_event events[256];
+    while (!stopping) {
+        int n = epoll_wait(epfd, events, 256, -1);
+        for (int i = 0; i < n; i++) {
+            int fd = events[i].data.fd;
+            if (fd == lfd) {
+                int cfd;
+                while ((cfd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
+                    if (cfd >= MAX_FDS || (conns[cfd] = calloc(1, sizeof(struct conn))) == NULL) {
+                        close(cfd);
+                        continue;
+                    }
+                    setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+                    struct epoll_event cev = { .events = EPOLLIN, .data.fd = cfd };
+                    epoll_ctl(epfd, EPOLL_CTL_ADD, cfd, &cev);
+                    n_connections++;
+                }
+                continue;
+            }
+            struct conn *c = conns[fd];
+            if (c == NULL)
+                continue;
+            if (!c->answering) {
+                ssize_t got = read(fd, c->in + c->in_len, sizeof c->in - c->in_len);
+                if (got <= 0) {
+                    if (got < 0 && (errno == EAGAIN || errno == EINTR))
+                        continue;
+                    if (got < 0)
+                        n_errors++;
+                    drop(epfd, fd);
+                    continue;
+                }
+                c->in_len += (size_t)got;
+            }
+            if (!serve(epfd, fd, c))
+                drop(epfd, fd);
+        }
+    }
+    if (stats_file != NULL)
+        write_stats(stats_file, port);
+    return 0;
+}

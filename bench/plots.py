@@ -1,0 +1,431 @@
+"""Medians from the bench CSVs, and the gnuplot plots drawn from them.
+
+Each plot is a gnuplot script plus a tab-separated data file in plots-src/ of the
+results directory (run `gnuplot NAME.gp` there to redraw one by hand); the PNG and
+the SVG land next to report.md. Points whose runs were flagged (socket errors,
+non-2xx answers, starved clients) are drawn with a black ring and named in the
+report: nothing flagged is plotted silently.
+"""
+import csv
+import os
+import statistics
+import subprocess
+
+PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
+           "#17becf", "#bcbd22", "#7f7f7f", "#393b79", "#637939", "#843c39", "#7b4173",
+           "#3182bd", "#e6550d", "#31a354", "#756bb1", "#636363", "#9c9ede"]
+
+
+# ---------------------------------------------------------------- data
+
+def read_csv(out, name):
+    path = os.path.join(out, f"{name}.csv")
+    if not os.path.exists(path):
+        return []
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def num(x):
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return None
+
+
+def medians(rows, keys, fields):
+    """Group rows by keys; per group the median of each field, the run count and
+    the flags of its runs. Returns an ordered dict key-tuple -> dict."""
+    groups = {}
+    for r in rows:
+        groups.setdefault(tuple(r.get(k, "") for k in keys), []).append(r)
+    result = {}
+    for key, rs in groups.items():
+        d = dict(zip(keys, key))
+        for f in fields:
+            vals = [num(r.get(f)) for r in rs]
+            vals = [v for v in vals if v is not None]
+            d[f] = statistics.median(vals) if vals else None
+        d["runs"] = len(rs)
+        d["flags"] = sorted({r["flag"] for r in rs if r.get("flag")})
+        d["flagged"] = bool(d["flags"])
+        result[key] = d
+    return result
+
+
+def order_of(rows):
+    """Config labels in the order they first appear (the table's order)."""
+    seen = []
+    for r in rows:
+        if r["config"] not in seen:
+            seen.append(r["config"])
+    return seen
+
+
+def is_reference(label):
+    return "(reference)" in label
+
+
+# ---------------------------------------------------------------- gnuplot
+
+_PNG = None
+
+
+def png_terminal():
+    """pngcairo when this gnuplot has it (smoother), else the libgd png terminal."""
+    global _PNG
+    if _PNG is None:
+        ok = subprocess.run(["gnuplot", "-e", "set terminal pngcairo"], capture_output=True)
+        _PNG = "pngcairo" if ok.returncode == 0 and not ok.stderr.strip() else "png"
+    return _PNG
+
+
+class Plot:
+    def __init__(self, out, name, width=1000, height=560):
+        self.out, self.name, self.width, self.height = out, name, width, height
+        self.src = os.path.join(out, "plots-src")
+        os.makedirs(self.src, exist_ok=True)
+        self.body = []
+        self.datafiles = {}
+
+    def data(self, suffix, blocks):
+        """blocks: list of lists of rows (tuples). Written tab-separated, blocks
+        separated by two blank lines (gnuplot's `index`). Returns the path."""
+        path = os.path.join(self.src, f"{self.name}-{suffix}.dat")
+        with open(path, "w") as f:
+            for i, block in enumerate(blocks):
+                if i:
+                    f.write("\n\n")
+                for row in block:
+                    f.write("\t".join(fmt(v) for v in row) + "\n")
+        return f"plots-src/{os.path.basename(path)}"
+
+    def __call__(self, line):
+        self.body.append(line)
+
+    def draw(self):
+        body = "\n".join(self.body)
+        head = ('set datafile separator "\\t"\nset encoding utf8\n'
+                'set key noenhanced\nset termoption noenhanced\n')
+        script = (f"# {self.name}: drawn by bench/plots.py; run from the results directory\n"
+                  f"set terminal {png_terminal()} size {self.width},{self.height} font 'sans,10' noenhanced\n"
+                  f"set output '{self.name}.png'\n{head}{body}\nunset multiplot\nset output\n"
+                  f"reset\nset terminal svg size {self.width},{self.height} font 'sans,10' noenhanced\n"
+                  f"set output '{self.name}.svg'\n{head}{body}\nunset multiplot\nset output\n")
+        gp = os.path.join(self.src, f"{self.name}.gp")
+        with open(gp, "w") as f:
+            f.write(script)
+        res = subprocess.run(["gnuplot", gp], cwd=self.out, capture_output=True, text=True)
+        noise = [line for line in res.stderr.splitlines()
+                 if line.strip() and "warning: Skipping data file with no valid points" not in line]
+        if res.returncode != 0 or noise:
+            print(f"plots: gnuplot {self.name}: " + " | ".join(noise[-3:]), flush=True)
+        return res.returncode == 0
+
+
+def fmt(v):
+    if v is None:
+        return "NaN"
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return str(v).replace("\t", " ")
+
+
+def q(s):
+    """A gnuplot double-quoted string."""
+    return '"' + str(s).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def series_style(i, label):
+    if is_reference(label):
+        color = "black" if "floor" in label else "#555555"
+        return f"lc rgb '{color}' dt 2 lw 2.5 pt 0"
+    return f"lc rgb '{PALETTE[i % len(PALETTE)]}' lw 1.8 pt {4 + i % 10} ps 1.1 dt {1 + (i // len(PALETTE)) % 4}"
+
+
+FLAG_STYLE = "with points pt 6 ps 2.4 lw 1.5 lc rgb 'black' title 'flagged run (see report)'"
+
+
+# ---------------------------------------------------------------- plots
+
+def draw_fig30_1(out, meta):
+    rows = read_csv(out, "fig30.1")
+    if not rows:
+        return
+    med = medians(rows, ["config"], ["cpu_per_conn_us", "client_cpu_per_conn_us", "req_per_s"])
+    labels = order_of(rows)
+    bars = [(l + (" (!)" if med[(l,)]["flagged"] else ""), med[(l,)]["cpu_per_conn_us"],
+             med[(l,)]["client_cpu_per_conn_us"]) for l in labels if not is_reference(l)]
+    refs = [(med[(l,)]["cpu_per_conn_us"], f"{l}: {med[(l,)]['cpu_per_conn_us']:.1f} µs")
+            for l in labels if is_reference(l) and med[(l,)]["cpu_per_conn_us"] is not None]
+    p = Plot(out, "fig30_1", 1200, 260 + 46 * len(bars))
+    clients = rows[0]["clients"]
+    p(f'set title "UNP Figure 30.1 today: CPU time per connection, one connection per request, '
+      f'{clients} clients, 4000-byte answer (median of runs)"')
+    p('set xlabel "CPU time per connection (µs); dashed: reference servers\' CPU"')
+    if hbars(p, bars or [("(no server)", None, None)],
+             [("server CPU (self + children)", "#1f77b4"), ("client CPU (wrk), same connections", "#9ecae1")],
+             lines=refs):
+        p.draw()
+
+    # Book comparison: extra CPU over iterative, as a fraction of fork-per-connection's extra.
+    from configs import CONFIGS, BOOK_FIG30_1
+    row_of = {c.label: c.book_row for c in CONFIGS if c.book_row is not None}
+    base = next((med[(l,)]["cpu_per_conn_us"] for l in labels if row_of.get(l) == 0), None)
+    fork = next((med[(l,)]["cpu_per_conn_us"] for l in labels if row_of.get(l) == 1), None)
+    if base is None or fork is None or fork <= base:
+        return
+    cmp_rows = []
+    for l in labels:
+        r = row_of.get(l)
+        if r is None or r == 0 or med[(l,)]["cpu_per_conn_us"] is None:
+            continue
+        ours = (med[(l,)]["cpu_per_conn_us"] - base) / (fork - base)
+        cmp_rows.append((f"row {r}: {l}", ours, BOOK_FIG30_1[r][1] / BOOK_FIG30_1[1][1]))
+    p = Plot(out, "fig30_1_book", 1100, 260 + 46 * len(cmp_rows))
+    p('set title "Extra CPU per connection over the iterative server, as a fraction of '
+      'fork-per-connection\'s extra:\nUNP 3rd ed. Figure 30.1 vs this machine"')
+    p('set xlabel "(CPU per connection - iterative\'s) / (fork_per_conn\'s - iterative\'s)"\n'
+      '')
+    if hbars(p, cmp_rows, [("this machine", "#1f77b4"), ("UNP 3rd ed. Figure 30.1", "#fdae6b")],
+             value_fmt="%.2f"):
+        p.draw()
+
+
+def line_plot(p, series, xcol, ycol, flagged_path=None):
+    """series: list of (label, data path index). Builds the plot command."""
+    parts = []
+    for i, (label, path, idx) in enumerate(series):
+        parts.append(f"'{path}' index {idx} using {xcol}:{ycol} with linespoints "
+                     f"{series_style(i, label)} title {q(label)}")
+    if flagged_path:
+        parts.append(f"'{flagged_path}' using {xcol}:{ycol} {FLAG_STYLE}")
+    return ", \\\n     ".join(parts)
+
+
+def draw_herd(out, meta):
+    rows = read_csv(out, "herd")
+    if not rows:
+        return
+    med = medians(rows, ["config", "workers"],
+                  ["sleeps_per_conn", "spurious_per_conn", "cpu_per_conn_us", "run_cpu_per_conn_us"])
+    cpu_field = ("run_cpu_per_conn_us" if any(r.get("run_cpu_per_conn_us") for r in rows)
+                 else "cpu_per_conn_us")
+    labels = order_of(rows)
+    n = rows[0]["connections"]
+    for name, field, ylabel, title in [
+        ("herd_sleeps", "sleeps_per_conn", "sleeps per connection (Σ workers' ru_nvcsw in the wait)",
+         "Thundering herd: workers woken per connection vs number of children"),
+        ("herd_spurious", "spurious_per_conn", "spurious accepts per connection (lower bound)",
+         "Spurious accepts per connection: woken, found nothing (most losers re-sleep in the kernel)"),
+        ("herd_cpu", cpu_field, "server CPU per connection (µs)" +
+         (", on-CPU time while the client ran" if cpu_field.startswith("run") else ""),
+         "Server CPU per connection vs number of children"),
+    ]:
+        blocks, flagged = [], []
+        for l in labels:
+            pts = sorted((int(k[1]), v[field], v["flagged"]) for k, v in med.items() if k[0] == l)
+            blocks.append([(x, y) for x, y, _ in pts])
+            flagged += [(x, y) for x, y, f in pts if f]
+        p = Plot(out, name, 1000, 600)
+        path = p.data("lines", blocks)
+        fpath = p.data("flagged", [flagged or [(None, None)]])
+        p(f'set title {q(title + f" (1 sequential client, {n} connections, median of runs)")}')
+        p('set xlabel "children (workers), log scale"\nset logscale x 2\nset xrange [0.8:80]')
+        p(f'set ylabel {q(ylabel)}\nset grid\nset key top left')
+        series = [(l, path, i) for i, l in enumerate(labels)]
+        cmd = line_plot(p, series, 1, 2, fpath if flagged else None)
+        if field == "sleeps_per_conn":
+            p("set logscale y 2\nset yrange [0.25:128]\nset ytics (0.25, 0.5, 1, 2, 4, 8, 16, 32, 64, 128)")
+            p("set ylabel " + q(ylabel + ", log scale"))
+            cmd = line_plot(p, series, 1, 2, fpath if flagged else None)
+            cmd += ", \\\n     x with lines dt 3 lc rgb '#999999' title 'every child wakes (y = children)'"
+        p("plot " + cmd)
+        p.draw()
+
+
+def draw_distribution(out, meta):
+    rows = read_csv(out, "distribution")
+    workers = read_csv(out, "distribution-workers")
+    if not rows or not workers:
+        return
+    med = medians(rows, ["config", "load"], ["jain", "max_share", "active_workers",
+                                             "server_connections"])
+    labels = order_of(rows)
+    for load in ("low", "high"):
+        lrows = [r for r in rows if r["load"] == load]
+        if not lrows:
+            continue
+        nw, clients = int(lrows[0]["workers"]), lrows[0]["clients"]
+        blocks, titles = [], []
+        for l in labels:
+            reps = {}
+            for w in workers:
+                if w["config"] == l and w["load"] == load:
+                    reps.setdefault(w["rep"], []).append(int(w["connections"]))
+            ranked = [sorted(c, reverse=True) for c in reps.values()]
+            size = max((len(c) for c in ranked), default=0)
+            bars = [(i + 1, statistics.median([c[i] if i < len(c) else 0 for c in ranked]))
+                    for i in range(size)]
+            blocks.append(bars or [(None, None)])
+            m = med.get((l, load), {})
+            j = m.get("jain")
+            share = m.get("max_share")
+            flag = "(!) " if m.get("flagged") else ""
+            titles.append(f"{flag}{l}\nJain {j:.2f}, busiest {share * 100:.0f}%"
+                          if j is not None else f"{flag}{l}\nno data")
+        cols = 4 if len(labels) > 6 else 3
+        nrows = (len(labels) + cols - 1) // cols
+        p = Plot(out, f"distribution_{load}", 1400, 330 * nrows + 60)
+        path = p.data("bars", blocks)
+        what = ("1 sequential client: every other child idle"
+                if load == "low" else f"{clients} clients in flight, connection per request")
+        p(f'set multiplot layout {nrows},{cols} title '
+          f'{q(f"Connections per child, {nw} children, busiest first: {load} load ({what}); median over runs")}')
+        p('set style fill solid 0.8 border -1\nset boxwidth 0.8\nset grid ytics\n'
+          f'set xrange [0.3:{nw + 0.7}]\nset yrange [0:*]\nset xtics 1\nset key off\n'
+          'set xlabel "child (rank)"\nset ylabel "connections"')
+        for i, l in enumerate(labels):
+            p(f"set title {q(titles[i])}")
+            p(f"plot '{path}' index {i} using 1:2 with boxes lc rgb '{PALETTE[i % len(PALETTE)]}'")
+        p.draw()
+
+
+def draw_throughput(out, meta):
+    rows = read_csv(out, "throughput")
+    if not rows:
+        return
+    med = medians(rows, ["config", "mode", "clients"], ["req_per_s", "p50_us", "p99_us"])
+    labels = order_of(rows)
+    for mode, what in (("keepalive", "keep-alive"), ("close", "one connection per request")):
+        if not any(k[1] == mode for k in med):
+            continue
+        blocks, flagged = [], []
+        for l in labels:
+            pts = sorted((int(k[2]), v["req_per_s"], (v["p50_us"] or 0) / 1000 or None,
+                          (v["p99_us"] or 0) / 1000 or None, v["flagged"])
+                         for k, v in med.items() if k[0] == l and k[1] == mode)
+            blocks.append([p[:4] for p in pts] or [(None,) * 4])
+            flagged += [p[:4] for p in pts if p[4]]
+        p = Plot(out, f"throughput_{mode}", 1100, 620)
+        path = p.data("lines", blocks)
+        fpath = p.data("flagged", [flagged or [(None,) * 4]])
+        series = [(l, path, i) for i, l in enumerate(labels)]
+        p(f'set title "Throughput vs concurrency, {what}, 4000-byte file (median of runs)"')
+        top = max(int(k[2]) for k in med if k[1] == mode)
+        p(f"set xrange [0.8:{top * 1.25}]")
+        p('set xlabel "concurrent clients (wrk connections), log scale"\nset logscale x\n'
+          'set ylabel "requests per second"\nset grid\nset key outside right top\nset yrange [0:*]')
+        p("plot " + line_plot(p, series, 1, 2, fpath if flagged else None))
+        p.draw()
+
+        p = Plot(out, f"latency_{mode}", 1400, 560)
+        path = p.data("lines", blocks)
+        fpath = p.data("flagged", [flagged or [(None,) * 4]])
+        p(f'set multiplot layout 1,2 title "Latency vs concurrency, {what} (wrk, median of runs)"')
+        p(f"set xrange [0.8:{top * 1.25}]")
+        p('set xlabel "concurrent clients, log scale"\nset logscale x\nset logscale y\n'
+          'set grid\nset key top left font ",8"')
+        p('set title "p50"\nset ylabel "p50 latency (ms, log scale)"')
+        p("plot " + line_plot(p, series, 1, 3, fpath if flagged else None))
+        p('set title "p99"\nset ylabel "p99 latency (ms, log scale)"\nset key off')
+        p("plot " + line_plot(p, series, 1, 4, fpath if flagged else None))
+        p.draw()
+
+
+def hbars(p, rows, series, log=False, lines=(), value_fmt="%.3g"):
+    """Horizontal bars, one group per row, the first row at the top, so long
+    configuration names stay readable. rows: (label, v1, v2, ...); series:
+    (title, colour) per value column; lines: (x, text) reference lines."""
+    values = [v for r in rows for v in r[1:] if v is not None and (v > 0 or not log)]
+    if not values:
+        return False
+    n, k = len(rows), len(series)
+    height = 0.8 / k
+    lo, hi = min(values), max(values)
+    base = lo / 3 if log else 0
+    path = p.data("bars", [[(i, r[0]) + tuple(r[1:]) for i, r in enumerate(rows)]])
+    p(f"set yrange [{n - 0.5}:-0.5]\nset ytics scale 0\nset grid xtics\nset style fill solid 0.85 border -1")
+    ref_max = max([x for x, _ in lines] + [hi])
+    if log:
+        p(f"set logscale x\nset xrange [{base}:{ref_max * 4}]")
+    else:
+        p(f"set xrange [{min(0, lo) * 1.18}:{ref_max * 1.18}]")
+    for i, (x, text) in enumerate(lines):
+        p(f"set arrow {i + 1} from first {x}, graph 0 to first {x}, graph 1 nohead dt 2 lw 2 "
+          f"lc rgb '{'black' if i == 0 else '#777777'}' front")
+    parts = [f"NaN with lines dt 2 lw 2 lc rgb '{'black' if i == 0 else '#777777'}' title {q(text)}"
+             for i, (x, text) in enumerate(lines)]
+    for j, (title, colour) in enumerate(series):
+        off = -0.4 + j * height
+        col = 3 + j
+        parts.append(f"'{path}' using ({base}):1:({base}):{col}:($1{off:+.3f}):($1{off + height:+.3f})"
+                     f"{':ytic(2)' if j == 0 else ''} with boxxyerror lc rgb '{colour}' "
+                     f"title {q(title) if title else 'notitle'}".replace("title notitle", "notitle"))
+        parts.append(f"'{path}' using {col}:($1{off + height / 2:+.3f}):(sprintf('{value_fmt}', ${col})) "
+                     f"with labels left offset 0.5,0 font ',8' notitle")
+    p("set key below\nplot " + ", \\\n     ".join(parts))
+    return True
+
+
+def bar_plot(out, name, bars, title, xlabel, log=False, lines=(), width=1100):
+    """bars: (label, value, flagged). lines: (x, text) reference lines."""
+    p = Plot(out, name, width, 220 + 34 * len(bars))
+    p(f"set title {q(title)}\nset xlabel {q(xlabel)}")
+    rows = [(l + (" (!)" if f else ""), v) for l, v, f in bars]
+    if hbars(p, rows, [("", "#1f77b4")], log=log, lines=lines):
+        p.draw()
+
+
+def draw_slow(out, meta):
+    rows = read_csv(out, "slow-handler")
+    if not rows:
+        return
+    med = medians(rows, ["config"], ["req_per_s"])
+    clients = int(rows[0]["clients"])
+    bars = [(l, med[(l,)]["req_per_s"], med[(l,)]["flagged"]) for l in order_of(rows)]
+    bar_plot(out, "slow_handler", bars,
+             f"Slow handler: GET /lab/sleep/50 with {clients} keep-alive clients (median of runs)",
+             "requests per second (log scale)", log=True,
+             lines=[(20, "one request at a time: 1000/50 = 20 req/s"),
+                    (clients * 20, f"all {clients} wait together: {clients * 20} req/s")])
+
+
+def draw_memory(out, meta):
+    rows = read_csv(out, "memory")
+    if not rows:
+        return
+    med = medians(rows, ["config"], ["pss_kb", "rss_kb", "answered"])
+    bars = []
+    for l in order_of(rows):
+        m = med[(l,)]
+        mem = m["pss_kb"] or m["rss_kb"]
+        answered = int(m["answered"]) if m["answered"] is not None else 0
+        bars.append((f"{l} [{answered} answered]", mem / 1024 if mem else None, m["flagged"]))
+    n = rows[0]["held_target"]
+    bar_plot(out, "memory", bars,
+             f"Memory holding {n} idle keep-alive connections: PSS summed over the server's "
+             f"processes (median of runs)", "MiB (PSS, log scale)", log=True, width=1200)
+
+
+def draw_coro(out, meta):
+    rows = read_csv(out, "coro-switch")
+    if not rows:
+        return
+    med = medians(rows, ["name"], ["ns_per_switch"])
+    bars = [(k[0], v["ns_per_switch"], v["flagged"]) for k, v in med.items()]
+    bar_plot(out, "coro_switch", bars, "Coroutine switch: nanoseconds per switch (median of runs)",
+             "ns per switch", width=800)
+
+
+def draw_all(out):
+    import json
+    meta = {}
+    try:
+        with open(os.path.join(out, "metadata.json")) as f:
+            meta = json.load(f)
+    except (OSError, ValueError):
+        pass
+    for draw in (draw_fig30_1, draw_herd, draw_distribution, draw_throughput, draw_slow,
+                 draw_memory, draw_coro):
+        draw(out, meta)

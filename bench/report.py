@@ -1,0 +1,373 @@
+"""report.md: the results directory read top to bottom.
+
+Every number in it comes from the CSVs and metadata.json next to it; the text
+around the numbers says what was measured and how to read it (docs/results.md
+says more about each plot).
+"""
+import json
+import os
+
+from configs import BOOK_FIG30_1, CONFIGS
+from plots import is_reference, medians, order_of, read_csv
+
+
+def f(v, digits=1):
+    if v is None:
+        return "–"
+    if abs(v) >= 1000:
+        return f"{v:,.0f}"
+    return f"{v:.{digits}f}"
+
+
+def table(header, rows):
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(out) + "\n"
+
+
+def image(out, name, alt, missing="no data for it in this run"):
+    if os.path.exists(os.path.join(out, f"{name}.png")):
+        return f"![{alt}]({name}.png)\n\n([SVG]({name}.svg))\n"
+    return f"*(no plot {name}: {missing})*\n"
+
+
+def mark(m):
+    return " ⚑" if m and m.get("flagged") else ""
+
+
+class Report:
+    def __init__(self, out):
+        self.out = out
+        self.lines = []
+        try:
+            with open(os.path.join(out, "metadata.json")) as fh:
+                self.meta = json.load(fh)
+        except (OSError, ValueError):
+            self.meta = {}
+
+    def __call__(self, text=""):
+        self.lines.append(text)
+
+    def head(self):
+        m = self.meta
+        self(f"# Seven Servers bench: {m.get('date_utc', '?')} on {m.get('host', '?')}\n")
+        self(f"Set: **{m.get('set', '?')}**, experiments: {', '.join(m.get('experiments', []))}; "
+             f"{m.get('runs', '?')} runs in {m.get('elapsed_s', '?')} s (plus build). "
+             "Every figure is the median of the runs listed in the CSV next to this file; "
+             "⚑ marks a number that includes a flagged run (see *Flagged runs*). "
+             "How to read each plot: [docs/results.md](../../../docs/results.md).\n")
+        rows = [(k, m.get(k, "?")) for k in ("kernel", "cpu_model", "cores_online", "server_cpus",
+                                             "client_cpus", "compiler", "wrk", "gnuplot", "nginx",
+                                             "git_commit", "command")]
+        self(table(["machine and tools", ""], rows))
+        self("Server and client are pinned to different cores (taskset) when there are two or "
+             "more; every command run is in [commands.txt](commands.txt), the settings in "
+             "[metadata.json](metadata.json).\n")
+        self("**Configurations run:** " + ", ".join(f"`{s}`" for s in m.get("servers_run", [])) + "\n")
+        skipped = m.get("servers_skipped", [])
+        if skipped:
+            self("**Skipped** (they appear as soon as they exist and start):\n")
+            for s in skipped:
+                self(f"- {s}")
+            self()
+        for note in m.get("notes", []):
+            self(f"**Note:** {note}\n")
+
+    def flagged(self):
+        groups, totals = {}, {}
+        for name in ("fig30.1", "throughput", "slow-handler", "herd", "distribution", "memory",
+                     "coro-switch"):
+            for r in read_csv(self.out, name):
+                key = (name, r.get("config", r.get("name", "")), r.get("mode", r.get("load", "")),
+                       r.get("clients", r.get("workers", "")))
+                totals[key] = totals.get(key, 0) + 1
+                if r.get("flag"):
+                    groups.setdefault(key, []).append(r["flag"])
+        self("## Flagged runs\n")
+        if not groups:
+            self("None: no run had socket errors, non-2xx answers, starved clients or a server "
+                 "that failed to stop cleanly.\n")
+            return
+        self("A flagged run had socket errors or non-2xx answers (wrk's or the client's "
+             "counters), clients the server never took (*starved*: keep-alive clients beyond "
+             "the model's concurrency never got an answer during the run), or a server that "
+             "did not start or stop cleanly. Its numbers stay in the CSV and in the medians; "
+             "plots ring such points in black or add (!) to the label.\n")
+        rows = []
+        for key, flags in groups.items():
+            distinct = list(dict.fromkeys(flags))
+            what = " / ".join(distinct[:3]) + (f" / … ({len(distinct) - 3} more)" if len(distinct) > 3 else "")
+            rows.append(key + (f"{len(flags)} of {totals[key]}", what))
+        self(table(["experiment", "configuration", "mode/load", "clients (or workers)", "runs flagged",
+                    "what"], rows))
+
+    def fig30_1(self):
+        rows = read_csv(self.out, "fig30.1")
+        if not rows:
+            return
+        med = medians(rows, ["config"], ["cpu_per_conn_us", "client_cpu_per_conn_us", "req_per_s",
+                                         "server_connections"])
+        labels = order_of(rows)
+        row_of = {c.label: c.book_row for c in CONFIGS if c.book_row is not None}
+        base = next((med[(l,)]["cpu_per_conn_us"] for l in labels if row_of.get(l) == 0), None)
+        fork = next((med[(l,)]["cpu_per_conn_us"] for l in labels if row_of.get(l) == 1), None)
+        clients = rows[0]["clients"]
+        self("## Figure 30.1 today: CPU per connection\n")
+        self(f"{clients} wrk clients, `Connection: close` (one connection per request, as in "
+             f"UNP's client), each asking for a 4000-byte file for {rows[0]['seconds']} s; pools "
+             f"have {self.meta.get('pool_workers', '–')} workers. Server CPU is user+sys of the server and "
+             "all its children (its stats file) divided by the connections it served; the "
+             "client's CPU (wrk's rusage) over the same connections is beside it. Over loopback "
+             "both run on this machine, so part of a model's cost can land on the client.\n")
+        self(image(self.out, "fig30_1", "CPU per connection per server"))
+        trows = []
+        for l in labels:
+            m = med[(l,)]
+            cpu = m["cpu_per_conn_us"]
+            r = row_of.get(l)
+            ratio = f(cpu / base, 2) if cpu is not None and base else "–"
+            extra = f(cpu - base) if cpu is not None and base is not None else "–"
+            ours_rel = (f((cpu - base) / (fork - base), 2)
+                        if None not in (cpu, base, fork) and fork > base and r not in (None, 0) else "–")
+            book = BOOK_FIG30_1.get(r)
+            trows.append((f"`{l}`{mark(m)}", r if r is not None else "", f(cpu), f(m["client_cpu_per_conn_us"]),
+                          ratio, extra, f(m["req_per_s"], 0),
+                          f(book[1], 2) if book else "", ours_rel,
+                          f(book[1] / BOOK_FIG30_1[1][1], 2) if book and r else ""))
+        self(table(["configuration", "UNP row", "server µs/conn", "client µs/conn",
+                    "× iterative", "extra over iterative µs", "conn/s", "book: extra CPU s",
+                    "ours: extra / fork's extra", "book: extra / fork's extra"], trows))
+        self("The book's column is *process-control CPU time*: seconds of server CPU beyond the "
+             "iterative server's, for its whole client run on 1990s hardware, so only its "
+             "shape compares. Both are put on one scale in the last two columns and the plot "
+             "below: each model's extra CPU as a fraction of fork-per-connection's extra.\n")
+        self(image(self.out, "fig30_1_book", "extra CPU relative to fork per connection, book vs today",
+                   "it needs iterative and fork_per_conn, with fork_per_conn dearer than iterative"))
+        ours = [(med[(l,)]["cpu_per_conn_us"], l) for l in labels
+                if not is_reference(l) and med[(l,)]["cpu_per_conn_us"] is not None]
+        if ours:
+            lo, hi = min(ours), max(ours)
+            self(f"Cheapest here: `{lo[1]}` at {f(lo[0])} µs per connection; dearest: `{hi[1]}` "
+                 f"at {f(hi[0])} µs ({f(hi[0] / lo[0], 1)}×).\n")
+
+    def scoreboard(self):
+        rows = read_csv(self.out, "fig30.1")
+        tput = read_csv(self.out, "throughput")
+        if not rows and not tput:
+            return
+        self("## Scoreboard: CPU per request next to the floor and nginx\n")
+        self("The floor server (`bench/floor.c`: one epoll loop, a fixed prepared answer, no "
+             "parsing, no files) is what the kernel's TCP work costs; nginx (one process) is a "
+             "production server doing the same job as ours. A ratio of 1.0 means as cheap as "
+             "the reference.\n")
+        med = medians(rows, ["config"], ["cpu_per_conn_us", "req_per_s"])
+        ka = medians([r for r in tput if r["mode"] == "keepalive"], ["config", "clients"],
+                     ["cpu_per_req_us", "req_per_s"])
+        ka_clients = sorted({int(k[1]) for k in ka})
+        pick = str(next((c for c in ka_clients if c >= 10), ka_clients[-1])) if ka_clients else None
+        labels = order_of(rows) or order_of(tput)
+        floor = next((med[(l,)]["cpu_per_conn_us"] for l in labels if "floor" in l and (l,) in med), None)
+        nginx = next((med[(l,)]["cpu_per_conn_us"] for l in labels if "nginx" in l and (l,) in med), None)
+        floor_ka = next((ka[(l, pick)]["cpu_per_req_us"] for l in labels if "floor" in l and (l, pick) in ka), None)
+        nginx_ka = next((ka[(l, pick)]["cpu_per_req_us"] for l in labels if "nginx" in l and (l, pick) in ka), None)
+        out = []
+        if pick is None:
+            self("(No keep-alive throughput in this run: the keep-alive columns are empty.)\n")
+        for l in labels:
+            m = med.get((l,), {})
+            k = ka.get((l, pick), {}) if pick else {}
+            c, kc = m.get("cpu_per_conn_us"), k.get("cpu_per_req_us")
+            out.append((f"`{l}`{mark(m)}{mark(k)}", f(c), f(c / floor, 2) if c and floor else "–",
+                        f(c / nginx, 2) if c and nginx else "–", f(kc),
+                        f(kc / floor_ka, 2) if kc and floor_ka else "–",
+                        f(kc / nginx_ka, 2) if kc and nginx_ka else "–", f(k.get("req_per_s"), 0)))
+        self(table(["configuration", "µs/conn (close)", "× floor", "× nginx",
+                    f"µs/req keep-alive c={pick or '–'}", "× floor", "× nginx", f"req/s keep-alive c={pick or '–'}"], out))
+
+    def herd(self):
+        rows = read_csv(self.out, "herd")
+        if not rows:
+            return
+        med = medians(rows, ["config", "workers"], ["sleeps_per_conn", "spurious_per_conn",
+                                                    "cpu_per_conn_us"])
+        self("## Thundering herd: how many children a connection wakes\n")
+        self(f"One sequential client makes {rows[0]['connections']} connections (one in flight, "
+             "so every other child is idle: the worst case). Sleeps per connection = Σ over "
+             "children of voluntary context switches inside the wait, / connections: 1.0 means "
+             "one child woken per connection. Spurious accepts (woke, found nothing) are a lower "
+             "bound: most losers go back to sleep inside the kernel without returning.\n")
+        for name, alt in (("herd_sleeps", "sleeps per connection"),
+                          ("herd_spurious", "spurious accepts per connection"),
+                          ("herd_cpu", "CPU per connection vs children")):
+            self(image(self.out, name, alt))
+        counts = sorted({int(k[1]) for k in med})
+        out = []
+        for l in order_of(rows):
+            out.append([f"`{l}`"] + [f(med[(l, str(c))]["sleeps_per_conn"], 2) + mark(med[(l, str(c))])
+                                     if (l, str(c)) in med else "–" for c in counts]
+                       + [f(med[(l, str(counts[-1]))]["spurious_per_conn"], 3)
+                          if (l, str(counts[-1])) in med else "–"])
+        self(table(["sleeps per connection at N children"] + [f"N={c}" for c in counts]
+                   + [f"spurious/conn N={counts[-1]}"], out))
+
+    def distribution(self):
+        rows = read_csv(self.out, "distribution")
+        if not rows:
+            return
+        med = medians(rows, ["config", "load"], ["jain", "max_share", "active_workers",
+                                                 "server_connections"])
+        low = next((r for r in rows if r["load"] == "low"), None)
+        high = next((r for r in rows if r["load"] == "high"), None)
+        self("## Distribution: which child gets the connection (UNP Figure 30.2)\n")
+        nw = rows[0]["workers"]
+        if low:
+            self(f"**Low load:** 1 client in flight vs {nw} idle children "
+                 f"({low['connections']} sequential connections).\n")
+        if high:
+            self(f"**High load:** {high['clients']} clients in flight vs {nw} children "
+                 "(wrk, connection per request): more pending connections than idle children.\n")
+        self("Jain's fairness index is (Σx)²/(n·Σx²) over the children's connection counts: "
+             "1.0 = perfectly even, 1/n = one child took everything.\n")
+        self(image(self.out, "distribution_low", "connections per child at low load"))
+        self(image(self.out, "distribution_high", "connections per child at high load"))
+        out = []
+        for l in order_of(rows):
+            lo, hi = med.get((l, "low"), {}), med.get((l, "high"), {})
+            out.append((f"`{l}`", f(lo.get("jain"), 2) + mark(lo),
+                        f((lo.get("max_share") or 0) * 100, 0) + "%" if lo else "–",
+                        f(lo.get("active_workers"), 0), f(hi.get("jain"), 2) + mark(hi),
+                        f((hi.get("max_share") or 0) * 100, 0) + "%" if hi else "–",
+                        f(hi.get("active_workers"), 0)))
+        self(table(["configuration", "Jain low", "busiest low", "active low", "Jain high",
+                    "busiest high", "active high"], out))
+
+    def throughput(self):
+        rows = read_csv(self.out, "throughput")
+        if not rows:
+            return
+        med = medians(rows, ["config", "mode", "clients"], ["req_per_s", "p50_us", "p99_us"])
+        self("## Throughput and latency vs concurrency\n")
+        self(f"wrk for {rows[0]['seconds']} s per point against a 4000-byte static file, "
+             "keep-alive and one connection per request (`Connection: close`). Pools have "
+             f"{self.meta.get('pool_workers', '–')} workers. A keep-alive point where the model serves "
+             "fewer connections at once than wrk opened is flagged *starved*: the remaining "
+             "clients waited the whole run, so its req/s comes from the few it served.\n")
+        for mode in ("keepalive", "close"):
+            self(image(self.out, f"throughput_{mode}", f"requests per second, {mode}"))
+            self(image(self.out, f"latency_{mode}", f"latency, {mode}"))
+            clients = sorted({int(k[2]) for k in med if k[1] == mode})
+            out = []
+            for l in order_of(rows):
+                cells = []
+                for c in clients:
+                    m = med.get((l, mode, str(c)))
+                    cells.append(f"{f(m['req_per_s'], 0)} / {f((m['p99_us'] or 0) / 1000, 2)}{mark(m)}"
+                                 if m else "–")
+                out.append([f"`{l}`"] + cells)
+            self(table([f"{mode}: req/s / p99 ms"] + [f"c={c}" for c in clients], out))
+
+    def slow(self):
+        rows = read_csv(self.out, "slow-handler")
+        if not rows:
+            return
+        med = medians(rows, ["config"], ["req_per_s", "p50_us", "server_connections"])
+        clients = int(rows[0]["clients"])
+        self("## Slow handler: who waits concurrently\n")
+        self(f"{clients} keep-alive clients ask for `/lab/sleep/50` (a handler that waits 50 ms "
+             f"on slow I/O) for {rows[0]['seconds']} s. A model that waits for one request at a "
+             f"time reaches 20 req/s; one that waits for all {clients} at once reaches "
+             f"{clients * 20} req/s.\n")
+        self(image(self.out, "slow_handler", "requests per second with a 50 ms handler"))
+        out = [(f"`{l}`{mark(med[(l,)])}", f(med[(l,)]["req_per_s"], 0),
+                f(med[(l,)]["req_per_s"] / 20, 1) if med[(l,)]["req_per_s"] else "–",
+                f(med[(l,)]["server_connections"], 0)) for l in order_of(rows)]
+        self(table(["configuration", "req/s", "requests waiting at once (req/s ÷ 20)",
+                    "connections taken"], out))
+
+    def memory(self):
+        rows = read_csv(self.out, "memory")
+        if not rows:
+            return
+        med = medians(rows, ["config"], ["pss_kb", "rss_kb", "idle_pss_kb", "answered",
+                                         "processes", "per_conn_kb"])
+        self("## Memory: 1000 idle connections\n")
+        self(f"A client opens {rows[0]['held_target']} connections, sends one keep-alive request "
+             "on each and then keeps them idle; the server's memory is summed over all its "
+             "processes (PSS: shared pages divided among the processes sharing them; RSS "
+             "would count them once per process). *Answered* is how many connections the "
+             "model actually took: the others wait in the listen queue and cost it nothing.\n")
+        self(image(self.out, "memory", "memory holding idle connections"))
+        out = [(f"`{l}`{mark(m)}", f(m["answered"], 0), f(m["processes"], 0),
+                f((m["idle_pss_kb"] or 0) / 1024, 2), f((m["pss_kb"] or 0) / 1024, 2),
+                f((m["rss_kb"] or 0) / 1024, 2), f(m["per_conn_kb"], 1))
+               for l in order_of(rows) for m in [med[(l,)]]]
+        self(table(["configuration", "answered", "processes", "PSS idle MiB", "PSS held MiB",
+                    "RSS held MiB", "KiB per answered connection"], out))
+
+    def coro(self):
+        rows = read_csv(self.out, "coro-switch")
+        self("## Coroutine switch\n")
+        if not rows:
+            self("Not measured: " + ("; ".join(self.meta.get("notes", [])) or
+                                      "the experiment was not part of this run.") + "\n")
+            return
+        med = medians(rows, ["name"], ["ns_per_switch"])
+        self("`bench/coro_switch` (from the coroutine server's issue) switches back and forth "
+             "and prints nanoseconds per switch for our switch and for `swapcontext`.\n")
+        self(image(self.out, "coro_switch", "ns per coroutine switch"))
+        self(table(["switch", "ns per switch"], [(k[0], f(v["ns_per_switch"], 1)) for k, v in med.items()]))
+
+    def glance(self):
+        """The three questions of the report, answered from the data in one list each."""
+        self("## At a glance\n")
+        said = False
+        rows = read_csv(self.out, "fig30.1")
+        if rows:
+            med = medians(rows, ["config"], ["cpu_per_conn_us"])
+            ranked = sorted((m["cpu_per_conn_us"], k[0]) for k, m in med.items()
+                            if m["cpu_per_conn_us"] is not None)
+            self("**CPU per connection** (connection per request, cheapest first): " +
+                 ", ".join(f"`{l}` {f(v)} µs{mark(med[(l,)])}" for v, l in ranked) + ".\n")
+            said = True
+        rows = read_csv(self.out, "herd")
+        if rows:
+            med = medians(rows, ["config", "workers"], ["sleeps_per_conn"])
+            most = max(int(k[1]) for k in med)
+            parts = [f"`{k[0]}` {f(m['sleeps_per_conn'], 1)}{mark(m)}" for k, m in med.items()
+                     if int(k[1]) == most and m["sleeps_per_conn"] is not None]
+            self(f"**Children woken per connection** with {most} children and one sequential "
+                 "client (1 = only the one that gets it): " + ", ".join(parts) + ".\n")
+            said = True
+        rows = read_csv(self.out, "distribution")
+        if rows:
+            med = medians(rows, ["config", "load"], ["jain", "max_share"])
+            parts = [f"`{k[0]}` {f(m['jain'], 2)} (busiest {f((m['max_share'] or 0) * 100, 0)}%){mark(m)}"
+                     for k, m in med.items() if k[1] == "low" and m["jain"] is not None]
+            self(f"**How evenly connections spread** at low load over {rows[0]['workers']} "
+                 "children, Jain's index (1 = even): " + ", ".join(parts) + ".\n")
+            said = True
+        if not said:
+            self("(None of fig30.1, herd or distribution ran in this set.)\n")
+
+    def write(self):
+        self.head()
+        self.glance()
+        self.scoreboard()
+        self.flagged()
+        self.fig30_1()
+        self.herd()
+        self.distribution()
+        self.throughput()
+        self.slow()
+        self.memory()
+        self.coro()
+        self("---\nFiles: one CSV per experiment (one row per run), `plots-src/` (gnuplot "
+             "scripts and data: `gnuplot plots-src/NAME.gp` in this directory redraws one), "
+             "`metadata.json`, `commands.txt`" +
+             (", `nginx/nginx.conf`" if os.path.isdir(os.path.join(self.out, "nginx")) else "") + ".\n")
+        with open(os.path.join(self.out, "report.md"), "w") as fh:
+            fh.write("\n".join(self.lines))
+
+
+def write(out):
+    Report(out).write()
