@@ -24,6 +24,7 @@ struct pool_thread {
     struct http_conn conn;          /* 48 KiB: on the heap, not the thread's stack */
     struct server *server;
     struct worker_stats *stats;     /* this thread's own slot: no sharing */
+    int slot;                       /* its live slot, reserved before it starts */
     bool queue;
 };
 
@@ -41,8 +42,8 @@ static int next_by_accept(struct pool_thread *self)
 static void *pool_thread_main(void *argument)
 {
     struct pool_thread *self = argument;
-    int slot = live_reserve(&live);
-    while (slot >= 0 && !live_stopping(&live)) {
+    int slot = self->slot;
+    while (!live_stopping(&live)) {
         int conn_fd = self->queue ? queue_remove(&queue, self->stats) : next_by_accept(self);
         if (conn_fd < 0) {
             if (self->queue)
@@ -54,9 +55,10 @@ static void *pool_thread_main(void *argument)
         http_serve_connection(&self->conn, conn_fd, &self->server->site, self->stats);
         live_set_fd(&live, slot, -1);
     }
+    /* Record before releasing the slot: once every slot is free the main
+     * thread reads all counters for the stats file. */
     stats_record_cpu(self->stats, RUSAGE_THREAD);
-    if (slot >= 0)
-        live_release(&live, slot);
+    live_release(&live, slot);
     free(self);
     return NULL;
 }
@@ -105,6 +107,14 @@ void prethread_run(struct server *server, int threads, bool use_queue)
         thread->server = server;
         thread->stats = &server->stats->workers[i];
         thread->queue = use_queue;
+        /* Reserved here, not by the thread: a stop that comes before the thread
+         * runs must still find it counted, or the main thread would write the
+         * stats file while the thread records its CPU. */
+        thread->slot = live_reserve(&live);
+        if (thread->slot < 0) {     /* already asked to stop */
+            free(thread);
+            break;
+        }
         int error = spawn_thread(pool_thread_main, thread);
         if (error != 0) {
             errno = error;
