@@ -42,11 +42,11 @@ FILE = "/bench-4000.bin"    # a static file of BODY bytes under the servers' roo
 SETTINGS = {
     "default": dict(seconds=0.4, reps=3, fig_clients=10, pool=8,
                     tput_conc=[1, 16, 256], herd_children=[1, 2, 4, 8, 16, 32, 64],
-                    herd_conns=200, dist_workers=8, dist_high_clients=32, dist_conns=200,
+                    herd_conns=200, herd_gap_us=1000, dist_workers=8, dist_high_clients=32, dist_conns=200,
                     slow_seconds=0.6, slow_clients=64, mem_conns=1000, mem_wait_ms=300),
     "full": dict(seconds=1.0, reps=5, tput_reps=3, fig_clients=10, pool=8,
                  tput_conc=[1, 4, 16, 64, 256, 1024], herd_children=[1, 2, 4, 8, 16, 32, 64],
-                 herd_conns=1000, dist_workers=8, dist_high_clients=32, dist_conns=1000,
+                 herd_conns=1000, herd_gap_us=1000, dist_workers=8, dist_high_clients=32, dist_conns=1000,
                  slow_seconds=2.0, slow_clients=64, mem_conns=1000, mem_wait_ms=1000),
 }
 
@@ -638,7 +638,9 @@ def seq_run(bench, cfg, workers, n):
     except StartError as e:
         row["flag"] = f"did not start: {e}"
         return row, []
-    argv = bench.client("seq", run.port, FILE, n)
+    # The pause lets every child the last connection woke go back to sleep, so
+    # each connection meets all the idle children asleep (see bench/client.c).
+    argv = bench.client("seq", run.port, FILE, n, [str(bench.s["herd_gap_us"])])
     cpu_before = proc_tree_cpu_s(run.pid)
     try:
         res = subprocess.run(argv, capture_output=True, text=True, timeout=120)

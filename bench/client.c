@@ -1,9 +1,13 @@
 /* client — the bench's two small load shapes that wrk does not make.
  *
- *   client seq  ADDR PORT PATH N
+ *   client seq  ADDR PORT PATH N [GAP_US]
  *       N connections one after another, one GET each with Connection: close,
  *       read to EOF. At most one connection is in flight, so every other worker
  *       of the server is idle: the worst case for a thundering herd (UNP 30.6).
+ *       GAP_US (default 0) pauses between connections. On a small machine the
+ *       losers of one herd may not all have gone back to sleep before the next
+ *       connection arrives; one still runnable is not woken again, so without a
+ *       pause the herd is undercounted. The bench's herd runs use a pause.
  *       Prints: ok=N bad=B errors=E elapsed_s=S user_s=U sys_s=S
  *
  *   client hold ADDR PORT PATH N WAIT_MS
@@ -50,13 +54,20 @@ static int is_2xx(const char *buf, size_t len)
     return len >= 10 && memcmp(buf, "HTTP/1.", 7) == 0 && buf[9] == '2';
 }
 
-static int seq(const struct sockaddr_in *addr, const char *path, long n)
+static int seq(const struct sockaddr_in *addr, const char *path, long n, long gap_us)
 {
     char req[1024], buf[65536];
     int req_len = make_request(req, sizeof req, path, "close");
     long ok = 0, bad = 0, errors = 0;
-    double start = now_s();
+    double start = now_s(), paused = 0;
     for (long i = 0; i < n; i++) {
+        if (gap_us > 0 && i > 0) {
+            double before = now_s();
+            struct timespec gap = {gap_us / 1000000, (gap_us % 1000000) * 1000};
+            while (nanosleep(&gap, &gap) != 0 && errno == EINTR)
+                ;
+            paused += now_s() - before;
+        }
         int fd = socket(AF_INET, SOCK_STREAM, 0);
         if (fd < 0 || connect(fd, (const struct sockaddr *)addr, sizeof *addr) < 0 ||
             write(fd, req, (size_t)req_len) != req_len) {
@@ -81,7 +92,7 @@ static int seq(const struct sockaddr_in *addr, const char *path, long n)
             bad++;
         close(fd);
     }
-    double elapsed = now_s() - start;
+    double elapsed = now_s() - start - paused;     /* time spent connecting and reading */
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("ok=%ld bad=%ld errors=%ld elapsed_s=%.6f user_s=%.6f sys_s=%.6f\n", ok, bad, errors,
@@ -153,7 +164,8 @@ static int hold(const struct sockaddr_in *addr, const char *path, int n, int wai
 int main(int argc, char **argv)
 {
     if (argc < 6 || (strcmp(argv[1], "hold") == 0 && argc < 7)) {
-        fprintf(stderr, "usage: client seq ADDR PORT PATH N | client hold ADDR PORT PATH N WAIT_MS\n");
+        fprintf(stderr, "usage: client seq ADDR PORT PATH N [GAP_US] | "
+                        "client hold ADDR PORT PATH N WAIT_MS\n");
         return 2;
     }
     struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(argv[3])) };
@@ -166,8 +178,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "client: N must be 1..100000\n");
         return 2;
     }
-    if (strcmp(argv[1], "seq") == 0)
-        return seq(&addr, argv[4], n);
+    if (strcmp(argv[1], "seq") == 0) {
+        long gap_us = argc > 6 ? atol(argv[6]) : 0;
+        if (gap_us < 0 || gap_us > 1000000) {
+            fprintf(stderr, "client: GAP_US must be 0..1000000\n");
+            return 2;
+        }
+        return seq(&addr, argv[4], n, gap_us);
+    }
     if (strcmp(argv[1], "hold") == 0)
         return hold(&addr, argv[4], (int)n, atoi(argv[6]));
     fprintf(stderr, "client: unknown mode %s\n", argv[1]);

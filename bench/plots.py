@@ -184,7 +184,7 @@ def draw_fig30_1(out, meta):
         cmp_rows.append((f"row {r}: {l}", ours, BOOK_FIG30_1[r][1] / BOOK_FIG30_1[1][1]))
     p = Plot(out, "fig30_1_book", 1100, 260 + 46 * len(cmp_rows))
     p('set title "Extra CPU per connection over the iterative server, as a fraction of '
-      'fork-per-connection\'s extra:\nUNP 3rd ed. Figure 30.1 vs this machine"')
+      'fork-per-connection\'s extra:\\nUNP 3rd ed. Figure 30.1 vs this machine"')
     p('set xlabel "(CPU per connection - iterative\'s) / (fork_per_conn\'s - iterative\'s)"\n'
       '')
     if hbars(p, cmp_rows, [("this machine", "#1f77b4"), ("UNP 3rd ed. Figure 30.1", "#fdae6b")],

@@ -191,8 +191,11 @@ class Report:
         med = medians(rows, ["config", "workers"], ["sleeps_per_conn", "spurious_per_conn",
                                                     "cpu_per_conn_us"])
         self("## Thundering herd: how many children a connection wakes\n")
+        gap = self.meta.get("settings", {}).get("herd_gap_us")
+        pause = (f", pausing {gap} µs between them so that every child woken by one connection "
+                 "is asleep again before the next" if gap else "")
         self(f"One sequential client makes {rows[0]['connections']} connections (one in flight, "
-             "so every other child is idle: the worst case). Sleeps per connection = Σ over "
+             f"so every other child is idle: the worst case{pause}). Sleeps per connection = Σ over "
              "children of voluntary context switches inside the wait, / connections: 1.0 means "
              "one child woken per connection. Spurious accepts (woke, found nothing) are a lower "
              "bound: most losers go back to sleep inside the kernel without returning.\n")

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # deps.sh SET... — install the Debian packages a set needs, if any are missing.
 #   test   what `make test` needs: compiler, make, cmocka, python3
-#   bench  what `make bench` needs: wrk, gnuplot, python3, taskset
+#   bench  what `make bench` needs: wrk, gnuplot, python3, taskset, and nginx
+#          for the reference line (installed with its service kept from
+#          starting: the bench runs its own nginx on a loopback port)
 #   fuzz   what `make fuzz` needs: clang and its libFuzzer runtime
 # Prints what it installs; does nothing (and prints nothing) when all is present.
 # Runs apt-get update first when something must be installed (a fresh machine
@@ -11,7 +13,7 @@ set -euo pipefail
 packages_for() {
     case "$1" in
         test)  echo "gcc make libcmocka-dev python3 libc6-dev" ;;
-        bench) echo "gcc make wrk gnuplot-nox python3 util-linux procps" ;;
+        bench) echo "gcc make wrk gnuplot-nox python3 util-linux procps nginx-light" ;;
         fuzz)  echo "clang libclang-rt-14-dev" ;;
         *) echo "deps.sh: unknown set '$1' (test or bench)" >&2; exit 2 ;;
     esac
@@ -33,6 +35,15 @@ echo "deps.sh: installing ${missing[*]}"
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 export DEBIAN_FRONTEND=noninteractive
+# A package with a daemon (nginx) would start it on port 80; Debian's
+# policy-rc.d hook (exit 101: "action forbidden") keeps it from starting. It is
+# made only for this install and only if the machine has none of its own.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+    trap '$sudo rm -f "$policy"' EXIT
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+    $sudo chmod 755 "$policy"
+fi
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "deps.sh: installed ${missing[*]}"
