@@ -76,12 +76,10 @@ static void back_off(int error)
 }
 
 /* DOC: net-accept */
-int net_accept(int listen_fd, struct worker_stats *worker)
+int net_accept_in_wait(int listen_fd, struct worker_stats *worker)
 {
     for (;;) {
-        stats_wait_begin(worker);
         int conn_fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
-        stats_wait_end(worker);
         if (conn_fd >= 0)
             return conn_fd;
         switch (errno) {
@@ -91,7 +89,7 @@ int net_accept(int listen_fd, struct worker_stats *worker)
             stats_add(&worker->spurious, 1);
             return -1;
         case EMFILE: case ENFILE: case ENOBUFS: case ENOMEM: {
-            int error = errno;
+            int error = errno;              /* out of descriptors: pause, never spin */
             back_off(error);
             errno = error;
             return -1;
@@ -100,6 +98,16 @@ int net_accept(int listen_fd, struct worker_stats *worker)
             return -1;
         }
     }
+}
+
+int net_accept(int listen_fd, struct worker_stats *worker)
+{
+    stats_wait_begin(worker);
+    int conn_fd = net_accept_in_wait(listen_fd, worker);
+    int error = errno;
+    stats_wait_end(worker);
+    errno = error;
+    return conn_fd;
 }
 
 void net_prepare_connection(int conn_fd, int timeout_ms)

@@ -18,6 +18,10 @@ int net_set_nonblocking(int fd, bool on);
  * socket, nothing pending: counted as spurious), or a resource error (EMFILE...,
  * after which it has already backed off briefly). */
 int net_accept(int listen_fd, struct worker_stats *worker);
+/* The same accept loop without the bracket, for a worker that counts its whole
+ * wait itself because something comes before accept() (a lock, or select()):
+ *     stats_wait_begin(stats); lock or select; net_accept_in_wait(...); stats_wait_end(stats); */
+int net_accept_in_wait(int listen_fd, struct worker_stats *worker);
 
 /* Options a blocking server's connected socket gets: send/receive timeouts and
  * TCP_NODELAY. */

@@ -253,29 +253,3 @@ void pool_run(struct server *server, pool_worker_fn *worker_main, void *context)
         pool_poll(NULL, 0);
     pool_stop();
 }
-
-/* DOC: pool-accept */
-int pool_accept(int listen_fd, struct worker_stats *worker)
-{
-    for (;;) {
-        int conn_fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
-        if (conn_fd >= 0)
-            return conn_fd;
-        switch (errno) {
-        case ECONNABORTED: case EPROTO:     /* the client gave up first: try again (UNP) */
-            continue;
-        case EAGAIN:                        /* readiness said yes, accept found nothing */
-            stats_add(&worker->spurious, 1);
-            return -1;
-        case EMFILE: case ENFILE: case ENOBUFS: case ENOMEM: {
-            int error = errno;              /* out of descriptors: pause, never spin */
-            struct timespec pause = {0, 50 * 1000000};
-            nanosleep(&pause, NULL);
-            errno = error;
-            return -1;
-        }
-        default:                            /* EINTR and anything unexpected */
-            return -1;
-        }
-    }
-}

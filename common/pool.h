@@ -39,11 +39,4 @@ void pool_start(struct server *server, pool_worker_fn *worker_main, pool_fork_fn
 int pool_poll(struct pollfd *fds, int count);
 void pool_stop(void);
 
-/* accept() for a worker that brackets its whole wait itself, because something
- * comes before accept (a lock, or select()) that must be counted with it:
- *     stats_wait_begin(stats); lock or select; pool_accept(...); stats_wait_end(stats);
- * Otherwise as net_accept: retries ECONNABORTED/EPROTO, counts EAGAIN as spurious,
- * pauses briefly on EMFILE and the like; -1 with errno on failure. */
-int pool_accept(int listen_fd, struct worker_stats *worker);
-
 #endif

@@ -67,7 +67,7 @@ static void worker_main(struct server *server, int worker_id, void *context)
         int conn_fd = -1;
         if (accept_lock_acquire()) {
             if (!server_stopping())
-                conn_fd = pool_accept(listen_fd, stats);
+                conn_fd = net_accept_in_wait(listen_fd, stats);
             accept_lock_release();
         }
         stats_wait_end(stats);

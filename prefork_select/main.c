@@ -136,7 +136,7 @@ static void worker_main(struct server *server, int worker_id, void *context)
         stats_wait_begin(stats);
         int conn_fd = -1;
         if (wait_readable(listen_fd, epoll_fd))
-            conn_fd = pool_accept(listen_fd, stats);
+            conn_fd = net_accept_in_wait(listen_fd, stats);
         stats_wait_end(stats);
         if (conn_fd < 0)
             continue;               /* EINTR (maybe a stop request), lost the race, or backed off */
