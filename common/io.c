@@ -46,9 +46,11 @@ static int wait_if_deadline_near(int fd, short events, int64_t deadline_ms)
  * socket's own timeout expired (-1, ETIMEDOUT). */
 static int wait_after_eagain(int fd, enum io_event event, int64_t deadline_ms)
 {
-    if (installed_hooks != NULL && installed_hooks->wait(fd, event, deadline_ms) == 0)
+    int waited = installed_hooks != NULL ? installed_hooks->wait(fd, event, deadline_ms)
+                                         : IO_WAIT_TIMEOUT;
+    if (waited == IO_WAIT_READY)
         return 0;
-    errno = ETIMEDOUT;
+    errno = waited == IO_WAIT_INTERRUPTED ? EINTR : ETIMEDOUT;
     return -1;
 }
 

@@ -17,8 +17,14 @@
 
 enum io_event { IO_READABLE = 1, IO_WRITABLE = 2 };
 
+/* What a wait hook answers. */
+enum { IO_WAIT_READY = 0, IO_WAIT_TIMEOUT = -1, IO_WAIT_INTERRUPTED = -2 };
+
 struct io_hooks {
-    /* Wait until fd is ready for event or the deadline passes: 0 ready, -1 timeout. */
+    /* Wait until fd is ready for event or the deadline passes. IO_WAIT_READY:
+     * the call retries; IO_WAIT_TIMEOUT: it fails with ETIMEDOUT;
+     * IO_WAIT_INTERRUPTED: it fails with EINTR, as a blocking call does when a
+     * signal interrupts it (how a stop request reaches a waiting handler). */
     int (*wait)(int fd, enum io_event event, int64_t deadline_ms);
     /* Let milliseconds pass without holding up anybody else (for /lab/sleep). */
     void (*sleep)(int milliseconds);

@@ -331,73 +331,17 @@ static void on_timer(struct event_loop *loop, void *data)
     }
 }
 
-/* Beyond what the loop can watch (select: FD_SETSIZE), or out of memory:
- * answer 503 at once, without waiting, and close. Never FD_SET it. */
-static void refuse(struct multiplex *mux, int conn_fd, const char *why)
-{
-    char answer[1024], discard[4096];
-    struct http_response response;
-    http_respond_error(503, true, answer, sizeof answer, &response);
-    /* Read what already arrived, so close() does not answer it with a reset. */
-    while (read(conn_fd, discard, sizeof discard) > 0)
-        ;
-    if (write(conn_fd, answer, response.head_length) < 0) {
-        /* nothing more to do for it */
-    }
-    shutdown(conn_fd, SHUT_WR);
-    close(conn_fd);
-    stats_add(&mux->stats->errors, 1);
-    mux->refused_since_log++;
-    time_t now = time(NULL);
-    if (now != mux->refused_logged_at) {
-        fprintf(stderr, "%s: %d connection(s) refused with 503: %s\n",
-                mux->server->spec->name, mux->refused_since_log, why);
-        mux->refused_logged_at = now;
-        mux->refused_since_log = 0;
-    }
-}
-
-static void resume_accepting(struct event_loop *loop, void *data)
-{
-    struct multiplex *mux = data;
-    event_watch(loop, mux->listen_fd, EVENT_READ, conn_accept, mux);
-}
-
 /* DOC: conn-accept
- * One accept per readiness, like UNP's servers: with --workers N every loop
- * process is woken for a connection and only one gets it; the others' accept
- * finds nothing (EAGAIN), counted as spurious. */
-void conn_accept(struct event_loop *loop, int listen_fd, int ready, void *data)
+ * A new connection (common/event_server.c accepted it): a struct conn, in
+ * READING_HEAD, and as far as it can go at once. */
+void conn_accept(struct event_acceptor *acceptor, int conn_fd)
 {
-    (void)ready;
-    struct multiplex *mux = data;
-    int conn_fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (conn_fd < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
-            stats_add(&mux->stats->spurious, 1);
-        else if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-            /* Out of descriptors. Sleeping would stall every client; instead stop
-             * listening for 100 ms (the backlog holds the new ones meanwhile). */
-            if (time(NULL) != mux->paused_logged_at) {
-                fprintf(stderr, "%s: accept: %s; pausing accepts for 100 ms\n",
-                        mux->server->spec->name, strerror(errno));
-                mux->paused_logged_at = time(NULL);
-            }
-            event_unwatch(loop, listen_fd);
-            event_timer_start(loop, &mux->accept_pause, io_now_ms() + 100, resume_accepting, mux);
-        }
-        return;                     /* ECONNABORTED, EINTR...: the next event retries */
-    }
-    if (conn_fd >= event_loop_capacity(loop)) {
-        refuse(mux, conn_fd, "descriptor beyond what the backend can watch (select: FD_SETSIZE)");
-        return;
-    }
+    struct multiplex *mux = acceptor->data;
     struct conn *conn = malloc(sizeof *conn);
     if (conn == NULL) {
-        refuse(mux, conn_fd, "out of memory");
+        event_acceptor_refuse(acceptor, conn_fd, "out of memory");
         return;
     }
-    net_prepare_connection(conn_fd, 0);     /* TCP_NODELAY; no socket timeouts: timers */
     conn->http.fd = conn_fd;
     conn->http.site = &mux->server->site;
     conn->http.stats = mux->stats;

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "event.h"
+#include "event_server.h"
 #include "http_conn.h"
 #include "http_parse.h"
 #include "http_response.h"
@@ -36,13 +37,9 @@ struct multiplex {
     struct event_loop *loop;
     const struct server *server;
     struct worker_stats *stats;     /* this loop's slot */
-    int listen_fd;
-    struct event_timer accept_pause;/* out of descriptors: listen again after it */
+    struct event_acceptor acceptor; /* the listening socket (common/event_server.c) */
     struct conn *first;             /* every open connection, for the stop */
     int count;
-    time_t refused_logged_at;       /* 503s are logged at most once a second */
-    time_t paused_logged_at;        /* and so are accept pauses */
-    int refused_since_log;
 };
 
 struct conn {
@@ -62,8 +59,8 @@ struct conn {
     struct conn *previous, *next;   /* in mux->first's list */
 };
 
-/* The listening socket's callback: accept one connection and start it. */
-void conn_accept(struct event_loop *loop, int listen_fd, int ready, void *data);
+/* The acceptor's callback: start serving a connection it accepted. */
+void conn_accept(struct event_acceptor *acceptor, int conn_fd);
 
 /* At a stop: close every connection that is waiting for a request and has
  * received none of it; the others finish (their responses say Connection: close). */

@@ -26,14 +26,9 @@
  * Experiment: docs/multiplex.md (1000 idle clients; select's limit), and
  * `make bench` slow-handler: /lab/sleep costs a timer, not a worker. */
 #include <stdio.h>
-#include <stdlib.h>
-#include <sys/resource.h>
-#include <unistd.h>
 
 #include "conn.h"
-#include "event.h"
-#include "io.h"
-#include "net.h"
+#include "event_server.h"
 #include "pool.h"
 #include "server.h"
 
@@ -59,66 +54,32 @@ static const struct server_spec spec = {
  * own 5 s grace period before it kills a worker). */
 enum { DRAIN_MS = 4000 };
 
-/* With --reuseport every worker after the first opens a socket of its own on
- * the same port; the kernel then spreads connections among them by hash.
- * Worker 0 keeps the socket main() opened, which fixed the port. */
-static int own_listening_socket(struct server *server, int worker_id)
-{
-    if (!reuseport || worker_id == 0)
-        return server->listen_fd;
-    char error[256];
-    int fd = net_listen(server->options.bind_address, net_local_port(server->listen_fd), true,
-                        error, sizeof error);
-    if (fd < 0) {
-        fprintf(stderr, "%s: worker %d: %s\n", spec.name, worker_id, error);
-        exit(OPTIONS_EXIT_RUNTIME);
-    }
-    close(server->listen_fd);       /* not ours to accept on */
-    net_set_nonblocking(fd, true);
-    return fd;
-}
-
 /* DOC: serve-loop
  * One loop process: watch the listening socket, run until a stop request, then
  * stop accepting, close idle connections and let the others finish. */
 static void serve_loop(struct server *server, int worker_id, void *context)
 {
     (void)context;
-    struct rlimit limit;
-    int max_fds = getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < (1 << 20)
-                      ? (int)limit.rlim_cur : 1 << 20;
-    char error[256];
-    struct event_loop *loop =
-        event_loop_create(event_backend_names[backend], max_fds, error, sizeof error);
-    if (loop == NULL) {
-        fprintf(stderr, "%s: %s\n", spec.name, error);
-        exit(OPTIONS_EXIT_RUNTIME);
-    }
-    struct multiplex mux = {
-        .loop = loop,
-        .server = server,
-        .stats = &server->stats->workers[worker_id],
-        .listen_fd = own_listening_socket(server, worker_id),
-        .accept_pause = EVENT_TIMER_INIT,
+    struct worker_stats *stats = &server->stats->workers[worker_id];
+    struct event_loop *loop = event_server_loop(server, event_backend_names[backend], stats);
+    struct multiplex mux = {.loop = loop, .server = server, .stats = stats};
+    /* One accept per readiness, like UNP's servers: with --workers N every
+     * loop is woken for a connection, one gets it, the others count a spurious
+     * accept (the thundering herd, at the level of event loops). */
+    mux.acceptor = (struct event_acceptor){
+        .loop = loop, .server = server, .stats = stats,
+        .listen_fd = event_server_socket(server, worker_id, reuseport),
+        .batch = 1, .on_connection = conn_accept, .data = &mux,
     };
-    event_loop_count_waits(loop, mux.stats);
-    if (event_watch(loop, mux.listen_fd, EVENT_READ, conn_accept, &mux) != 0)
-        server_die(server, "watch the listening socket");
+    event_acceptor_start(&mux.acceptor);
 
     /* DOC: event-loop */
     if (event_loop_run(loop, &server_stop_requested) != 0)
         perror("multiplex: event loop");
 
-    event_unwatch(loop, mux.listen_fd);
-    event_timer_cancel(loop, &mux.accept_pause);
+    event_acceptor_stop(&mux.acceptor);
     conn_close_idle(&mux);
-    int64_t deadline = io_now_ms() + DRAIN_MS;
-    while (mux.count > 0 && io_now_ms() < deadline)
-        if (event_loop_run_once(loop, 100) < 0)
-            break;
-    if (mux.count > 0)
-        fprintf(stderr, "%s: %d connections still busy after %d ms; closing them\n",
-                spec.name, mux.count, DRAIN_MS);
+    event_server_drain(loop, &mux.count, DRAIN_MS, spec.name);
     event_loop_destroy(loop);
 }
 
@@ -128,17 +89,7 @@ int main(int argc, char **argv)
      * --reuseport must be set on the socket before bind(). */
     struct server server;
     server_start(&server, &spec, argc, argv, 0, false);
-    char error[256];
-    server.listen_fd = net_listen(server.options.bind_address, server.options.port,
-                                  reuseport != 0, error, sizeof error);
-    if (server.listen_fd < 0) {
-        fprintf(stderr, "%s: %s\n", spec.name, error);
-        return OPTIONS_EXIT_RUNTIME;
-    }
-    server_announce(&server, net_local_port(server.listen_fd));
-    /* Non-blocking before any fork: with several loops on one socket, the one
-     * that loses the race for a connection must get EAGAIN, not sleep. */
-    net_set_nonblocking(server.listen_fd, true);
+    event_server_listen(&server, reuseport != 0);
 
     if (server.options.workers > 1)
         pool_run(&server, serve_loop, NULL);

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Event-loop and thread checks from outside (issue 4), bounded in time and count,
-traffic only to 127.0.0.1, every server stopped by PID.
+"""Event-loop and thread checks from outside (issues 4 and 5), bounded in time and
+count, traffic only to 127.0.0.1, every server stopped by PID.
 
 usage: run.py [--bin-dir DIR] [--only CASE[,CASE]]
 Cases:
@@ -11,6 +11,9 @@ Cases:
                  those beyond FD_SETSIZE get 503, the rest are served, the 503s
                  are logged at most once a second, and the server serves on
   max-conns      threaded --max-conns 2: a third client waits for a free thread
+  coroutine-half-request, coroutine-sleep20 (epoll and select),
+  coroutine-idle2000 (epoll and poll: 2000 idle connections held, then each
+  served), coroutine-select1100: the same checks against the coroutine server
 Ends with "eventloop: N passed, N failed".
 """
 import argparse
@@ -86,25 +89,25 @@ def send_all(socks, payload):
         s.setblocking(False)
 
 
-def case_half_request(args, results, root):
-    with ts.Server(args.bin_dir, "multiplex", root=root, timeout_ms=5000) as server:
+def case_half_request(args, results, root, binary="multiplex"):
+    with ts.Server(args.bin_dir, binary, root=root, timeout_ms=5000) as server:
         with ts.Connection(server) as slow:
             slow.send(b"GET /a.txt HTTP/1.1\r\nHo")
             time.sleep(0.2)
             start = time.monotonic()
             status, _, body = ts.get(server, "/index.html", timeout=5)
             elapsed = time.monotonic() - start
-            results.check("half-request: another client is answered at once",
+            results.check(f"half-request {binary}: another client is answered at once",
                           status == 200 and elapsed < 1.0, f"status {status} after {elapsed:.2f} s")
             slow.send(b"st: x\r\n\r\n")
             status, _, body = slow.read_response()
-            results.check("half-request: the slow client is answered when it finishes",
+            results.check(f"half-request {binary}: the slow client is answered when it finishes",
                           status == 200 and body == b"hello\n", f"status {status} body {body!r}")
 
 
-def case_sleep20(args, results, root):
+def case_sleep20(args, results, root, binary="multiplex"):
     for backend in ("select", "epoll"):
-        with ts.Server(args.bin_dir, f"multiplex --backend {backend}", root=root) as server:
+        with ts.Server(args.bin_dir, f"{binary} --backend {backend}", root=root) as server:
             socks = open_many(server, 20)
             start = time.monotonic()
             send_all(socks, b"GET /lab/sleep/300 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
@@ -113,35 +116,37 @@ def case_sleep20(args, results, root):
             ok = sum(1 for d in data.values() if d.startswith(b"HTTP/1.1 200"))
             for s in socks:
                 s.close()
-            results.check(f"sleep20 {backend}: 20 x /lab/sleep/300 concurrently in {elapsed:.2f} s "
+            results.check(f"sleep20 {binary} {backend}: 20 x /lab/sleep/300 concurrently in {elapsed:.2f} s "
                           "(serially 6 s)", ok == 20 and elapsed < 3.0,
                           f"{ok}/20 answered 200 in {elapsed:.2f} s")
 
 
-def case_idle1000(args, results, root):
-    if raise_nofile(4096) < 1100:
-        results.check("idle1000: descriptor limit", False, "cannot raise RLIMIT_NOFILE to 1100")
+def case_idle1000(args, results, root, binary="multiplex", count=1000):
+    name = f"idle{count}"
+    if raise_nofile(count + 1000) < count + 100:
+        results.check(f"{name}: descriptor limit", False,
+                      f"cannot raise RLIMIT_NOFILE to {count + 100}")
         return
     for backend in ("poll", "epoll"):
-        with ts.Server(args.bin_dir, f"multiplex --backend {backend}", root=root,
+        with ts.Server(args.bin_dir, f"{binary} --backend {backend}", root=root,
                        timeout_ms=30000) as server:
-            socks = open_many(server, 1000)
+            socks = open_many(server, count)
             time.sleep(0.5)         # held idle
             status, _, _ = ts.get(server, "/a.txt")
-            results.check(f"idle1000 {backend}: a new client is served while 1000 are idle",
-                          status == 200, f"status {status}")
+            results.check(f"{name} {binary} {backend}: a new client is served while {count} "
+                          "are idle", status == 200, f"status {status}")
             send_all(socks, REQUEST)
             data = read_all(socks, 30)
             ok = sum(1 for d in data.values() if d.startswith(b"HTTP/1.1 200") and
                      d.endswith(b"hello\n"))
             for s in socks:
                 s.close()
-            results.check(f"idle1000 {backend}: each of 1000 held connections served", ok == 1000,
-                          f"{ok}/1000 answered")
-            results.check(f"idle1000 {backend}: server still running", server.alive())
+            results.check(f"{name} {binary} {backend}: each of {count} held connections served",
+                          ok == count, f"{ok}/{count} answered")
+            results.check(f"{name} {binary} {backend}: server still running", server.alive())
 
 
-def case_select1100(args, results, root):
+def case_select1100(args, results, root, binary="multiplex"):
     """On the build under test and, if it is built, on the ASan+UBSan build too:
     the point is that nothing writes past an fd_set."""
     if raise_nofile(4096) < 1200:
@@ -149,15 +154,16 @@ def case_select1100(args, results, root):
         return
     dirs = [args.bin_dir]
     asan = os.path.join(ts.ROOT, "build-san-address-undefined", "bin")
-    if os.access(os.path.join(asan, "multiplex"), os.X_OK) and \
+    if os.access(os.path.join(asan, binary), os.X_OK) and \
             os.path.realpath(asan) != os.path.realpath(args.bin_dir):
         dirs.append(asan)
     for bin_dir in dirs:
-        select1100(bin_dir, results, root, " (ASan)" if bin_dir == asan else "")
+        label = f" {binary}" + (" (ASan)" if bin_dir == asan else "")
+        select1100(bin_dir, results, root, label, binary)
 
 
-def select1100(bin_dir, results, root, label):
-    with ts.Server(bin_dir, "multiplex --backend select", root=root,
+def select1100(bin_dir, results, root, label, binary):
+    with ts.Server(bin_dir, f"{binary} --backend select", root=root,
                    timeout_ms=30000) as server:
         start = time.monotonic()
         socks = open_many(server, 1100)
@@ -218,8 +224,17 @@ def case_max_conns(args, results, root):
         third.sock.close()
 
 
+def on_coroutine(case, **extra):
+    """case run against the coroutine server instead of multiplex."""
+    return lambda args, results, root: case(args, results, root, binary="coroutine", **extra)
+
+
 CASES = {"half-request": case_half_request, "sleep20": case_sleep20, "idle1000": case_idle1000,
-         "select1100": case_select1100, "max-conns": case_max_conns}
+         "select1100": case_select1100, "max-conns": case_max_conns,
+         "coroutine-half-request": on_coroutine(case_half_request),
+         "coroutine-sleep20": on_coroutine(case_sleep20),
+         "coroutine-idle2000": on_coroutine(case_idle1000, count=2000),
+         "coroutine-select1100": on_coroutine(case_select1100)}
 
 
 def main():
@@ -232,7 +247,8 @@ def main():
     for name, case in CASES.items():
         if args.only and name not in args.only.split(","):
             continue
-        binary = "threaded" if name == "max-conns" else "multiplex"
+        binary = ("threaded" if name == "max-conns" else
+                  "coroutine" if name.startswith("coroutine-") else "multiplex")
         if not os.access(os.path.join(args.bin_dir, binary), os.X_OK):
             print(f"skip {name}: no {binary} in {args.bin_dir}")
             continue

@@ -1,0 +1,168 @@
+/* event_server — see event_server.h. */
+#include "event_server.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "http_response.h"
+#include "io.h"
+#include "net.h"
+
+enum { ACCEPT_PAUSE_MS = 100 };
+
+void event_server_listen(struct server *server, bool reuseport)
+{
+    char error[256];
+    server->listen_fd = net_listen(server->options.bind_address, server->options.port,
+                                   reuseport, error, sizeof error);
+    if (server->listen_fd < 0) {
+        fprintf(stderr, "%s: %s\n", server->spec->name, error);
+        exit(OPTIONS_EXIT_RUNTIME);
+    }
+    server_announce(server, net_local_port(server->listen_fd));
+    net_set_nonblocking(server->listen_fd, true);
+}
+
+int event_server_socket(struct server *server, int worker_id, bool reuseport)
+{
+    if (!reuseport || worker_id == 0)
+        return server->listen_fd;   /* worker 0's socket fixed the port */
+    char error[256];
+    int fd = net_listen(server->options.bind_address, net_local_port(server->listen_fd), true,
+                        error, sizeof error);
+    if (fd < 0) {
+        fprintf(stderr, "%s: worker %d: %s\n", server->spec->name, worker_id, error);
+        exit(OPTIONS_EXIT_RUNTIME);
+    }
+    close(server->listen_fd);       /* not ours to accept on */
+    net_set_nonblocking(fd, true);
+    return fd;
+}
+
+struct event_loop *event_server_loop(const struct server *server, const char *backend,
+                                     struct worker_stats *stats)
+{
+    /* server_start raised the soft limit to the hard one; a table that large
+     * costs only what is touched (see event_loop_create). */
+    struct rlimit limit;
+    int max_fds = getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < (1 << 20)
+                      ? (int)limit.rlim_cur : 1 << 20;
+    char error[256];
+    struct event_loop *loop = event_loop_create(backend, max_fds, error, sizeof error);
+    if (loop == NULL) {
+        fprintf(stderr, "%s: %s\n", server->spec->name, error);
+        exit(OPTIONS_EXIT_RUNTIME);
+    }
+    event_loop_count_waits(loop, stats);
+    return loop;
+}
+
+void event_server_drain(struct event_loop *loop, const int *busy, int milliseconds,
+                        const char *name)
+{
+    int64_t deadline = io_now_ms() + milliseconds;
+    while (*busy > 0 && io_now_ms() < deadline)
+        if (event_loop_run_once(loop, 100) < 0)
+            break;
+    if (*busy > 0)
+        fprintf(stderr, "%s: %d connections still busy after %d ms; closing them\n", name,
+                *busy, milliseconds);
+}
+
+/* DOC: refuse
+ * Beyond what the loop can watch (select: FD_SETSIZE), or out of memory:
+ * answer 503 at once and close. Never FD_SET it. */
+void event_acceptor_refuse(struct event_acceptor *acceptor, int conn_fd, const char *why)
+{
+    char answer[1024], discard[4096];
+    struct http_response response;
+    http_respond_error(503, true, answer, sizeof answer, &response);
+    /* Read what already arrived, so close() does not answer it with a reset. */
+    while (read(conn_fd, discard, sizeof discard) > 0)
+        ;
+    if (write(conn_fd, answer, response.head_length) < 0) {
+        /* nothing more to do for it */
+    }
+    shutdown(conn_fd, SHUT_WR);
+    close(conn_fd);
+    stats_add(&acceptor->stats->errors, 1);
+    acceptor->refused_since_log++;
+    time_t now = time(NULL);
+    if (now != acceptor->refused_logged_at) {
+        fprintf(stderr, "%s: %d connection(s) refused with 503: %s\n",
+                acceptor->server->spec->name, acceptor->refused_since_log, why);
+        acceptor->refused_logged_at = now;
+        acceptor->refused_since_log = 0;
+    }
+}
+
+static void on_listen_ready(struct event_loop *loop, int listen_fd, int ready, void *data);
+
+void event_acceptor_start(struct event_acceptor *acceptor)
+{
+    if (event_watch(acceptor->loop, acceptor->listen_fd, EVENT_READ, on_listen_ready,
+                    acceptor) != 0)
+        server_die(acceptor->server, "watch the listening socket");
+}
+
+static void resume_accepting(struct event_loop *loop, void *data)
+{
+    (void)loop;
+    event_acceptor_start(data);
+}
+
+void event_acceptor_stop(struct event_acceptor *acceptor)
+{
+    event_unwatch(acceptor->loop, acceptor->listen_fd);
+    event_timer_cancel(acceptor->loop, &acceptor->pause);
+}
+
+/* Out of descriptors. Sleeping would stall every client; instead stop
+ * listening for a while (the backlog holds the new ones meanwhile). */
+static void pause_accepting(struct event_acceptor *acceptor, int error)
+{
+    time_t now = time(NULL);
+    if (now != acceptor->paused_logged_at) {
+        fprintf(stderr, "%s: accept: %s; pausing accepts for %d ms\n",
+                acceptor->server->spec->name, strerror(error), ACCEPT_PAUSE_MS);
+        acceptor->paused_logged_at = now;
+    }
+    event_unwatch(acceptor->loop, acceptor->listen_fd);
+    event_timer_start(acceptor->loop, &acceptor->pause, io_now_ms() + ACCEPT_PAUSE_MS,
+                      resume_accepting, acceptor);
+}
+
+/* DOC: accept-batch
+ * The listening socket is readable: accept up to batch connections. With
+ * several loops on one socket every loop is woken for a connection and only
+ * one gets it; the others' first accept finds nothing (EAGAIN), counted as
+ * spurious. An EAGAIN after at least one connection just ends the batch. */
+static void on_listen_ready(struct event_loop *loop, int listen_fd, int ready, void *data)
+{
+    (void)ready;
+    struct event_acceptor *acceptor = data;
+    for (int accepted = 0; accepted < acceptor->batch; accepted++) {
+        int conn_fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (conn_fd < 0) {
+            if ((errno == EAGAIN || errno == EWOULDBLOCK) && accepted == 0)
+                stats_add(&acceptor->stats->spurious, 1);
+            else if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                pause_accepting(acceptor, errno);
+            else if (errno == ECONNABORTED || errno == EPROTO)
+                continue;           /* the client gave up first: try the next (UNP) */
+            return;                 /* EAGAIN, EINTR...: the next readiness retries */
+        }
+        if (conn_fd >= event_loop_capacity(loop)) {
+            event_acceptor_refuse(acceptor, conn_fd,
+                                  "descriptor beyond what the backend can watch (select: FD_SETSIZE)");
+            continue;
+        }
+        net_prepare_connection(conn_fd, 0);     /* TCP_NODELAY; no socket timeouts: timers */
+        acceptor->on_connection(acceptor, conn_fd);
+    }
+}

@@ -1,0 +1,111 @@
+/* coroutine — one process, one event loop, a coroutine per connection.
+ *
+ * The model: a single loop waits in epoll (or select, or poll: --backend) for
+ * any socket to become ready, as in multiplex; but each connection is a
+ * coroutine — a function with a small stack of its own — that runs the
+ * blocking servers' handler, http_serve_connection(), unchanged. When a read
+ * or write would block, the io layer's wait hook (coroutine/sched.c) watches
+ * the socket, arms a timer for the deadline and yields to the loop, which
+ * resumes the coroutine where it stopped once the socket is ready or the time
+ * is up. /lab/sleep is a timer too.
+ *
+ * What blocks: only the loop's wait. As in multiplex, a handler that blocks
+ * in the kernel or spins (/lab/cpu) stops every connection at once, and one
+ * that crashes (/lab/crash) takes all of them down with the process.
+ *
+ * What it costs: per connection a stack (--stack-kb, 64 KiB reserved; only
+ * the pages it touches are memory) with a guard page below it, and the 48 KiB
+ * of buffers every handler has; both are recycled. A switch is a few
+ * nanoseconds and no system call (coroutine/coro_switch.S; swapcontext makes
+ * one per switch). Overflowing the small stack is a SIGSEGV, not corruption.
+ *
+ * What changed from its neighbour, multiplex: the same loop, timers, accept
+ * and stop, but no state machine (multiplex/conn.c): where a connection is in
+ * the code and its local variables stay on its coroutine's stack, so the
+ * handler is http_serve_connection() again, exactly as in iterative/main.c.
+ *
+ * Experiment: docs/coroutine.md (the diff with iterative; strace shows no
+ * system call per switch), tests/eventloop/run.py (2000 idle clients, 20
+ * sleeps at once), and `make bench` coro-switch and throughput. */
+#include <stdio.h>
+
+#include "coro.h"
+#include "event_server.h"
+#include "pool.h"
+#include "sched.h"
+#include "server.h"
+
+static int backend = 2;             /* --backend: an index into event_backend_names (epoll) */
+static int reuseport;               /* --reuseport */
+static int stack_kb = CORO_DEFAULT_STACK_KB;    /* --stack-kb */
+
+static const struct model_option model_options[] = {
+    {"backend", "NAME", "how the loop waits (default epoll)", event_backend_names, &backend,
+     0, 0},
+    {"reuseport", NULL, "each worker listens on its own socket (SO_REUSEPORT)", NULL,
+     &reuseport, 0, 1},
+    {"stack-kb", "N", "stack per coroutine, KiB (default 64)", NULL, &stack_kb, 32, 65536},
+    {NULL, NULL, NULL, NULL, NULL, 0, 0},
+};
+
+static const struct server_spec spec = {
+    .name = "coroutine",
+    .summary = "One event loop per process, a coroutine per connection.",
+    .default_workers = 1,
+    .model_options = model_options,
+};
+
+/* After a stop request, how long in-flight responses get (inside the pool's
+ * own 5 s grace period before it kills a worker). */
+enum { DRAIN_MS = 4000 };
+/* Accept all that are pending, up to this many per wake-up: a flood of new
+ * connections must not starve the coroutines already running. */
+enum { ACCEPT_BATCH = 64 };
+
+/* DOC: serve-loop
+ * One loop process: watch the listening socket, run until a stop request, then
+ * stop accepting, interrupt the coroutines waiting for a request and let the
+ * others finish. */
+static void serve_loop(struct server *server, int worker_id, void *context)
+{
+    (void)context;
+    struct worker_stats *stats = &server->stats->workers[worker_id];
+    struct event_loop *loop = event_server_loop(server, event_backend_names[backend], stats);
+    struct scheduler scheduler;
+    sched_init(&scheduler, loop, server, stats);
+    /* DOC: hooks
+     * From here on, in this process, "would block" means "yield to the loop". */
+    io_set_hooks(&sched_io_hooks);
+    scheduler.acceptor = (struct event_acceptor){
+        .loop = loop, .server = server, .stats = stats,
+        .listen_fd = event_server_socket(server, worker_id, reuseport),
+        .batch = ACCEPT_BATCH, .on_connection = sched_accept, .data = &scheduler,
+    };
+    event_acceptor_start(&scheduler.acceptor);
+
+    /* DOC: event-loop */
+    if (event_loop_run(loop, &server_stop_requested) != 0)
+        perror("coroutine: event loop");
+
+    event_acceptor_stop(&scheduler.acceptor);
+    sched_interrupt_readers(&scheduler);
+    event_server_drain(loop, &scheduler.count, DRAIN_MS, spec.name);
+    sched_destroy(&scheduler);
+    event_loop_destroy(loop);
+}
+
+int main(int argc, char **argv)
+{
+    /* One stats slot per --workers (slots 0); we listen ourselves, because
+     * --reuseport must be set on the socket before bind(). */
+    struct server server;
+    server_start(&server, &spec, argc, argv, 0, false);
+    event_server_listen(&server, reuseport != 0);
+    coro_set_stack_size((size_t)stack_kb * 1024);
+
+    if (server.options.workers > 1)
+        pool_run(&server, serve_loop, NULL);
+    else
+        serve_loop(&server, 0, NULL);
+    return server_finish(&server);
+}

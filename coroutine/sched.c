@@ -1,0 +1,227 @@
+/* sched — see sched.h. The whole life of a connection:
+ *
+ *   accept ─▶ sched_accept: a task and a coroutine ─▶ run()
+ *                                                       │
+ *      ┌──────────── http_serve_connection() ◀──────────┘
+ *      │  io_read() meets EAGAIN ─▶ wait hook: watch fd, arm timer, yield ─┐
+ *      │                                                                    │ the loop
+ *      │  ◀─ resumed: IO_WAIT_READY (on_ready) or IO_WAIT_TIMEOUT (on_timer) ┘
+ *      ▼
+ *   the handler returns (it closed the fd) ─▶ finish(): stack and task recycled
+ *
+ * Only the loop resumes coroutines (run()); a coroutine only ever yields back
+ * to it, from inside a hook. */
+#include "sched.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "coro.h"
+#include "http_conn.h"
+
+struct task {
+    struct http_conn http;          /* the handler's 48 KiB of buffers: not on the small stack */
+    struct scheduler *scheduler;
+    struct coro *coro;
+    int fd;
+    int waiting;                    /* EVENT_READ or EVENT_WRITE while parked on fd, else 0 */
+    int wake;                       /* why it was resumed: IO_WAIT_READY, _TIMEOUT, _INTERRUPTED */
+    bool interrupted;               /* the stop has failed one of its reads already */
+    struct event_timer timer;       /* the deadline of the current wait, or a /lab/sleep */
+    /* In scheduler->first: link points at whatever points at this task (the
+     * previous task's next, or first), so unlinking needs no special case. */
+    struct task *next, **link;      /* next also chains scheduler->free_tasks */
+};
+
+enum { TASK_FREE_MAX = CORO_FREE_MAX };
+
+static struct scheduler *active;    /* the hooks' way to the scheduler: one per process */
+
+void sched_init(struct scheduler *scheduler, struct event_loop *loop,
+                const struct server *server, struct worker_stats *stats)
+{
+    *scheduler = (struct scheduler){.loop = loop, .server = server, .stats = stats};
+    active = scheduler;
+}
+
+/* The coroutine's body: the blocking servers' handler, as it is. */
+static void serve_connection(void *arg)
+{
+    struct task *task = arg;
+    http_serve_connection(&task->http, task->fd, &task->scheduler->server->site,
+                          task->scheduler->stats);
+}
+
+static void unlink_task(struct task *task)
+{
+    *task->link = task->next;
+    if (task->next != NULL)
+        task->next->link = task->link;
+    task->scheduler->count--;
+}
+
+/* The handler has returned: it closed the descriptor itself, just now, and no
+ * loop wait has happened since, so unwatching after the close is safe here
+ * (select and poll forget it before their next wait; epoll already dropped
+ * it at the close). Then the stack and the task go back for reuse. */
+static void finish(struct task *task)
+{
+    struct scheduler *scheduler = task->scheduler;
+    event_unwatch(scheduler->loop, task->fd);
+    event_timer_cancel(scheduler->loop, &task->timer);
+    unlink_task(task);
+    coro_free(task->coro);
+    if (scheduler->free_count < TASK_FREE_MAX) {
+        task->next = scheduler->free_tasks;
+        scheduler->free_tasks = task;
+        scheduler->free_count++;
+    } else {
+        free(task);
+    }
+}
+
+/* DOC: run
+ * Resume task's coroutine (from the loop only), telling it why; it runs until
+ * its next wait or until its handler returns. */
+static void run(struct task *task, int wake)
+{
+    struct scheduler *scheduler = task->scheduler;
+    event_timer_cancel(scheduler->loop, &task->timer);
+    task->waiting = 0;
+    task->wake = wake;
+    scheduler->current = task;
+    coro_resume(task->coro, NULL);
+    scheduler->current = NULL;
+    if (coro_finished(task->coro))
+        finish(task);
+}
+
+/* DOC: on-ready
+ * The socket is ready. The interest is left registered when the coroutine
+ * goes on (a keep-alive connection waits for its next request right after
+ * answering, and re-registering would cost two epoll_ctl calls a request); if
+ * it fires while the coroutine is busy with something else (a /lab/sleep with
+ * a pipelined request arriving), it is dropped then, or level-triggered
+ * readiness would wake the loop again and again. */
+static void on_ready(struct event_loop *loop, int fd, int ready, void *data)
+{
+    struct task *task = data;
+    if (task->waiting & ready)
+        run(task, IO_WAIT_READY);
+    else
+        event_unwatch(loop, fd);
+}
+
+/* The timer: the deadline of a wait passed, or a /lab/sleep is over. */
+static void on_timer(struct event_loop *loop, void *data)
+{
+    (void)loop;
+    struct task *task = data;
+    run(task, task->waiting != 0 ? IO_WAIT_TIMEOUT : IO_WAIT_READY);
+}
+
+/* The task whose coroutine called a hook. Only coroutines do I/O here. */
+static struct task *calling_task(void)
+{
+    if (active == NULL || active->current == NULL)
+        abort();
+    return active->current;
+}
+
+/* DOC: wait-hook
+ * io_read and friends met EAGAIN: park this coroutine on the socket and the
+ * deadline, and yield to the loop. */
+static int wait_for_socket(int fd, enum io_event event, int64_t deadline_ms)
+{
+    struct task *task = calling_task();
+    if (event == IO_READABLE && server_stopping() && !task->interrupted) {
+        task->interrupted = true;   /* a stop interrupts a read once, like a signal */
+        return IO_WAIT_INTERRUPTED;
+    }
+    int events = event == IO_READABLE ? EVENT_READ : EVENT_WRITE;
+    if (event_watch(active->loop, fd, events, on_ready, task) != 0)
+        return IO_WAIT_TIMEOUT;     /* cannot wait for it at all: the call fails */
+    event_timer_start(active->loop, &task->timer, deadline_ms, on_timer, task);
+    task->waiting = events;
+    coro_yield(NULL);               /* the loop runs the others; run() comes back here */
+    return task->wake;
+}
+
+/* DOC: sleep-hook */
+static void sleep_a_while(int milliseconds)
+{
+    struct task *task = calling_task();
+    event_timer_start(active->loop, &task->timer, io_now_ms() + milliseconds, on_timer, task);
+    coro_yield(NULL);               /* waiting stays 0: on_timer resumes with READY */
+}
+
+const struct io_hooks sched_io_hooks = {.wait = wait_for_socket, .sleep = sleep_a_while};
+
+/* DOC: sched-accept */
+void sched_accept(struct event_acceptor *acceptor, int conn_fd)
+{
+    struct scheduler *scheduler = acceptor->data;
+    struct task *task = scheduler->free_tasks;
+    if (task != NULL) {
+        scheduler->free_tasks = task->next;
+        scheduler->free_count--;
+    } else {
+        task = malloc(sizeof *task);
+    }
+    struct coro *coro = task != NULL ? coro_create(serve_connection, task) : NULL;
+    if (coro == NULL) {
+        free(task);
+        event_acceptor_refuse(acceptor, conn_fd, "out of memory for a coroutine");
+        return;
+    }
+    /* Field by field: a struct assignment would also clear the 48 KiB of
+     * buffers, touching every page of them (http_serve_connection sets up
+     * what it needs). */
+    task->scheduler = scheduler;
+    task->coro = coro;
+    task->fd = conn_fd;
+    task->waiting = 0;
+    task->interrupted = false;
+    task->timer = (struct event_timer)EVENT_TIMER_INIT;
+    task->next = scheduler->first;
+    task->link = &scheduler->first;
+    if (task->next != NULL)
+        task->next->link = &task->next;
+    scheduler->first = task;
+    scheduler->count++;
+    run(task, IO_WAIT_READY);       /* usually as far as its first read's EAGAIN */
+}
+
+/* DOC: stop */
+void sched_interrupt_readers(struct scheduler *scheduler)
+{
+    for (struct task *task = scheduler->first, *next; task != NULL; task = next) {
+        next = task->next;          /* run() may finish and recycle task, never next */
+        if (task->waiting == EVENT_READ && !task->interrupted) {
+            task->interrupted = true;
+            run(task, IO_WAIT_INTERRUPTED);
+        }
+    }
+}
+
+void sched_destroy(struct scheduler *scheduler)
+{
+    while (scheduler->first != NULL) {
+        struct task *task = scheduler->first;
+        event_unwatch(scheduler->loop, task->fd);
+        event_timer_cancel(scheduler->loop, &task->timer);
+        close(task->fd);
+        unlink_task(task);
+        coro_free(task->coro);      /* abandoned mid-request: the drain ran out */
+        free(task);
+    }
+    while (scheduler->free_tasks != NULL) {
+        struct task *task = scheduler->free_tasks;
+        scheduler->free_tasks = task->next;
+        free(task);
+    }
+    scheduler->free_count = 0;
+    coro_trim();
+    io_set_hooks(NULL);
+    active = NULL;
+}

@@ -1,0 +1,51 @@
+/* sched — the coroutine scheduler: each connection is a coroutine running the
+ * blocking servers' handler, http_serve_connection(), unchanged, on one event
+ * loop. The io layer's wait hook turns "would block" into: watch the socket,
+ * arm a timer for the deadline, yield to the loop. The loop resumes the
+ * coroutine when the socket is ready (the call retries) or the timer fires
+ * (the call times out). /lab/sleep is a timer and a yield.
+ *
+ * One scheduler per process: the io hooks are per process, and so is the
+ * scheduler they reach. Nothing here is locked. */
+#ifndef COROUTINE_SCHED_H
+#define COROUTINE_SCHED_H
+
+#include "event.h"
+#include "event_server.h"
+#include "io.h"
+#include "server.h"
+
+struct task;                        /* one connection: a coroutine, its buffers, its timer */
+
+struct scheduler {
+    struct event_loop *loop;
+    const struct server *server;
+    struct worker_stats *stats;     /* this loop's slot */
+    struct event_acceptor acceptor; /* the listening socket (common/event_server.c) */
+    struct task *current;           /* the task running now; NULL in the loop */
+    struct task *first;             /* every live task, for the stop */
+    int count;
+    struct task *free_tasks;        /* finished ones, buffers kept for the next */
+    int free_count;
+};
+
+/* wait: the socket and a deadline timer; sleep: a timer. Install after sched_init. */
+extern const struct io_hooks sched_io_hooks;
+
+void sched_init(struct scheduler *scheduler, struct event_loop *loop,
+                const struct server *server, struct worker_stats *stats);
+
+/* The acceptor's callback: a coroutine for conn_fd, run at once as far as it goes. */
+void sched_accept(struct event_acceptor *acceptor, int conn_fd);
+
+/* At a stop: resume every coroutine waiting to read, its read failing with
+ * EINTR as a signal would fail a blocking one. The handler then ends the
+ * connections with no request under way and finishes the others (their
+ * answers say Connection: close). */
+void sched_interrupt_readers(struct scheduler *scheduler);
+
+/* After the drain: close what is left (abandoning its coroutine), free the
+ * recycled tasks and stacks, uninstall the hooks. */
+void sched_destroy(struct scheduler *scheduler);
+
+#endif
