@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "file_cache.h"
 #include "http_path.h"
 #include "options.h"
 
@@ -287,20 +288,34 @@ bad:
     return true;
 }
 
-/* DOC: respond-file */
+/* DOC: respond-file
+ * A small file comes from the one-second cache when it can (file_cache.h):
+ * its body is copied to the tail of out[] first and moved up behind the head. */
 static void respond_file(const struct http_site *site, const struct http_request *request,
                          bool keep_alive, char *out, size_t size, struct http_response *response)
 {
     char relative[HTTP_PATH_MAX];
-    struct stat info;
+    struct file_cache_meta file;
     int file_fd = -1;
-    bool is_index;
     const struct http_text path = request->path;
     bool trailing_slash = path.length > 0 && path.start[path.length - 1] == '/';
+    /* Room for a head in front of the tail where a cached body is put. */
+    bool cacheable = size >= 2 * HTTP_INLINE_BODY_MAX;
+    char *cached_body = cacheable ? out + size - HTTP_INLINE_BODY_MAX : NULL;
+    bool from_cache = false;
     int status = http_path_normalize(path.start, path.length, relative, sizeof relative);
-    if (status == 0)
+    if (status == 0 && cacheable)
+        from_cache = file_cache_get(relative, trailing_slash, &file, cached_body,
+                                    HTTP_INLINE_BODY_MAX);
+    if (status == 0 && !from_cache) {
+        struct stat info;
         status = http_path_open(site->root_fd, relative, trailing_slash, &file_fd, &info,
-                                &is_index);
+                                &file.is_index);
+        file.size = (size_t)info.st_size;
+        file.mtime = info.st_mtime;
+        if (status == 0)
+            http_format_date(file.mtime, file.last_modified, sizeof file.last_modified);
+    }
     if (status == 301) {
         char location[HTTP_PATH_MAX + 32];
         if (path.length + 2 > HTTP_PATH_MAX) {
@@ -318,45 +333,52 @@ static void respond_file(const struct http_site *site, const struct http_request
         return;
     }
 
-    char last_modified[40];
-    http_format_date(info.st_mtime, last_modified, sizeof last_modified);
     time_t since;
     bool not_modified = request->if_modified_since.length > 0 &&
                         http_parse_date(request->if_modified_since.start,
                                         request->if_modified_since.length, &since) == 0 &&
-                        info.st_mtime <= since;
+                        file.mtime <= since;
     int code = not_modified ? 304 : 200;
     size_t length = start_head(out, size, code, keep_alive,
                                request->version_minor == 0 && keep_alive);
     bool fits = length > 0;
     if (fits && not_modified)
-        fits = append(out, size, &length, "Last-Modified: %s\r\n\r\n", last_modified);
+        fits = append(out, size, &length, "Last-Modified: %s\r\n\r\n", file.last_modified);
     else if (fits)
         fits = append(out, size, &length,
                       "Content-Type: %s\r\nContent-Length: %lld\r\nLast-Modified: %s\r\n\r\n",
-                      http_mime_type(is_index ? "index.html" : relative), (long long)info.st_size, last_modified);
+                      http_mime_type(file.is_index ? "index.html" : relative),
+                      (long long)file.size, file.last_modified);
+    if (fits && from_cache)         /* the head must not have reached the cached body */
+        fits = out + length <= cached_body;
     if (!fits) {
-        close(file_fd);
+        if (file_fd >= 0)
+            close(file_fd);
         respond_status(request, 500, false, out, size, response);
         return;
     }
     response->status = code;
     response->close_after = !keep_alive;
-    size_t file_size = (size_t)info.st_size;
-    if (not_modified || request->method == HTTP_HEAD || file_size == 0) {
-        close(file_fd);
-    } else if (file_size <= HTTP_INLINE_BODY_MAX && file_size <= size - length) {
+    if (not_modified || request->method == HTTP_HEAD || file.size == 0) {
+        if (file_fd >= 0)
+            close(file_fd);
+    } else if (from_cache) {
+        memmove(out + length, cached_body, file.size);
+        length += file.size;
+    } else if (file.size <= HTTP_INLINE_BODY_MAX && file.size <= size - length) {
         /* Small file: into the same buffer, so head and body leave in one write. */
-        ssize_t n = pread(file_fd, out + length, file_size, 0);
+        ssize_t n = pread(file_fd, out + length, file.size, 0);
         close(file_fd);
-        if (n != (ssize_t)file_size) {
+        if (n != (ssize_t)file.size) {
             respond_status(request, 500, false, out, size, response);
             return;
         }
-        length += file_size;
+        if (cacheable)
+            file_cache_put(relative, trailing_slash, &file, out + length, HTTP_INLINE_BODY_MAX);
+        length += file.size;
     } else {
         response->file_fd = file_fd;    /* the caller sends it with sendfile */
-        response->file_length = file_size;
+        response->file_length = file.size;
     }
     response->head_length = length;
 }

@@ -15,7 +15,8 @@ enum { MODEL_OPTIONS_MAX = 16 };
 /* Common options: getopt_long values at 1000 and up; model options are 2000 + index. */
 enum {
     OPT_PORT = 1000, OPT_BIND, OPT_ROOT, OPT_WORKERS, OPT_MAX_CONNS, OPT_TIMEOUT,
-    OPT_STATS_FILE, OPT_QUIET, OPT_NO_LAB, OPT_LAB_CRASH, OPT_HELP, OPT_VERSION,
+    OPT_STATS_FILE, OPT_QUIET, OPT_NO_LAB, OPT_LAB_CRASH, OPT_NO_FILE_CACHE, OPT_HELP,
+    OPT_VERSION,
     OPT_MODEL = 2000
 };
 
@@ -30,6 +31,7 @@ static const struct option common_options[] = {
     {"quiet", no_argument, NULL, OPT_QUIET},
     {"no-lab", no_argument, NULL, OPT_NO_LAB},
     {"lab-crash", no_argument, NULL, OPT_LAB_CRASH},
+    {"no-file-cache", no_argument, NULL, OPT_NO_FILE_CACHE},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
 };
@@ -76,6 +78,7 @@ static void print_help(const struct server_spec *spec)
            "  --quiet           no summary on stderr at exit\n"
            "  --no-lab          turn off the /lab/ endpoints\n"
            "  --lab-crash       enable /lab/crash (a deliberate handler fault)\n"
+           "  --no-file-cache   open every file on every request (no 1 s small-file cache)\n"
            "  --help, --version\n");
     const struct model_option *o = spec->model_options;
     for (; o != NULL && o->name != NULL; o++) {
@@ -123,6 +126,7 @@ void options_parse(int argc, char **argv, const struct server_spec *spec,
         .port = 8080, .bind_address = "127.0.0.1", .root = ".",
         .workers = spec->default_workers > 0 ? spec->default_workers : 1,
         .max_conns = 1024, .timeout_ms = 10000, .lab = true,
+        .file_cache = true,
     };
 
     struct option table[COMMON_COUNT + MODEL_OPTIONS_MAX + 1];
@@ -155,6 +159,7 @@ void options_parse(int argc, char **argv, const struct server_spec *spec,
         case OPT_QUIET: options->quiet = true; break;
         case OPT_NO_LAB: options->lab = false; break;
         case OPT_LAB_CRASH: options->lab_crash = true; break;
+        case OPT_NO_FILE_CACHE: options->file_cache = false; break;
         case OPT_HELP: print_help(spec); exit(0);
         case OPT_VERSION: printf("%s %s\n", spec->name, server_version); exit(0);
         case ':': usage_error(spec, "option '%s' needs a value%s", argv[optind - 1], "");

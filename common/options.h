@@ -37,6 +37,7 @@ struct server_options {
     bool quiet;
     bool lab;                       /* --no-lab clears it */
     bool lab_crash;                 /* --lab-crash */
+    bool file_cache;                /* --no-file-cache clears it (file_cache.h) */
 };
 
 enum { OPTIONS_EXIT_USAGE = 2, OPTIONS_EXIT_RUNTIME = 1 };

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "file_cache.h"
 #include "io.h"
 #include "net.h"
 
@@ -88,6 +89,8 @@ void server_start(struct server *server, const struct server_spec *spec, int arg
         exit(OPTIONS_EXIT_RUNTIME);
     }
     server->site.options = &server->options;
+    if (!server->options.file_cache)
+        file_cache_disable();
     io_set_socket_timeout(server->options.timeout_ms);
     raise_fd_limit();
     server->stats = stats_create(worker_slots > 0 ? worker_slots : server->options.workers);

@@ -113,9 +113,10 @@ static void write_json(FILE *out, const struct stats_region *region,
     fprintf(out, ", \"root\": ");
     json_string(out, options->root);
     fprintf(out, ", \"workers\": %d, \"max_conns\": %d, \"timeout_ms\": %d, \"lab\": %s, "
-                 "\"lab_crash\": %s",
+                 "\"lab_crash\": %s, \"file_cache\": %s",
             options->workers, options->max_conns, options->timeout_ms,
-            options->lab ? "true" : "false", options->lab_crash ? "true" : "false");
+            options->lab ? "true" : "false", options->lab_crash ? "true" : "false",
+            options->file_cache ? "true" : "false");
     for (const struct model_option *o = spec->model_options; o && o->name; o++) {
         char buf[32];
         fprintf(out, ", ");

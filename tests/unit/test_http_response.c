@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "file_cache.h"
 #include "http_conn.h"
 #include "http_parse.h"
 #include "http_response.h"
@@ -288,6 +289,42 @@ static void test_inline_or_sendfile(void **state)
     check_common(&a, 200, false);
     assert_int_equal(a.content_length, 0);
     assert_int_equal(a.response.file_fd, -1);
+}
+
+/* The one-second small-file cache (file_cache.h), end to end: a cached answer
+ * is the uncached one byte for byte apart from Date, a change to the file shows
+ * once FILE_CACHE_TTL_MS has passed, and an index keeps its Content-Type. */
+static void test_cached_answer(void **state)
+{
+    (void)state;
+    make_file("cached.txt", "v1\n", 3);
+    struct answer first, second, after;
+    ask("GET /cached.txt HTTP/1.1\r\nHost: x\r\n\r\n", &first);
+    make_file("cached.txt", "version 2\n", 10);
+    ask("GET /cached.txt HTTP/1.1\r\nHost: x\r\n\r\n", &second);
+    assert_int_equal(second.response.head_length, first.response.head_length);
+    assert_int_equal(second.content_length, 3);
+    assert_memory_equal(second.out + second.fields_end, "v1\n", 3);
+    char *date_first = strstr(first.out, "\r\nDate: "), *date_second = strstr(second.out, "\r\nDate: ");
+    assert_non_null(date_first);
+    assert_non_null(date_second);
+    memcpy(date_second, date_first, strlen("\r\nDate: Tue, 14 Nov 2023 22:13:20 GMT"));
+    assert_memory_equal(first.out, second.out, first.response.head_length);
+
+    struct timespec pause = {(FILE_CACHE_TTL_MS + 50) / 1000, ((FILE_CACHE_TTL_MS + 50) % 1000) * 1000000L};
+    nanosleep(&pause, NULL);
+    ask("GET /cached.txt HTTP/1.1\r\nHost: x\r\n\r\n", &after);
+    assert_int_equal(after.content_length, 10);
+    assert_memory_equal(after.out + after.fields_end, "version 2\n", 10);
+
+    struct answer index_first, index_second, head;
+    ask("GET /dir/ HTTP/1.1\r\nHost: x\r\n\r\n", &index_first);
+    ask("GET /dir/ HTTP/1.1\r\nHost: x\r\n\r\n", &index_second);
+    assert_string_equal(field(&index_second, "Content-Type"), "text/html; charset=utf-8");
+    assert_int_equal(body_bytes_inline(&index_second), 15);
+    ask("HEAD /dir/ HTTP/1.1\r\nHost: x\r\n\r\n", &head);
+    assert_int_equal(head.content_length, 15);
+    assert_int_equal(body_bytes_inline(&head), 0);
 }
 
 static void test_if_modified_since(void **state)
@@ -584,7 +621,7 @@ int main(void)
         cmocka_unit_test(test_respond_error),    cmocka_unit_test(test_lab_bytes),
         cmocka_unit_test(test_lab_sleep_and_cpu), cmocka_unit_test(test_no_lab),
         cmocka_unit_test(test_lab_crash),        cmocka_unit_test(test_dates),
-        cmocka_unit_test(test_mime_types),
+        cmocka_unit_test(test_mime_types),       cmocka_unit_test(test_cached_answer),
     };
     return cmocka_run_group_tests_name("http_response", tests, root_setup, root_teardown);
 }
