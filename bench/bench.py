@@ -7,7 +7,8 @@
 Every server is started with the suite's contract (DESIGN §3): --port 0, the port
 read from its one stdout line, stopped with SIGTERM, its counters read from the
 stats file it writes (§5). Load comes from wrk (pinned to other cores than the
-server) and from bench/client (sequential connections, idle connections).
+server) and from bench/client (sequential connections, idle connections, slow
+clients that trickle a request head).
 The definitions of every number are in DESIGN §6 and docs/results.md.
 """
 import argparse
@@ -30,24 +31,31 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from configs import CONFIGS, Config  # noqa: E402
+from configs import CONFIGS, Config, slow_client_configs  # noqa: E402
 
-EXPERIMENTS = ["fig30.1", "herd", "distribution", "throughput", "slow-handler", "memory",
-               "coro-switch"]
+EXPERIMENTS = ["fig30.1", "herd", "distribution", "throughput", "slow-handler", "slow-clients",
+               "memory", "coro-switch"]
 BODY = 4000                 # bytes per answer: UNP's client asked for 4000 bytes
 FILE = "/bench-4000.bin"    # a static file of BODY bytes under the servers' root
 
 # Durations and sweeps. The default set fits in 5 minutes on 2 cores; FULL=1 is
-# for a quiet machine and a coffee.
+# for a quiet machine and a coffee. slow_* belong to slow-handler; trickle_* to
+# slow-clients (clients that trickle their request head).
 SETTINGS = {
     "default": dict(seconds=0.4, reps=3, fig_clients=10, pool=8,
                     tput_conc=[1, 16, 256], herd_children=[1, 2, 4, 8, 16, 32, 64],
                     herd_conns=200, herd_gap_us=1000, dist_workers=8, dist_high_clients=32, dist_conns=200,
-                    slow_seconds=0.6, slow_clients=64, mem_conns=1000, mem_wait_ms=300),
+                    slow_seconds=0.6, slow_clients=64, mem_conns=1000, mem_wait_ms=300,
+                    trickle_conns=300, trickle_interval_ms=2000, trickle_gets=20,
+                    trickle_window_s=2.5, trickle_baseline_gets=5, trickle_reps=1,
+                    trickle_iterative_conns=2, trickle_iterative_timeout_ms=2000),
     "full": dict(seconds=1.0, reps=5, tput_reps=3, fig_clients=10, pool=8,
                  tput_conc=[1, 4, 16, 64, 256, 1024], herd_children=[1, 2, 4, 8, 16, 32, 64],
                  herd_conns=1000, herd_gap_us=1000, dist_workers=8, dist_high_clients=32, dist_conns=1000,
-                 slow_seconds=2.0, slow_clients=64, mem_conns=1000, mem_wait_ms=1000),
+                 slow_seconds=2.0, slow_clients=64, mem_conns=1000, mem_wait_ms=1000,
+                 trickle_conns=300, trickle_interval_ms=2000, trickle_gets=20,
+                 trickle_window_s=2.5, trickle_baseline_gets=5, trickle_reps=3,
+                 trickle_iterative_conns=3, trickle_iterative_timeout_ms=2000),
 }
 
 
@@ -617,6 +625,117 @@ def exp_slow(bench, csvs):
     return e
 
 
+TRICKLE_FIELDS = ["experiment", "config", "binary", "options", "rep", "slow_target",
+                  "slow_connected", "slow_open_end", "slow_closed_answered", "interval_ms",
+                  "timeout_ms", "gets", "ok", "baseline_ms", "median_ms", "max_ms", "first_ms",
+                  "within_1s", "latencies_ms", "flag"]
+
+
+def timed_get(port, timeout):
+    """One GET of FILE on a new connection, read to EOF: (milliseconds, problem or '')."""
+    start = time.monotonic()
+    data = b""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+            sock.settimeout(max(0.1, start + timeout - time.monotonic()))
+            sock.sendall(f"GET {FILE} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+            while chunk := sock.recv(65536):
+                data += chunk
+    except OSError as error:
+        ms = (time.monotonic() - start) * 1000
+        return ms, f"{error.__class__.__name__} after {len(data)} bytes"
+    ms = (time.monotonic() - start) * 1000
+    body = data.partition(b"\r\n\r\n")[2]
+    if not data.startswith(b"HTTP/1.1 200") or len(body) != BODY:
+        return ms, f"answered {data[:20]!r} with a {len(body)}-byte body"
+    return ms, ""
+
+
+def trickle_run(bench, cfg, rep):
+    """Start cfg, hold slow clients on it, time a normal client's GETs, stop it."""
+    s = bench.s
+    iterative = cfg.binary == "iterative"
+    n = s["trickle_iterative_conns"] if iterative else s["trickle_conns"]
+    timeout_ms = s["trickle_iterative_timeout_ms"] if iterative else 10000   # §3 default
+    row = dict(experiment="slow-clients", config=cfg.label, binary=cfg.binary,
+               options=" ".join(cfg.options), rep=rep, slow_target=n,
+               interval_ms=s["trickle_interval_ms"], timeout_ms=timeout_ms, gets=s["trickle_gets"])
+    try:
+        run = bench.start(cfg, 0)
+    except StartError as err:
+        row["flag"] = f"did not start: {err}"
+        return row
+    flags = []
+    baseline = [timed_get(run.port, 5) for _ in range(s["trickle_baseline_gets"])]
+    row["baseline_ms"] = median([ms for ms, problem in baseline if not problem])
+    # The slow client gives up by itself after MAX_S: nothing outlives a run.
+    get_timeout = n * timeout_ms / 1000 + 5 if iterative else 10
+    give_up = min(600, int(get_timeout + s["trickle_window_s"] + 30))
+    argv = bench.client("slow", run.port, "/", n, [str(s["trickle_interval_ms"]), str(give_up)])
+    slow = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    latencies, problems = [], []
+    try:
+        first = slow.stdout.readline()
+        row["slow_connected"] = int(first.split("=")[1]) if first.startswith("connected=") else 0
+        # A normal client's GETs spread over the window, so that they meet every
+        # slow client's next byte at least once. Iterative answers the first
+        # only when the slow clients ahead of it have timed out.
+        for i in range(s["trickle_gets"]):
+            ms, problem = timed_get(run.port, get_timeout)
+            latencies.append(ms)
+            if problem:
+                problems.append(problem)
+                break               # a GET that timed out would only time out again
+            time.sleep(max(0.0, s["trickle_window_s"] / s["trickle_gets"] - ms / 1000))
+    finally:
+        slow.stdin.close()          # the slow client closes its connections and reports
+        last = slow.stdout.read()
+        slow.wait()
+    got = dict(kv.split("=") for kv in last.split() if "=" in kv)
+    row["slow_open_end"] = got.get("open")
+    row["slow_closed_answered"] = got.get("answered")
+    stats, problem = bench.stop(run)
+    if problem:
+        flags.append(problem)
+    if row["slow_connected"] < n:
+        flags.append(f"only {row['slow_connected']} of {n} slow clients connected")
+    if problems:
+        flags.append(f"GET {len(latencies)}: {problems[0]}")
+    good = latencies[:len(latencies) - len(problems)]
+    row.update(ok=len(good), median_ms=median(good), max_ms=max(latencies) if latencies else None,
+               first_ms=latencies[0] if latencies else None,
+               within_1s=int(bool(latencies) and not problems and max(latencies) < 1000),
+               latencies_ms=" ".join(f"{ms:.2f}" for ms in latencies),
+               flag="; ".join(flags))
+    return row
+
+
+def exp_slow_clients(bench, csvs):
+    """slow-clients: issue 8 item 3, a normal client's latency while slow clients
+    hold connections. One run per server (FULL: three)."""
+    s = bench.s
+    binaries = []
+    for cfg in present(bench, bench.configs):
+        if not cfg.reference and cfg.binary not in binaries:
+            binaries.append(cfg.binary)
+    cfgs, problem = slow_client_configs(binaries, s["trickle_iterative_timeout_ms"])
+    if problem and problem not in bench.notes:
+        bench.notes.append(f"slow-clients: {problem}; every server ran with its defaults.")
+    out = csvs("slow-clients", TRICKLE_FIELDS)
+    e = Experiment(bench, "slow-clients", TRICKLE_FIELDS)
+    for rep in range(1, s["trickle_reps"] + 1):
+        for cfg in cfgs:
+            n = s["trickle_iterative_conns"] if cfg.binary == "iterative" else s["trickle_conns"]
+
+            def fn(cfg=cfg, rep=rep):
+                row = trickle_run(bench, cfg, rep)
+                out.row(row)
+                return row
+            e.add(f"slow-clients {cfg.label}: {n} slow clients, {s['trickle_gets']} GETs "
+                  f"rep {rep}", fn)
+    return e
+
+
 HERD_FIELDS = ["experiment", "config", "workers", "load", "clients", "rep", "connections",
                "ok", "bad", "client_errors", "seconds", "server_connections", "waits", "sleeps",
                "spurious", "sleeps_per_conn", "spurious_per_conn", "cpu_per_conn_us", "run_cpu_per_conn_us",
@@ -840,7 +959,8 @@ def exp_coro(bench, csvs):
 
 
 BUILDERS = {"fig30.1": exp_fig30_1, "herd": exp_herd, "distribution": exp_distribution,
-            "throughput": exp_throughput, "slow-handler": exp_slow, "memory": exp_memory,
+            "throughput": exp_throughput, "slow-handler": exp_slow,
+            "slow-clients": exp_slow_clients, "memory": exp_memory,
             "coro-switch": exp_coro}
 
 
@@ -1016,6 +1136,9 @@ def main():
                     extra = f"  {row['sleeps_per_conn']:.2f} sleeps/conn"
                 elif row.get("pss_kb"):
                     extra = f"  {row['pss_kb'] / 1024:.1f} MiB"
+                elif row.get("max_ms") is not None:
+                    extra = (f"  GET median {row['median_ms'] or 0:.1f} ms, "
+                             f"max {row['max_ms']:.0f} ms")
                 if row.get("flag"):
                     extra += f"  FLAGGED: {row['flag']}"
                 log(f"[{i}/{total}] {desc} … {time.time() - t:.1f} s{extra}")

@@ -11,7 +11,12 @@ Groups say which experiments use a row:
   herd   the thundering-herd and distribution sweeps
   full   only with FULL=1 (more backends of the event loops)
   Every other row is in fig30.1. FULL=1 runs every row in throughput too.
+The slow-clients experiment has rows of its own, sized for its slow clients:
+see slow_client_configs below.
 """
+import importlib.util
+import os
+import shlex
 from dataclasses import dataclass, field
 
 W = "{W}"
@@ -84,3 +89,32 @@ CONFIGS = [
     Config("floor (reference)", "floor", ["--body", "4000"], ("main",), reference=True),
     Config("nginx 1 worker (reference)", "nginx", [], ("main",), reference=True),
 ]
+
+
+def slow_client_configs(binaries, iterative_timeout_ms):
+    """slow-clients: one row per server in binaries, sized for 300 slow clients
+    as tests/hardening/run.py's SLOW_CONFIG sizes it (read from there, so the
+    bench measures what the test checks). A blocking model spends a worker on
+    every slow client for as long as it trickles, so a pool needs more workers
+    than there are slow clients; an event loop holds them as small state. The
+    iterative server cannot be sized: it runs with a short --timeout-ms and
+    recovers when the slow clients ahead of the normal one have timed out.
+    Returns (rows, problem): a server the table does not know runs with its
+    defaults; problem says why the table could not be read, or is ''."""
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                        "tests", "hardening", "run.py")
+    try:
+        spec = importlib.util.spec_from_file_location("hardening_run", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        table, problem = module.SLOW_CONFIG, ""
+    except Exception as error:      # the bench still runs, with every server's defaults
+        table, problem = {}, f"could not read SLOW_CONFIG from {path}: {error}"
+    rows = []
+    for binary in binaries:
+        if binary == "iterative":
+            options = ["--timeout-ms", str(iterative_timeout_ms)]
+        else:
+            options = shlex.split(table.get(binary, binary))[1:]
+        rows.append(Config(" ".join([binary] + options), binary, options, ("slow-clients",)))
+    return rows, problem

@@ -391,6 +391,40 @@ def draw_slow(out, meta):
                     (clients * 20, f"all {clients} wait together: {clients * 20} req/s")])
 
 
+def draw_slow_clients(out, meta):
+    rows = read_csv(out, "slow-clients")
+    if not rows:
+        return
+    med = medians(rows, ["config"], ["median_ms", "max_ms", "baseline_ms", "slow_target",
+                                     "timeout_ms"])
+    counts = [m["slow_target"] for m in med.values() if m["slow_target"]]
+    most = max(set(counts), key=counts.count) if counts else 0     # the usual count, in the title
+    bars, timeouts = [], set()
+    for l in order_of(rows):
+        m = med[(l,)]
+        label = l + (f" [{m['slow_target']:.0f} slow clients]" if m["slow_target"] != most else "")
+        bars.append((label + (" (!)" if m["flagged"] else ""), m["median_ms"], m["max_ms"],
+                     m["baseline_ms"]))
+        if l.startswith("iterative") and m["timeout_ms"]:
+            timeouts.add(m["timeout_ms"])
+    lines = [(1000, "1 s: what issue 8 asks of every server but iterative")]
+    lines += [(t, f"iterative's --timeout-ms {t:.0f}: each slow client ahead of you costs one")
+              for t in sorted(timeouts)]
+    gets = rows[0]["gets"]
+    baseline = meta.get("settings", {}).get("trickle_baseline_gets", "a few")
+    p = Plot(out, "slow_clients", 1100, 300 + 60 * len(bars))
+    every = int(rows[0]["interval_ms"]) / 1000
+    p("set title " + q(f"Slow clients: a normal client's GET of the 4000-byte file while "
+                       f"{most:.0f} slow clients hold connections,\neach sending one header "
+                       f"byte every {every:g} s ({gets} GETs per run, median of runs)"))
+    p('set xlabel "milliseconds per GET (new connection, read to the end), log scale"')
+    series = [(f"median of the {gets} GETs", "#1f77b4"),
+              (f"slowest of the {gets} GETs", "#d62728"),
+              (f"before the slow clients (median of {baseline})", "#aaaaaa")]
+    if hbars(p, bars, series, log=True, lines=lines, value_fmt="%.4g ms"):
+        p.draw()
+
+
 def draw_memory(out, meta):
     rows = read_csv(out, "memory")
     if not rows:
@@ -427,5 +461,5 @@ def draw_all(out):
     except (OSError, ValueError):
         pass
     for draw in (draw_fig30_1, draw_herd, draw_distribution, draw_throughput, draw_slow,
-                 draw_memory, draw_coro):
+                 draw_slow_clients, draw_memory, draw_coro):
         draw(out, meta)

@@ -75,8 +75,8 @@ class Report:
 
     def flagged(self):
         groups, totals = {}, {}
-        for name in ("fig30.1", "throughput", "slow-handler", "herd", "distribution", "memory",
-                     "coro-switch"):
+        for name in ("fig30.1", "throughput", "slow-handler", "slow-clients", "herd",
+                     "distribution", "memory", "coro-switch"):
             for r in read_csv(self.out, name):
                 key = (name, r.get("config", r.get("name", "")), r.get("mode", r.get("load", "")),
                        r.get("clients", r.get("workers", "")))
@@ -287,6 +287,76 @@ class Report:
         self(table(["configuration", "req/s", "requests waiting at once (req/s ÷ 20)",
                     "connections taken"], out))
 
+    def slow_clients(self):
+        rows = read_csv(self.out, "slow-clients")
+        if not rows:
+            return
+        med = medians(rows, ["config"], ["median_ms", "max_ms", "first_ms", "baseline_ms",
+                                         "slow_target", "slow_connected", "slow_open_end",
+                                         "timeout_ms", "within_1s"])
+        labels = order_of(rows)
+        settings = self.meta.get("settings", {})
+        first = rows[0]
+        iterative = [l for l in labels if l.startswith("iterative")]
+        others = [l for l in labels if l not in iterative]
+        n = int(med[(others[0],)]["slow_target"]) if others else int(first["slow_target"])
+        runs = max(m["runs"] for m in med.values())
+        self("## Slow clients: does a normal client still get through?\n")
+        self(f"{n} slow clients (`bench/client slow`) connect first and then keep sending a "
+             f"request head, one byte per connection every {int(first['interval_ms']) / 1000:g} s, "
+             "never finishing it (issue 8, item 3). Meanwhile a normal client makes "
+             f"{first['gets']} GETs of the 4000-byte file, each on a new connection and read to "
+             f"the end, spread over {settings.get('trickle_window_s', '–')} s so that they meet "
+             "every slow client's next byte; the grey bar is the median of "
+             f"{settings.get('trickle_baseline_gets', 'a few')} such GETs before the slow "
+             f"clients came. {runs} run{'s' if runs > 1 else ''} per server in this set "
+             "(`FULL=1`: the median of 3).\n")
+        timeout = next((med[(l,)]["timeout_ms"] for l in others), None)
+        self("**Why the blocking models are sized for it.** A slow client holds a worker, a "
+             "process or a thread, for as long as it trickles (up to `--timeout-ms`, "
+             f"{f((timeout or 0) / 1000, 0)} s here), so a blocking model needs more workers than "
+             "there are slow clients. The configurations (first column of the table) are those "
+             "of `SLOW_CONFIG` in `tests/hardening/run.py`, which checks the same thing; with "
+             f"the {self.meta.get('pool_workers', 8)} workers of the other experiments the normal "
+             "client would queue behind the slow ones until they time out. That is the lesson, "
+             "not a trick: the price of surviving is a process or a thread per slow client. The "
+             "event loops hold one as a little state (multiplex) or a coroutine stack "
+             "(coroutine) and need no special option.\n")
+        for l in iterative:
+            m = med[(l,)]
+            k, t = int(m["slow_target"]), m["timeout_ms"]
+            self(f"**iterative** cannot be sized: it serves one connection at a time, so every "
+                 "slow client ahead of the normal one in the listen queue holds it for a full "
+                 f"`--timeout-ms`. It runs with `--timeout-ms {t:.0f}` and only {k} slow clients "
+                 f"(with {n} it would take {n} × {t / 1000:g} s = {n * t / 60000:.0f} min); its "
+                 f"first GET, answered after {f(m['first_ms'], 0)} ms (against {k} × {t:.0f} ms), "
+                 "is the time until it answers at all; "
+                 f"{f(m['slow_target'] - (m['slow_open_end'] or 0), 0)} of its {k} slow clients "
+                 "had been closed by the server at the end of the run, and the median GET took "
+                 f"{f(m['median_ms'], 2)} ms.\n")
+        self(image(self.out, "slow_clients",
+                   "a normal client's latency while slow clients hold connections"))
+        out = []
+        for l in labels:
+            m = med[(l,)]
+            held = f"{f(m['slow_connected'], 0)} / {f(m['slow_open_end'], 0)}"
+            out.append((f"`{l}`{mark(m)}", held,
+                        f(m["median_ms"], 2), f(m["max_ms"], 1), f(m["first_ms"], 1),
+                        f(m["baseline_ms"], 2), "yes" if m["within_1s"] == 1 else "no"))
+        self(table(["configuration", "slow clients connected / still open at the end",
+                    "GET median ms", "slowest ms", "first ms", "before the slow clients ms",
+                    "every GET < 1 s"], out))
+        good = [f"`{l}`" for l in others if med[(l,)]["within_1s"] == 1]
+        bad = [f"`{l}`" for l in others if med[(l,)]["within_1s"] != 1]
+        first_slowest = sum(1 for r in rows if r.get("first_ms") and r["first_ms"] == r["max_ms"]
+                            and not r["config"].startswith("iterative"))
+        self(f"Every GET within 1 s: {', '.join(good) or 'none'}" +
+             (f"; **not** within 1 s: {', '.join(bad)}" if bad else "") + ". " +
+             f"In {first_slowest} of {sum(1 for r in rows if r['config'] in others)} runs of the "
+             "other servers the slowest GET was the first, made just after the slow clients "
+             "connected, while the server was still taking their connections (fork_per_conn "
+             "forks a child for each).\n")
+
     def memory(self):
         rows = read_csv(self.out, "memory")
         if not rows:
@@ -362,6 +432,7 @@ class Report:
         self.distribution()
         self.throughput()
         self.slow()
+        self.slow_clients()
         self.memory()
         self.coro()
         self("---\nFiles: one CSV per experiment (one row per run), `plots-src/` (gnuplot "

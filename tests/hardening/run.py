@@ -7,12 +7,22 @@ usage: run.py [--bin-dir DIR] [--only CHECK[,CHECK]] [--server NAME[,NAME]]
               [--connections N]
 Checks: slow, kill, crash, shutdown, resources, emfile. Ends with the line
 "hardening: N passed, N failed".
+
+--connections N (default 100 000, as issue 8 asks; at most 100 000) is how many
+connections the resources check makes per server after a warm-up of N/10, with
+bench/client.c's burst mode (compiled into the run's temporary directory).
+On 2 cores 100 000 take 3-8 s per server and 25-30 s for fork_per_conn (a
+fork per connection): 60-85 s for all seven, and the whole suite about 2
+minutes; --connections 20000 is a quick look in a fifth of the resources time. 100 000 is more than Linux's 28 000 ephemeral
+ports: it works because the server closes first, so TIME_WAIT is kept on the
+server's side and the client's port is free again at once.
 """
 import argparse
 import json
 import os
 import selectors
 import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -227,9 +237,13 @@ def check_crash(results, bin_dir, root, name):
                 server.process.wait(5)
             except Exception:
                 pass
+            status = server.stop()      # SIGTERM only if it is still alive
+            # A sanitizer build reports the fault (UBSan: a store to a null pointer,
+            # ASan: SEGV) and exits 1: the whole process is dead all the same.
+            reported = any(mark in server.stderr for mark in
+                           (b"runtime error:", b"AddressSanitizer: SEGV"))
             results.check(f"crash {config}: the whole process dies (SIGSEGV), as documented",
-                          server.process.returncode == -11,
-                          f"return code {server.process.returncode}")
+                          status == -11 or (status == 1 and reported), f"return code {status}")
 
 
 def check_shutdown(results, bin_dir, root, name):
@@ -255,52 +269,89 @@ def check_shutdown(results, bin_dir, root, name):
 
 
 def resource_snapshot(server):
-    fds, rss, zombies = 0, 0, 0
+    """Summed over the server's processes: descriptors, resident KiB, zombie
+    children, processes and threads."""
+    snap = dict(fds=0, rss=0, zombies=0, processes=0, threads=0)
     for pid in server.processes():
         try:
-            fds += len(os.listdir(f"/proc/{pid}/fd"))
+            fds = len(os.listdir(f"/proc/{pid}/fd"))
             with open(f"/proc/{pid}/status") as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        rss += int(line.split()[1])
-                    if line.startswith("State:") and "Z" in line.split()[1]:
-                        zombies += 1
+                status = dict(line.split(":", 1) for line in f if ":" in line)
         except OSError:
-            pass
-    return fds, rss, zombies
+            continue                    # exited between the listing and the read
+        if status["State"].split()[0] == "Z":
+            snap["zombies"] += 1
+            continue
+        snap["fds"] += fds
+        snap["rss"] += int(status.get("VmRSS", "0 kB").split()[0])
+        snap["processes"] += 1
+        snap["threads"] += int(status["Threads"])
+    return snap
 
 
-def check_resources(results, bin_dir, root, name, connections):
+def build_client(directory):
+    """bench/client.c compiled for this run: its burst mode makes connections
+    from one thread about 5 times faster than four Python threads can."""
+    binary = os.path.join(directory, "client")
+    if not os.path.exists(binary):
+        subprocess.run([os.environ.get("CC", "cc"), "-std=c17", "-O2", "-D_GNU_SOURCE", "-o",
+                        binary, os.path.join(ts.ROOT, "bench", "client.c")],
+                       check=True, capture_output=True, text=True)
+    return binary
+
+
+def burst(client, server, count, in_flight=16):
+    """count GETs of /a.txt, one connection each, in_flight at a time:
+    (answered 2xx, seconds)."""
+    result = subprocess.run([client, "burst", "127.0.0.1", str(server.port), "/a.txt",
+                             str(count), str(in_flight)], capture_output=True, text=True,
+                            timeout=120 + count / 500)
+    got = dict(kv.split("=") for kv in result.stdout.split())
+    return int(got["ok"]), float(got["elapsed_s"])
+
+
+def asan_build(binary):
+    """True for an AddressSanitizer build (it links the ASan runtime)."""
+    with open(binary, "rb") as f:
+        return b"__asan_init" in f.read()
+
+
+def check_resources(results, bin_dir, root, name, connections, client):
+    """After a warm-up of connections/10 (every code path touched, pools and
+    arenas at their working size) the server must look the same after
+    `connections` more. Slack: 2 descriptors (one connection still being torn
+    down when the snapshot is taken) and 10 % + 2 MiB of RSS (pages touched for
+    the first time, the allocator keeping freed memory); a leak of more than a
+    few dozen bytes per connection still fails (printed as the threshold).
+    Under ASan, RSS is not judged: its quarantine holds freed memory back (up
+    to 256 MiB) by design; its LeakSanitizer, run at exit, judges leaks instead,
+    through the exit status after SIGTERM (0 required in every build)."""
     config = {"prefork": "prefork --workers 4", "prefork_select": "prefork_select --workers 4",
               "threaded": "threaded"}.get(name, name)
     with ts.Server(bin_dir, config, root=root) as server:
-        def hammer(count):
-            done = [0]
-
-            def worker(n):
-                for _ in range(n):
-                    try:
-                        ts.get(server, "/a.txt")
-                        done[0] += 1
-                    except OSError:
-                        pass
-            threads = [threading.Thread(target=worker, args=(count // 4,)) for _ in range(4)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            return done[0]
-        hammer(2000)
+        burst(client, server, max(1, connections // 10))
         time.sleep(0.5)
-        fds0, rss0, _ = resource_snapshot(server)
-        served = hammer(connections)
+        before = resource_snapshot(server)
+        served, seconds = burst(client, server, connections)
         time.sleep(0.5)
-        fds1, rss1, zombies = resource_snapshot(server)
-        results.check(f"resources {config}: {connections} connections, fds/RSS flat, no zombies",
-                      served >= connections * 0.99 and fds1 <= fds0 + 2 and
-                      rss1 <= rss0 * 1.10 + 2048 and zombies == 0,
-                      f"served {served}; fds {fds0} -> {fds1}; RSS {rss0} -> {rss1} KiB; "
-                      f"zombies {zombies}")
+        after = resource_snapshot(server)
+        status = server.stop()
+    rss_slack = before["rss"] * 0.10 + 2048
+    asan = asan_build(os.path.join(bin_dir, name))
+    ok = (served >= connections * 0.99 and after["zombies"] == 0 and status == 0 and
+          after["fds"] <= before["fds"] + 2 and
+          (asan or after["rss"] <= before["rss"] + rss_slack) and
+          after["processes"] == before["processes"] and after["threads"] <= before["threads"])
+    change = "; ".join(f"{label} {before[key]} -> {after[key]}{unit}" for key, label, unit in
+                       (("fds", "fds", ""), ("rss", "RSS", " KiB"), ("processes", "processes", ""),
+                        ("threads", "threads", ""), ("zombies", "zombies", "")))
+    results.check(f"resources {config}: {connections} connections, fds/RSS flat, no zombies", ok,
+                  f"served {served}; {change}; exit {status} after SIGTERM")
+    grown = (after["rss"] - before["rss"]) * 1024 / connections
+    bound = ("not judged under ASan" if asan else
+             f"fails above {rss_slack * 1024 / connections:.0f} B/conn")
+    print(f"     {served} of {connections} in {seconds:.1f} s ({connections / seconds:.0f}/s); "
+          f"{change}; RSS {grown:+.1f} B/conn, {bound}; exit {status}", flush=True)
 
 
 def check_emfile(results, bin_dir, root, name):
@@ -326,12 +377,16 @@ def check_emfile(results, bin_dir, root, name):
 
 
 def main():
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bin-dir", default=os.path.join(ts.ROOT, "build", "bin"))
     parser.add_argument("--only", default="slow,kill,crash,shutdown,resources,emfile")
     parser.add_argument("--server", default=",".join(SERVERS))
-    parser.add_argument("--connections", type=int, default=20000)
+    parser.add_argument("--connections", type=int, default=100000,
+                        help="connections per server in the resources check (default 100000)")
     args = parser.parse_args()
+    if not 1 <= args.connections <= 100000:
+        parser.error("--connections must be 1..100000 (bench/client.c's bound)")
     results = ts.Results("hardening")
     root = ts.make_root(os.path.join(tempfile.mkdtemp(prefix="hardening-"), "www"))
     with open(os.path.join(root, "big.bin"), "wb") as f:
@@ -344,7 +399,8 @@ def main():
         for check in checks:
             try:
                 if check == "resources":
-                    check_resources(results, args.bin_dir, root, name, args.connections)
+                    check_resources(results, args.bin_dir, root, name, args.connections,
+                                    build_client(os.path.dirname(root)))
                 else:
                     globals()[f"check_{check}"](results, args.bin_dir, root, name)
             except Exception as error:   # a check that blew up is a failure, not a crash
