@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # deps.sh SET... — install the Debian packages a set needs, if any are missing.
-#   test   what `make test` needs: compiler, make, cmocka, python3
+#   test   what `make test` needs: compiler, make, cmocka, python3, and curl and
+#          procps (ps, pgrep) for the docs' quick command blocks
 #   bench  what `make bench` needs: wrk, gnuplot, python3, taskset, and nginx
 #          for the reference line (installed with its service kept from
 #          starting: the bench runs its own nginx on a loopback port)
@@ -12,7 +13,7 @@ set -euo pipefail
 
 packages_for() {
     case "$1" in
-        test)  echo "gcc make libcmocka-dev python3 libc6-dev" ;;
+        test)  echo "gcc make libcmocka-dev python3 libc6-dev curl procps" ;;
         bench) echo "gcc make wrk gnuplot-nox python3 util-linux procps nginx-light" ;;
         fuzz)  echo "clang libclang-rt-14-dev" ;;
         *) echo "deps.sh: unknown set '$1' (test or bench)" >&2; exit 2 ;;
