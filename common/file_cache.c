@@ -21,6 +21,7 @@ struct entry {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;   /* guards everything below */
 static struct entry slots[FILE_CACHE_SLOTS];
 static bool disabled;               /* set once at start-up, before any thread */
+static unsigned long put_count;     /* versions: one per put */
 
 void file_cache_disable(void) { disabled = true; }
 
@@ -34,24 +35,39 @@ static struct entry *slot_for(const char *key, size_t length, bool trailing_slas
     return &slots[hash % FILE_CACHE_SLOTS];
 }
 
-bool file_cache_get(const char *relative, bool trailing_slash, struct file_cache_meta *meta,
-                    char *body, size_t body_size)
+/* The entry for this key if it is there and fresh; the lock must be held. */
+static struct entry *find(const char *relative, bool trailing_slash)
 {
     size_t length = strlen(relative);
     if (disabled || length >= FILE_CACHE_KEY_MAX)
-        return false;
+        return NULL;
     struct entry *entry = slot_for(relative, length, trailing_slash);
-    bool hit = false;
+    bool fresh = entry->used && entry->trailing_slash == trailing_slash &&
+                 strcmp(entry->key, relative) == 0 && io_now_ms() < entry->expires_ms;
+    return fresh ? entry : NULL;
+}
+
+bool file_cache_get(const char *relative, bool trailing_slash, struct file_cache_meta *meta)
+{
     pthread_mutex_lock(&lock);
-    if (entry->used && entry->trailing_slash == trailing_slash &&
-        strcmp(entry->key, relative) == 0 && io_now_ms() < entry->expires_ms &&
-        entry->meta.size <= body_size) {
+    struct entry *entry = find(relative, trailing_slash);
+    if (entry != NULL)
         *meta = entry->meta;
-        memcpy(body, entry->body, entry->meta.size);
-        hit = true;
-    }
     pthread_mutex_unlock(&lock);
-    return hit;
+    return entry != NULL;
+}
+
+bool file_cache_copy_body(const char *relative, bool trailing_slash,
+                          const struct file_cache_meta *meta, char *body, size_t body_size)
+{
+    pthread_mutex_lock(&lock);
+    struct entry *entry = find(relative, trailing_slash);
+    bool same = entry != NULL && entry->meta.version == meta->version &&
+                entry->meta.size <= body_size;
+    if (same)
+        memcpy(body, entry->body, entry->meta.size);
+    pthread_mutex_unlock(&lock);
+    return same;
 }
 
 void file_cache_put(const char *relative, bool trailing_slash, const struct file_cache_meta *meta,
@@ -75,6 +91,7 @@ void file_cache_put(const char *relative, bool trailing_slash, const struct file
     memcpy(entry->key, relative, length + 1);
     memcpy(entry->body, body, meta->size);
     entry->meta = *meta;
+    entry->meta.version = ++put_count;
     entry->trailing_slash = trailing_slash;
     entry->expires_ms = io_now_ms() + FILE_CACHE_TTL_MS;
     entry->used = true;

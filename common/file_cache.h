@@ -32,16 +32,20 @@ struct file_cache_meta {
     time_t mtime;
     char last_modified[40];         /* mtime as an HTTP date, formatted once */
     bool is_index;                  /* the path named a directory: its index.html */
+    unsigned long version;          /* which put made it (filled in by the cache) */
 };
 
 /* Off for the whole process (--no-file-cache). */
 void file_cache_disable(void);
 
 /* Look up the normalised relative path (trailing_slash as the request had it).
- * On a hit, copy the body (meta->size bytes, at most body_size) to body and
- * return true. */
-bool file_cache_get(const char *relative, bool trailing_slash, struct file_cache_meta *meta,
-                    char *body, size_t body_size);
+ * A hit fills meta, so the caller can build the head; then it copies the body
+ * straight behind the head with file_cache_copy_body, which fails (false) if
+ * another thread replaced the entry in between: the caller then opens the
+ * file after all. Two steps, so the body never needs a buffer of its own. */
+bool file_cache_get(const char *relative, bool trailing_slash, struct file_cache_meta *meta);
+bool file_cache_copy_body(const char *relative, bool trailing_slash,
+                          const struct file_cache_meta *meta, char *body, size_t body_size);
 
 /* Remember a file just read whole from a safe open. Bodies over max_size,
  * and keys over FILE_CACHE_KEY_MAX, are not kept. */

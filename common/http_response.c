@@ -290,23 +290,21 @@ bad:
 
 /* DOC: respond-file
  * A small file comes from the one-second cache when it can (file_cache.h):
- * its body is copied to the tail of out[] first and moved up behind the head. */
+ * the head is built from the cached facts and the body copied right behind it.
+ * Only if another thread replaced the entry in between is the file opened. */
 static void respond_file(const struct http_site *site, const struct http_request *request,
-                         bool keep_alive, char *out, size_t size, struct http_response *response)
+                         bool keep_alive, bool use_cache, char *out, size_t size,
+                         struct http_response *response)
 {
     char relative[HTTP_PATH_MAX];
     struct file_cache_meta file;
     int file_fd = -1;
     const struct http_text path = request->path;
     bool trailing_slash = path.length > 0 && path.start[path.length - 1] == '/';
-    /* Room for a head in front of the tail where a cached body is put. */
-    bool cacheable = size >= 2 * HTTP_INLINE_BODY_MAX;
-    char *cached_body = cacheable ? out + size - HTTP_INLINE_BODY_MAX : NULL;
     bool from_cache = false;
     int status = http_path_normalize(path.start, path.length, relative, sizeof relative);
-    if (status == 0 && cacheable)
-        from_cache = file_cache_get(relative, trailing_slash, &file, cached_body,
-                                    HTTP_INLINE_BODY_MAX);
+    if (status == 0 && use_cache)
+        from_cache = file_cache_get(relative, trailing_slash, &file);
     if (status == 0 && !from_cache) {
         struct stat info;
         status = http_path_open(site->root_fd, relative, trailing_slash, &file_fd, &info,
@@ -349,8 +347,6 @@ static void respond_file(const struct http_site *site, const struct http_request
                       "Content-Type: %s\r\nContent-Length: %lld\r\nLast-Modified: %s\r\n\r\n",
                       http_mime_type(file.is_index ? "index.html" : relative),
                       (long long)file.size, file.last_modified);
-    if (fits && from_cache)         /* the head must not have reached the cached body */
-        fits = out + length <= cached_body;
     if (!fits) {
         if (file_fd >= 0)
             close(file_fd);
@@ -363,7 +359,10 @@ static void respond_file(const struct http_site *site, const struct http_request
         if (file_fd >= 0)
             close(file_fd);
     } else if (from_cache) {
-        memmove(out + length, cached_body, file.size);
+        if (!file_cache_copy_body(relative, trailing_slash, &file, out + length, size - length)) {
+            respond_file(site, request, keep_alive, false, out, size, response);
+            return;                 /* replaced meanwhile: open it after all */
+        }
         length += file.size;
     } else if (file.size <= HTTP_INLINE_BODY_MAX && file.size <= size - length) {
         /* Small file: into the same buffer, so head and body leave in one write. */
@@ -373,8 +372,7 @@ static void respond_file(const struct http_site *site, const struct http_request
             respond_status(request, 500, false, out, size, response);
             return;
         }
-        if (cacheable)
-            file_cache_put(relative, trailing_slash, &file, out + length, HTTP_INLINE_BODY_MAX);
+        file_cache_put(relative, trailing_slash, &file, out + length, HTTP_INLINE_BODY_MAX);
         length += file.size;
     } else {
         response->file_fd = file_fd;    /* the caller sends it with sendfile */
@@ -396,5 +394,5 @@ void http_respond(const struct http_site *site, const struct http_request *reque
              respond_lab(site, request, keep_alive, out, size, response))
         return;
     else
-        respond_file(site, request, keep_alive, out, size, response);
+        respond_file(site, request, keep_alive, true, out, size, response);
 }

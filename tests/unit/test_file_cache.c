@@ -15,6 +15,14 @@
 
 #include "file_cache.h"
 
+/* Both steps of a hit, as respond_file takes them. */
+static bool get(const char *relative, bool trailing_slash, struct file_cache_meta *meta,
+                char *body, size_t body_size)
+{
+    return file_cache_get(relative, trailing_slash, meta) &&
+           file_cache_copy_body(relative, trailing_slash, meta, body, body_size);
+}
+
 static struct file_cache_meta meta_of(size_t size, bool is_index)
 {
     struct file_cache_meta meta = {.size = size, .mtime = 1700000000, .is_index = is_index};
@@ -31,7 +39,7 @@ static void test_hit_returns_what_was_put(void **state)
 
     struct file_cache_meta got;
     char out[64] = {0};
-    assert_true(file_cache_get("hit.txt", false, &got, out, sizeof out));
+    assert_true(get("hit.txt", false, &got, out, sizeof out));
     assert_int_equal(got.size, sizeof body - 1);
     assert_int_equal(got.mtime, meta.mtime);
     assert_false(got.is_index);
@@ -59,7 +67,7 @@ static void test_key_is_path_and_slash(void **state)
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         struct file_cache_meta got;
         char out[16];
-        assert_int_equal(file_cache_get(rows[i].path, rows[i].trailing_slash, &got, out,
+        assert_int_equal(get(rows[i].path, rows[i].trailing_slash, &got, out,
                                         sizeof out),
                          rows[i].hit);
     }
@@ -75,17 +83,31 @@ static void test_too_long_or_too_large_is_not_kept(void **state)
     file_cache_put(long_key, false, &small, "abc", 8192);
     struct file_cache_meta got;
     char out[16];
-    assert_false(file_cache_get(long_key, false, &got, out, sizeof out));
+    assert_false(get(long_key, false, &got, out, sizeof out));
 
     static char big[9000];
     struct file_cache_meta large = meta_of(sizeof big, false);
     file_cache_put("big.bin", false, &large, big, 8192);
-    assert_false(file_cache_get("big.bin", false, &got, big, sizeof big));
+    assert_false(get("big.bin", false, &got, big, sizeof big));
 
     /* Kept, but the caller's buffer is too small for it: a miss, never an overrun. */
     file_cache_put("fits.txt", false, &small, "abc", 8192);
-    assert_false(file_cache_get("fits.txt", false, &got, out, 2));
-    assert_true(file_cache_get("fits.txt", false, &got, out, 3));
+    assert_false(get("fits.txt", false, &got, out, 2));
+    assert_true(get("fits.txt", false, &got, out, 3));
+}
+
+/* A put between the two steps (another thread) makes the second step fail. */
+static void test_replaced_between_steps(void **state)
+{
+    (void)state;
+    struct file_cache_meta first = meta_of(3, false), second = meta_of(6, false), got;
+    file_cache_put("race.txt", false, &first, "old", 8192);
+    assert_true(file_cache_get("race.txt", false, &got));
+    file_cache_put("race.txt", false, &second, "newer!", 8192);
+    char out[16];
+    assert_false(file_cache_copy_body("race.txt", false, &got, out, sizeof out));
+    assert_true(get("race.txt", false, &got, out, sizeof out));
+    assert_memory_equal(out, "newer!", 6);
 }
 
 static void test_newer_put_replaces(void **state)
@@ -96,7 +118,7 @@ static void test_newer_put_replaces(void **state)
     file_cache_put("change.txt", false, &second, "second body", 8192);
     struct file_cache_meta got;
     char out[32];
-    assert_true(file_cache_get("change.txt", false, &got, out, sizeof out));
+    assert_true(get("change.txt", false, &got, out, sizeof out));
     assert_int_equal(got.size, 11);
     assert_memory_equal(out, "second body", 11);
 }
@@ -109,14 +131,14 @@ static void test_entry_expires(void **state)
     file_cache_put("old.txt", false, &meta, "old", 8192);
     struct file_cache_meta got;
     char out[8];
-    assert_true(file_cache_get("old.txt", false, &got, out, sizeof out));
+    assert_true(get("old.txt", false, &got, out, sizeof out));
     struct timespec pause = {0, (FILE_CACHE_TTL_MS + 50) * 1000000L};
     while (pause.tv_nsec >= 1000000000L) {
         pause.tv_sec++;
         pause.tv_nsec -= 1000000000L;
     }
     nanosleep(&pause, NULL);
-    assert_false(file_cache_get("old.txt", false, &got, out, sizeof out));
+    assert_false(get("old.txt", false, &got, out, sizeof out));
 }
 
 /* Last: disabling is for the whole process. */
@@ -128,9 +150,9 @@ static void test_disabled_always_misses(void **state)
     file_cache_disable();
     struct file_cache_meta got;
     char out[8];
-    assert_false(file_cache_get("on.txt", false, &got, out, sizeof out));
+    assert_false(get("on.txt", false, &got, out, sizeof out));
     file_cache_put("off.txt", false, &meta, "abc", 8192);
-    assert_false(file_cache_get("off.txt", false, &got, out, sizeof out));
+    assert_false(get("off.txt", false, &got, out, sizeof out));
 }
 
 int main(void)
@@ -140,6 +162,7 @@ int main(void)
         cmocka_unit_test(test_key_is_path_and_slash),
         cmocka_unit_test(test_too_long_or_too_large_is_not_kept),
         cmocka_unit_test(test_newer_put_replaces),
+        cmocka_unit_test(test_replaced_between_steps),
         cmocka_unit_test(test_entry_expires),
         cmocka_unit_test(test_disabled_always_misses),
     };
