@@ -75,6 +75,10 @@ def slow(config):
     return span(values("slow-handler.csv", "req_per_s", config=config))
 
 
+def trickle(config, field, digits=2):
+    return span(values("slow-clients.csv", field, config=config), digits)
+
+
 def memory(config):
     kb = span(values("memory.csv", "per_conn_kb", config=config))
     answered = values("memory.csv", "answered", config=config)
@@ -103,6 +107,10 @@ def lab1():
     show("fig30.1 iterative µs/conn", fig("iterative"))
     show("slow-handler iterative req/s", slow("iterative"))
     show("slow-handler threaded req/s", slow("threaded"))
+    for c in ("iterative --timeout-ms 2000", "threaded --max-conns 1024"):
+        show(f"slow-clients {c} slow clients", trickle(c, "slow_target", 0))
+        for field in ("first_ms", "median_ms", "max_ms"):
+            show(f"slow-clients {c} {field}", trickle(c, field))
 
 
 def lab2():
@@ -144,6 +152,10 @@ def lab4():
     herd_table(HERD[2:])
     for c in HERD[2:]:
         show(f"distribution low, Jain {c}", dist(c, "low"))
+    for w in ("select", "poll", "epoll"):
+        for field in ("sleeps_per_conn", "spurious_per_conn"):
+            show(f"lab step 1, --wait {w}: {field}",
+                 grab(4, r"^--wait " + w + r"\n.*? " + field + r"=([0-9.]+)"))
 
 
 def lab5():
@@ -161,6 +173,11 @@ def lab5():
     show("lab step 2, pass-fd high: Jain", span([float(j) for j in high], 2))
     show("lab step 3, accept µs/conn", grab(5, r"--dispatch accept: .*?cpu_per_conn_us=([0-9.]+)", 1))
     show("lab step 3, pass-fd µs/conn", grab(5, r"--dispatch pass-fd: .*?cpu_per_conn_us=([0-9.]+)", 1))
+    show("fig30.1 prefork --dispatch pass-fd µs/conn", fig("prefork --dispatch pass-fd"))
+    show("fig30.1 prefork µs/conn", fig("prefork"))
+    ratio = [p / a for p, a in zip(values("fig30.1.csv", "cpu_per_conn_us", config="prefork --dispatch pass-fd"),
+                                   values("fig30.1.csv", "cpu_per_conn_us", config="prefork"))]
+    show("fig30.1 pass-fd / prefork, run by run", span(ratio, 2))
 
 
 def lab6():
@@ -206,7 +223,8 @@ def lab8():
     for c in ("coroutine --workers 1", "multiplex --workers 1", "threaded"):
         show(f"slow-handler {c} req/s", slow(c))
     show("memory coroutine", memory("coroutine --workers 1"))
-    for c in ("coroutine --workers 1", "multiplex --workers 1"):
+    show("memory coroutine --no-file-cache", memory("coroutine --no-file-cache"))
+    for c in ("coroutine --workers 1", "multiplex --workers 1", "coroutine --no-file-cache"):
         for clients in (16, 256):
             show(f"throughput keep-alive c={clients} {c} µs CPU/request",
                  tput(c, "keepalive", clients, "cpu_per_req_us"))
