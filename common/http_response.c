@@ -309,10 +309,11 @@ static void respond_file(const struct http_site *site, const struct http_request
         struct stat info;
         status = http_path_open(site->root_fd, relative, trailing_slash, &file_fd, &info,
                                 &file.is_index);
-        file.size = (size_t)info.st_size;
-        file.mtime = info.st_mtime;
-        if (status == 0)
+        if (status == 0) {          /* info is only filled in on success */
+            file.size = (size_t)info.st_size;
+            file.mtime = info.st_mtime;
             http_format_date(file.mtime, file.last_modified, sizeof file.last_modified);
+        }
     }
     if (status == 301) {
         char location[HTTP_PATH_MAX + 32];

@@ -206,14 +206,9 @@ void sched_interrupt_readers(struct scheduler *scheduler)
 
 void sched_destroy(struct scheduler *scheduler)
 {
-    while (scheduler->first != NULL) {
-        struct task *task = scheduler->first;
-        event_unwatch(scheduler->loop, task->fd);
-        event_timer_cancel(scheduler->loop, &task->timer);
-        close(task->fd);
-        unlink_task(task);
-        coro_free(task->coro);      /* abandoned mid-request: the drain ran out */
-        free(task);
+    while (scheduler->first != NULL) {      /* abandoned mid-request: the drain ran out */
+        close(scheduler->first->fd);
+        finish(scheduler->first);           /* as if its handler had closed it */
     }
     while (scheduler->free_tasks != NULL) {
         struct task *task = scheduler->free_tasks;

@@ -127,14 +127,13 @@ void prethread_run(struct server *server, int threads, bool use_queue)
     else
         wait_for_stop();
 
-    /* Stop: end idle connections, wake every thread where it sleeps (the queue,
-     * or accept(): on Linux shutdown() of a listening socket makes a blocked
-     * accept return EINVAL), then give in-flight responses time to finish. */
+    /* Stop: end idle connections, wake every thread where it sleeps (the queue;
+     * a thread in accept() was woken already: the stop signal's handler shut
+     * the listening socket, see server_wake_on_stop), then give in-flight
+     * responses time to finish. */
     live_stop(&live);
     if (use_queue)
         queue_close(&queue);
-    else
-        shutdown(server->listen_fd, SHUT_RDWR);
     int left = live_wait_empty(&live, LIVE_DRAIN_MS);
     if (left > 0)
         fprintf(stderr, "%s: %d pool threads still busy after %d ms; exiting anyway\n",
