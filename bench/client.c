@@ -106,7 +106,8 @@ static int seq(const struct sockaddr_in *addr, const char *path, long n, long ga
         size_t head_len = 0;
         ssize_t got;
         while ((got = read(fd, buf, sizeof buf)) > 0) {
-            size_t take = (size_t)got < sizeof head - head_len ? (size_t)got : sizeof head - head_len;
+            size_t take =
+                (size_t)got < sizeof head - head_len ? (size_t)got : sizeof head - head_len;
             memcpy(head + head_len, buf, take);
             head_len += take;
         }
@@ -118,7 +119,7 @@ static int seq(const struct sockaddr_in *addr, const char *path, long n, long ga
             bad++;
         close(fd);
     }
-    print_summary(ok, bad, errors, now_s() - start - paused);  /* time connecting and reading */
+    print_summary(ok, bad, errors, now_s() - start - paused); /* time connecting and reading */
     return 0;
 }
 
@@ -134,7 +135,7 @@ static int hold(const struct sockaddr_in *addr, const char *path, int n, int wai
     char req[1024], buf[4096];
     int req_len = make_request(req, sizeof req, path, "keep-alive");
     struct pollfd *pfd = calloc((size_t)n, sizeof *pfd);
-    char *state = calloc((size_t)n, 1);     /* 0 connecting, 1 sent, 2 answered, 3 dead */
+    char *state = calloc((size_t)n, 1); /* 0 connecting, 1 sent, 2 answered, 3 dead */
     if (pfd == NULL || state == NULL)
         return 1;
     for (int i = 0; i < n; i++) {
@@ -173,7 +174,7 @@ static int hold(const struct sockaddr_in *addr, const char *path, int n, int wai
                 connected++;
                 pfd[i].events = POLLIN;
             } else if (read(pfd[i].fd, buf, sizeof buf) > 0) {
-                state[i] = 2;       /* the first bytes of an answer: count it, stay idle */
+                state[i] = 2; /* the first bytes of an answer: count it, stay idle */
                 answered++;
                 pfd[i].events = 0;
             } else {
@@ -185,7 +186,7 @@ static int hold(const struct sockaddr_in *addr, const char *path, int n, int wai
     printf("connected=%d answered=%d\n", connected, answered);
     fflush(stdout);
     while (read(0, buf, sizeof buf) > 0)
-        ;                           /* hold everything open until stdin closes */
+        ; /* hold everything open until stdin closes */
     return 0;
 }
 
@@ -217,7 +218,7 @@ static int burst(const struct sockaddr_in *addr, const char *path, long n, int c
     long started = 0, done = 0, ok = 0, bad = 0, errors = 0;
     double start = now_s();
     while (done < n) {
-        for (int i = 0; i < conc && started < n; i++) {     /* refill the free slots */
+        for (int i = 0; i < conc && started < n; i++) { /* refill the free slots */
             if (pfd[i].fd >= 0)
                 continue;
             started++;
@@ -227,7 +228,7 @@ static int burst(const struct sockaddr_in *addr, const char *path, long n, int c
             }
         }
         int ready = poll(pfd, (nfds_t)conc, 10000);
-        if (ready == 0) {               /* nothing moved for 10 s: count the rest as errors */
+        if (ready == 0) { /* nothing moved for 10 s: count the rest as errors */
             errors += n - done;
             break;
         }
@@ -237,7 +238,7 @@ static int burst(const struct sockaddr_in *addr, const char *path, long n, int c
             if (pfd[i].fd < 0 || pfd[i].revents == 0)
                 continue;
             int failed = 0;
-            if (!slot[i].sent) {        /* connected (or refused): send the request */
+            if (!slot[i].sent) { /* connected (or refused): send the request */
                 int err = 0;
                 socklen_t len = sizeof err;
                 getsockopt(pfd[i].fd, SOL_SOCKET, SO_ERROR, &err, &len);
@@ -265,7 +266,7 @@ static int burst(const struct sockaddr_in *addr, const char *path, long n, int c
                 ok++;
             else
                 bad++;
-            close(pfd[i].fd);           /* read to EOF, or failed: the slot is free */
+            close(pfd[i].fd); /* read to EOF, or failed: the slot is free */
             pfd[i].fd = -1;
             done++;
         }
@@ -274,24 +275,23 @@ static int burst(const struct sockaddr_in *addr, const char *path, long n, int c
     return 0;
 }
 
-static int slow(const struct sockaddr_in *addr, const char *path, int n, int interval_ms,
-                int max_s)
+static int slow(const struct sockaddr_in *addr, const char *path, int n, int interval_ms, int max_s)
 {
     char head[1024], buf[4096];
-    int head_len = snprintf(head, sizeof head, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ",
-                            path);
+    int head_len =
+        snprintf(head, sizeof head, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ", path);
     if (head_len < 0 || (size_t)head_len >= sizeof head)
         return 2;
-    struct pollfd *pfd = calloc((size_t)n + 1, sizeof *pfd);  /* [0] stdin, [1..n] connections */
+    struct pollfd *pfd = calloc((size_t)n + 1, sizeof *pfd); /* [0] stdin, [1..n] connections */
     long *sent = calloc((size_t)n + 1, sizeof *sent);
     bool *answered = calloc((size_t)n + 1, sizeof *answered);
     if (pfd == NULL || sent == NULL || answered == NULL)
         return 1;
     int connected = 0, closed = 0, closed_answered = 0;
-    double give_up_connecting = now_s() + 10;   /* a full listen queue: stop trying */
+    double give_up_connecting = now_s() + 10; /* a full listen queue: stop trying */
     for (int i = 1; i <= n; i++) {
         int fd = now_s() < give_up_connecting ? socket(AF_INET, SOCK_STREAM, 0) : -1;
-        struct timeval bound = {2, 0};  /* SO_SNDTIMEO also bounds a blocking connect */
+        struct timeval bound = {2, 0}; /* SO_SNDTIMEO also bounds a blocking connect */
         if (fd >= 0)
             setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &bound, sizeof bound);
         if (fd < 0 || connect(fd, (const struct sockaddr *)addr, sizeof *addr) < 0) {
@@ -326,13 +326,13 @@ static int slow(const struct sockaddr_in *addr, const char *path, int n, int int
         if (poll(pfd, (nfds_t)n + 1, wait_ms) < 0 && errno != EINTR)
             break;
         if (pfd[0].revents && read(0, buf, sizeof buf) <= 0)
-            break;                      /* stdin closed: the caller is done */
+            break; /* stdin closed: the caller is done */
         for (int i = 1; i <= n; i++) {
             if (pfd[i].fd < 0 || pfd[i].revents == 0)
                 continue;
             ssize_t got = read(pfd[i].fd, buf, sizeof buf);
             if (got > 0)
-                answered[i] = true;     /* an error answer (408, 431) before the close */
+                answered[i] = true; /* an error answer (408, 431) before the close */
             if (got > 0 || (got < 0 && errno == EAGAIN))
                 continue;
             close(pfd[i].fd);
@@ -368,7 +368,7 @@ static long number(char **argv, int i, const char *name, long low, long high)
 
 int main(int argc, char **argv)
 {
-    int need = 6;                       /* client MODE ADDR PORT PATH N ... */
+    int need = 6; /* client MODE ADDR PORT PATH N ... */
     if (argc >= 2 && (strcmp(argv[1], "hold") == 0 || strcmp(argv[1], "burst") == 0))
         need = 7;
     else if (argc >= 2 && strcmp(argv[1], "slow") == 0)
@@ -377,8 +377,8 @@ int main(int argc, char **argv)
         usage();
         return 2;
     }
-    signal(SIGPIPE, SIG_IGN);   /* a server that closes first is an error count, not death */
-    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(argv[3])) };
+    signal(SIGPIPE, SIG_IGN); /* a server that closes first is an error count, not death */
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(argv[3]))};
     if (inet_pton(AF_INET, argv[2], &addr.sin_addr) != 1) {
         fprintf(stderr, "client: bad address %s\n", argv[2]);
         return 2;

@@ -42,7 +42,7 @@ static double ours(long rounds)
         perror("coro_create");
         exit(1);
     }
-    for (long i = 0; i < rounds / 10; i++)  /* warm-up: caches, branch predictors */
+    for (long i = 0; i < rounds / 10; i++) /* warm-up: caches, branch predictors */
         coro_resume(coro, NULL);
     double best = 0;
     for (int r = 0; r < REPEATS; r++) {
@@ -53,7 +53,7 @@ static double ours(long rounds)
         if (r == 0 || ns < best)
             best = ns;
     }
-    coro_free(coro);                /* abandoned in its loop: fine, it holds nothing */
+    coro_free(coro); /* abandoned in its loop: fine, it holds nothing */
     return best;
 }
 
@@ -98,6 +98,7 @@ int main(int argc, char **argv)
     }
     printf("ours (%s): %.1f ns per switch\n", coro_switch_kind(), ours(rounds));
     fflush(stdout);
-    printf("swapcontext: %.1f ns per switch\n", with_swapcontext(rounds / 10 > 10 ? rounds / 10 : 10));
+    printf("swapcontext: %.1f ns per switch\n",
+           with_swapcontext(rounds / 10 > 10 ? rounds / 10 : 10));
     return 0;
 }

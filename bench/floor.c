@@ -33,9 +33,9 @@ enum { MAX_FDS = 65536, REQ_BUF = 8192 };
 struct conn {
     char in[REQ_BUF];
     size_t in_len;
-    size_t out_off;             /* bytes of the current answer already sent */
-    int answering;              /* 1 while an answer is partly written */
-    int close_after;            /* the request said Connection: close */
+    size_t out_off;  /* bytes of the current answer already sent */
+    int answering;   /* 1 while an answer is partly written */
+    int close_after; /* the request said Connection: close */
 };
 
 static volatile sig_atomic_t stopping;
@@ -60,10 +60,11 @@ static void die(const char *what)
 static char *make_reply(size_t body, int close, size_t *len)
 {
     char head[256];
-    int n = snprintf(head, sizeof head,
-                     "HTTP/1.1 200 OK\r\nServer: floor\r\nContent-Type: application/octet-stream\r\n"
-                     "Content-Length: %zu\r\n%s\r\n",
-                     body, close ? "Connection: close\r\n" : "");
+    int n =
+        snprintf(head, sizeof head,
+                 "HTTP/1.1 200 OK\r\nServer: floor\r\nContent-Type: application/octet-stream\r\n"
+                 "Content-Length: %zu\r\n%s\r\n",
+                 body, close ? "Connection: close\r\n" : "");
     if (n < 0 || (size_t)n >= sizeof head) {
         fprintf(stderr, "floor: header too long\n");
         exit(1);
@@ -117,7 +118,7 @@ static int serve(int epfd, int fd, struct conn *c)
                 n_errors++;
                 return 0;
             }
-            struct epoll_event ev = { .events = r ? EPOLLOUT : EPOLLIN, .data.fd = fd };
+            struct epoll_event ev = {.events = r ? EPOLLOUT : EPOLLIN, .data.fd = fd};
             epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev);
             if (r)
                 return 1;
@@ -126,7 +127,7 @@ static int serve(int epfd, int fd, struct conn *c)
         }
         char *end = memmem(c->in, c->in_len, "\r\n\r\n", 4);
         if (end == NULL)
-            return c->in_len < sizeof c->in;    /* a header too big: close */
+            return c->in_len < sizeof c->in; /* a header too big: close */
         size_t used = (size_t)(end - c->in) + 4;
         char saved = *end;
         *end = '\0';
@@ -200,7 +201,7 @@ int main(int argc, char **argv)
     reply_keep = make_reply((size_t)body, 0, &reply_keep_len);
     reply_close = make_reply((size_t)body, 1, &reply_close_len);
 
-    struct sigaction sa = { .sa_handler = on_signal };
+    struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
@@ -208,7 +209,7 @@ int main(int argc, char **argv)
     int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     int one = 1;
     setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     if (inet_pton(AF_INET, bind_addr, &addr.sin_addr) != 1) {
         fprintf(stderr, "floor: bad --bind %s\n", bind_addr);
         return 2;
@@ -223,7 +224,7 @@ int main(int argc, char **argv)
     fflush(stdout);
 
     int epfd = epoll_create1(0);
-    struct epoll_event ev = { .events = EPOLLIN, .data.fd = lfd };
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = lfd};
     if (epfd < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &ev) < 0)
         die("epoll");
 
@@ -240,7 +241,7 @@ int main(int argc, char **argv)
                         continue;
                     }
                     setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-                    struct epoll_event cev = { .events = EPOLLIN, .data.fd = cfd };
+                    struct epoll_event cev = {.events = EPOLLIN, .data.fd = cfd};
                     epoll_ctl(epfd, EPOLL_CTL_ADD, cfd, &cev);
                     n_connections++;
                 }

@@ -15,10 +15,12 @@
 const char *const event_backend_names[] = {"select", "poll", "epoll", NULL};
 
 static const struct event_backend *const backends[] = {
-    &event_backend_select, &event_backend_poll, &event_backend_epoll,
+    &event_backend_select,
+    &event_backend_poll,
+    &event_backend_epoll,
 };
 
-struct event_watch {                /* what one descriptor is watched for */
+struct event_watch { /* what one descriptor is watched for */
     int events;
     event_fd_fn *callback;
     void *data;
@@ -26,11 +28,11 @@ struct event_watch {                /* what one descriptor is watched for */
 
 struct event_loop {
     const struct event_backend *backend;
-    void *state;                    /* the backend's own */
+    void *state; /* the backend's own */
     int capacity;
-    struct event_watch *watches;    /* [capacity], indexed by descriptor */
-    struct event_fired *fired;      /* [capacity], filled by each wait */
-    struct event_timer **heap;      /* [heap_size]; heap[0] has the earliest deadline */
+    struct event_watch *watches; /* [capacity], indexed by descriptor */
+    struct event_fired *fired;   /* [capacity], filled by each wait */
+    struct event_timer **heap;   /* [heap_size]; heap[0] has the earliest deadline */
     size_t timer_count, heap_size;
     uint64_t next_sequence;
     struct worker_stats *stats;
@@ -87,8 +89,14 @@ void event_loop_destroy(struct event_loop *loop)
     free(loop);
 }
 
-const char *event_loop_backend(const struct event_loop *loop) { return loop->backend->name; }
-int event_loop_capacity(const struct event_loop *loop) { return loop->capacity; }
+const char *event_loop_backend(const struct event_loop *loop)
+{
+    return loop->backend->name;
+}
+int event_loop_capacity(const struct event_loop *loop)
+{
+    return loop->capacity;
+}
 
 void event_loop_count_waits(struct event_loop *loop, struct worker_stats *worker)
 {
@@ -99,12 +107,13 @@ void event_loop_count_waits(struct event_loop *loop, struct worker_stats *worker
 int event_watch(struct event_loop *loop, int fd, int events, event_fd_fn *callback, void *data)
 {
     if (fd < 0 || fd >= loop->capacity) {
-        errno = ERANGE;             /* select: FD_SET(fd) would write past the fd_set */
+        errno = ERANGE; /* select: FD_SET(fd) would write past the fd_set */
         return -1;
     }
     struct event_watch *watch = &loop->watches[fd];
     events &= EVENT_READ | EVENT_WRITE;
-    if (events != watch->events && loop->backend->update(loop->state, fd, watch->events, events) != 0)
+    if (events != watch->events &&
+        loop->backend->update(loop->state, fd, watch->events, events) != 0)
         return -1;
     watch->events = events;
     watch->callback = events != 0 ? callback : NULL;
@@ -162,7 +171,7 @@ void event_timer_cancel(struct event_loop *loop, struct event_timer *timer)
     size_t index = timer->heap_index - 1;
     timer->heap_index = 0;
     struct event_timer *last = loop->heap[--loop->timer_count];
-    if (index < loop->timer_count) {    /* fill the hole with the last one, then fix */
+    if (index < loop->timer_count) { /* fill the hole with the last one, then fix */
         loop->heap[index] = last;
         heap_fix(loop, index);
     }
@@ -209,7 +218,7 @@ static int fire_timers(struct event_loop *loop)
         if (timer->deadline_ms > now || timer->sequence >= pass_start)
             break;
         event_timer_cancel(loop, timer);
-        timer->callback(loop, timer->data);     /* may free the timer: touch it no more */
+        timer->callback(loop, timer->data); /* may free the timer: touch it no more */
         ran++;
     }
     return ran;

@@ -38,13 +38,15 @@ typedef void event_timer_fn(struct event_loop *loop, void *data);
  * coroutine it belongs to): starting and cancelling never allocate. Zero it (or
  * use EVENT_TIMER_INIT) before first use; the fields are private to event.c. */
 struct event_timer {
-    int64_t deadline_ms;            /* absolute, on io_now_ms()'s monotonic clock */
-    uint64_t sequence;              /* ties broken first-armed-first-fired */
-    size_t heap_index;              /* 0: not pending; else its place in the heap + 1 */
+    int64_t deadline_ms; /* absolute, on io_now_ms()'s monotonic clock */
+    uint64_t sequence;   /* ties broken first-armed-first-fired */
+    size_t heap_index;   /* 0: not pending; else its place in the heap + 1 */
     event_timer_fn *callback;
     void *data;
 };
+/* clang-format off */
 #define EVENT_TIMER_INIT {0, 0, 0, NULL, NULL}
+/* clang-format on */
 
 /* The backend names, NULL-terminated, in --backend order: select, poll, epoll. */
 extern const char *const event_backend_names[];
@@ -52,8 +54,7 @@ extern const char *const event_backend_names[];
 /* A loop on the named backend able to watch descriptors 0 .. max_fds-1
  * (the select backend caps this at FD_SETSIZE). NULL on failure, with one line
  * naming the cause in error (size bytes). */
-struct event_loop *event_loop_create(const char *backend, int max_fds, char *error,
-                                     size_t size);
+struct event_loop *event_loop_create(const char *backend, int max_fds, char *error, size_t size);
 void event_loop_destroy(struct event_loop *loop);
 
 const char *event_loop_backend(const struct event_loop *loop);
@@ -69,8 +70,7 @@ void event_loop_count_waits(struct event_loop *loop, struct worker_stats *worker
  * Returns 0, or -1 with errno: ERANGE when fd >= event_loop_capacity() (with
  * select: beyond FD_SETSIZE, where FD_SET would write past the set), or the
  * backend's error (epoll_ctl). */
-int event_watch(struct event_loop *loop, int fd, int events, event_fd_fn *callback,
-                void *data);
+int event_watch(struct event_loop *loop, int fd, int events, event_fd_fn *callback, void *data);
 /* Stop watching fd (no-op if it is not watched). */
 void event_unwatch(struct event_loop *loop, int fd);
 

@@ -5,12 +5,12 @@
 
 struct event_fired {
     int fd;
-    int ready;                      /* EVENT_READ | EVENT_WRITE; error/hang-up sets both */
+    int ready; /* EVENT_READ | EVENT_WRITE; error/hang-up sets both */
 };
 
 struct event_backend {
     const char *name;
-    int max_capacity;               /* descriptors it can watch at most (select: FD_SETSIZE) */
+    int max_capacity; /* descriptors it can watch at most (select: FD_SETSIZE) */
     /* State for descriptors 0 .. capacity-1, or NULL with errno. */
     void *(*create)(int capacity);
     void (*destroy)(void *state);

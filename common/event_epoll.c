@@ -13,7 +13,7 @@
 struct epoll_state {
     int epoll_fd;
     int capacity;
-    struct epoll_event *events;     /* [capacity], the kernel's answer */
+    struct epoll_event *events; /* [capacity], the kernel's answer */
 };
 
 static void epoll_destroy(void *opaque)
@@ -50,8 +50,9 @@ static int epoll_update(void *opaque, int fd, int old_events, int new_events)
                   ((new_events & EVENT_WRITE) ? EPOLLOUT : 0u),
         .data.fd = fd,
     };
-    int operation = old_events == 0 ? EPOLL_CTL_ADD
-                    : new_events == 0 ? EPOLL_CTL_DEL : EPOLL_CTL_MOD;
+    int operation = old_events == 0   ? EPOLL_CTL_ADD
+                    : new_events == 0 ? EPOLL_CTL_DEL
+                                      : EPOLL_CTL_MOD;
     if (epoll_ctl(state->epoll_fd, operation, fd, &event) == 0)
         return 0;
     /* A descriptor closed while still watched left the kernel's list by itself
@@ -72,7 +73,7 @@ static int epoll_wait_ready(void *opaque, int timeout_ms, struct event_fired *fi
         uint32_t events = state->events[i].events;
         int mask = ((events & EPOLLIN) ? EVENT_READ : 0) | ((events & EPOLLOUT) ? EVENT_WRITE : 0);
         if (events & (EPOLLERR | EPOLLHUP))
-            mask = EVENT_READ | EVENT_WRITE;    /* the next call will say what went wrong */
+            mask = EVENT_READ | EVENT_WRITE; /* the next call will say what went wrong */
         fired[i] = (struct event_fired){state->events[i].data.fd, mask};
     }
     return ready;

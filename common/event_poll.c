@@ -11,9 +11,9 @@
 #include "event_backend.h"
 
 struct poll_state {
-    struct pollfd *slots;           /* [count] watched descriptors */
+    struct pollfd *slots; /* [count] watched descriptors */
     int count;
-    int *slot_of;                   /* [capacity]: slot index + 1, 0 when not watched */
+    int *slot_of; /* [capacity]: slot index + 1, 0 when not watched */
 };
 
 static void poll_destroy(void *opaque)
@@ -43,7 +43,7 @@ static int poll_update(void *opaque, int fd, int old_events, int new_events)
 {
     struct poll_state *state = opaque;
     (void)old_events;
-    if (new_events == 0) {          /* remove: move the last slot into the hole */
+    if (new_events == 0) { /* remove: move the last slot into the hole */
         int slot = state->slot_of[fd] - 1;
         if (slot < 0)
             return 0;
@@ -76,9 +76,10 @@ static int poll_wait(void *opaque, int timeout_ms, struct event_fired *fired)
         short revents = state->slots[i].revents;
         if (revents == 0)
             continue;
-        int events = ((revents & POLLIN) ? EVENT_READ : 0) | ((revents & POLLOUT) ? EVENT_WRITE : 0);
+        int events =
+            ((revents & POLLIN) ? EVENT_READ : 0) | ((revents & POLLOUT) ? EVENT_WRITE : 0);
         if (revents & (POLLERR | POLLHUP | POLLNVAL))
-            events = EVENT_READ | EVENT_WRITE;  /* the next call will say what went wrong */
+            events = EVENT_READ | EVENT_WRITE; /* the next call will say what went wrong */
         fired[count++] = (struct event_fired){state->slots[i].fd, events};
     }
     return count;
