@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""stats.py FILE [--expect 'EXPR' ...] — read one server's stats file (DESIGN §5)
+"""stats.py FILE [--expect 'EXPR' ...] — read one server's stats file (docs/design.md#stats-file)
 and print what the labs record, on one line, then the connections per worker.
 
     connections, requests     totals
