@@ -210,7 +210,8 @@ def main():
         failed += bad
     else:
         passed += 1
-        print(f"ok   references: {lines} lines of {'the named files' if named else 'tracked files'}")
+        scope = "the named files" if named else "tracked files"
+        print(f"ok   references: {lines} lines of {scope}")
     for path in files:
         for line, slow, text in blocks(path):
             where = f"{os.path.relpath(path, ROOT)}:{line}"

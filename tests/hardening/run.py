@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Hardening checks run from outside (docs/design.md#bounds-the-tests-hold): slow clients, faults, shutdown
-without loss, resources. Every check is bounded in time and count, talks only to
-127.0.0.1 and stops its servers.
+"""Hardening checks run from outside (docs/design.md#bounds-the-tests-hold): slow
+clients, faults, shutdown without loss, resources. Every check is bounded in time
+and count, talks only to 127.0.0.1 and stops its servers.
 
 usage: run.py [--bin-dir DIR] [--only CHECK[,CHECK]] [--server NAME[,NAME]]
               [--connections N]
