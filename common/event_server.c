@@ -140,8 +140,9 @@ static void pause_accepting(struct event_acceptor *acceptor, int error)
 /* DOC: accept-batch
  * The listening socket is readable: accept up to batch connections. With
  * several loops on one socket every loop is woken for a connection and only
- * one gets it; the others' first accept finds nothing (EAGAIN), counted as
- * spurious. An EAGAIN after at least one connection just ends the batch. */
+ * one gets it. Most losers re-check inside the kernel and sleep again; one that
+ * returns first finds nothing (EAGAIN), counted as spurious: a lower bound on
+ * the herd. An EAGAIN after at least one connection just ends the batch. */
 static void on_listen_ready(struct event_loop *loop, int listen_fd, int ready, void *data)
 {
     (void)ready;

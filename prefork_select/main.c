@@ -3,7 +3,7 @@
  *
  * The model: prefork's children, with one change: the listening socket is
  * non-blocking and each child first waits for it to be readable, then calls
- * accept() (UNP §30.7, "select collisions"). The parent only supervises
+ * accept() (UNP §30.6, "select collisions"). The parent only supervises
  * (common/pool.c).
  *
  * What blocks: each child, in select() (or poll, epoll_wait) and then in its one
