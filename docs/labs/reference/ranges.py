@@ -317,6 +317,9 @@ def lab7():
     repeats("step 3, multiplex vs threaded",
             nums(7, r"multiplex: /hello.txt during the spin took ([0-9.]+) s"),
             nums(7, r"threaded: /hello.txt during the spin took ([0-9.]+) s"))
+    repeats("slow-handler, multiplex vs prefork",
+            values("slow-handler.csv", "req_per_s", config="multiplex --workers 1"),
+            values("slow-handler.csv", "req_per_s", config="prefork"))
     repeats("slow-handler, multiplex vs threaded",
             values("slow-handler.csv", "req_per_s", config="multiplex --workers 1"),
             values("slow-handler.csv", "req_per_s", config="threaded"))
