@@ -127,6 +127,12 @@ def repeats(label, a, b):
     print(f"  repeats, {label}: {text}")
 
 
+def repeats_csv(label, csv_name, field, config_a, config_b, **where):
+    """repeats() of one field of one CSV, for two configs under the same conditions."""
+    repeats(label, values(csv_name, field, config=config_a, **where),
+            values(csv_name, field, config=config_b, **where))
+
+
 def show(label, text):
     print(f"  {label}: {text}")
 
@@ -155,9 +161,9 @@ def lab1():
     repeats("step 3, iterative vs threaded",
             nums(1, r"iterative: 8 requests of 300 ms took ([0-9.]+) s"),
             nums(1, r"threaded: 8 requests of 300 ms took ([0-9.]+) s"))
-    repeats("slow-handler, iterative vs threaded",
-            values("slow-handler.csv", "req_per_s", config="iterative"),
-            values("slow-handler.csv", "req_per_s", config="threaded"))
+    repeats_csv("slow-handler, iterative vs threaded",
+                "slow-handler.csv", "req_per_s", "iterative",
+                "threaded")
 
 
 def lab2():
@@ -175,9 +181,9 @@ def lab2():
     repeats("step 1, fork_per_conn vs iterative CPU/conn",
             nums(2, r"fork_per_conn: connections=1000 .*?cpu_per_conn_us=([0-9.]+)"),
             nums(2, r"iterative: .*?cpu_per_conn_us=([0-9.]+)"))
-    repeats("fig30.1, fork_per_conn vs iterative",
-            values("fig30.1.csv", "cpu_per_conn_us", config="fork_per_conn"),
-            values("fig30.1.csv", "cpu_per_conn_us", config="iterative"))
+    repeats_csv("fig30.1, fork_per_conn vs iterative",
+                "fig30.1.csv", "cpu_per_conn_us", "fork_per_conn",
+                "iterative")
 
 
 def herd_table(configs, children=(1, 2, 4, 8, 16, 32, 64)):
@@ -196,17 +202,15 @@ def lab3():
         for n in (1, 64):
             show(f"run_cpu_per_conn_us {c} N={n}", herd(c, n, "run_cpu_per_conn_us", 1))
     for n in (2, 4, 16, 64):
-        repeats(f"sleeps/conn, prefork vs select at N={n}",
-                values("herd.csv", "sleeps_per_conn", config="prefork", workers=n),
-                values("herd.csv", "sleeps_per_conn", config="prefork_select --wait select",
-                       workers=n))
+        repeats_csv(f"sleeps/conn, prefork vs select at N={n}",
+                    "herd.csv", "sleeps_per_conn", "prefork",
+                    "prefork_select --wait select", workers=n)
     repeats("lab steps 1-2, sleeps/conn at 16, prefork vs select",
             nums(3, r"^prefork: .*? sleeps_per_conn=([0-9.]+)"),
             nums(3, r"^prefork_select: .*? sleeps_per_conn=([0-9.]+)"))
-    repeats("run_cpu_per_conn_us at 64, prefork vs select",
-            values("herd.csv", "run_cpu_per_conn_us", config="prefork", workers=64),
-            values("herd.csv", "run_cpu_per_conn_us", config="prefork_select --wait select",
-                   workers=64))
+    repeats_csv("run_cpu_per_conn_us at 64, prefork vs select",
+                "herd.csv", "run_cpu_per_conn_us", "prefork",
+                "prefork_select --wait select", workers=64)
     repeats("run_cpu_per_conn_us, select at 1 vs 64",
             values("herd.csv", "run_cpu_per_conn_us", config="prefork_select --wait select",
                    workers=1),
@@ -236,10 +240,9 @@ def lab4():
                 step1[a]["sleeps_per_conn"], step1[b]["sleeps_per_conn"])
         repeats(f"lab step 1, spurious/conn, {a} vs {b}",
                 step1[a]["spurious_per_conn"], step1[b]["spurious_per_conn"])
-    repeats("distribution low, Jain, epoll vs epoll-exclusive",
-            values("distribution.csv", "jain", config="prefork_select --wait epoll", load="low"),
-            values("distribution.csv", "jain", config="prefork_select --wait epoll-exclusive",
-                   load="low"))
+    repeats_csv("distribution low, Jain, epoll vs epoll-exclusive",
+                "distribution.csv", "jain", "prefork_select --wait epoll",
+                "prefork_select --wait epoll-exclusive", load="low")
 
 
 def lab5():
@@ -265,12 +268,12 @@ def lab5():
     repeats("lab step 3, accept vs pass-fd CPU/conn",
             nums(5, r"--dispatch accept: .*?cpu_per_conn_us=([0-9.]+)"),
             nums(5, r"--dispatch pass-fd: .*?cpu_per_conn_us=([0-9.]+)"))
-    repeats("fig30.1, prefork vs pass-fd",
-            values("fig30.1.csv", "cpu_per_conn_us", config="prefork"),
-            values("fig30.1.csv", "cpu_per_conn_us", config="prefork --dispatch pass-fd"))
-    repeats("distribution low, Jain, prefork vs --reuseport",
-            values("distribution.csv", "jain", config="prefork", load="low"),
-            values("distribution.csv", "jain", config="prefork_select --reuseport", load="low"))
+    repeats_csv("fig30.1, prefork vs pass-fd",
+                "fig30.1.csv", "cpu_per_conn_us", "prefork",
+                "prefork --dispatch pass-fd")
+    repeats_csv("distribution low, Jain, prefork vs --reuseport",
+                "distribution.csv", "jain", "prefork",
+                "prefork_select --reuseport", load="low")
 
 
 def lab6():
@@ -293,9 +296,9 @@ def lab6():
                  ("threaded --pool 4", "threaded --pool 4 --pool-mode queue"),
                  ("threaded --pool 4", "prefork --workers 4")):
         repeats(f"step 1, {a} vs {b}", step1[a], step1[b])
-    repeats("fig30.1, threaded accept-lock vs queue",
-            values("fig30.1.csv", "cpu_per_conn_us", config="threaded --pool-mode accept-lock"),
-            values("fig30.1.csv", "cpu_per_conn_us", config="threaded --pool-mode queue"))
+    repeats_csv("fig30.1, threaded accept-lock vs queue",
+                "fig30.1.csv", "cpu_per_conn_us", "threaded --pool-mode accept-lock",
+                "threaded --pool-mode queue")
     step3 = {c: nums(6, re.escape(c) + r":\n.*?\nmemory: .*?: ([0-9.]+) KiB per answered")
              for c in ("fork_per_conn --max-procs 400", "threaded", "multiplex")}
     repeats("step 3, fork_per_conn vs threaded KiB/conn",
@@ -317,12 +320,12 @@ def lab7():
     repeats("step 3, multiplex vs threaded",
             nums(7, r"multiplex: /hello.txt during the spin took ([0-9.]+) s"),
             nums(7, r"threaded: /hello.txt during the spin took ([0-9.]+) s"))
-    repeats("slow-handler, multiplex vs prefork",
-            values("slow-handler.csv", "req_per_s", config="multiplex --workers 1"),
-            values("slow-handler.csv", "req_per_s", config="prefork"))
-    repeats("slow-handler, multiplex vs threaded",
-            values("slow-handler.csv", "req_per_s", config="multiplex --workers 1"),
-            values("slow-handler.csv", "req_per_s", config="threaded"))
+    repeats_csv("slow-handler, multiplex vs prefork",
+                "slow-handler.csv", "req_per_s", "multiplex --workers 1",
+                "prefork")
+    repeats_csv("slow-handler, multiplex vs threaded",
+                "slow-handler.csv", "req_per_s", "multiplex --workers 1",
+                "threaded")
 
 
 def lab8():
@@ -353,11 +356,9 @@ def lab8():
             values("coro-switch.csv", "ns_per_switch", name="ours (coro_switch.S, x86-64)"),
             values("coro-switch.csv", "ns_per_switch", name="swapcontext"))
     for clients in (16, 256):
-        repeats(f"throughput keep-alive c={clients}, coroutine vs multiplex µs CPU/request",
-                values("throughput.csv", "cpu_per_req_us", config="coroutine --workers 1",
-                       mode="keepalive", clients=clients),
-                values("throughput.csv", "cpu_per_req_us", config="multiplex --workers 1",
-                       mode="keepalive", clients=clients))
+        repeats_csv(f"throughput keep-alive c={clients}, coroutine vs multiplex µs CPU/request",
+                    "throughput.csv", "cpu_per_req_us", "coroutine --workers 1",
+                    "multiplex --workers 1", mode="keepalive", clients=clients)
 
 
 def main():
