@@ -127,6 +127,11 @@ def repeats(label, a, b):
     print(f"  repeats, {label}: {text}")
 
 
+def repeats_grab(label, lab, pattern_a, pattern_b):
+    """repeats() of two numbers the recorded runs of one lab printed."""
+    repeats(label, nums(lab, pattern_a), nums(lab, pattern_b))
+
+
 def repeats_csv(label, csv_name, field, config_a, config_b, **where):
     """repeats() of one field of one CSV, for two configs under the same conditions."""
     repeats(label, values(csv_name, field, config=config_a, **where),
@@ -155,12 +160,12 @@ def lab1():
         show(f"slow-clients {c} slow clients", trickle(c, "slow_target", 0))
         for field in ("first_ms", "median_ms", "max_ms"):
             show(f"slow-clients {c} {field}", trickle(c, field))
-    repeats("step 1, iterative vs threaded wait",
-            nums(1, r"iterative: the second client waited ([0-9.]+) s"),
-            nums(1, r"threaded: the second client waited ([0-9.]+) s"))
-    repeats("step 3, iterative vs threaded",
-            nums(1, r"iterative: 8 requests of 300 ms took ([0-9.]+) s"),
-            nums(1, r"threaded: 8 requests of 300 ms took ([0-9.]+) s"))
+    repeats_grab("step 1, iterative vs threaded wait", 1,
+                 r"iterative: the second client waited ([0-9.]+) s",
+                 r"threaded: the second client waited ([0-9.]+) s")
+    repeats_grab("step 3, iterative vs threaded", 1,
+                 r"iterative: 8 requests of 300 ms took ([0-9.]+) s",
+                 r"threaded: 8 requests of 300 ms took ([0-9.]+) s")
     repeats_csv("slow-handler, iterative vs threaded",
                 "slow-handler.csv", "req_per_s", "iterative",
                 "threaded")
@@ -178,9 +183,9 @@ def lab2():
     ratio = [f / i for f, i in zip(values("fig30.1.csv", "cpu_per_conn_us", config="fork_per_conn"),
                                    values("fig30.1.csv", "cpu_per_conn_us", config="iterative"))]
     show("fig30.1 fork_per_conn / iterative, run by run", span(ratio))
-    repeats("step 1, fork_per_conn vs iterative CPU/conn",
-            nums(2, r"fork_per_conn: connections=1000 .*?cpu_per_conn_us=([0-9.]+)"),
-            nums(2, r"iterative: .*?cpu_per_conn_us=([0-9.]+)"))
+    repeats_grab("step 1, fork_per_conn vs iterative CPU/conn", 2,
+                 r"fork_per_conn: connections=1000 .*?cpu_per_conn_us=([0-9.]+)",
+                 r"iterative: .*?cpu_per_conn_us=([0-9.]+)")
     repeats_csv("fig30.1, fork_per_conn vs iterative",
                 "fig30.1.csv", "cpu_per_conn_us", "fork_per_conn",
                 "iterative")
@@ -205,9 +210,9 @@ def lab3():
         repeats_csv(f"sleeps/conn, prefork vs select at N={n}",
                     "herd.csv", "sleeps_per_conn", "prefork",
                     "prefork_select --wait select", workers=n)
-    repeats("lab steps 1-2, sleeps/conn at 16, prefork vs select",
-            nums(3, r"^prefork: .*? sleeps_per_conn=([0-9.]+)"),
-            nums(3, r"^prefork_select: .*? sleeps_per_conn=([0-9.]+)"))
+    repeats_grab("lab steps 1-2, sleeps/conn at 16, prefork vs select", 3,
+                 r"^prefork: .*? sleeps_per_conn=([0-9.]+)",
+                 r"^prefork_select: .*? sleeps_per_conn=([0-9.]+)")
     repeats_csv("run_cpu_per_conn_us at 64, prefork vs select",
                 "herd.csv", "run_cpu_per_conn_us", "prefork",
                 "prefork_select --wait select", workers=64)
@@ -265,9 +270,9 @@ def lab5():
     ratio = [p / a for p, a in zip(values("fig30.1.csv", "cpu_per_conn_us", config="prefork --dispatch pass-fd"),
                                    values("fig30.1.csv", "cpu_per_conn_us", config="prefork"))]
     show("fig30.1 pass-fd / prefork, run by run", span(ratio, 2))
-    repeats("lab step 3, accept vs pass-fd CPU/conn",
-            nums(5, r"--dispatch accept: .*?cpu_per_conn_us=([0-9.]+)"),
-            nums(5, r"--dispatch pass-fd: .*?cpu_per_conn_us=([0-9.]+)"))
+    repeats_grab("lab step 3, accept vs pass-fd CPU/conn", 5,
+                 r"--dispatch accept: .*?cpu_per_conn_us=([0-9.]+)",
+                 r"--dispatch pass-fd: .*?cpu_per_conn_us=([0-9.]+)")
     repeats_csv("fig30.1, prefork vs pass-fd",
                 "fig30.1.csv", "cpu_per_conn_us", "prefork",
                 "prefork --dispatch pass-fd")
@@ -317,9 +322,9 @@ def lab7():
     for c in ("multiplex --workers 1", "threaded", "prefork"):
         show(f"slow-handler {c} req/s", slow(c))
     show("memory multiplex", memory("multiplex --workers 1"))
-    repeats("step 3, multiplex vs threaded",
-            nums(7, r"multiplex: /hello.txt during the spin took ([0-9.]+) s"),
-            nums(7, r"threaded: /hello.txt during the spin took ([0-9.]+) s"))
+    repeats_grab("step 3, multiplex vs threaded", 7,
+                 r"multiplex: /hello.txt during the spin took ([0-9.]+) s",
+                 r"threaded: /hello.txt during the spin took ([0-9.]+) s")
     repeats_csv("slow-handler, multiplex vs prefork",
                 "slow-handler.csv", "req_per_s", "multiplex --workers 1",
                 "prefork")
