@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""ranges.py [LAB] — the reference numbers each lab's *Expected observations*
+"""ranges.py [LAB | --check] — the reference numbers each lab's *Expected observations*
 quote, computed from the files in this directory: the CSVs of one `make bench`
 run (metadata.json says which machine) and labs/*.txt, what the labs' own
 command blocks printed in five runs (record.py). LAB is a number, 1-8; without
@@ -7,7 +7,8 @@ it, all eight. Each figure: the median, then min-max of the runs.
 
 Under "repeats", for each comparison a lab asks for: how many runs of each side
 make the difference larger than run-to-run noise, from the spread of the
-reference runs (see repeats() below).
+reference runs (see repeats() below). --check runs the table of cases that
+runs_needed() must decide right, and exits 1 if one fails.
 """
 import csv
 import glob
@@ -114,6 +115,25 @@ def runs_needed(a, b):
         return 0
     n = max(1, math.ceil(8 * s2 / (d * d)))
     return n if n <= 30 else 0
+
+
+RUNS_NEEDED_CASES = [   # side a, side b, runs of each, why
+    ([1.0, 1.0, 1.0], [2.0, 2.0, 2.0], 1, "no spread, a difference"),
+    ([1.0, 1.0], [1.0, 1.0], 0, "no spread, no difference"),
+    ([25, 26, 30], [330, 390, 446], 1, "far apart"),
+    ([10, 12, 14], [15, 17, 19], 2, "d = 5, s = 2: 8 * 4 / 25 rounds up to 2"),
+    ([38.2, 41.0, 43.7], [35.1, 39.8, 48.0], 0, "overlapping: more than 30, inside the noise"),
+    ([1.0], [2.0, 3.0], None, "one run: no spread to judge"),
+]
+
+
+def check():
+    failed = 0
+    for a, b, want, why in RUNS_NEEDED_CASES:
+        got = runs_needed(a, b)
+        failed += got != want
+        print(f"{'ok' if got == want else 'FAILED'}: runs_needed, {why}: {got} (want {want})")
+    return 1 if failed else 0
 
 
 def repeats(label, a, b):
@@ -367,6 +387,8 @@ def lab8():
 
 
 def main():
+    if sys.argv[1:] == ["--check"]:
+        sys.exit(check())
     with open(os.path.join(HERE, "metadata.json")) as f:
         m = json.load(f)
     print(f"make bench of {m['date_utc']} on {m['host']}: {m['kernel']}, {m['cpu_model']}, "
