@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""ranges.py [LAB | --check] — the reference numbers each lab's *Expected observations*
-quote, computed from the files in this directory: the CSVs of one `make bench`
+"""ranges.py [LAB | --check] — the reference numbers that the *Expected
+observations* of each lab's instructor notes quote, computed from the files in this directory: the CSVs of one `make bench`
 run (metadata.json says which machine) and labs/*.txt, what the labs' own
 command blocks printed in five runs (record.py). LAB is a number, 1-8; without
 it, all eight. Each figure: the median, then min-max of the runs.
