@@ -490,6 +490,8 @@ enum http_parse_result http_parse_request(const char *buf, size_t length, size_t
                                           struct http_request *request)
 {
     memset(request, 0, sizeof *request);
+    if (scanned > 0 && scanned == length)
+        return HTTP_PARSE_NEED_MORE;    /* the same bytes again: the same answer */
     enum http_parse_result result;
     if (scanned > 0 && scanned < length && resume(buf, length, scanned, request, &result))
         return result;

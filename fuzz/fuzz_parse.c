@@ -9,7 +9,8 @@
  *     followed by more bytes, once the head is complete (the parser must not
  *     look past the head it reports);
  *   - fed in pieces (of 1 to 8 bytes, sizes taken from the input's own bytes),
- *     each call passing as scanned the length of the last NEED_MORE, the first
+ *     each call passing as scanned the length of the last NEED_MORE (and each
+ *     NEED_MORE asked again with nothing new: NEED_MORE again), the first
  *     answer that is not NEED_MORE is the one parsing that prefix from scratch
  *     gives, and an ERROR is the ERROR of the whole input. */
 #include <stdint.h>
@@ -43,6 +44,8 @@ static void check_resumed(const uint8_t *data, size_t size, enum http_parse_resu
         enum http_parse_result result = http_parse_request(buf, k, scanned, &resumed);
         if (result == HTTP_PARSE_NEED_MORE) {
             scanned = k;
+            if (http_parse_request(buf, k, scanned, &resumed) != HTTP_PARSE_NEED_MORE)
+                abort();                /* the same bytes again */
             continue;
         }
         if (http_parse_request(buf, k, 0, &scratch) != result)

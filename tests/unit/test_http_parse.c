@@ -668,7 +668,7 @@ static uint32_t next_random(uint32_t *seed)
 }
 
 /* 4. a byte at a time, then in random splits: pieces of 1 to 4 bytes, or up to
- * a quarter of the input, mixed. */
+ * a quarter of the input, or none (the same length again), mixed. */
 static void check_resumed(const struct parse_case *c, const char *input, size_t length)
 {
     size_t *cuts = calloc(length + 1, sizeof *cuts);
@@ -682,7 +682,9 @@ static void check_resumed(const struct parse_case *c, const char *input, size_t 
         size_t count = 0;
         for (size_t k = 0; k < length;) {
             uint32_t r = next_random(&seed);
-            size_t piece = r % 2 ? 1 + (r >> 1) % 4 : 1 + (r >> 1) % (1 + length / 4);
+            size_t piece = r % 8 == 0 ? 0       /* no new bytes: a wake-up with nothing read */
+                           : r % 2 ? 1 + (r >> 1) % 4
+                                   : 1 + (r >> 1) % (1 + length / 4);
             k = k + piece < length ? k + piece : length;
             cuts[count++] = k;
         }
