@@ -19,7 +19,6 @@ by its PID. Exit status: 0, 1 if a run failed, 2 on a bad option.
 import argparse
 import json
 import os
-import shutil
 import signal
 import socket
 import statistics
@@ -27,6 +26,10 @@ import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "bench"))
+from bench import free_port, nginx_path  # noqa: E402
 
 CONFIGS = [
     ("iterative", ["iterative"]),
@@ -73,13 +76,20 @@ def start_ours(argv, root, stats_path):
     return proc, port
 
 
-def stop_ours(proc, stats_path):
+def terminate(proc):
+    """SIGTERM, then SIGKILL after 10 s; False if it took the SIGKILL."""
     proc.send_signal(signal.SIGTERM)
     try:
         proc.wait(timeout=10)
+        return True
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+        return False
+
+
+def stop_ours(proc, stats_path):
+    if not terminate(proc):
         raise RunError("server did not stop within 10 s")
     with open(stats_path) as f:
         cpu = json.load(f)["cpu"]
@@ -87,31 +97,19 @@ def stop_ours(proc, stats_path):
             cpu["children_sys_s"])
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_nginx(nginx, root, work):
+    """One nginx process on a free loopback port; the globals on its command line."""
     port = free_port()
     conf = os.path.join(work, "nginx.conf")
     os.makedirs(os.path.join(work, "tmp"), exist_ok=True)
     with open(conf, "w") as f:
-        f.write(f"""worker_processes 1;
-master_process off;
-daemon off;
-pid {work}/nginx.pid;
-error_log {work}/error.log warn;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    client_body_temp_path {work}/tmp;
-    large_client_header_buffers 4 32k;
-    server {{ listen 127.0.0.1:{port}; root {root}; }}
-}}
-""")
-    proc = subprocess.Popen([nginx, "-p", work, "-c", conf, "-e", f"{work}/error.log"],
+        f.write(f"events {{ worker_connections 64; }}\n"
+                f"http {{ access_log off; client_body_temp_path {work}/tmp;\n"
+                f"       server {{ listen 127.0.0.1:{port}; root {root}; }} }}\n")
+    globals_ = (f"daemon off; master_process off; worker_processes 1; pid {work}/nginx.pid; "
+                f"error_log {work}/error.log warn;")
+    proc = subprocess.Popen([nginx, "-p", work, "-c", conf, "-e", f"{work}/error.log",
+                             "-g", globals_],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             stdin=subprocess.DEVNULL)
     deadline = time.time() + 5
@@ -123,20 +121,14 @@ http {{
             return proc, port
         except OSError:
             time.sleep(0.02)
-    proc.kill()
-    proc.wait()
+    terminate(proc)
     raise RunError("nginx did not listen within 5 s")
 
 
 def stop_nginx(proc):
     with open(f"/proc/{proc.pid}/schedstat") as f:
         cpu = int(f.read().split()[0]) / 1e9
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    terminate(proc)
     return cpu
 
 
@@ -184,8 +176,7 @@ def main():
     if args.repeats < 1 or not 300 <= args.head_bytes <= 16000:
         parser.error("--repeats must be >= 1 and --head-bytes within 300..16000")
     head = make_head(args.head_bytes)
-    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK)
-                                      else None)
+    nginx = nginx_path()
     configs = [(n, a) for n, a in CONFIGS
                if not args.only or any(n.startswith(o) for o in args.only)]
     if not configs:
