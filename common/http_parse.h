@@ -57,8 +57,9 @@ struct http_request {
  * ERROR: request->error_status says what to answer.
  * scanned: 0, or the length of the previous call on the same head if it answered
  * NEED_MORE (the bytes before it unchanged). The answer is the same as with 0;
- * only the time differs: bytes already scanned are not scanned again, so a head
- * that arrives a byte at a time costs time linear in its length. */
+ * only the time differs: a call that brings no end of line looks only at the new
+ * bytes, so a head that arrives a byte at a time is parsed whole once per line
+ * (at most 106 lines), not once per byte. */
 enum http_parse_result http_parse_request(const char *buf, size_t length, size_t scanned,
                                           struct http_request *request);
 
