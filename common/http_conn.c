@@ -126,11 +126,14 @@ void http_serve_connection(struct http_conn *conn, int conn_fd, const struct htt
         struct http_request request;
         enum http_parse_result parsed = HTTP_PARSE_NEED_MORE;
         enum read_outcome outcome = READ_OK;
+        size_t scanned = 0;         /* of this head, what the parser answered NEED_MORE for */
         while (outcome == READ_OK) {
             if (conn->in_length > start) {
-                parsed = http_parse_request(conn->in + start, conn->in_length - start, &request);
+                size_t length = conn->in_length - start;
+                parsed = http_parse_request(conn->in + start, length, scanned, &request);
                 if (parsed != HTTP_PARSE_NEED_MORE)
                     break;
+                scanned = length;
             }
             outcome = read_more(conn, &start, deadline, conn->in_length > start);
         }

@@ -78,6 +78,7 @@ static enum step wait_for(struct conn *conn, int events)
 static enum step enter_reading_head(struct conn *conn)
 {
     conn->state = CONN_READING_HEAD;
+    conn->head_scanned = 0;
     set_deadline(conn, timeout_ms(conn));   /* bounds an idle keep-alive and a slow head */
     return STEP_NEXT;
 }
@@ -127,8 +128,9 @@ static enum step read_head(struct conn *conn)
     bool partial = http->in_length > conn->start;
     if (partial) {
         struct http_request request;
+        size_t length = http->in_length - conn->start;
         enum http_parse_result parsed =
-            http_parse_request(http->in + conn->start, http->in_length - conn->start, &request);
+            http_parse_request(http->in + conn->start, length, conn->head_scanned, &request);
         if (parsed != HTTP_PARSE_NEED_MORE)
             stats_add(&conn->mux->stats->requests, 1);
         if (parsed == HTTP_PARSE_ERROR)
@@ -146,6 +148,7 @@ static enum step read_head(struct conn *conn)
             set_deadline(conn, timeout_ms(conn));
             return STEP_NEXT;
         }
+        conn->head_scanned = length;
     }
     ssize_t n = read_more(conn);
     if (n > 0)

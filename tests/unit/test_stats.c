@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "event.h"
 #include "options.h"
 #include "stats.h"
 
@@ -110,6 +111,25 @@ static void test_wait_counts(void **state)
     stats_wait_begin(w);
     stats_wait_end(w);
     assert_int_equal(w->waits, 2);
+}
+
+/* An event loop counts every wait, but reads the sleeps only every so many
+ * waits and when it is destroyed (DOC: loop-sleeps): none may be lost. */
+static void test_loop_counts_sleeps_at_destroy(void **state)
+{
+    (void)state;
+    struct stats_region *region = stats_create(1);
+    struct worker_stats *w = &region->workers[0];
+    char error[128];
+    struct event_loop *loop = event_loop_create("poll", 64, error, sizeof error);
+    assert_non_null(loop);
+    event_loop_count_waits(loop, w);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(event_loop_run_once(loop, 2), 0);  /* nothing watched: a 2 ms sleep */
+    assert_int_equal(w->waits, 3);
+    assert_int_equal(w->sleeps, 0);                 /* not read yet */
+    event_loop_destroy(loop);
+    assert_true(w->sleeps >= 3);
 }
 
 static const char *const model_choices[] = {"fcntl", "flock", NULL};
@@ -240,6 +260,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_counters_shared_with_child),
         cmocka_unit_test(test_wait_counts),
+        cmocka_unit_test(test_loop_counts_sleeps_at_destroy),
         cmocka_unit_test(test_report_file),
         cmocka_unit_test(test_report_unwritable),
     };
