@@ -23,10 +23,10 @@
  * (docs/multiplex.md counts it). select() also cannot watch a descriptor
  * beyond FD_SETSIZE (1024): such a connection gets 503 and is closed.
  *
- * At a stop: the stop handler sets the flag, and interrupts the loop's wait
- * (EINTR); event_loop_run (common/event.c) looks at the flag after every wait,
- * and waits at most a second at a time, so a signal that lands just before the
- * wait costs at most that second. Then the loop stops
+ * At a stop: the stop handler sets the flag and interrupts the loop's wait
+ * (EINTR); event_loop_run (common/event.c), which looks at the flag around
+ * every wait, returns (event.c says how a signal that lands just before the
+ * wait is not missed). Then the loop stops
  * accepting, closes the connections waiting for a request (conn_close_idle)
  * and gives the others DRAIN_MS to finish. With --workers N the parent stops
  * the N loop processes as prefork's parent stops its children (common/pool.c).
