@@ -25,8 +25,8 @@
  *
  * At a stop: the stop handler sets the flag and interrupts the loop's wait
  * (EINTR); event_loop_run (common/event.c), which looks at the flag around
- * every wait, returns (event.c says how a signal that lands just before the
- * wait is not missed). Then the loop stops
+ * every wait, returns (event.c's comments say how it treats a signal that
+ * lands just before the wait). Then the loop stops
  * accepting, closes the connections waiting for a request (conn_close_idle)
  * and gives the others DRAIN_MS to finish. With --workers N the parent stops
  * the N loop processes as prefork's parent stops its children (common/pool.c).

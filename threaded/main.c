@@ -8,7 +8,8 @@
  * each serves one connection after another (prethread_run, prethread.c): they
  * either call accept() themselves, one at a time under a mutex (--pool-mode
  * accept-lock, UNP serv07), or take sockets the main thread accepted and put in
- * a bounded queue (--pool-mode queue, CS:APP sbuf).
+ * a bounded queue (--pool-mode queue, CS:APP sbuf). A pool is prefork's model
+ * with threads for processes; docs/threaded.md compares the two.
  *
  * What blocks: each thread, in its own read() or write(), and only itself. A
  * slow client holds one thread, not the server: the kernel schedules the rest.
@@ -34,8 +35,7 @@
  *
  * Neighbour: fork_per_conn, with pthread_create instead of fork, a count of
  * live threads instead of SIGCHLD reaping, and nothing to close in the parent
- * because nothing was duplicated. `make diffs`. (--pool N is prefork's N
- * processes as threads: docs/threaded.md compares the two.)
+ * because nothing was duplicated. `make diffs`.
  *
  * Experiment: `make bench` fig30.1 (CPU per connection) and slow-handler; the
  * isolation lab in docs/threaded.md (/lab/crash). */
