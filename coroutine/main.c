@@ -18,8 +18,9 @@
  *     └▶ the coroutine returns: its stack and task are kept for the next one
  *
  * io_set_hooks() below is what makes "would block" mean "yield": it changes
- * the io layer (common/io.c) for the whole process. Without it the same
- * handler would block in poll() like iterative's. /lab/sleep is a timer too.
+ * the io layer (common/io.c) for the whole process. Without it the handler
+ * would take the first EAGAIN of these non-blocking sockets for a timeout.
+ * /lab/sleep becomes a timer and a yield the same way.
  *
  * What blocks: only the loop's wait. As in multiplex, a handler that blocks
  * in the kernel or spins (/lab/cpu) stops every connection at once, and one
