@@ -66,7 +66,7 @@ static const struct model_option model_options[] = {
      .help = "N threads made at start-up serve every connection (0: a thread each)"},
     {.name = "pool-mode", .arg = "MODE", .choices = pool_modes, .value = &pool_mode,
      .help = "how a pool thread gets a connection (default accept-lock)"},
-    {.name = "stack-kb", .arg = "N", .value = &stack_kb, .min = 16, .max = 1048576,
+    {.name = "stack-kb", .arg = "N", .value = &stack_kb, .min = 64, .max = 1048576,
      .help = stack_help},
     {.name = NULL},
 };
