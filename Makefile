@@ -66,7 +66,7 @@ deps:
 # suite against every configuration in tests/servers.list, one summary line.
 # Without SAN, make test also builds the ASan+UBSan and TSan trees and runs the
 # unit tests and the black-box suite under ASan+UBSan, and the threaded server
-# under TSan (issue 8): one run, one summary line.
+# under TSan: one run, one summary line.
 test: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BINS)
 ifeq ($(SAN),)

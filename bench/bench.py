@@ -4,12 +4,13 @@
     python3 bench/bench.py [--full] [--only EXP[,EXP]] [--bin-dir build/bin]
     python3 bench/bench.py --report-only bench/results/latest   (redraw, rerun nothing)
 
-Every server is started with the suite's contract (DESIGN §3): --port 0, the port
-read from its one stdout line, stopped with SIGTERM, its counters read from the
-stats file it writes (§5). Load comes from wrk (pinned to other cores than the
-server) and from bench/client (sequential connections, idle connections, slow
-clients that trickle a request head).
-The definitions of every number are in DESIGN §6 and docs/results.md.
+Every server is started with the suite's contract (docs/design.md#command-line):
+--port 0, the port read from its one stdout line, stopped with SIGTERM, its
+counters read from the stats file it writes (docs/design.md#stats-file). Load
+comes from wrk (pinned to other cores than the server) and from bench/client
+(sequential connections, idle connections, slow clients that trickle a request
+head). The definitions of every number are in (docs/design.md#bench-numbers)
+and docs/results.md.
 """
 import argparse
 import csv
@@ -656,7 +657,8 @@ def trickle_run(bench, cfg, rep):
     s = bench.s
     iterative = cfg.binary == "iterative"
     n = s["trickle_iterative_conns"] if iterative else s["trickle_conns"]
-    timeout_ms = s["trickle_iterative_timeout_ms"] if iterative else 10000   # §3 default
+    # --timeout-ms default (docs/design.md#command-line)
+    timeout_ms = s["trickle_iterative_timeout_ms"] if iterative else 10000
     row = dict(experiment="slow-clients", config=cfg.label, binary=cfg.binary,
                options=" ".join(cfg.options), rep=rep, slow_target=n,
                interval_ms=s["trickle_interval_ms"], timeout_ms=timeout_ms, gets=s["trickle_gets"])
@@ -711,8 +713,8 @@ def trickle_run(bench, cfg, rep):
 
 
 def exp_slow_clients(bench, csvs):
-    """slow-clients: issue 8 item 3, a normal client's latency while slow clients
-    hold connections. One run per server (FULL: three)."""
+    """slow-clients: a normal client's latency while slow clients hold connections
+    (docs/design.md#bench-numbers). One run per server (FULL: three)."""
     s = bench.s
     binaries = []
     for cfg in present(bench, bench.configs):

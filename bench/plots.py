@@ -407,7 +407,7 @@ def draw_slow_clients(out, meta):
                      m["baseline_ms"]))
         if l.startswith("iterative") and m["timeout_ms"]:
             timeouts.add(m["timeout_ms"])
-    lines = [(1000, "1 s: what issue 8 asks of every server but iterative")]
+    lines = [(1000, "1 s: the bound for every server but iterative")]
     lines += [(t, f"iterative's --timeout-ms {t:.0f}: each slow client ahead of you costs one")
               for t in sorted(timeouts)]
     gets = rows[0]["gets"]

@@ -307,7 +307,7 @@ class Report:
         self("## Slow clients: does a normal client still get through?\n")
         self(f"{n} slow clients (`bench/client slow`) connect first and then keep sending a "
              f"request head, one byte per connection every {int(first['interval_ms']) / 1000:g} s, "
-             "never finishing it (issue 8, item 3). Meanwhile a normal client makes "
+             "never finishing it. Meanwhile a normal client makes "
              f"{first['gets']} GETs of the 4000-byte file, each on a new connection and read to "
              f"the end, spread over {settings.get('trickle_window_s', '–')} s so that they meet "
              "every slow client's next byte; the grey bar is the median of "
@@ -388,7 +388,7 @@ class Report:
                                       "the experiment was not part of this run.") + "\n")
             return
         med = medians(rows, ["name"], ["ns_per_switch"])
-        self("`bench/coro_switch` (from the coroutine server's issue) switches back and forth "
+        self("`bench/coro_switch` switches back and forth "
              "and prints nanoseconds per switch for our switch and for `swapcontext`.\n")
         self(image(self.out, "coro_switch", "ns per coroutine switch"))
         self(table(["switch", "ns per switch"], [(k[0], f(v["ns_per_switch"], 1)) for k, v in med.items()]))

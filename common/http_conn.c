@@ -72,7 +72,8 @@ static int send_response(struct http_conn *conn, struct http_response *response)
 }
 
 /* Answer an error that ends the connection, then close it lingering, so the
- * client reads the answer even if it is still sending (DESIGN §4). */
+ * client reads the answer even if it is still sending
+ * (docs/design.md#lingering-close). */
 static void fail_and_close(struct http_conn *conn, int status)
 {
     struct http_response response;

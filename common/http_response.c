@@ -21,7 +21,7 @@
 const char http_pattern[65536] = TIMES4(TIMES4(TIMES4(TIMES4(TIMES4(LINE64)))));
 
 enum {
-    LAB_BYTES_MAX = 64 << 20,       /* DESIGN §4 bounds */
+    LAB_BYTES_MAX = 64 << 20,       /* (docs/design.md#lab-endpoints) */
     LAB_SLEEP_MAX_MS = 10000,
     LAB_CPU_MAX_US = 1000000,
 };

@@ -29,7 +29,8 @@ int net_accept_in_wait(int listen_fd, struct worker_stats *worker);
 void net_prepare_connection(int conn_fd, int timeout_ms);
 
 /* Close after an error while the client may still be sending: shut the write
- * side, read and drop what arrives for a short while, then close (DESIGN §4). */
+ * side, read and drop what arrives for a short while, then close
+ * (docs/design.md#lingering-close). */
 void net_lingering_close(int conn_fd);
 
 #endif

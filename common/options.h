@@ -1,6 +1,6 @@
-/* options — the command line every server shares (DESIGN §3), plus a small
- * declarative table for each model's own options, so --help, parsing, errors and
- * the stats file all come from one place. */
+/* options — the command line every server shares (docs/design.md#command-line),
+ * plus a small declarative table for each model's own options, so --help,
+ * parsing, errors and the stats file all come from one place. */
 #ifndef OPTIONS_H
 #define OPTIONS_H
 

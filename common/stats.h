@@ -1,5 +1,5 @@
 /* stats — per-worker counters in one shared region (UNP's meter()), the stats
- * JSON file and the stderr summary (DESIGN §5).
+ * JSON file and the stderr summary (docs/design.md#stats-file).
  *
  * The region is created before any fork, so children write their own slot and
  * the parent reads them all at exit. Each slot is written by its owner only,

@@ -93,7 +93,8 @@ static enum step enter_sending(struct conn *conn)
     return STEP_NEXT;
 }
 
-/* An error that ends the connection: answer it, then linger (DESIGN §4). */
+/* An error that ends the connection: answer it, then linger
+ * (docs/design.md#lingering-close). */
 static enum step enter_error(struct conn *conn, int status)
 {
     http_response_done(&conn->response);

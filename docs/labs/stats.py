@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""stats.py FILE [--expect 'EXPR' ...] — read one server's stats file (DESIGN §5)
-and print what the labs record, on one line, then the connections per worker.
+"""stats.py FILE [--expect 'EXPR' ...] — read one server's stats file
+(docs/design.md#stats-file) and print what the labs record, on one line, then
+the connections per worker.
 
     connections, requests     totals
     cpu_us                    server CPU, user + sys, self + children, in µs

@@ -16,7 +16,8 @@ and expects exit status 0 within 5 s with no process left in its group.
 
 One line per failure ("FAIL [config] case: reason"), and last the line
 "blackbox: N passed, N failed". Exit status 1 if anything failed.
-Standard library only; the contract is DESIGN.md sections 3 to 5.
+Standard library only; the contract is (docs/design.md#command-line),
+(docs/design.md#http-behaviour) and (docs/design.md#stats-file).
 """
 import argparse
 import atexit

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Event-loop and thread checks from outside (issues 4 and 5), bounded in time and
-count, traffic only to 127.0.0.1, every server stopped by PID.
+"""Event-loop and thread checks from outside (docs/design.md#bounds-the-tests-hold),
+bounded in time and count, traffic only to 127.0.0.1, every server stopped by PID.
 
 usage: run.py [--bin-dir DIR] [--only CASE[,CASE]]
 Cases:

@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
-"""Hardening checks run from outside (issue 8): slow clients, faults, shutdown
-without loss, resources. Every check is bounded in time and count, talks only to
-127.0.0.1 and stops its servers.
+"""Hardening checks run from outside (docs/design.md#bounds-the-tests-hold): slow
+clients, faults, shutdown without loss, resources. Every check is bounded in time
+and count, talks only to 127.0.0.1 and stops its servers.
 
 usage: run.py [--bin-dir DIR] [--only CHECK[,CHECK]] [--server NAME[,NAME]]
               [--connections N]
 Checks: slow, kill, crash, shutdown, resources, emfile. Ends with the line
 "hardening: N passed, N failed".
 
---connections N (default 100 000, as issue 8 asks; at most 100 000) is how many
+--connections N (default 100 000, the contract's count; at most 100 000) is how many
 connections the resources check makes per server after a warm-up of N/10, with
 bench/client.c's burst mode (compiled into the run's temporary directory).
 On 2 cores 100 000 take 3-8 s per server and 25-30 s for fork_per_conn (a

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Checks specific to the process models (issue 3): fork_per_conn's reaping,
---max-procs and stop, the prefork pool's supervision, the per-worker counters, and the
-herd counts of prefork and prefork_select.
+"""Checks specific to the process models (docs/design.md#bounds-the-tests-hold):
+fork_per_conn's reaping, --max-procs and stop, the prefork pool's supervision,
+the per-worker counters, and the herd counts of prefork and prefork_select.
 
 usage: run.py [--bin-dir DIR] [--only CHECK[,CHECK]]
 Checks: zombies, max-procs, stop-idle, names, kill, counters, herd. Ends with the line
@@ -268,7 +268,8 @@ def herd_run(bin_dir, root, config):
 
 
 def check_herd(results, bin_dir, root):
-    """Wakeups per connection: the kernel's truth, counted. Thresholds from issue 3;
+    """Wakeups per connection: the kernel's truth, counted. Thresholds:
+    (docs/design.md#bounds-the-tests-hold);
     the other configurations are measured and printed, not judged."""
     kernel = os.uname().release
     limits = {"prefork": ("<=", 1.2), "prefork_select --wait select": (">=", 8),

@@ -1,6 +1,7 @@
-/* test_stats — the shared counter region and the stats file (DESIGN §5): a slot
- * written by a forked child is seen by the parent; the JSON file has every key
- * the contract names, and its totals are the sums of its per_worker entries. */
+/* test_stats — the shared counter region and the stats file
+ * (docs/design.md#stats-file): a slot written by a forked child is seen by the
+ * parent; the JSON file has every key the contract names, and its totals are
+ * the sums of its per_worker entries. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
