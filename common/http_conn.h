@@ -6,18 +6,13 @@
 
 #include <stddef.h>
 
-#include "options.h"
+#include "http_site.h"
 #include "stats.h"
 
 enum {
     HTTP_IN_SIZE = 32768,           /* request line + header section limits, plus room */
     HTTP_OUT_SIZE = 16384,          /* response head, plus a small body in the same write */
     HTTP_BODY_LIMIT = 1 << 20,      /* request bodies are discarded up to this: 413 above */
-};
-
-struct http_site {
-    int root_fd;                    /* the document root, opened once (O_PATH) */
-    const struct server_options *options;
 };
 
 struct http_conn {

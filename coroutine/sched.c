@@ -1,6 +1,6 @@
 /* sched — see sched.h. The whole life of a connection:
  *
- *   accept ─▶ sched_accept: a task and a coroutine ─▶ run()
+ *   accept ─▶ sched_spawn(): a task, its coroutine ─▶ run()
  *                                                       │
  *      ┌──────────── http_serve_connection() ◀──────────┘
  *      │  io_read() meets EAGAIN ─▶ wait hook: watch fd, arm timer, yield ─┐
@@ -157,8 +157,8 @@ static void sleep_a_while(int milliseconds)
 
 const struct io_hooks sched_io_hooks = {.wait = wait_for_socket, .sleep = sleep_a_while};
 
-/* DOC: sched-accept */
-void sched_accept(struct event_acceptor *acceptor, int conn_fd)
+/* DOC: sched-spawn */
+void sched_spawn(struct event_acceptor *acceptor, int conn_fd)
 {
     struct scheduler *scheduler = acceptor->data;
     struct task *task = scheduler->free_tasks;

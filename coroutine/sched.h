@@ -36,7 +36,7 @@ void sched_init(struct scheduler *scheduler, struct event_loop *loop,
                 const struct server *server, struct worker_stats *stats);
 
 /* The acceptor's callback: a coroutine for conn_fd, run at once as far as it goes. */
-void sched_accept(struct event_acceptor *acceptor, int conn_fd);
+void sched_spawn(struct event_acceptor *acceptor, int conn_fd);
 
 /* At a stop: resume every coroutine waiting to read, its read failing with
  * EINTR as a signal would fail a blocking one. The handler then ends the

@@ -335,10 +335,10 @@ static void on_timer(struct event_loop *loop, void *data)
     }
 }
 
-/* DOC: conn-accept
+/* DOC: conn-start
  * A new connection (common/event_server.c accepted it): a struct conn, in
  * READING_HEAD, and as far as it can go at once. */
-void conn_accept(struct event_acceptor *acceptor, int conn_fd)
+void conn_start(struct event_acceptor *acceptor, int conn_fd)
 {
     struct multiplex *mux = acceptor->data;
     struct conn *conn = malloc(sizeof *conn);

@@ -61,7 +61,7 @@ struct conn {
 };
 
 /* The acceptor's callback: start serving a connection it accepted. */
-void conn_accept(struct event_acceptor *acceptor, int conn_fd);
+void conn_start(struct event_acceptor *acceptor, int conn_fd);
 
 /* At a stop: close every connection that is waiting for a request and has
  * received none of it; the others finish (their responses say Connection: close). */

@@ -163,7 +163,8 @@ static void test_report_file(void **state)
         {"depth", "N", "queue depth", NULL, &model_depth, 1, 64},
         {NULL, NULL, NULL, NULL, NULL, 0, 0},
     };
-    struct server_spec spec = {"unit", "a test", 3, model};
+    struct server_spec spec = {.name = "unit", .summary = "a test", .default_workers = 3,
+                              .model_options = model};
     struct server_options options = {.port = 8080, .bind_address = "127.0.0.1",
                                      .root = "/srv/a \"quoted\" root", .workers = WORKERS,
                                      .max_conns = 64, .timeout_ms = 10000,
@@ -239,7 +240,7 @@ static void test_report_unwritable(void **state)
 {
     (void)state;
     struct stats_region *region = stats_create(1);
-    struct server_spec spec = {"unit", "a test", 0, NULL};
+    struct server_spec spec = {.name = "unit", .summary = "a test"};
     char missing[160];
     snprintf(missing, sizeof missing, "%s/no/such/dir/stats.json", directory);
     struct server_options options = {.bind_address = "127.0.0.1", .root = ".",
