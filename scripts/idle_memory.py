@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""idle_memory.py — user-space memory per idle keep-alive connection, the quick
+developer check (the bench measures the same thing more carefully).
+
+usage: idle_memory.py [--bin-dir DIR] [--connections N] [--hold S] CONFIG [CONFIG ...]
+  e.g. scripts/idle_memory.py "multiplex --backend epoll" coroutine
+       scripts/idle_memory.py --connections 1000 multiplex     (select: < FD_SETSIZE)
+
+For each CONFIG (a binary in --bin-dir and its options): start the server on
+--port 0, read its PSS (the sum of Pss in /proc/PID/smaps_rollup over it and
+its worker processes), open N connections from this process, send one GET on
+each and read the answer, keep them all open and idle for --hold seconds, read
+the PSS again, and print the growth divided by N. PSS is user space only: the
+kernel's socket buffers and struct sock are not in it (docs/multiplex.md says
+what they cost). Traffic goes to 127.0.0.1 only; the server is stopped by PID.
+"""
+import argparse
+import os
+import resource
+import socket
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "lib"))
+import testserver as ts  # noqa: E402
+
+REQUEST = b"GET /a.txt HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+BATCH = 100                         # connections opened before their answers are read
+
+
+def pss_bytes(server):
+    """The server's proportional set size, summed over its processes."""
+    total = 0
+    for pid in server.processes():
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1]) * 1024
+        except OSError:
+            pass                    # a process that just ended
+    return total
+
+
+def read_answer(sock):
+    """Read one response to REQUEST (its head and Content-Length bytes)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise RuntimeError("the server closed a connection before answering")
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1.1 200"):
+        raise RuntimeError(f"unexpected answer {head[:40]!r}")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    while len(body) < length:
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise RuntimeError("the server closed a connection in the middle of an answer")
+        body += chunk
+
+
+def open_idle(server, count):
+    """count connections, each with one request answered and kept open."""
+    socks = []
+    try:
+        while len(socks) < count:
+            batch = [server.connect() for _ in range(min(BATCH, count - len(socks)))]
+            socks += batch
+            for s in batch:
+                s.sendall(REQUEST)
+            for s in batch:
+                read_answer(s)
+    except BaseException:
+        for s in socks:
+            s.close()
+        raise
+    return socks
+
+
+def raise_nofile(count):
+    """Raise this process's descriptor limit to its hard limit; False if it is too low."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0] >= count + 50
+
+
+def idle_bytes(bin_dir, config, count, hold_s, root):
+    """(PSS before, PSS after, bytes per connection) for count idle connections."""
+    with ts.Server(bin_dir, config, root=root, timeout_ms=60000) as server:
+        time.sleep(0.2)             # let the workers start
+        before = pss_bytes(server)
+        socks = open_idle(server, count)
+        try:
+            time.sleep(hold_s)
+            after = pss_bytes(server)
+            if not server.alive():
+                raise RuntimeError(f"{config}: the server died")
+        finally:
+            for s in socks:
+                s.close()
+    return before, after, (after - before) / count
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--bin-dir", default=os.path.join(ts.ROOT, "build", "bin"))
+    parser.add_argument("--connections", type=int, default=10000)
+    parser.add_argument("--hold", type=float, default=2.5, help="seconds held idle")
+    parser.add_argument("configs", nargs="+", metavar="CONFIG")
+    args = parser.parse_args()
+    if args.connections < 1:
+        print("idle_memory: --connections must be at least 1", file=sys.stderr)
+        return 2
+    if not raise_nofile(args.connections):
+        print(f"idle_memory: RLIMIT_NOFILE's hard limit is below {args.connections + 50}",
+              file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="idle-memory-") as directory:
+        root = ts.make_root(directory)
+        for config in args.configs:
+            before, after, per = idle_bytes(args.bin_dir, config, args.connections, args.hold,
+                                            root)
+            print(f"{config}: {args.connections} idle connections, PSS {before // 1024} KiB -> "
+                  f"{after // 1024} KiB: {per:.0f} B per connection", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
