@@ -84,6 +84,20 @@ def open_idle(server, count):
     return socks
 
 
+def served_again(socks):
+    """Send one more request on each held connection: how many were answered.
+    (After the hold their buffers and stack pages must come back and work.)"""
+    answered = 0
+    for s in socks:
+        try:
+            s.sendall(REQUEST)
+            read_answer(s)
+            answered += 1
+        except (OSError, RuntimeError):
+            pass
+    return answered
+
+
 def raise_nofile(count):
     """Raise this process's descriptor limit to its hard limit; False if it is too low."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -93,7 +107,8 @@ def raise_nofile(count):
 
 
 def idle_bytes(bin_dir, config, count, hold_s, root):
-    """(PSS before, PSS after, bytes per connection) for count idle connections."""
+    """(bytes per connection, connections answered again after the hold) for count
+    idle connections."""
     with ts.Server(bin_dir, config, root=root, timeout_ms=60000) as server:
         time.sleep(0.2)             # let the workers start
         before = pss_bytes(server)
@@ -101,12 +116,11 @@ def idle_bytes(bin_dir, config, count, hold_s, root):
         try:
             time.sleep(hold_s)
             after = pss_bytes(server)
-            if not server.alive():
-                raise RuntimeError(f"{config}: the server died")
+            again = served_again(socks)
         finally:
             for s in socks:
                 s.close()
-    return before, after, (after - before) / count
+    return (after - before) / count, again
 
 
 def main():
@@ -126,10 +140,9 @@ def main():
     with tempfile.TemporaryDirectory(prefix="idle-memory-") as directory:
         root = ts.make_root(directory)
         for config in args.configs:
-            before, after, per = idle_bytes(args.bin_dir, config, args.connections, args.hold,
-                                            root)
-            print(f"{config}: {args.connections} idle connections, PSS {before // 1024} KiB -> "
-                  f"{after // 1024} KiB: {per:.0f} B per connection", flush=True)
+            per, again = idle_bytes(args.bin_dir, config, args.connections, args.hold, root)
+            print(f"{config}: {args.connections} idle connections: {per:.0f} B per connection "
+                  f"(PSS growth / N); {again} answered again after {args.hold} s idle", flush=True)
     return 0
 
 
