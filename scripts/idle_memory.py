@@ -2,7 +2,7 @@
 """idle_memory.py — user-space memory per idle keep-alive connection, the quick
 developer check (the bench measures the same thing more carefully).
 
-usage: idle_memory.py [--bin-dir DIR] [--connections N] [--hold S] CONFIG [CONFIG ...]
+usage: idle_memory.py [--bin-dir DIR] [--connections N] [--hold S] [--kernel] CONFIG ...
   e.g. scripts/idle_memory.py "multiplex --backend epoll" coroutine
        scripts/idle_memory.py --connections 1000 multiplex     (select: < FD_SETSIZE)
 
@@ -12,7 +12,11 @@ its worker processes), open N connections from this process, send one GET on
 each and read the answer, keep them all open and idle for --hold seconds, read
 the PSS again, and print the growth divided by N. PSS is user space only: the
 kernel's socket buffers and struct sock are not in it (docs/multiplex.md says
-what they cost). Traffic goes to 127.0.0.1 only; the server is stopped by PID.
+what they cost). --kernel also prints the growth of the kernel's memory per
+connection (root: /proc/slabinfo's caches, and the TCP buffer pages of
+/proc/net/sockstat) — for both ends, since the client runs on the same kernel,
+and for anything else the machine did meanwhile. Traffic goes to 127.0.0.1
+only; the server is stopped by PID.
 """
 import argparse
 import os
@@ -41,6 +45,25 @@ def pss_bytes(server):
         except OSError:
             pass                    # a process that just ended
     return total
+
+
+def kernel_bytes():
+    """{slab cache or "TCP buffers": bytes in use}; empty without /proc/slabinfo."""
+    found = {}
+    try:
+        with open("/proc/slabinfo") as f:
+            for line in f.readlines()[2:]:
+                fields = line.split()
+                found[fields[0]] = found.get(fields[0], 0) + int(fields[1]) * int(fields[3])
+        with open("/proc/net/sockstat") as f:
+            for line in f:
+                if line.startswith("TCP:"):
+                    words = line.split()
+                    found["TCP buffers"] = int(words[words.index("mem") + 1]) * os.sysconf(
+                        "SC_PAGESIZE")
+    except OSError:
+        return {}
+    return found
 
 
 def read_answer(sock):
@@ -106,16 +129,19 @@ def raise_nofile(count):
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0] >= count + 50
 
 
-def idle_bytes(bin_dir, config, count, hold_s, root):
+def idle_bytes(bin_dir, config, count, hold_s, root, kernel=None):
     """(bytes per connection, connections answered again after the hold) for count
-    idle connections."""
+    idle connections. kernel, a dict, gets the kernel's growth per connection."""
     with ts.Server(bin_dir, config, root=root, timeout_ms=60000) as server:
         time.sleep(0.2)             # let the workers start
         before = pss_bytes(server)
+        kernel_before = kernel_bytes() if kernel is not None else {}
         socks = open_idle(server, count)
         try:
             time.sleep(hold_s)
             after = pss_bytes(server)
+            for name, size in (kernel_bytes() if kernel is not None else {}).items():
+                kernel[name] = (size - kernel_before.get(name, 0)) / count
             again = served_again(socks)
         finally:
             for s in socks:
@@ -128,6 +154,8 @@ def main():
     parser.add_argument("--bin-dir", default=os.path.join(ts.ROOT, "build", "bin"))
     parser.add_argument("--connections", type=int, default=10000)
     parser.add_argument("--hold", type=float, default=2.5, help="seconds held idle")
+    parser.add_argument("--kernel", action="store_true",
+                        help="also the kernel's memory per connection (root)")
     parser.add_argument("configs", nargs="+", metavar="CONFIG")
     args = parser.parse_args()
     if args.connections < 1:
@@ -140,9 +168,16 @@ def main():
     with tempfile.TemporaryDirectory(prefix="idle-memory-") as directory:
         root = ts.make_root(directory)
         for config in args.configs:
-            per, again = idle_bytes(args.bin_dir, config, args.connections, args.hold, root)
+            kernel = {} if args.kernel else None
+            per, again = idle_bytes(args.bin_dir, config, args.connections, args.hold, root,
+                                    kernel)
             print(f"{config}: {args.connections} idle connections: {per:.0f} B per connection "
                   f"(PSS growth / N); {again} answered again after {args.hold} s idle", flush=True)
+            if kernel:
+                grown = sorted((v, k) for k, v in kernel.items() if v >= 32)
+                print("  kernel, both ends, per connection: " +
+                      ", ".join(f"{k} {v:.0f} B" for v, k in reversed(grown)) +
+                      f"; total {sum(v for v, _ in grown):.0f} B", flush=True)
     return 0
 
 
