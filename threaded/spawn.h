@@ -3,7 +3,7 @@
 #define THREADED_SPAWN_H
 
 /* The thread's stack: the handler needs a few KiB of it (a path, a date); the
- * 48 KiB struct http_conn is allocated, never put on it. */
+ * 48 KiB of buffers are malloc'd by http_serve_connection, never put on it. */
 enum { THREAD_STACK_SIZE = 256 * 1024 };
 
 /* Start function(argument) detached, with THREAD_STACK_SIZE of stack and
