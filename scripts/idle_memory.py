@@ -111,13 +111,20 @@ def served_again(socks):
     """Send one more request on each held connection: how many were answered.
     (After the hold their buffers and stack pages must come back and work.)"""
     answered = 0
-    for s in socks:
-        try:
-            s.sendall(REQUEST)
-            read_answer(s)
-            answered += 1
-        except (OSError, RuntimeError):
-            pass
+    for first in range(0, len(socks), BATCH):   # a batch at a time, as open_idle
+        sent = []
+        for s in socks[first:first + BATCH]:
+            try:
+                s.sendall(REQUEST)
+                sent.append(s)
+            except OSError:
+                pass
+        for s in sent:
+            try:
+                read_answer(s)
+                answered += 1
+            except (OSError, RuntimeError):
+                pass
     return answered
 
 
@@ -132,7 +139,7 @@ def raise_nofile(count):
 def idle_bytes(bin_dir, config, count, hold_s, root, kernel=None):
     """(bytes per connection, connections answered again after the hold) for count
     idle connections. kernel, a dict, gets the kernel's growth per connection."""
-    with ts.Server(bin_dir, config, root=root, timeout_ms=60000) as server:
+    with ts.Server(bin_dir, config, root=root, timeout_ms=600000) as server:
         time.sleep(0.2)             # let the workers start
         before = pss_bytes(server)
         kernel_before = kernel_bytes() if kernel is not None else {}
