@@ -28,8 +28,10 @@
  * clients at once are 100 coroutines on one loop, all served.
  *
  * What it costs: per connection a stack (--stack-kb, 64 KiB reserved; only
- * the pages it touches are memory) with a guard page below it, and the 48 KiB
- * of buffers every handler has; both are recycled. A switch is a few
+ * the pages it touches are memory) with a guard page below it, both recycled;
+ * and 48 KiB of buffers lent only while a request is in hand (an idle
+ * connection holds none, and after a second idle only its stack's top page:
+ * coroutine/sched.c). A switch is a few
  * nanoseconds and no system call (coroutine/coro_switch.S; swapcontext makes
  * one per switch). Overflowing the small stack is a SIGSEGV, not corruption.
  *

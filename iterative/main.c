@@ -38,7 +38,7 @@ static const struct server_spec spec = {
     .summary = "Serves one connection at a time: the baseline.",
 };
 
-static struct http_conn conn;       /* one connection at a time: one buffer */
+static struct http_conn conn;       /* one connection at a time: one handler state */
 
 int main(int argc, char **argv)
 {

@@ -78,6 +78,7 @@ static void serve_loop(struct server *server, int worker_id, void *context)
     struct worker_stats *stats = &server->stats->workers[worker_id];
     struct event_loop *loop = event_server_loop(server, event_backend_names[backend], stats);
     struct multiplex mux = {.loop = loop, .server = server, .stats = stats};
+    conn_init(&mux);
     /* One accept per readiness, like UNP's servers: with --workers N every
      * loop is woken for a connection, one gets it, the others count a spurious
      * accept (the thundering herd, at the level of event loops). */
@@ -95,6 +96,7 @@ static void serve_loop(struct server *server, int worker_id, void *context)
     event_acceptor_stop(&mux.acceptor);
     conn_close_idle(&mux);
     event_server_drain(loop, &mux.count, DRAIN_MS, spec.name);
+    conn_destroy(&mux);
     event_loop_destroy(loop);
 }
 

@@ -21,7 +21,7 @@ static struct queue queue;          /* queue mode: main thread -> pool threads *
 static pthread_mutex_t accept_mutex = PTHREAD_MUTEX_INITIALIZER;    /* accept-lock mode */
 
 struct pool_thread {
-    struct http_conn conn;          /* 48 KiB: on the heap, not the thread's stack */
+    struct http_conn conn;          /* its buffers are malloc'd: never on the thread's stack */
     struct server *server;
     struct worker_stats *stats;     /* this thread's own slot: no sharing */
     int slot;                       /* its live slot, reserved before it starts */

@@ -4,7 +4,8 @@
 
 /* The stack a new thread gets when none is set: glibc's default (the stack
  * limit, ulimit -s, at start-up), in KiB. The handler needs a few KiB of it (a
- * path, a date); the 48 KiB struct http_conn is allocated, never put on it. */
+ * path, a date); the 48 KiB of buffers are malloc'd by
+ * http_serve_connection, never put on it. */
 int spawn_default_stack_kb(void);
 /* From now on, threads get this much stack (threaded --stack-kb). */
 void spawn_set_stack_kb(int stack_kb);
