@@ -35,7 +35,9 @@ struct event_loop *event_server_loop(const struct server *server, const char *ba
 void event_server_drain(struct event_loop *loop, const int *busy, int milliseconds,
                         const char *name);
 
-/* The accepting side of one loop. Fill the first six fields, then start. */
+/* The accepting side of one loop: set the fields up to data (designated
+ * initializers), then event_acceptor_start. on_listen_ready (event_server.c)
+ * calls accept4() and hands each new socket to on_connection. */
 struct event_acceptor;
 typedef void event_accept_fn(struct event_acceptor *acceptor, int conn_fd);
 
