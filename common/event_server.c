@@ -15,33 +15,36 @@
 
 enum { ACCEPT_PAUSE_MS = 100 };
 
+/* With --reuseport, every worker's listening socket, opened before any fork
+ * (net_listen_each): worker i accepts on reuseport_fds[i]. */
+static int *reuseport_fds;
+
 void event_server_listen(struct server *server, bool reuseport)
 {
     char error[256];
-    server->listen_fd = net_listen(server->options.bind_address, server->options.port,
-                                   reuseport, error, sizeof error);
-    if (server->listen_fd < 0) {
+    int count = reuseport ? server->options.workers : 1;
+    int *fds = calloc((size_t)count, sizeof *fds);
+    if (fds == NULL)
+        server_die(server, "listening sockets");
+    if (net_listen_each(server->options.bind_address, server->options.port, reuseport, fds,
+                        count, error, sizeof error) != 0) {
         fprintf(stderr, "%s: %s\n", server->spec->name, error);
         exit(OPTIONS_EXIT_RUNTIME);
     }
-    server_announce(server, net_local_port(server->listen_fd));
-    net_set_nonblocking(server->listen_fd, true);
+    server_announce(server, net_local_port(fds[0]));
+    if (reuseport) {
+        reuseport_fds = fds;
+    } else {
+        server->listen_fd = fds[0];
+        free(fds);
+    }
 }
 
 int event_server_socket(struct server *server, int worker_id, bool reuseport)
 {
-    if (!reuseport || worker_id == 0)
-        return server->listen_fd;   /* worker 0's socket fixed the port */
-    char error[256];
-    int fd = net_listen(server->options.bind_address, net_local_port(server->listen_fd), true,
-                        error, sizeof error);
-    if (fd < 0) {
-        fprintf(stderr, "%s: worker %d: %s\n", server->spec->name, worker_id, error);
-        exit(OPTIONS_EXIT_RUNTIME);
-    }
-    close(server->listen_fd);       /* not ours to accept on */
-    net_set_nonblocking(fd, true);
-    return fd;
+    if (!reuseport)
+        return server->listen_fd;
+    return net_listen_keep(reuseport_fds, server->options.workers, worker_id);
 }
 
 struct event_loop *event_server_loop(const struct server *server, const char *backend,
@@ -59,6 +62,9 @@ struct event_loop *event_server_loop(const struct server *server, const char *ba
         exit(OPTIONS_EXIT_RUNTIME);
     }
     event_loop_count_waits(loop, stats);
+    sigset_t stop_signals;
+    server_stop_signals(&stop_signals);
+    event_loop_set_stop_signals(loop, &stop_signals);
     return loop;
 }
 

@@ -28,6 +28,9 @@ struct io_hooks {
     int (*wait)(int fd, enum io_event event, int64_t deadline_ms);
     /* Let milliseconds pass without holding up anybody else (for /lab/sleep). */
     void (*sleep)(int milliseconds);
+    /* Close a connection's socket: an event loop stops watching it first (the
+     * rule in event.h), then closes it. */
+    void (*close)(int fd);
 };
 
 /* Install hooks for this process; NULL restores the blocking behaviour. */
@@ -47,5 +50,8 @@ int io_write_all(int fd, const void *buf, size_t length, int64_t deadline_ms);
 /* Send length bytes of file_fd from *offset with sendfile: 0, or -1. */
 int io_sendfile_all(int fd, int file_fd, off_t *offset, size_t length, int64_t deadline_ms);
 void io_sleep_ms(int milliseconds);
+/* Close a connection's socket, the one way every handler does: through the
+ * hook if one is installed, else close(). */
+void io_close(int fd);
 
 #endif

@@ -42,6 +42,35 @@ int net_listen(const char *address, int port, bool reuseport, char *error, int s
     return fd;
 }
 
+/* DOC: listen-each */
+int net_listen_each(const char *address, int port, bool reuseport, int *fds, int count,
+                    char *error, int size)
+{
+    reuseport = reuseport || count > 1;
+    for (int i = 0; i < count; i++) {
+        fds[i] = net_listen(address, port, reuseport, error, size);
+        if (fds[i] < 0 || net_set_nonblocking(fds[i], true) != 0) {
+            if (fds[i] >= 0) {
+                snprintf(error, (size_t)size, "listening socket: %s", strerror(errno));
+                close(fds[i]);
+            }
+            for (int opened = 0; opened < i; opened++)
+                close(fds[opened]);
+            return -1;
+        }
+        port = net_local_port(fds[i]);  /* --port 0: the rest join the first */
+    }
+    return 0;
+}
+
+int net_listen_keep(const int *fds, int count, int worker_id)
+{
+    for (int i = 0; i < count; i++)
+        if (i != worker_id)
+            close(fds[i]);
+    return fds[worker_id];
+}
+
 int net_local_port(int listen_fd)
 {
     struct sockaddr_storage address;
@@ -136,5 +165,5 @@ void net_lingering_close(int conn_fd)
             break;
         total += (size_t)n;
     }
-    close(conn_fd);
+    io_close(conn_fd);
 }

@@ -9,6 +9,17 @@
 /* Bind and listen (SO_REUSEADDR; SO_REUSEPORT if reuseport). Port 0 picks a free
  * port. Returns the fd, or -1 with a message in error (size bytes). */
 int net_listen(const char *address, int port, bool reuseport, char *error, int size);
+/* count listening sockets on one port, all non-blocking, SO_REUSEPORT if
+ * count > 1 or reuseport: a pool's parent opens them before it forks, and
+ * worker i accepts on fds[i], so a worker that replaces a dead one takes over
+ * its socket and the connections queued on it. The first fixes the port
+ * (port 0: a free one). Returns 0, or -1 with a message in error (size bytes)
+ * and none left open. */
+int net_listen_each(const char *address, int port, bool reuseport, int *fds, int count,
+                    char *error, int size);
+/* In worker worker_id after the fork: close the other workers' sockets (their
+ * queues are theirs) and return its own. */
+int net_listen_keep(const int *fds, int count, int worker_id);
 int net_local_port(int listen_fd);
 int net_set_nonblocking(int fd, bool on);
 

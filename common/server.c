@@ -31,6 +31,15 @@ static void request_stop(int signal_number)
 
 void server_wake_on_stop(int listen_fd) { wake_fd = listen_fd; }
 
+static const int stop_signals[] = {SIGINT, SIGTERM};
+
+void server_stop_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    for (size_t i = 0; i < sizeof stop_signals / sizeof stop_signals[0]; i++)
+        sigaddset(set, stop_signals[i]);
+}
+
 _Noreturn void server_die(const struct server *server, const char *what)
 {
     fprintf(stderr, "%s: %s: %s\n", server->spec->name, what, strerror(errno));
@@ -48,8 +57,8 @@ static void install_signals(void)
     sigaction(SIGPIPE, &action, NULL);
     action.sa_handler = request_stop;
     sigemptyset(&action.sa_mask);
-    sigaction(SIGINT, &action, NULL);
-    sigaction(SIGTERM, &action, NULL);
+    for (size_t i = 0; i < sizeof stop_signals / sizeof stop_signals[0]; i++)
+        sigaction(stop_signals[i], &action, NULL);
 }
 
 /* Use every descriptor the hard limit allows: a thousand idle clients need them. */

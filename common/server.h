@@ -47,6 +47,10 @@ static inline bool server_stopping(void)
  * its first step. */
 void server_wake_on_stop(int listen_fd);
 
+/* The stop signals, SIGINT and SIGTERM, as a set: for a loop that blocks them
+ * outside its wait (common/pool.c, event_loop_set_stop_signals). */
+void server_stop_signals(sigset_t *set);
+
 /* Parse the options, open the root, map the counters, install the signal
  * handlers (SIGPIPE ignored) and, unless spec->listens_itself, listen, call
  * server_wake_on_stop on the socket and print the start-up line. The counters get

@@ -7,14 +7,14 @@
  *      │                                                                    │ the loop
  *      │  ◀─ resumed: IO_WAIT_READY (on_ready) or IO_WAIT_TIMEOUT (on_timer) ┘
  *      ▼
- *   the handler returns (it closed the fd) ─▶ finish(): stack and task recycled
+ *   the handler returns (it closed the fd through the close hook: unwatch,
+ *   then close) ─▶ finish(): stack and task recycled
  *
  * Only the loop resumes coroutines (run()); a coroutine only ever yields back
  * to it, from inside a hook. */
 #include "sched.h"
 
 #include <stdlib.h>
-#include <unistd.h>
 
 #include "coro.h"
 #include "http_conn.h"
@@ -29,6 +29,7 @@ struct task {
     bool interrupted;               /* the stop has failed one of its reads already */
     bool released;                  /* its idle stack's pages were given back */
     int64_t idle_since;             /* when it last went idle (io_now_ms) */
+    bool cancelled;                 /* abandoned at sched_destroy: every wait fails at once */
     struct event_timer timer;       /* the deadline of the current wait, or a /lab/sleep */
     /* In scheduler->first: link points at whatever points at this task (the
      * previous task's next, or first), so unlinking needs no special case. */
@@ -64,14 +65,11 @@ static void unlink_task(struct task *task)
     task->scheduler->count--;
 }
 
-/* The handler has returned: it closed the descriptor itself, just now, and no
- * loop wait has happened since, so unwatching after the close is safe here
- * (select and poll forget it before their next wait; epoll already dropped
- * it at the close). Then the stack and the task go back for reuse. */
+/* The handler has returned, having closed its socket through the close hook
+ * (unwatched, then closed). The stack and the task go back for reuse. */
 static void finish(struct task *task)
 {
     struct scheduler *scheduler = task->scheduler;
-    event_unwatch(scheduler->loop, task->fd);
     event_timer_cancel(scheduler->loop, &task->timer);
     unlink_task(task);
     coro_free(task->coro);
@@ -191,6 +189,8 @@ static struct task *calling_task(void)
 static int wait_for_socket(int fd, enum io_event event, int64_t deadline_ms)
 {
     struct task *task = calling_task();
+    if (task->cancelled)
+        return IO_WAIT_TIMEOUT;     /* unwinding (sched_destroy): never yield again */
     if (event == IO_READABLE && server_stopping() && !task->interrupted) {
         task->interrupted = true;   /* a stop interrupts a read once, like a signal */
         return IO_WAIT_INTERRUPTED;
@@ -208,11 +208,21 @@ static int wait_for_socket(int fd, enum io_event event, int64_t deadline_ms)
 static void sleep_a_while(int milliseconds)
 {
     struct task *task = calling_task();
+    if (task->cancelled)
+        return;
     event_timer_start(active->loop, &task->timer, io_now_ms() + milliseconds, on_timer, task);
     coro_yield(NULL);               /* waiting stays 0: on_timer resumes with READY */
 }
 
-const struct io_hooks sched_io_hooks = {.wait = wait_for_socket, .sleep = sleep_a_while};
+/* DOC: close-hook
+ * The handler closes its socket: the loop forgets it first (event.h's rule). */
+static void close_socket(int fd)
+{
+    event_close(active->loop, fd);
+}
+
+const struct io_hooks sched_io_hooks = {
+    .wait = wait_for_socket, .sleep = sleep_a_while, .close = close_socket};
 
 /* DOC: sched-spawn */
 void sched_spawn(struct event_acceptor *acceptor, int conn_fd)
@@ -237,6 +247,7 @@ void sched_spawn(struct event_acceptor *acceptor, int conn_fd)
     task->waiting = 0;
     task->interrupted = false;
     task->released = false;
+    task->cancelled = false;
     task->timer = (struct event_timer)EVENT_TIMER_INIT;
     task->next = scheduler->first;
     task->link = &scheduler->first;
@@ -259,14 +270,23 @@ void sched_interrupt_readers(struct scheduler *scheduler)
     }
 }
 
+/* DOC: cancel
+ * Abandon a task the drain left busy. Freeing its stack as it is would leak
+ * what its handler holds in local variables (the socket, and the file a
+ * response is being sent from: struct http_response lives on that stack).
+ * So resume it once more, cancelled: its pending wait fails as a timeout, and
+ * so does every later one, at once, so the handler unwinds by its own error
+ * paths, releasing what it holds and closing the socket, and returns. */
+static void cancel(struct task *task)
+{
+    task->cancelled = true;
+    run(task, IO_WAIT_TIMEOUT);     /* ends in finish(): no hook yields any more */
+}
+
 void sched_destroy(struct scheduler *scheduler)
 {
-    while (scheduler->first != NULL) {      /* abandoned mid-request: the drain ran out */
-        if (scheduler->first->http.in != NULL)
-            http_conn_release(&scheduler->first->http);
-        close(scheduler->first->fd);
-        finish(scheduler->first);           /* as if its handler had closed it */
-    }
+    while (scheduler->first != NULL)        /* abandoned mid-request: the drain ran out */
+        cancel(scheduler->first);
     event_timer_cancel(scheduler->loop, &scheduler->idle_timer);
     bufpool_trim(&scheduler->buffers);
     while (scheduler->free_tasks != NULL) {

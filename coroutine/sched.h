@@ -38,7 +38,8 @@ struct scheduler {
 #define SCHED_IDLE_RELEASE_MS 1000
 #endif
 
-/* wait: the socket and a deadline timer; sleep: a timer. Install after sched_init. */
+/* wait: the socket and a deadline timer; sleep: a timer; close: unwatch, then
+ * close. Install after sched_init. */
 extern const struct io_hooks sched_io_hooks;
 
 void sched_init(struct scheduler *scheduler, struct event_loop *loop,
@@ -53,8 +54,9 @@ void sched_spawn(struct event_acceptor *acceptor, int conn_fd);
  * answers say Connection: close). */
 void sched_interrupt_readers(struct scheduler *scheduler);
 
-/* After the drain: close what is left (abandoning its coroutine), free the
- * recycled tasks and stacks, uninstall the hooks. */
+/* After the drain: end what is left (each coroutine resumed once more, its
+ * waits failing at once, so its handler releases the socket and any file it
+ * holds), free the recycled tasks and stacks, uninstall the hooks. */
 void sched_destroy(struct scheduler *scheduler);
 
 #endif

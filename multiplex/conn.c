@@ -47,11 +47,10 @@ static enum step close_conn(struct conn *conn)
 {
     struct multiplex *mux = conn->mux;
     event_timer_cancel(mux->loop, &conn->timer);
-    event_unwatch(mux->loop, conn->http.fd);    /* before close(): see event.h */
     http_response_done(&conn->response);
     if (conn->http.in != NULL)
         http_conn_release(&conn->http);
-    close(conn->http.fd);
+    event_close(mux->loop, conn->http.fd);      /* unwatch, then close: see event.h */
     if (conn->previous != NULL)
         conn->previous->next = conn->next;
     else

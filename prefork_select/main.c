@@ -73,21 +73,17 @@ static int *listen_fds;             /* one, or with --reuseport one per worker *
 static void open_listen_sockets(struct server *server)
 {
     int count = reuseport ? server->options.workers : 1;
-    int port = server->options.port;
+    char error[256];
     listen_fds = calloc((size_t)count, sizeof *listen_fds);
-    for (int i = 0; i < count; i++) {
-        char error[256];
-        listen_fds[i] = net_listen(server->options.bind_address, port, reuseport, error,
-                                   sizeof error);
-        if (listen_fds[i] < 0) {
-            fprintf(stderr, "%s: %s\n", spec.name, error);
-            exit(OPTIONS_EXIT_RUNTIME);
-        }
-        net_set_nonblocking(listen_fds[i], true);   /* a lost race is EAGAIN, not a sleep */
-        port = net_local_port(listen_fds[i]);       /* --port 0: the rest join the first */
+    if (listen_fds == NULL)
+        server_die(server, "listening sockets");
+    if (net_listen_each(server->options.bind_address, server->options.port, reuseport,
+                        listen_fds, count, error, sizeof error) != 0) {
+        fprintf(stderr, "%s: %s\n", spec.name, error);
+        exit(OPTIONS_EXIT_RUNTIME);
     }
     server->listen_fd = reuseport ? -1 : listen_fds[0];
-    server_announce(server, port);
+    server_announce(server, net_local_port(listen_fds[0]));
 }
 
 /* epoll needs an instance per child, made after the fork: one instance shared by
@@ -133,10 +129,8 @@ static bool wait_readable(int listen_fd, int epoll_fd)
 static void worker_main(struct server *server, int worker_id, void *context)
 {
     (void)context;
-    int listen_fd = reuseport ? listen_fds[worker_id] : server->listen_fd;
-    for (int i = 0; reuseport && i < server->options.workers; i++)
-        if (i != worker_id)
-            close(listen_fds[i]);   /* the other children's queues are theirs */
+    int listen_fd = reuseport ? net_listen_keep(listen_fds, server->options.workers, worker_id)
+                              : server->listen_fd;
     int epoll_fd = watch_listen_fd(listen_fd);
     struct worker_stats *stats = &server->stats->workers[worker_id];
     while (!server_stopping()) {
