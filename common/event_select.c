@@ -1,9 +1,11 @@
 /* event_select — the select() backend. Two master fd_sets hold what is
- * watched; each wait (pselect: select with the signal mask of event.h) copies them, because select() overwrites its arguments
- * with the answer. Cost: every wait scans descriptors 0 .. highest, in the
- * kernel and again here, however few are ready: O(highest fd) per wait.
- * Limit: an fd_set is a fixed bitmap of FD_SETSIZE (1024) bits, so a
- * descriptor >= FD_SETSIZE cannot be watched at all (event.c refuses it). */
+ * watched; each wait copies them, because select() overwrites its arguments
+ * with the answer. The wait is pselect(): select() that sets the signal mask
+ * for the wait only (event.h's stop signals). Cost: every wait scans
+ * descriptors 0 .. highest, in the kernel and again here, however few are
+ * ready: O(highest fd) per wait. Limit: an fd_set is a fixed bitmap of
+ * FD_SETSIZE (1024) bits, so a descriptor >= FD_SETSIZE cannot be watched at
+ * all (event.c refuses it). */
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/select.h>

@@ -21,16 +21,14 @@ static int *reuseport_fds;
 
 void event_server_listen(struct server *server, bool reuseport)
 {
-    char error[256];
+    char error[SERVER_ERROR_SIZE];
     int count = reuseport ? server->options.workers : 1;
     int *fds = calloc((size_t)count, sizeof *fds);
     if (fds == NULL)
         server_die(server, "listening sockets");
     if (net_listen_each(server->options.bind_address, server->options.port, reuseport, fds,
-                        count, error, sizeof error) != 0) {
-        fprintf(stderr, "%s: %s\n", server->spec->name, error);
-        exit(OPTIONS_EXIT_RUNTIME);
-    }
+                        count, error, sizeof error) != 0)
+        server_fail(server, error);
     server_announce(server, net_local_port(fds[0]));
     if (reuseport) {
         reuseport_fds = fds;
@@ -55,12 +53,10 @@ struct event_loop *event_server_loop(const struct server *server, const char *ba
     struct rlimit limit;
     int max_fds = getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < (1 << 20)
                       ? (int)limit.rlim_cur : 1 << 20;
-    char error[256];
+    char error[SERVER_ERROR_SIZE];
     struct event_loop *loop = event_loop_create(backend, max_fds, error, sizeof error);
-    if (loop == NULL) {
-        fprintf(stderr, "%s: %s\n", server->spec->name, error);
-        exit(OPTIONS_EXIT_RUNTIME);
-    }
+    if (loop == NULL)
+        server_fail(server, error);
     event_loop_count_waits(loop, stats);
     sigset_t stop_signals;
     server_stop_signals(&stop_signals);
@@ -156,12 +152,13 @@ static void on_listen_ready(struct event_loop *loop, int listen_fd, int ready, v
     for (int accepted = 0; accepted < acceptor->batch; accepted++) {
         int conn_fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (conn_fd < 0) {
-            if ((errno == EAGAIN || errno == EWOULDBLOCK) && accepted == 0)
-                stats_add(&acceptor->stats->spurious, 1);
-            else if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
-                pause_accepting(acceptor, errno);
-            else if (errno == ECONNABORTED || errno == EPROTO)
+            enum net_accept_failure failure = net_accept_failure(errno);
+            if (failure == NET_ACCEPT_RETRY)
                 continue;           /* the client gave up first: try the next (UNP) */
+            if (failure == NET_ACCEPT_NOTHING && accepted == 0)
+                stats_add(&acceptor->stats->spurious, 1);
+            if (failure == NET_ACCEPT_EXHAUSTED)
+                pause_accepting(acceptor, errno);   /* a timer, never a sleep */
             return;                 /* EAGAIN, EINTR...: the next readiness retries */
         }
         if (conn_fd >= event_loop_capacity(loop)) {

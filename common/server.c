@@ -46,6 +46,12 @@ _Noreturn void server_die(const struct server *server, const char *what)
     exit(OPTIONS_EXIT_RUNTIME);
 }
 
+_Noreturn void server_fail(const struct server *server, const char *message)
+{
+    fprintf(stderr, "%s: %s\n", server->spec->name, message);
+    exit(OPTIONS_EXIT_RUNTIME);
+}
+
 /* DOC: signals
  * SIGPIPE: a client that closes early must cost one write error, not the server.
  * SIGINT/SIGTERM: request_stop, without SA_RESTART, so a read() it interrupts
@@ -112,13 +118,11 @@ void server_start(struct server *server, const struct server_spec *spec, int arg
     install_signals();
 
     if (!spec->listens_itself) {
-        char error[256];
+        char error[SERVER_ERROR_SIZE];
         server->listen_fd = net_listen(server->options.bind_address, server->options.port,
                                        false, error, sizeof error);
-        if (server->listen_fd < 0) {
-            fprintf(stderr, "%s: %s\n", spec->name, error);
-            exit(OPTIONS_EXIT_RUNTIME);
-        }
+        if (server->listen_fd < 0)
+            server_fail(server, error);
         server_announce(server, net_local_port(server->listen_fd));
         server_wake_on_stop(server->listen_fd);
     }

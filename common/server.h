@@ -64,7 +64,14 @@ void server_announce(const struct server *server, int port);
 /* Record CPU, print the summary, write the stats file. Returns the exit status. */
 int server_finish(struct server *server);
 
+/* Room for a one-line error message from the library (net_listen,
+ * event_loop_create): every caller's buffer has this size. */
+enum { SERVER_ERROR_SIZE = 256 };
+
 /* Exit status 1 with "NAME: message: strerror(errno)" on stderr, for start-up failures. */
 _Noreturn void server_die(const struct server *server, const char *what);
+/* The same with a message the library wrote (net_listen, event_loop_create):
+ * "NAME: message". */
+_Noreturn void server_fail(const struct server *server, const char *message);
 
 #endif

@@ -31,9 +31,7 @@ struct task {
     int64_t idle_since;             /* when it last went idle (io_now_ms) */
     bool cancelled;                 /* abandoned at sched_destroy: every wait fails at once */
     struct event_timer timer;       /* the deadline of the current wait, or a /lab/sleep */
-    /* In scheduler->first: link points at whatever points at this task (the
-     * previous task's next, or first), so unlinking needs no special case. */
-    struct task *next, **link;      /* next also chains scheduler->free_tasks */
+    struct list_node node;          /* in scheduler->tasks, or ->free_tasks */
 };
 
 enum { TASK_FREE_MAX = CORO_FREE_MAX };
@@ -57,25 +55,17 @@ static void serve_connection(void *arg)
                       task->scheduler->stats, &task->scheduler->buffers);
 }
 
-static void unlink_task(struct task *task)
-{
-    *task->link = task->next;
-    if (task->next != NULL)
-        task->next->link = task->link;
-    task->scheduler->count--;
-}
-
 /* The handler has returned, having closed its socket through the close hook
  * (unwatched, then closed). The stack and the task go back for reuse. */
 static void finish(struct task *task)
 {
     struct scheduler *scheduler = task->scheduler;
     event_timer_cancel(scheduler->loop, &task->timer);
-    unlink_task(task);
+    list_remove(&task->node);
+    scheduler->count--;
     coro_free(task->coro);
     if (scheduler->free_count < TASK_FREE_MAX) {
-        task->next = scheduler->free_tasks;
-        scheduler->free_tasks = task;
+        list_push(&scheduler->free_tasks, &task->node);
         scheduler->free_count++;
     } else {
         free(task);
@@ -99,7 +89,8 @@ static void release_idle_stacks(struct event_loop *loop, void *data)
 {
     struct scheduler *scheduler = data;
     int64_t now = io_now_ms(), next = -1;
-    for (struct task *task = scheduler->first; task != NULL; task = task->next) {
+    for (struct list_node *node = scheduler->tasks.first; node != NULL; node = node->next) {
+        struct task *task = LIST_ITEM(node, struct task, node);
         if (!is_idle(task) || task->released)
             continue;
         if (now - task->idle_since >= SCHED_IDLE_RELEASE_MS) {
@@ -228,9 +219,10 @@ const struct io_hooks sched_io_hooks = {
 void sched_spawn(struct event_acceptor *acceptor, int conn_fd)
 {
     struct scheduler *scheduler = acceptor->data;
-    struct task *task = scheduler->free_tasks;
-    if (task != NULL) {
-        scheduler->free_tasks = task->next;
+    struct list_node *recycled = list_pop(&scheduler->free_tasks);
+    struct task *task;
+    if (recycled != NULL) {
+        task = LIST_ITEM(recycled, struct task, node);
         scheduler->free_count--;
     } else {
         task = malloc(sizeof *task);
@@ -249,11 +241,7 @@ void sched_spawn(struct event_acceptor *acceptor, int conn_fd)
     task->released = false;
     task->cancelled = false;
     task->timer = (struct event_timer)EVENT_TIMER_INIT;
-    task->next = scheduler->first;
-    task->link = &scheduler->first;
-    if (task->next != NULL)
-        task->next->link = &task->next;
-    scheduler->first = task;
+    list_push(&scheduler->tasks, &task->node);
     scheduler->count++;
     run(task, IO_WAIT_READY);       /* usually as far as its first read's EAGAIN */
 }
@@ -261,8 +249,9 @@ void sched_spawn(struct event_acceptor *acceptor, int conn_fd)
 /* DOC: stop */
 void sched_interrupt_readers(struct scheduler *scheduler)
 {
-    for (struct task *task = scheduler->first, *next; task != NULL; task = next) {
-        next = task->next;          /* run() may finish and recycle task, never next */
+    for (struct list_node *node = scheduler->tasks.first, *next; node != NULL; node = next) {
+        next = node->next;          /* run() may finish and recycle task, never next */
+        struct task *task = LIST_ITEM(node, struct task, node);
         if (task->waiting == EVENT_READ && !task->interrupted) {
             task->interrupted = true;
             run(task, IO_WAIT_INTERRUPTED);
@@ -285,15 +274,12 @@ static void cancel(struct task *task)
 
 void sched_destroy(struct scheduler *scheduler)
 {
-    while (scheduler->first != NULL)        /* abandoned mid-request: the drain ran out */
-        cancel(scheduler->first);
+    while (!list_empty(&scheduler->tasks))  /* abandoned mid-request: the drain ran out */
+        cancel(LIST_ITEM(scheduler->tasks.first, struct task, node));
     event_timer_cancel(scheduler->loop, &scheduler->idle_timer);
     bufpool_trim(&scheduler->buffers);
-    while (scheduler->free_tasks != NULL) {
-        struct task *task = scheduler->free_tasks;
-        scheduler->free_tasks = task->next;
-        free(task);
-    }
+    for (struct list_node *node; (node = list_pop(&scheduler->free_tasks)) != NULL;)
+        free(LIST_ITEM(node, struct task, node));
     scheduler->free_count = 0;
     coro_trim();
     io_set_hooks(NULL);

@@ -14,6 +14,7 @@
 #include "event.h"
 #include "event_server.h"
 #include "io.h"
+#include "list.h"
 #include "server.h"
 
 struct task;                        /* one connection: a coroutine, its timer */
@@ -24,9 +25,9 @@ struct scheduler {
     struct worker_stats *stats;     /* this loop's slot */
     struct event_acceptor acceptor; /* the listening socket (common/event_server.c) */
     struct task *current;           /* the task running now; NULL in the loop */
-    struct task *first;             /* every live task, for the stop */
+    struct list tasks;              /* every live task, for the stop */
     int count;
-    struct task *free_tasks;        /* finished ones, kept for the next */
+    struct list free_tasks;         /* finished ones, kept for the next */
     int free_count;
     struct bufpool buffers;         /* lent to the connections with a request in hand */
     struct event_timer idle_timer;  /* the next look for long-idle stacks to release */

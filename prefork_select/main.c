@@ -73,22 +73,20 @@ static int *listen_fds;             /* one, or with --reuseport one per worker *
 static void open_listen_sockets(struct server *server)
 {
     int count = reuseport ? server->options.workers : 1;
-    char error[256];
+    char error[SERVER_ERROR_SIZE];
     listen_fds = calloc((size_t)count, sizeof *listen_fds);
     if (listen_fds == NULL)
         server_die(server, "listening sockets");
     if (net_listen_each(server->options.bind_address, server->options.port, reuseport,
-                        listen_fds, count, error, sizeof error) != 0) {
-        fprintf(stderr, "%s: %s\n", spec.name, error);
-        exit(OPTIONS_EXIT_RUNTIME);
-    }
+                        listen_fds, count, error, sizeof error) != 0)
+        server_fail(server, error);
     server->listen_fd = reuseport ? -1 : listen_fds[0];
     server_announce(server, net_local_port(listen_fds[0]));
 }
 
 /* epoll needs an instance per child, made after the fork: one instance shared by
  * all children would be a single waiter, a different experiment. */
-static int watch_listen_fd(int listen_fd)
+static int watch_listen_fd(const struct server *server, int listen_fd)
 {
     if (wait_mode != WAIT_EPOLL && wait_mode != WAIT_EPOLL_EXCLUSIVE)
         return -1;
@@ -96,10 +94,8 @@ static int watch_listen_fd(int listen_fd)
     struct epoll_event event = {.events = EPOLLIN};
     if (wait_mode == WAIT_EPOLL_EXCLUSIVE)
         event.events |= EPOLLEXCLUSIVE;     /* wake one of the waiters, not all */
-    if (epoll_fd < 0 || epoll_ctl(epoll_fd, EPOLL_CTL_ADD, listen_fd, &event) != 0) {
-        perror("prefork_select: epoll");
-        exit(1);
-    }
+    if (epoll_fd < 0 || epoll_ctl(epoll_fd, EPOLL_CTL_ADD, listen_fd, &event) != 0)
+        server_die(server, "epoll");
     return epoll_fd;
 }
 
@@ -131,7 +127,7 @@ static void worker_main(struct server *server, int worker_id, void *context)
     (void)context;
     int listen_fd = reuseport ? net_listen_keep(listen_fds, server->options.workers, worker_id)
                               : server->listen_fd;
-    int epoll_fd = watch_listen_fd(listen_fd);
+    int epoll_fd = watch_listen_fd(server, listen_fd);
     struct worker_stats *stats = &server->stats->workers[worker_id];
     while (!server_stopping()) {
         /* The wait is select() (or poll, epoll) and accept(): count the two together. */
