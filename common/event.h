@@ -7,9 +7,10 @@
  * Rules for callers:
  *   - Watch only non-blocking descriptors; a callback that meets EAGAIN returns
  *     and waits for the next event.
- *   - Unwatch a descriptor BEFORE closing it. select() fails with EBADF on a
- *     closed descriptor in its set, and epoll forgets a closed descriptor by
- *     itself, so the loop's table would disagree with the kernel's.
+ *   - Unwatch a descriptor BEFORE closing it (event_close does both, in that
+ *     order). select() fails with EBADF on a closed descriptor in its set, and
+ *     epoll forgets a closed descriptor by itself, so the loop's table would
+ *     disagree with the kernel's.
  *   - Callbacks may watch, unwatch, start and cancel timers, and close other
  *     descriptors, freely; a descriptor unwatched during an iteration gets no
  *     further callback in that iteration.
