@@ -95,8 +95,8 @@ static int start_connection(struct fixture *f, const char *request, int *server_
     assert_int_equal(write(pair[1], request, strlen(request)), (ssize_t)strlen(request));
     struct event_acceptor acceptor = {
         .loop = f->loop, .server = &f->server, .stats = &f->stats, .listen_fd = -1,
-        .batch = 1, .on_connection = sched_accept, .data = &f->scheduler};
-    sched_accept(&acceptor, pair[0]);
+        .batch = 1, .on_connection = sched_spawn, .data = &f->scheduler};
+    sched_spawn(&acceptor, pair[0]);
     *server_end = pair[0];
     return pair[1];
 }
