@@ -65,8 +65,7 @@ static int poll_update(void *opaque, int fd, int old_events, int new_events)
     return 0;
 }
 
-static int poll_wait(void *opaque, int timeout_ms, const sigset_t *mask,
-                     struct event_fired *fired)
+static int poll_wait(void *opaque, int timeout_ms, const sigset_t *mask, struct event_fired *fired)
 {
     struct poll_state *state = opaque;
     struct timespec timeout = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000};

@@ -12,7 +12,7 @@
 
 struct list_node {
     struct list_node *next;
-    struct list_node **link;        /* the pointer that points at this node */
+    struct list_node **link; /* the pointer that points at this node */
 };
 
 struct list {
@@ -20,9 +20,12 @@ struct list {
 };
 
 /* The element a node is embedded in: LIST_ITEM(node, struct conn, node). */
-#define LIST_ITEM(node, type, member) ((type *)((char *)(node) - offsetof(type, member)))
+#define LIST_ITEM(node, type, member) ((type *)((char *)(node)-offsetof(type, member)))
 
-static inline bool list_empty(const struct list *list) { return list->first == NULL; }
+static inline bool list_empty(const struct list *list)
+{
+    return list->first == NULL;
+}
 
 /* Add node at the front. */
 static inline void list_push(struct list *list, struct list_node *node)

@@ -16,8 +16,8 @@ int net_listen(const char *address, int port, bool reuseport, char *error, size_
  * its socket and the connections queued on it. The first fixes the port
  * (port 0: a free one). Returns 0, or -1 with a message in error (size bytes)
  * and none left open. */
-int net_listen_each(const char *address, int port, bool reuseport, int *fds, int count,
-                    char *error, size_t size);
+int net_listen_each(const char *address, int port, bool reuseport, int *fds, int count, char *error,
+                    size_t size);
 /* In worker worker_id after the fork: close the other workers' sockets (their
  * queues are theirs) and return its own. */
 int net_listen_keep(const int *fds, int count, int worker_id);
@@ -26,10 +26,10 @@ int net_set_nonblocking(int fd, bool on);
 
 /* What an accept() failure means, decided here for every accept loop. */
 enum net_accept_failure {
-    NET_ACCEPT_RETRY,               /* ECONNABORTED, EPROTO: the client gave up first (UNP) */
-    NET_ACCEPT_NOTHING,             /* EAGAIN: nothing pending (a lost race: spurious) */
-    NET_ACCEPT_EXHAUSTED,           /* EMFILE, ENFILE, ENOBUFS, ENOMEM: pause, never spin */
-    NET_ACCEPT_OTHER,               /* EINTR and anything unexpected: the caller decides */
+    NET_ACCEPT_RETRY,     /* ECONNABORTED, EPROTO: the client gave up first (UNP) */
+    NET_ACCEPT_NOTHING,   /* EAGAIN: nothing pending (a lost race: spurious) */
+    NET_ACCEPT_EXHAUSTED, /* EMFILE, ENFILE, ENOBUFS, ENOMEM: pause, never spin */
+    NET_ACCEPT_OTHER,     /* EINTR and anything unexpected: the caller decides */
 };
 enum net_accept_failure net_accept_failure(int error);
 

@@ -22,7 +22,7 @@
 #include "../../coroutine/sched.h"
 #include "file_cache.h"
 
-enum { BIG_FILE_BYTES = 4 << 20 };  /* far more than a socket buffer holds */
+enum { BIG_FILE_BYTES = 4 << 20 }; /* far more than a socket buffer holds */
 
 static int open_descriptors(void)
 {
@@ -32,7 +32,7 @@ static int open_descriptors(void)
     for (struct dirent *entry; (entry = readdir(dir)) != NULL;)
         count += entry->d_name[0] != '.';
     closedir(dir);
-    return count - 1;               /* the directory stream's own */
+    return count - 1; /* the directory stream's own */
 }
 
 struct fixture {
@@ -58,8 +58,8 @@ static int setup(void **state)
     fclose(big);
 
     file_cache_disable();
-    f->server.options = (struct server_options){
-        .root = f->root, .timeout_ms = 10000, .lab = true, .workers = 1};
+    f->server.options =
+        (struct server_options){.root = f->root, .timeout_ms = 10000, .lab = true, .workers = 1};
     f->server.listen_fd = -1;
     f->server.site.root_fd = open(f->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
     assert_true(f->server.site.root_fd >= 0);
@@ -93,9 +93,13 @@ static int start_connection(struct fixture *f, const char *request, int *server_
     int pair[2];
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair), 0);
     assert_int_equal(write(pair[1], request, strlen(request)), (ssize_t)strlen(request));
-    struct event_acceptor acceptor = {
-        .loop = f->loop, .server = &f->server, .stats = &f->stats, .listen_fd = -1,
-        .batch = 1, .on_connection = sched_spawn, .data = &f->scheduler};
+    struct event_acceptor acceptor = {.loop = f->loop,
+                                      .server = &f->server,
+                                      .stats = &f->stats,
+                                      .listen_fd = -1,
+                                      .batch = 1,
+                                      .on_connection = sched_spawn,
+                                      .data = &f->scheduler};
     sched_spawn(&acceptor, pair[0]);
     *server_end = pair[0];
     return pair[1];
@@ -109,13 +113,13 @@ static void test_abandoned_mid_sendfile(void **state)
     int before = open_descriptors();
     int server_end;
     int client = start_connection(f, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n", &server_end);
-    assert_int_equal(f->scheduler.count, 1);            /* parked: the socket is full */
-    assert_int_equal(open_descriptors(), before + 3);   /* both ends, and the file */
+    assert_int_equal(f->scheduler.count, 1);          /* parked: the socket is full */
+    assert_int_equal(open_descriptors(), before + 3); /* both ends, and the file */
     sched_destroy(&f->scheduler);
     assert_int_equal(f->scheduler.count, 0);
-    assert_int_equal(fcntl(server_end, F_GETFD), -1);   /* the socket is closed */
+    assert_int_equal(fcntl(server_end, F_GETFD), -1); /* the socket is closed */
     assert_int_equal(errno, EBADF);
-    assert_int_equal(open_descriptors(), before + 1);   /* only the client end is left */
+    assert_int_equal(open_descriptors(), before + 1); /* only the client end is left */
     close(client);
 }
 
