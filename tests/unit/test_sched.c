@@ -101,6 +101,11 @@ static int start_connection(struct fixture *f, const char *request, int *server_
                                       .on_connection = sched_spawn,
                                       .data = &f->scheduler};
     sched_spawn(&acceptor, pair[0]);
+    /* Let the loop run the coroutine until it has taken its request in and
+     * parked in the middle of answering it (the client never reads). */
+    for (int i = 0; i < 20 && f->stats.requests == 0; i++)
+        assert_true(event_loop_run_once(f->loop, 50) >= 0);
+    assert_int_equal(f->stats.requests, 1);
     *server_end = pair[0];
     return pair[1];
 }
