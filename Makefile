@@ -33,7 +33,7 @@ test_sched_EXTRA := $(wildcard coroutine/sched.c coroutine/coro.c coroutine/coro
 
 .SECONDARY:
 .PHONY: all test check format format-check unit unit-bins blackbox deps bench diffs clean \
-        help fuzz check-docs
+        help fuzz check-docs exercises grade
 all: $(BINS)
 
 $(BUILD)/obj/%.o: %.c
@@ -155,6 +155,15 @@ check-docs: all
 diffs:
 	@scripts/diffs.sh
 
+# make exercises: the student tree (docs/labs/exercises.md) in build/student, or DEST.
+# make grade: build (and threaded under TSan), then the exercises' checks and points.
+exercises:
+	@python3 scripts/exercises.py $(if $(DEST),--dest $(DEST))
+
+grade: all
+	@$(MAKE) --no-print-directory -s SAN=thread build-san-thread/bin/threaded
+	@python3 scripts/grade.py --bin-dir $(BUILD)/bin $(if $(ONLY),--only $(ONLY))
+
 clean:
 	rm -rf build build-san-* bench/build
 
@@ -172,6 +181,8 @@ help:
 	@echo "make unit            only the cmocka unit tests"
 	@echo "make blackbox        only the black-box suite (tests/servers.list)"
 	@echo "make diffs           diff neighbouring variants (the lessons)"
+	@echo "make exercises       the student tree: exercises cut from the servers (DEST=build/student)"
+	@echo "make grade           the exercises' checks and a points table (ONLY=id)"
 	@echo "make fuzz            libFuzzer on the parser and path code (FUZZ_SECONDS=60 each)"
 	@echo "make check-docs      run every command block the docs mark runnable"
 	@echo "make bench           wrk + gnuplot experiments into bench/results/latest/ (FULL=1, ONLY=name)"

@@ -74,6 +74,8 @@ enum { STOP_RESEND_MS = 200, STOP_GRACE_MS = 5000 };
 static pid_t *children;             /* max_procs slots; 0 = free */
 static volatile sig_atomic_t live_children;
 
+/* EXERCISE fork-reap: the SIGCHLD handler, its bookkeeping and the --max-procs wait */
+
 /* DOC: sigchld-handler
  * One SIGCHLD may stand for several children (pending signals do not queue), so
  * reap in a loop until none is left; WNOHANG, because the handler must not block.
@@ -112,6 +114,7 @@ static void wait_for_free_slot(const sigset_t *unblocked)
     while (live_children >= max_procs && !server_stopping())
         sigsuspend(unblocked);
 }
+/* END EXERCISE */
 
 /* The child: serve one connection, exit. It owns conn_fd, never listen_fd. */
 _Noreturn static void serve_child(struct server *server, int conn_fd, const sigset_t *unblocked)

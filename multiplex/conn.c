@@ -218,6 +218,7 @@ static enum step read_body(struct conn *conn)
  * slow reader of a large file is bounded per step, not in total. */
 static enum step wrote(struct conn *conn, ssize_t n, enum conn_state done_state, bool done)
 {
+    /* EXERCISE mux-write: after a write, go on, wait for room, or give up */
     if (n < 0) {
         if (errno == EINTR)
             return STEP_NEXT;
@@ -229,6 +230,7 @@ static enum step wrote(struct conn *conn, ssize_t n, enum conn_state done_state,
     if (done)
         conn->state = done_state;
     return STEP_NEXT;
+    /* END EXERCISE */
 }
 
 static enum step finish_response(struct conn *conn)
@@ -252,6 +254,7 @@ static enum step finish_response(struct conn *conn)
 /* DOC: sending */
 static enum step send_some(struct conn *conn)
 {
+    /* EXERCISE mux-write: write the next part of the response, never blocking */
     struct http_conn *http = &conn->http;
     ssize_t n;
     switch (conn->state) {
@@ -286,6 +289,7 @@ static enum step send_some(struct conn *conn)
             conn->bytes_left -= (uint64_t)n;
         return wrote(conn, n, CONN_SENDING_BYTES, false);
     }
+    /* END EXERCISE */
 }
 
 static enum step linger(struct conn *conn)
