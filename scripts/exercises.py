@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""exercises.py [--dest DIR] [--list] — write the student tree: a copy of the
+"""exercises.py [--dest DIR] [--only ID[,ID]] [--list] — write the student tree: a copy of the
 project's tracked files in which every region of the servers' code marked
 
     /* EXERCISE ID: what the region does */
@@ -17,6 +17,7 @@ exercise the stubs, the section to read and the checks that prove it.
 Files the copy leaves as they are keep their modification times, so a build
 tree copied next to them rebuilds only what the stubs changed.
 
+--only cuts only those exercises (the others stay the reference code);
 --list prints the exercises, one a line. Default DEST: build/student (it is
 emptied first). Exit status 2, with one line naming the problem, when a marker
 and the table disagree. The exercises are described in docs/labs/exercises.md.
@@ -59,9 +60,10 @@ def suite_check(suite, only, points, lines=None, sleeps=None, limit=20):
 
 
 # The accept lock adds one sleep per connection to the one in accept(): the
-# next worker's, in the lock (about 2.3 with the reference, 16 workers, on
-# Linux 6); no lock at all measures about 1, a herd on the lock far more.
-LOCK_SLEEPS = (1.5, 4.0)
+# next worker's, in the lock (2.3-2.6 with the reference, 16 workers, Linux 6;
+# up to 4.5 on a loaded machine); no lock at all measures 1.05, a lock taken
+# by polling or a herd of 16 woken workers far more.
+LOCK_SLEEPS = (1.5, 8.0)
 
 EXERCISES = {
     "fork-reap": {
@@ -227,8 +229,9 @@ def stub_lines(exercise_id, exercise, index, indent):
     return [indent + line if line else "" for line in lines]
 
 
-def cut(path, text):
-    """text with every marked region replaced by its stub, and the ids found."""
+def cut(path, text, wanted):
+    """text with the marked regions of the wanted exercises replaced by their
+    stubs (the markers of the others dropped), and the ids found."""
     lines, out, ids, at = text.split("\n"), [], [], 0
     for exercise_id, first, last, indent in regions(path, text):
         exercise = EXERCISES.get(exercise_id)
@@ -240,15 +243,18 @@ def cut(path, text):
         if index >= len(exercise["stubs"]):
             raise Problem(f"{path}:{first + 1}: exercise {exercise_id} has "
                           f"{len(exercise['stubs'])} stub(s), this is region {index + 1}")
-        out += lines[at:first] + stub_lines(exercise_id, exercise, index, indent)
+        if exercise_id in wanted:
+            out += lines[at:first] + stub_lines(exercise_id, exercise, index, indent)
+        else:
+            out += lines[at:first] + lines[first + 1:last]
         at = last + 1
         ids.append(exercise_id)
     return "\n".join(out + lines[at:]), ids
 
 
-def write_tree(root, dest):
-    """Copy root's tracked files to dest, the marked regions stubbed. Returns
-    {exercise id: number of regions}."""
+def write_tree(root, dest, wanted):
+    """Copy root's tracked files to dest, the marked regions of the wanted
+    exercises stubbed. Returns {exercise id: number of regions}."""
     files = tracked_files(root)
     found = {}
     cuts = {}
@@ -257,7 +263,7 @@ def write_tree(root, dest):
             with open(os.path.join(root, path), encoding="utf-8") as f:
                 text = f.read()
             if "EXERCISE" in text:
-                new, ids = cut(path, text)
+                new, ids = cut(path, text, wanted)
                 if ids:
                     cuts[path] = new
                     for i in ids:
@@ -286,19 +292,24 @@ def write_tree(root, dest):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dest", default=os.path.join(ROOT, "build", "student"))
+    parser.add_argument("--only", default="", help="comma-separated: " + ", ".join(EXERCISES))
     parser.add_argument("--list", action="store_true", help="print the exercises and stop")
     args = parser.parse_args()
+    wanted = [e for e in args.only.split(",") if e] or list(EXERCISES)
+    unknown = [e for e in wanted if e not in EXERCISES]
+    if unknown:
+        parser.error(f"no such exercise: {', '.join(unknown)} (there are {', '.join(EXERCISES)})")
     if args.list:
         for exercise_id, exercise in EXERCISES.items():
             print(f"{exercise_id:13} {exercise['file']:22} {exercise['read']}")
         return 0
     try:
-        found = write_tree(ROOT, os.path.abspath(args.dest))
+        write_tree(ROOT, os.path.abspath(args.dest), wanted)
     except (Problem, OSError) as error:
         print(f"exercises: {error}", file=sys.stderr)
         return 2
-    print(f"exercises: wrote {args.dest}: {len(found)} exercises "
-          f"({', '.join(found)}); build and grade it with: make -C {args.dest} grade")
+    print(f"exercises: wrote {args.dest}: {len(wanted)} exercises ({', '.join(wanted)}); "
+          f"build and grade it with: make -C {args.dest} grade")
     return 0
 
 

@@ -52,6 +52,10 @@ def verdict(check, lines, returncode):
             low, high = check["sleeps"]
             return (low <= measured[0] <= high,
                     f"{measured[0]:.2f} sleeps/connection, not within [{low}, {high}]")
+    results = [line for line in lines if line.startswith(("ok ", "FAIL "))]
+    if (returncode is None and check["lines"] is not None and check["sleeps"] is None and mine
+            and check["lines"] not in results[-1]):
+        return True, ""             # its lines all passed, and the suite has moved on
     if returncode is None:
         return None
     if check["lines"] is None and check["sleeps"] is None:
