@@ -131,7 +131,8 @@ def main():
         results.check(f"reference: {exercise_id} scores full marks",
                       out_of and got == out_of,
                       f"scored {got}/{out_of}: " + "; ".join(
-                          line for line in out.splitlines() if line.startswith("FAIL"))[:400])
+                          line for line in out.splitlines()
+                          if line.startswith(f"FAIL {exercise_id}:"))[:400])
     results.check("reference: grade.py exits 0 at full marks", status == 0,
                   f"status {status}: {out[-200:]}")
     return results.finish()
