@@ -74,14 +74,13 @@ enum { STOP_RESEND_MS = 200, STOP_GRACE_MS = 5000 };
 static pid_t *children;             /* max_procs slots; 0 = free */
 static volatile sig_atomic_t live_children;
 
-/* EXERCISE fork-reap: the SIGCHLD handler, its bookkeeping and the --max-procs wait */
-
 /* DOC: sigchld-handler
  * One SIGCHLD may stand for several children (pending signals do not queue), so
  * reap in a loop until none is left; WNOHANG, because the handler must not block.
  * waitpid() may change errno under the interrupted code: save and restore it. */
 static void reap_children(int signal_number)
 {
+    /* EXERCISE fork-reap: reap every child that has exited, and forget it */
     (void)signal_number;
     int saved_errno = errno;
     pid_t pid;
@@ -92,16 +91,19 @@ static void reap_children(int signal_number)
         live_children--;
     }
     errno = saved_errno;
+    /* END EXERCISE */
 }
 
 static void remember_child(pid_t pid)       /* SIGCHLD blocked */
 {
+    /* EXERCISE fork-reap: note a new child */
     for (int i = 0; i < max_procs; i++)
         if (children[i] == 0) {
             children[i] = pid;
             break;
         }
     live_children++;
+    /* END EXERCISE */
 }
 
 /* DOC: max-procs
@@ -111,10 +113,11 @@ static void remember_child(pid_t pid)       /* SIGCHLD blocked */
  * would leave the parent asleep with a free slot.) */
 static void wait_for_free_slot(const sigset_t *unblocked)
 {
+    /* EXERCISE fork-reap: wait, without a lost wakeup, while max_procs children live */
     while (live_children >= max_procs && !server_stopping())
         sigsuspend(unblocked);
+    /* END EXERCISE */
 }
-/* END EXERCISE */
 
 /* The child: serve one connection, exit. It owns conn_fd, never listen_fd. */
 _Noreturn static void serve_child(struct server *server, int conn_fd, const sigset_t *unblocked)
