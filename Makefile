@@ -28,6 +28,7 @@ UNIT_BINS  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 # Unit tests that test code living in a variant folder name it here.
 test_coro_EXTRA := $(wildcard coroutine/coro.c coroutine/coro_switch.S)
+test_histogram_EXTRA := bench/histogram.c
 
 .SECONDARY:
 .PHONY: all test unit unit-bins blackbox deps bench diffs clean help fuzz check-docs
