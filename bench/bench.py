@@ -8,7 +8,8 @@ Every server is started with the suite's contract (DESIGN §3): --port 0, the po
 read from its one stdout line, stopped with SIGTERM, its counters read from the
 stats file it writes (§5). Load comes from wrk (pinned to other cores than the
 server) and from bench/client (sequential connections, idle connections, slow
-clients that trickle a request head).
+clients that trickle a request head, and open-loop load at a fixed rate, whose
+latencies count from each request's intended send time).
 The definitions of every number are in DESIGN §6 and docs/results.md.
 """
 import argparse
@@ -1323,7 +1324,7 @@ def main():
                 t = time.time()
                 row = fn()
                 extra = ""
-                if row.get("p99_us") is not None:
+                if e.name in ("latency", "connections") and row.get("p99_us") is not None:
                     extra = (f"  p50 {row['p50_us'] / 1000:.2f} ms, p99 {row['p99_us'] / 1000:.2f} ms, "
                              f"answered {(row.get('answered_share') or 0) * 100:.0f}%")
                     if row.get("pss_per_conn_b") is not None:
