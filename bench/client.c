@@ -12,7 +12,8 @@
  *
  *   client hold ADDR PORT PATH N WAIT_MS
  *       Opens N connections, sends one keep-alive GET on each, waits for the
- *       answers until WAIT_MS pass without news, prints "connected=C answered=A", then keeps
+ *       answers until WAIT_MS pass without news (10 s before the first answer),
+ *       prints "connected=C answered=A", then keeps
  *       every connection open and idle until its stdin closes. The bench
  *       measures the server's memory meanwhile.
  *
@@ -172,11 +173,15 @@ static int hold(const struct sockaddr_in *addr, const char *path, int n, int wai
         pfd[i].events = POLLOUT;
     }
     /* Wait until every connection is answered, or nothing new has happened for
-     * WAIT_MS (a model that takes no more connections), at most 30 s in all. */
+     * WAIT_MS (a model that takes no more connections), at most 30 s in all.
+     * Until the first answer, the quiet may last 10 s: a server taking ten
+     * thousand connections at once (a thread or a process each) can be busy
+     * that long before it answers anyone. */
     double last_progress = now_s(), give_up = now_s() + 30;
     int connected = 0, answered = 0;
     while (answered < n && now_s() < give_up) {
-        int left = (int)((last_progress + wait_ms / 1000.0 - now_s()) * 1000) + 1;
+        double quiet = answered > 0 ? wait_ms / 1000.0 : 10.0;
+        int left = (int)((last_progress + quiet - now_s()) * 1000) + 1;
         if (left <= 0 || poll(pfd, (nfds_t)n, left) <= 0)
             break;
         last_progress = now_s();
