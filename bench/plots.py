@@ -524,20 +524,21 @@ def draw_connections(out, meta):
         blocks.append([q_[:4] for q_ in pts] or [(None,) * 4])
         flagged += [q_[:4] for q_ in pts if q_[4]]
     rate = rows[0]["rate"]
-    p = Plot(out, "connections", 1500, 560)
+    p = Plot(out, "connections", 1600, 560)
     path = p.data("lines", blocks)
     fpath = p.data("flagged", [flagged or [(None,) * 4]])
     series = [(l, path, i) for i, l in enumerate(labels)]
     p(f'set multiplot layout 1,3 title "N keep-alive connections sending {float(rate):g} requests '
       f'per second in all (open loop). Ringed: requests left unanswered"')
     p(f"set logscale x\nset xrange [{sizes[0] / 1.6}:{sizes[-1] * 1.6}]\nset grid\n"
-      "set xlabel 'connections N (log scale)'\nset key bottom left font ',8'")
+      "set xlabel 'connections N (log scale)'\nset key left center font ',8'")
     p('set title "answered share"\nset ylabel "requests answered (%)"\nset yrange [0:105]')
     p("plot " + line_plot(p, series, 1, 2, fpath if flagged else None))
     p('set title "p99 from the intended send time"\nset ylabel "p99 (ms, log scale)"\n'
       'set logscale y\nset yrange [*:*]\nset key off')
     p("plot " + line_plot(p, series, 1, 3, fpath if flagged else None))
-    p('set title "server memory per connection under load"\n'
+    p('set title "server memory per connection under load\\n'
+      '(a model that takes few of them holds little: see the answered share)"\n'
       'set ylabel "PSS growth / N (KiB, log scale)"')
     p("plot " + line_plot(p, series, 1, 4, fpath if flagged else None))
     p.draw()
