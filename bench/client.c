@@ -43,7 +43,8 @@
  *       Latencies go into bench/histogram.c (<= 1 % error). Up to 100 000
  *       connections: it raises RLIMIT_NOFILE to the hard limit (and says so
  *       and exits 2 if CONNS does not fit) and binds to 127.0.0.2, .3, ... when
- *       one source address runs out of ports. Prints a summary for a person,
+ *       one source address runs out of ports (9/10 of the local port range per
+ *       address; CLIENT_CONNS_PER_ADDR=N in the environment sets it, for tests). Prints a summary for a person,
  *       then one line for the bench: "RATE conns=... scheduled=S answered=A
  *       failed=F unanswered=U p50_us=... p99_us=... cpu_s=..." (answered: a 2xx
  *       answer; failed: another status, or the connection failed).
@@ -674,6 +675,9 @@ static int rate(const struct sockaddr_in *addr, const char *path, int conns, dou
     /* Source addresses: one per port range's worth of connections, if the
      * server is on loopback (the whole 127.0.0.0/8 is ours). */
     r.per_addr = port_range() * 9 / 10;
+    const char *per_addr = getenv("CLIENT_CONNS_PER_ADDR"); /* tests: more addresses sooner */
+    if (per_addr != NULL && atol(per_addr) > 0)
+        r.per_addr = atol(per_addr);
     int addrs = (int)((conns + r.per_addr - 1) / r.per_addr);
     bool loopback = (ntohl(addr->sin_addr.s_addr) >> 24) == 127;
     if (addrs > 1 && !loopback) {

@@ -14,6 +14,8 @@ Cases:
   refused      a port nobody listens on: every request failed, none answered
   status       GET /missing: a 404 is counted failed, not answered
   conns1000    coroutine, 1000 keep-alive connections: all connected, all answered
+  addresses    400 connections with 100 per source address: 127.0.0.1 to .4 are
+               used (the server sees them), all connected, all answered
   limits       more connections than RLIMIT_NOFILE allows, and bad arguments:
                exit status 2 and one line naming the problem
 The client is compiled from bench/client.c and bench/histogram.c into a temporary
@@ -30,7 +32,8 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import testserver as ts  # noqa: E402
 
-CASES = ["sleep", "stall", "unanswered", "refused", "status", "conns1000", "limits"]
+CASES = ["sleep", "stall", "unanswered", "refused", "status", "conns1000", "addresses",
+         "limits"]
 
 
 def build_client(directory):
@@ -42,12 +45,13 @@ def build_client(directory):
     return binary
 
 
-def rate(client, port, path, conns, per_s, seconds, mode="keepalive", drain_ms=1000):
+def rate(client, port, path, conns, per_s, seconds, mode="keepalive", drain_ms=1000, env=None):
     """Run `client rate`; its RATE line as a dict of numbers, plus the exit status."""
     argv = [client, "rate", "127.0.0.1", str(port), path, str(conns), str(per_s), str(seconds),
             mode, str(drain_ms)]
     res = subprocess.run(argv, capture_output=True, text=True,
-                         timeout=seconds + drain_ms / 1000 + 30)
+                         timeout=seconds + drain_ms / 1000 + 30,
+                         env=dict(os.environ, **env) if env else None)
     line = next((l for l in res.stdout.splitlines() if l.startswith("RATE ")), "")
     got = {}
     for kv in line.split()[1:]:
@@ -174,6 +178,34 @@ def main():
                       got["status"] == 0 and got.get("connected") == 1000
                       and got.get("answered") == got.get("scheduled") == 2000
                       and consistent(got), brief(got))
+
+    if "addresses" in only:
+        with ts.Server(bins, "coroutine", root=root) as server:
+            peers = {}
+
+            def watch():
+                """The source addresses of the server's established connections."""
+                out = subprocess.run(["ss", "-Htn", "state", "established",
+                                      f"( dport = :{server.port} )"],
+                                     capture_output=True, text=True).stdout
+                for line in out.splitlines():
+                    local = line.split()[-2]
+                    peers[local.rsplit(":", 1)[0]] = peers.get(local.rsplit(":", 1)[0], 0) + 1
+
+            argv = [client, "rate", "127.0.0.1", str(server.port), "/a.txt", "400", "400", "1.5"]
+            proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True,
+                                    env=dict(os.environ, CLIENT_CONNS_PER_ADDR="100"))
+            proc.stdout.readline()          # the connections are up
+            watch()
+            out, _ = proc.communicate(timeout=30)
+            got = {k: v for k, _, v in (kv.partition("=") for kv in
+                                        next(l for l in out.splitlines()
+                                             if l.startswith("RATE ")).split()[1:])}
+        results.check("addresses: 400 connections from 127.0.0.1-4, 100 each, all answered",
+                      peers == {f"127.0.0.{i}": 100 for i in range(1, 5)}
+                      and got.get("addrs") == "4" and got.get("connected") == "400"
+                      and got.get("answered") == got.get("scheduled") == "600",
+                      f"peers {peers}, {got}")
 
     if "limits" in only:
         import resource
