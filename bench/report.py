@@ -169,7 +169,7 @@ class Report:
              "(`open_file_cache` off; its config is in `nginx/nginx.conf` here). The *knee* "
              "column is from the open-loop latency experiment below: the highest offered rate "
              f"whose p99 stayed under {KNEE_P99_MS:g} ms with every request answered "
-             "(*none*: not even the lowest rate).\n")
+             "(*none*: no rate did).\n")
         med = medians(rows, ["config"], ["cpu_per_conn_us", "req_per_s"])
         ka = medians([r for r in tput if r["mode"] == "keepalive"], ["config", "clients"],
                      ["cpu_per_req_us", "req_per_s"])
@@ -311,15 +311,17 @@ class Report:
              "latency = end − intended time; it is never dropped. Pools have "
              f"{self.meta.get('pool_workers', '–')} workers, so with {first['conns']} keep-alive "
              "connections most of them are never taken (the same load the closed-loop plot "
-             "above shows as fast). The **knee** is the highest offered rate up to which p99 "
-             f"stayed under {KNEE_P99_MS:g} ms with every request answered.\n")
+             "above shows as fast). The **knee** is the highest offered rate whose p99 "
+             f"stayed under {KNEE_P99_MS:g} ms with every request answered; the columns "
+             "show every point, so a lower rate that missed (a scheduling hiccup on a shared "
+             "machine reaches the p99 of a few hundred requests) is in plain sight.\n")
         self(image(self.out, "latency_open_loop", "open-loop p50 and p99 vs offered load"))
         rates = sorted({float(k[1]) for k in med})
         knees = self.knees()
         out = []
         for l in order_of(rows):
             k, low = knees[l]
-            cells = [f"{f(k, 0)} req/s" if k else f"none (≥ {KNEE_P99_MS:g} ms at {f(low, 0)}/s)"]
+            cells = [f"{f(k, 0)} req/s" if k else f"none (≥ {KNEE_P99_MS:g} ms or unanswered at every rate)"]
             for r in rates:
                 m = next((v for kk, v in med.items() if kk[0] == l and float(kk[1]) == r), None)
                 cells.append(f"{f((m['p99_us'] or 0) / 1000, 1)} / "
