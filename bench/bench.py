@@ -45,13 +45,13 @@ FILE = "/bench-4000.bin"    # a static file of BODY bytes under the servers' roo
 # c10k_* to connections (open-loop load from bench/client rate); mem_* to memory.
 SETTINGS = {
     "default": dict(seconds=0.4, reps=2, tput_reps=1, fig_clients=10, pool=8,
-                    lat_rates=[1000, 4000, 8000, 12000, 24000, 36000], lat_conns=64,
+                    lat_rates=[1000, 4000, 8000, 12000, 24000], lat_conns=64,
                     lat_seconds=0.5, lat_drain_ms=300, lat_reps=1,
                     c10k_conns=[100, 1000, 10000], c10k_rate=5000, c10k_min_seconds=0.5,
                     c10k_drain_ms=300, c10k_reps=1, mem_reps=1,
                     tput_conc=[1, 16, 256], herd_children=[1, 4, 16, 64],
-                    herd_conns=200, herd_gap_us=1000, dist_workers=8, dist_high_clients=32, dist_conns=200,
-                    slow_seconds=0.6, slow_clients=64, mem_conns=10000, mem_wait_ms=1000,
+                    herd_conns=150, herd_gap_us=1000, dist_workers=8, dist_high_clients=32, dist_conns=200,
+                    slow_seconds=0.4, slow_clients=64, mem_conns=10000, mem_wait_ms=1000,
                     trickle_conns=300, trickle_interval_ms=2000, trickle_gets=20,
                     trickle_window_s=2.5, trickle_baseline_gets=5, trickle_reps=1,
                     trickle_iterative_conns=2, trickle_iterative_timeout_ms=2000),
