@@ -477,8 +477,11 @@ class Report:
              "*Bytes per idle connection* is the PSS growth divided by the answered connections: "
              "user space only. The kernel's side is beside it: the growth of `TCP: mem` in "
              "`/proc/net/sockstat` (pages of socket buffers, the whole machine's, so both ends "
-             "of each loopback connection; the socket structures themselves are not in it) "
-             "per connection established, answered or waiting in the listen queue. `threaded` runs with `--max-conns 20000` and "
+             "of each loopback connection; the socket structures themselves, about 2 KiB each "
+             "in the kernel's slab, are not in it) per connection established, answered or "
+             "waiting in the listen queue. The client reads every answer to the end, so an "
+             "idle connection's buffers are empty and cost about nothing there; a connection "
+             "still in the listen queue holds its unread request. `threaded` runs with `--max-conns 20000` and "
              "`fork_per_conn` with `--max-procs 20000`, so that they can take every connection.\n")
         self(image(self.out, "memory", "memory holding idle connections"))
         goals = {"multiplex": 1024, "coroutine": 6 * 1024}
