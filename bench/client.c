@@ -44,8 +44,8 @@
  *       connections: it raises RLIMIT_NOFILE to the hard limit (and says so
  *       and exits 2 if CONNS does not fit) and binds to 127.0.0.2, .3, ... when
  *       one source address runs out of ports (9/10 of the local port range per
- *       address; CLIENT_CONNS_PER_ADDR=N in the environment sets it, for tests). Prints a summary for a person,
- *       then one line for the bench: "RATE conns=... scheduled=S answered=A
+ *       address; CLIENT_CONNS_PER_ADDR=N in the environment sets it, for
+ *       tests). Prints a summary for a person, then one line for the bench: "RATE conns=... scheduled=S answered=A
  *       failed=F unanswered=U p50_us=... p99_us=... cpu_s=..." (answered: a 2xx
  *       answer; failed: another status, or the connection failed).
  *
@@ -406,13 +406,13 @@ enum slot_state { SLOT_DOWN, SLOT_CONNECTING, SLOT_IDLE, SLOT_BUSY, SLOT_CLOSING
 
 struct slot {
     int fd;
-    unsigned char state;  /* enum slot_state */
-    bool close_after;     /* the answer said Connection: close */
-    uint16_t addr;        /* which source address: 127.0.0.(1 + addr) */
-    int status;           /* of the answer being read */
-    int64_t next_k;       /* the next request of this slot, in j, j + C, ... */
-    int64_t busy_k;       /* the request in flight, when busy */
-    int64_t body_left;    /* bytes of body still to come; -1: until EOF */
+    unsigned char state; /* enum slot_state */
+    bool close_after;    /* the answer said Connection: close */
+    uint16_t addr;       /* which source address: 127.0.0.(1 + addr) */
+    int status;          /* of the answer being read */
+    int64_t next_k;      /* the next request of this slot, in j, j + C, ... */
+    int64_t busy_k;      /* the request in flight, when busy */
+    int64_t body_left;   /* bytes of body still to come; -1: until EOF */
     uint16_t head_len;
     char head[HEAD_MAX];
 };
@@ -424,11 +424,11 @@ struct rate_run {
     bool keepalive;
     int conns, epfd;
     struct slot *slot;
-    long per_addr;        /* connections per source address */
+    long per_addr; /* connections per source address */
     double rate, t0;
     int64_t total, scheduled;
     long answered, failed, sent, open_errors, connects;
-    int open_errno;       /* the first reason a connection could not be opened */
+    int open_errno; /* the first reason a connection could not be opened */
     struct histogram hist;
 };
 
@@ -594,7 +594,8 @@ static void slot_readable(struct rate_run *r, int j, double now)
     size_t used = 0;
     if (s->body_left == -2) {
         size_t take = (size_t)got < (size_t)(HEAD_MAX - s->head_len)
-                          ? (size_t)got : (size_t)(HEAD_MAX - s->head_len);
+                          ? (size_t)got
+                          : (size_t)(HEAD_MAX - s->head_len);
         memcpy(s->head + s->head_len, buf, take);
         size_t from = s->head_len > 3 ? s->head_len - 3 : 0;
         s->head_len += (uint16_t)take;
@@ -666,8 +667,8 @@ static int rate(const struct sockaddr_in *addr, const char *path, int conns, dou
 {
     static struct rate_run r; /* the histogram is large: not on the stack */
     char req[1024];
-    r = (struct rate_run){.addr = *addr, .req = req, .keepalive = keepalive, .conns = conns,
-                          .rate = per_s};
+    r = (struct rate_run){
+        .addr = *addr, .req = req, .keepalive = keepalive, .conns = conns, .rate = per_s};
     r.req_len = make_request(req, sizeof req, path, keepalive ? "keep-alive" : "close");
     hist_init(&r.hist);
 
@@ -693,8 +694,10 @@ static int rate(const struct sockaddr_in *addr, const char *path, int conns, dou
     int addrs = (int)((conns + r.per_addr - 1) / r.per_addr);
     bool loopback = (ntohl(addr->sin_addr.s_addr) >> 24) == 127;
     if (addrs > 1 && !loopback) {
-        fprintf(stderr, "client: %d connections need %d source addresses; only a server on "
-                        "127.0.0.0/8 can be reached from more than one\n", conns, addrs);
+        fprintf(stderr,
+                "client: %d connections need %d source addresses; only a server on "
+                "127.0.0.0/8 can be reached from more than one\n",
+                conns, addrs);
         return 2;
     }
     r.slot = calloc((size_t)conns, sizeof *r.slot);
@@ -799,9 +802,8 @@ static int rate(const struct sockaddr_in *addr, const char *path, int conns, dou
            unanswered);
     printf("  latency from the intended send time: p50 %.3f ms, p90 %.3f ms, p99 %.3f ms, "
            "p99.9 %.3f ms, max %.3f ms\n",
-           hist_percentile(h, 50) / 1e3, hist_percentile(h, 90) / 1e3,
-           hist_percentile(h, 99) / 1e3, hist_percentile(h, 99.9) / 1e3,
-           hist_percentile(h, 100) / 1e3);
+           hist_percentile(h, 50) / 1e3, hist_percentile(h, 90) / 1e3, hist_percentile(h, 99) / 1e3,
+           hist_percentile(h, 99.9) / 1e3, hist_percentile(h, 100) / 1e3);
     if (r.open_errors)
         printf("  %ld connections could not be opened (first: %s)\n", r.open_errors,
                strerror(r.open_errno));

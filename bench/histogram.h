@@ -12,7 +12,7 @@
 
 #include <stdint.h>
 
-#define HIST_EXACT 128                            /* values below this are exact */
+#define HIST_EXACT   128                          /* values below this are exact */
 #define HIST_BUCKETS (HIST_EXACT + (64 - 7) * 64) /* 7..63: the top bit of the rest */
 
 struct histogram {
