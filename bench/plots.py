@@ -494,6 +494,11 @@ def draw_latency(out, meta):
     p('set xlabel "offered load (requests per second)"')
     p(f"set arrow 1 from graph 0, first {KNEE_P99_MS} to graph 1, first {KNEE_P99_MS} nohead "
       "dt 3 lc rgb '#777777'")
+    starved = [l for l in labels
+               if all((v["unanswered"] or 0) > 0 for k, v in med.items() if k[0] == l)]
+    if starved:
+        p(f"set label 1 {q('never all served, at any rate: ' + ', '.join(starved))} "
+          "at graph 0.02, graph 0.86 left font ',8' front")
     p('set title "p50"\nset ylabel "p50 latency (ms, log scale)"')
     p("plot " + line_plot(p, series, 1, 2, fpath if flagged else None))
     p(f'set title "p99 (dotted: {KNEE_P99_MS:g} ms, the knee\'s bound)"\n'
