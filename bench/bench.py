@@ -45,7 +45,7 @@ FILE = "/bench-4000.bin"    # a static file of BODY bytes under the servers' roo
 # c10k_* to connections (open-loop load from bench/client rate); mem_* to memory.
 SETTINGS = {
     "default": dict(seconds=0.4, reps=2, tput_reps=1, fig_clients=10, pool=8,
-                    lat_rates=[1000, 6000, 12000, 24000, 40000], lat_conns=64,
+                    lat_rates=[1000, 8000, 16000, 32000, 56000], lat_conns=64,
                     lat_seconds=0.5, lat_drain_ms=300, lat_reps=1,
                     c10k_conns=[100, 1000, 10000], c10k_rate=5000, c10k_min_seconds=0.5,
                     c10k_drain_ms=300, c10k_reps=1, mem_reps=1,
@@ -56,7 +56,7 @@ SETTINGS = {
                     trickle_window_s=2.5, trickle_baseline_gets=5, trickle_reps=1,
                     trickle_iterative_conns=2, trickle_iterative_timeout_ms=2000),
     "full": dict(seconds=1.0, reps=5, tput_reps=1, fig_clients=10, pool=8,
-                 lat_rates=[1000, 2000, 4000, 8000, 12000, 16000, 24000, 32000, 40000, 48000],
+                 lat_rates=[1000, 2000, 4000, 8000, 12000, 16000, 24000, 32000, 44000, 56000],
                  lat_conns=64,
                  lat_seconds=1.0, lat_drain_ms=500, lat_reps=1,
                  c10k_conns=[100, 1000, 10000, 50000, 100000], c10k_rate=5000,
