@@ -965,6 +965,9 @@ def exp_memory(bench, csvs):
                     flags.append("holder failed")
                 elif int(got["connected"]) < n:
                     flags.append(f"only {got['connected']} of {n} connections were established")
+                elif int(got["answered"]) < n:
+                    flags.append(f"{n - int(got['answered'])} of {n} connections got no 2xx "
+                                 "answer (a 503, or none): the model did not hold them")
                 mem = row["pss_kb"] or row["rss_kb"]
                 idle = row["idle_pss_kb"] or row["idle_rss_kb"]
                 if got and int(got["answered"]):

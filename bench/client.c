@@ -13,7 +13,8 @@
  *   client hold ADDR PORT PATH N WAIT_MS
  *       Opens N connections, sends one keep-alive GET on each, waits for the
  *       answers until WAIT_MS pass without news (10 s before the first answer),
- *       reads what is left of them, prints "connected=C answered=A", then keeps
+ *       reads what is left of them, prints "connected=C answered=A" (A: 2xx
+ *       answers; a connection answered otherwise is not held), then keeps
  *       every connection open and idle until its stdin closes. The bench
  *       measures the server's memory meanwhile.
  *
@@ -180,6 +181,7 @@ static int hold(const struct sockaddr_in *addr, const char *path, int n, int wai
      * that long before it answers anyone. */
     double last_progress = now_s(), give_up = now_s() + 30;
     int connected = 0, answered = 0;
+    ssize_t got;
     while (answered < n && now_s() < give_up) {
         double quiet = answered > 0 ? wait_ms / 1000.0 : 10.0;
         int left = (int)((last_progress + quiet - now_s()) * 1000) + 1;
@@ -201,9 +203,11 @@ static int hold(const struct sockaddr_in *addr, const char *path, int n, int wai
                 state[i] = 1;
                 connected++;
                 pfd[i].events = POLLIN;
-            } else if (read(pfd[i].fd, buf, sizeof buf) > 0) {
-                state[i] = 2; /* the first bytes of an answer: count it, stay idle */
-                answered++;
+            } else if ((got = read(pfd[i].fd, buf, sizeof buf)) > 0) {
+                /* The first bytes of an answer: a 2xx is held idle and counted;
+                 * another (a 503 past FD_SETSIZE) means the server let it go. */
+                state[i] = is_2xx(buf, (size_t)got) ? 2 : 3;
+                answered += state[i] == 2;
                 pfd[i].events = 0;
             } else {
                 state[i] = 3;
