@@ -231,6 +231,8 @@ static int hold(const struct sockaddr_in *addr, const char *path, int n, int wai
     fflush(stdout);
     while (read(0, buf, sizeof buf) > 0)
         ; /* hold everything open until stdin closes */
+    free(pfd);
+    free(state);
     return 0;
 }
 
