@@ -189,8 +189,12 @@ static int hold(const struct sockaddr_in *addr, const char *path, int n, int wai
             break;
         last_progress = now_s();
         for (int i = 0; i < n; i++) {
-            if (pfd[i].revents == 0 || state[i] >= 2)
+            if (pfd[i].revents == 0)
                 continue;
+            if (state[i] >= 2) { /* closed under us: poll would say so forever */
+                pfd[i].fd = ~pfd[i].fd; /* a negative fd is skipped; ~ gives it back */
+                continue;
+            }
             if (state[i] == 0) {
                 int err = 0;
                 socklen_t len = sizeof err;
@@ -218,9 +222,9 @@ static int hold(const struct sockaddr_in *addr, const char *path, int n, int wai
     /* Read the rest of every answer, so that nothing is left in a receive
      * buffer: an idle connection holds no data, and the kernel's memory for
      * it is measured honestly. Until 200 ms pass with nothing more to read. */
-    for (int i = 0; i < n; i++) { /* poll skips a negative fd: ~fd until the end */
+    for (int i = 0; i < n; i++) { /* only the held ones, each once more */
         pfd[i].events = POLLIN;
-        if (state[i] != 2)
+        if ((state[i] == 2) != (pfd[i].fd >= 0))
             pfd[i].fd = ~pfd[i].fd;
     }
     while (poll(pfd, (nfds_t)n, 200) > 0)
