@@ -295,7 +295,8 @@ def build_client(directory):
     binary = os.path.join(directory, "client")
     if not os.path.exists(binary):
         subprocess.run([os.environ.get("CC", "cc"), "-std=c17", "-O2", "-D_GNU_SOURCE", "-o",
-                        binary, os.path.join(ts.ROOT, "bench", "client.c")],
+                        binary, os.path.join(ts.ROOT, "bench", "client.c"),
+                        os.path.join(ts.ROOT, "bench", "histogram.c")],
                        check=True, capture_output=True, text=True)
     return binary
 
