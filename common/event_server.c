@@ -103,6 +103,16 @@ void event_acceptor_refuse(struct event_acceptor *acceptor, int conn_fd, const c
 
 static void on_listen_ready(struct event_loop *loop, int listen_fd, int ready, void *data);
 
+int event_server_run(struct event_loop *loop, struct server *server)
+{
+    while (!server_stopping()) {
+        if (event_loop_run_once(loop, 1000) < 0)
+            return -1;
+        server_service(server);
+    }
+    return 0;
+}
+
 void event_acceptor_start(struct event_acceptor *acceptor)
 {
     if (event_watch(acceptor->loop, acceptor->listen_fd, EVENT_READ, on_listen_ready,

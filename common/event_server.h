@@ -30,6 +30,10 @@ int event_server_socket(struct server *server, int worker_id, bool reuseport);
 struct event_loop *event_server_loop(const struct server *server, const char *backend,
                                      struct worker_stats *stats);
 
+/* Run the loop until a stop request, serving what the signals asked for
+ * between passes (server_service). Returns 0, or -1 if the wait failed. */
+int event_server_run(struct event_loop *loop, struct server *server);
+
 /* After a stop: run the loop until *busy connections are left no more, or
  * milliseconds have passed; then say how many were still busy. */
 void event_server_drain(struct event_loop *loop, const int *busy, int milliseconds,

@@ -118,6 +118,8 @@ void http_serve_connection(struct http_conn *conn, int conn_fd, const struct htt
     conn->stats = stats;
     conn->in_length = 0;
     size_t start = 0;               /* where the next request begins in conn->in */
+    struct http_session session;
+    http_session_start(&session, conn_fd);
     stats_add(&stats->connections, 1);
 
     for (;;) {
@@ -160,7 +162,7 @@ void http_serve_connection(struct http_conn *conn, int conn_fd, const struct htt
             fail_and_close(conn, 413);
             return;
         }
-        http_respond(site, &request, keep_alive, conn->out, sizeof conn->out, &response);
+        http_respond(site, &session, &request, keep_alive, conn->out, sizeof conn->out, &response);
         start += request.head_length;
         int body_status = discard_body(conn, &request, &start);
         if (body_status != 0) {

@@ -193,11 +193,15 @@ void pool_start(struct server *server, pool_worker_fn *worker_main, pool_fork_fn
     sigaddset(&blocked, SIGCHLD);
     sigaddset(&blocked, SIGINT);
     sigaddset(&blocked, SIGTERM);
+    sigaddset(&blocked, SIGHUP);
+    sigaddset(&blocked, SIGUSR1);
     sigprocmask(SIG_BLOCK, &blocked, &pool.outside_mask);
     pool.wait_mask = pool.outside_mask;
     sigdelset(&pool.wait_mask, SIGCHLD);
     sigdelset(&pool.wait_mask, SIGINT);
     sigdelset(&pool.wait_mask, SIGTERM);
+    sigdelset(&pool.wait_mask, SIGHUP);
+    sigdelset(&pool.wait_mask, SIGUSR1);
     struct sigaction action = {.sa_handler = on_child, .sa_flags = SA_NOCLDSTOP};
     sigemptyset(&action.sa_mask);
     sigaction(SIGCHLD, &action, NULL);
@@ -209,6 +213,7 @@ void pool_start(struct server *server, pool_worker_fn *worker_main, pool_fork_fn
 /* DOC: pool-poll */
 int pool_poll(struct pollfd *fds, int count)
 {
+    server_service(pool.server);
     reap_workers();
     int64_t next_ms = replace_due_workers();
     struct timespec timeout = {next_ms / 1000, (long)(next_ms % 1000) * 1000000};

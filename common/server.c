@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "file_cache.h"
@@ -15,6 +16,7 @@
 #include "net.h"
 
 volatile sig_atomic_t server_stop_requested;
+static volatile sig_atomic_t dump_requested;   /* SIGUSR1: see server_service */
 static volatile sig_atomic_t wake_fd = -1;     /* see server_wake_on_stop */
 
 static void request_stop(int signal_number)
@@ -29,7 +31,22 @@ static void request_stop(int signal_number)
     errno = saved_errno;
 }
 
+static void request_dump(int signal_number)
+{
+    (void)signal_number;
+    dump_requested = 1;
+}
+
 void server_wake_on_stop(int listen_fd) { wake_fd = listen_fd; }
+
+void server_service(struct server *server)
+{
+    if (!dump_requested)
+        return;
+    dump_requested = 0;
+    if (server->options.stats_file != NULL)
+        stats_write_file(server->stats, server->spec, &server->options);
+}
 
 _Noreturn void server_die(const struct server *server, const char *what)
 {
@@ -39,17 +56,60 @@ _Noreturn void server_die(const struct server *server, const char *what)
 
 /* DOC: signals
  * SIGPIPE: a client that closes early must cost one write error, not the server.
- * SIGINT/SIGTERM: no SA_RESTART, so a blocked accept() returns EINTR and the
- * loop sees the flag instead of sleeping on. */
+ * SIGINT/SIGTERM/SIGHUP: stop gracefully (a closed terminal too). No
+ * SA_RESTART, so a blocked accept() returns EINTR and the loop sees the flag
+ * instead of sleeping on. SIGUSR1: write the stats file and go on (from the main
+ * loop, server_service). SIGUSR2: ignored, so a stray one cannot kill us. */
 static void install_signals(void)
 {
     struct sigaction action = {0};
     action.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &action, NULL);
+    sigaction(SIGUSR2, &action, NULL);
     action.sa_handler = request_stop;
     sigemptyset(&action.sa_mask);
     sigaction(SIGINT, &action, NULL);
     sigaction(SIGTERM, &action, NULL);
+    sigaction(SIGHUP, &action, NULL);
+    action.sa_handler = request_dump;
+    sigaction(SIGUSR1, &action, NULL);
+}
+
+/* The stats file is written at exit: refuse a path that cannot be written at
+ * the start, not after the run (docs/design.md#stats-file). */
+static void check_stats_file(const struct server *server)
+{
+    const char *path = server->options.stats_file;
+    if (path == NULL)
+        return;
+    char directory[4096];
+    snprintf(directory, sizeof directory, "%s", path);
+    char *slash = strrchr(directory, '/');
+    if (slash == NULL)
+        snprintf(directory, sizeof directory, ".");
+    else
+        slash[slash == directory ? 1 : 0] = '\0';   /* "/x" keeps "/" */
+    struct stat info;
+    if (path[0] == '\0' || path[strlen(path) - 1] == '/' ||
+        (stat(path, &info) == 0 && S_ISDIR(info.st_mode)))
+        errno = EISDIR;
+    else if (access(directory, W_OK | X_OK) == 0)
+        return;
+    fprintf(stderr, "%s: --stats-file %s: %s\n", server->spec->name, path, strerror(errno));
+    exit(OPTIONS_EXIT_RUNTIME);
+}
+
+/* Listening beyond loopback: say once, on one line, what that exposes. */
+static void warn_if_exposed(const struct server *server)
+{
+    const struct server_options *o = &server->options;
+    if (net_address_is_loopback(o->bind_address))
+        return;
+    fprintf(stderr, "%s: warning: --bind %s is not loopback: every file under %s%s is "
+                    "reachable from the network%s\n",
+            server->spec->name, o->bind_address, o->root,
+            o->dotfiles ? " (hidden ones too: --dotfiles)" : "",
+            o->lab && o->lab_public ? ", and /lab/ (--lab-public)" : "");
 }
 
 /* Use every descriptor the hard limit allows: a thousand idle clients need them. */
@@ -64,8 +124,11 @@ static void raise_fd_limit(void)
 
 void server_announce(const struct server *server, int port)
 {
-    printf("%s listening on http://%s:%d/ root=%s pid=%d\n", server->spec->name,
-           server->options.bind_address, port, server->options.root, (int)getpid());
+    const char *address = server->options.bind_address;
+    bool literal_v6 = strchr(address, ':') != NULL;     /* RFC 3986: in brackets */
+    printf("%s listening on http://%s%s%s:%d/ root=%s pid=%d\n", server->spec->name,
+           literal_v6 ? "[" : "", address, literal_v6 ? "]" : "", port, server->options.root,
+           (int)getpid());
     fflush(stdout);
 }
 
@@ -89,6 +152,8 @@ void server_start(struct server *server, const struct server_spec *spec, int arg
         exit(OPTIONS_EXIT_RUNTIME);
     }
     server->site.options = &server->options;
+    check_stats_file(server);
+    warn_if_exposed(server);
     if (!server->options.file_cache)
         file_cache_disable();
     io_set_socket_timeout(server->options.timeout_ms);

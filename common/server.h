@@ -19,7 +19,7 @@ struct server {
     struct stats_region *stats;
 };
 
-/* Set by SIGINT/SIGTERM. The handler is installed without SA_RESTART, so a
+/* Set by SIGINT/SIGTERM/SIGHUP. The handler is installed without SA_RESTART, so a
  * blocking accept() or read() returns EINTR and the loop can look at the flag. */
 extern volatile sig_atomic_t server_stop_requested;
 
@@ -47,6 +47,11 @@ void server_start(struct server *server, const struct server_spec *spec, int arg
                   char **argv, int worker_slots, bool listen);
 /* The start-up line, for a model that listened by itself (listen == false). */
 void server_announce(const struct server *server, int port);
+
+/* What a main loop does between waits: if SIGUSR1 asked for it, write the
+ * stats file now (the handler only sets a flag: fopen is not async-signal-safe).
+ * Every model's main loop calls it after a wait returns. */
+void server_service(struct server *server);
 
 /* Record CPU, print the summary, write the stats file. Returns the exit status. */
 int server_finish(struct server *server);

@@ -84,7 +84,7 @@ static void serve_loop(struct server *server, int worker_id, void *context)
     event_acceptor_start(&scheduler.acceptor);
 
     /* DOC: event-loop */
-    if (event_loop_run(loop, &server_stop_requested) != 0)
+    if (event_server_run(loop, server) != 0)
         perror("coroutine: event loop");
 
     event_acceptor_stop(&scheduler.acceptor);

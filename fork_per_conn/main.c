@@ -144,6 +144,7 @@ int main(int argc, char **argv)
         wait_for_free_slot(&unblocked);
         sigprocmask(SIG_UNBLOCK, &with_sigchld, NULL);  /* reap while we sleep in accept */
         int conn_fd = net_accept(server.listen_fd, stats);
+        server_service(&server);
         sigprocmask(SIG_BLOCK, &with_sigchld, NULL);    /* from here to remember_child */
         if (conn_fd < 0)
             continue;               /* EINTR (maybe a stop request), or backed off */

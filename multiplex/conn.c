@@ -138,8 +138,8 @@ static enum step read_head(struct conn *conn)
                 return enter_error(conn, 413);
             /* Build the answer while the request's fields still point into in[]. */
             bool keep_alive = request.keep_alive && !server_stopping();
-            http_respond(http->site, &request, keep_alive, http->out, sizeof http->out,
-                         &conn->response);
+            http_respond(http->site, &conn->session, &request, keep_alive, http->out,
+                         sizeof http->out, &conn->response);
             conn->start += request.head_length;
             http_body_start(&conn->body, &request, HTTP_BODY_LIMIT);
             conn->state = CONN_READING_BODY;
@@ -349,6 +349,7 @@ void conn_accept(struct event_acceptor *acceptor, int conn_fd)
     conn->http.in_length = 0;
     conn->mux = mux;
     conn->start = 0;
+    http_session_start(&conn->session, conn_fd);
     conn->response = (struct http_response){.file_fd = -1};
     conn->timer = (struct event_timer)EVENT_TIMER_INIT;
     conn->previous = NULL;

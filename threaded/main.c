@@ -118,6 +118,7 @@ static void serve_thread_per_connection(struct server *server)
         if (slot < 0)
             break;                  /* stop requested while waiting for room */
         int conn_fd = net_accept(server->listen_fd, stats);
+        server_service(server);
         if (conn_fd < 0) {
             live_release(&live, slot);
             continue;               /* EINTR (maybe a stop request), or backed off */

@@ -74,7 +74,8 @@ static int root_setup(void **state)
     if (mkdir(dir, 0755) != 0)
         return -1;
     make_file("dir/index.html", "<h1>index</h1>\n", 15);
-    options = (struct server_options){.root = base, .lab = true, .timeout_ms = 10000};
+    options = (struct server_options){.root = base, .lab = true, .timeout_ms = 10000,
+                                        .keepalive_requests = 1000};
     site.options = &options;
     site.root_fd = open(base, O_PATH | O_DIRECTORY | O_CLOEXEC);
     return site.root_fd < 0 ? -1 : 0;
@@ -105,7 +106,9 @@ static void ask(const char *request_text, struct answer *a)
     assert_int_equal(http_parse_request(request_text, strlen(request_text), &request),
                      HTTP_PARSE_COMPLETE);
     memset(a, 0, sizeof *a);
-    http_respond(&site, &request, request.keep_alive, a->out, HTTP_OUT_SIZE, &a->response);
+    struct http_session session;
+    http_session_start(&session, -1);
+    http_respond(&site, &session, &request, request.keep_alive, a->out, HTTP_OUT_SIZE, &a->response);
     assert_true(a->response.head_length > 0 && a->response.head_length <= HTTP_OUT_SIZE);
     a->out[a->response.head_length] = '\0';
     char *end = strstr(a->out, "\r\n\r\n");
@@ -522,7 +525,9 @@ static void test_lab_crash(void **state)
         struct http_request request;
         const char *text = "GET /lab/crash HTTP/1.1\r\nHost: h\r\n\r\n";
         http_parse_request(text, strlen(text), &request);
-        http_respond(&site, &request, true, a.out, HTTP_OUT_SIZE, &a.response);
+        struct http_session session;
+        http_session_start(&session, -1);
+        http_respond(&site, &session, &request, true, a.out, HTTP_OUT_SIZE, &a.response);
         _exit(0);                               /* reached only if it did not crash */
     }
     int status;
