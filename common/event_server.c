@@ -26,6 +26,7 @@ void event_server_listen(struct server *server, bool reuseport)
     }
     server_announce(server, net_local_port(server->listen_fd));
     net_set_nonblocking(server->listen_fd, true);
+    server->options.max_conns_enforced = "per event loop, 503 above it";
 }
 
 int event_server_socket(struct server *server, int worker_id, bool reuseport)
@@ -170,6 +171,10 @@ static void on_listen_ready(struct event_loop *loop, int listen_fd, int ready, v
         if (conn_fd >= event_loop_capacity(loop)) {
             event_acceptor_refuse(acceptor, conn_fd,
                                   "descriptor beyond what the backend can watch (select: FD_SETSIZE)");
+            continue;
+        }
+        if (acceptor->open != NULL && *acceptor->open >= acceptor->server->options.max_conns) {
+            event_acceptor_refuse(acceptor, conn_fd, "--max-conns reached");
             continue;
         }
         net_prepare_connection(conn_fd, 0);     /* TCP_NODELAY; no socket timeouts: timers */

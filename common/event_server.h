@@ -39,7 +39,7 @@ int event_server_run(struct event_loop *loop, struct server *server);
 void event_server_drain(struct event_loop *loop, const int *busy, int milliseconds,
                         const char *name);
 
-/* The accepting side of one loop. Fill the first six fields, then start. */
+/* The accepting side of one loop. Fill the first seven fields, then start. */
 struct event_acceptor;
 typedef void event_accept_fn(struct event_acceptor *acceptor, int conn_fd);
 
@@ -53,6 +53,7 @@ struct event_acceptor {
      * and one the loop can watch. It owns it from then on. */
     event_accept_fn *on_connection;
     void *data;                     /* for on_connection */
+    const int *open;                /* the loop's open connections: 503 at --max-conns */
     /* Private: */
     struct event_timer pause;       /* out of descriptors: listen again after it */
     time_t paused_logged_at, refused_logged_at;

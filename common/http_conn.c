@@ -184,5 +184,10 @@ void http_serve_connection(struct http_conn *conn, int conn_fd, const struct htt
             net_lingering_close(conn_fd);
             return;
         }
+        /* DOC: take-turns
+         * More pipelined requests are waiting: a cooperative server would
+         * answer them all before anybody else (docs/coroutine.md#fairness). */
+        if (conn->in_length > start)
+            io_yield();
     }
 }

@@ -80,6 +80,7 @@ static void serve_loop(struct server *server, int worker_id, void *context)
         .loop = loop, .server = server, .stats = stats,
         .listen_fd = event_server_socket(server, worker_id, reuseport),
         .batch = ACCEPT_BATCH, .on_connection = sched_accept, .data = &scheduler,
+        .open = &scheduler.count,
     };
     event_acceptor_start(&scheduler.acceptor);
 

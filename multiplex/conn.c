@@ -211,8 +211,17 @@ static enum step wrote(struct conn *conn, ssize_t n, enum conn_state done_state,
 static enum step finish_response(struct conn *conn)
 {
     http_response_done(&conn->response);
-    if (!conn->response.close_after)
-        return enter_reading_head(conn);    /* keep-alive: a pipelined request may be in in[] */
+    if (!conn->response.close_after) {
+        enter_reading_head(conn);
+        /* DOC: take-turns
+         * A pipelined request is waiting in in[]: answering it now, and the
+         * next, would keep the loop from everybody else. Wait for the socket to
+         * be writable instead (it is: the loop reports it next pass, after the
+         * others ready in this one). (docs/multiplex.md#fairness) */
+        if (conn->http.in_length > conn->start)
+            return wait_for(conn, EVENT_WRITE);
+        return STEP_NEXT;
+    }
     /* Connection: close — shut our side, then read what the client may still
      * send until it closes too, so our answer is not destroyed by a reset. */
     shutdown(conn->http.fd, SHUT_WR);

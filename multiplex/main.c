@@ -70,6 +70,7 @@ static void serve_loop(struct server *server, int worker_id, void *context)
         .loop = loop, .server = server, .stats = stats,
         .listen_fd = event_server_socket(server, worker_id, reuseport),
         .batch = 1, .on_connection = conn_accept, .data = &mux,
+        .open = &mux.count,
     };
     event_acceptor_start(&mux.acceptor);
 
