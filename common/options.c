@@ -73,11 +73,12 @@ static void print_help(const struct server_spec *spec)
     if (spec->default_workers > 0)
         printf("  --workers N       worker processes or threads (default %d)\n",
                spec->default_workers);
-    printf("  --max-conns N     connections served at once (default 1024): threaded's\n"
-           "                    thread per connection and each event loop of multiplex\n"
-           "                    and coroutine refuse more; iterative, fork_per_conn\n"
-           "                    (--max-procs), prefork, prefork_select and threaded --pool\n"
-           "                    are bound by their workers instead\n"
+    printf("  --max-conns N     connections served at once (default 1024): threaded with a\n"
+           "                    thread per connection accepts no more until one ends; each\n"
+           "                    event loop of multiplex and coroutine answers more 503;\n"
+           "                    iterative, fork_per_conn (--max-procs), prefork,\n"
+           "                    prefork_select and threaded --pool are bound by their\n"
+           "                    workers instead and ignore it\n"
            "  --keepalive-requests N  close a connection after N requests (default 1000)\n"
            "  --timeout-ms N    wait for a request head or an idle keep-alive connection\n"
            "                    at most N ms (default 10000)\n"
