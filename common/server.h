@@ -48,9 +48,12 @@ void server_start(struct server *server, const struct server_spec *spec, int arg
 /* The start-up line, for a model that listened by itself (listen == false). */
 void server_announce(const struct server *server, int port);
 
-/* What a main loop does between waits: if SIGUSR1 asked for it, write the
+/* What a main loop does before each wait: if SIGUSR1 asked for it, write the
  * stats file now (the handler only sets a flag: fopen is not async-signal-safe).
- * Every model's main loop calls it after a wait returns. */
+ * The signal interrupts the wait (EINTR), and the loop comes round to it. A
+ * SIGUSR1 that lands between the call and a blocking accept() waits for the
+ * next connection; the pool parent's ppoll and the event loops' 1 s passes do
+ * not have that window. */
 void server_service(struct server *server);
 
 /* Record CPU, print the summary, write the stats file. Returns the exit status. */

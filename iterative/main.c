@@ -36,8 +36,8 @@ int main(int argc, char **argv)
 
     /* DOC: accept-loop */
     while (!server_stopping()) {
-        int conn_fd = net_accept(server.listen_fd, stats);
         server_service(&server);
+        int conn_fd = net_accept(server.listen_fd, stats);
         if (conn_fd < 0)
             continue;               /* EINTR (maybe a stop request), or backed off */
         net_prepare_connection(conn_fd, server.options.timeout_ms);

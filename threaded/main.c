@@ -118,8 +118,8 @@ static void serve_thread_per_connection(struct server *server)
         int slot = live_reserve(&live);
         if (slot < 0)
             break;                  /* stop requested while waiting for room */
-        int conn_fd = net_accept(server->listen_fd, stats);
         server_service(server);
+        int conn_fd = net_accept(server->listen_fd, stats);
         if (conn_fd < 0) {
             live_release(&live, slot);
             continue;               /* EINTR (maybe a stop request), or backed off */

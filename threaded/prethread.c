@@ -67,8 +67,8 @@ static void *pool_thread_main(void *argument)
 static void accept_into_queue(struct server *server, struct worker_stats *stats)
 {
     while (!server_stopping()) {
-        int conn_fd = net_accept(server->listen_fd, stats);
         server_service(server);
+        int conn_fd = net_accept(server->listen_fd, stats);
         if (conn_fd < 0)
             continue;
         /* Full: the main thread waits for a pool thread to take one; meanwhile
@@ -94,8 +94,8 @@ static void wait_for_stop(struct server *server)
     sigdelset(&unblocked, SIGTERM);
     sigdelset(&unblocked, SIGHUP);
     while (!server_stopping()) {
-        sigsuspend(&unblocked);
         server_service(server);     /* SIGUSR1 ends sigsuspend too */
+        sigsuspend(&unblocked);
     }
     pthread_sigmask(SIG_UNBLOCK, &stop_signals, NULL);
 }
