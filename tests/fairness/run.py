@@ -220,10 +220,8 @@ def main():
         f.write("hi\n")
     for config in configs:
         for check in args.only.split(","):
-            try:
-                globals()[f"check_{check}"](results, args.bin_dir, root, config)
-            except Exception as error:   # a check that blew up is a failure, not a crash
-                results.check(f"{check} [{config}]", False, f"{type(error).__name__}: {error}")
+            ts.run_check(results, f"{check} [{config}]", globals()[f"check_{check}"], results,
+                         args.bin_dir, root, config)
     return results.finish()
 
 

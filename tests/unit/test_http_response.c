@@ -49,6 +49,13 @@ static void make_file(const char *relative, const char *content, size_t length)
     close(fd);
 }
 
+static int make_dir(const char *relative)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/%s", base, relative);
+    return mkdir(path, 0755);
+}
+
 static void make_sized(const char *relative, size_t length)
 {
     char *content = malloc(length);
@@ -72,17 +79,11 @@ static int root_setup(void **state)
     make_sized("inline.bin", HTTP_INLINE_BODY_MAX);
     make_sized("sendfile.bin", HTTP_INLINE_BODY_MAX + 1);
     make_sized("big.bin", 100000);
-    char dir[128];
-    snprintf(dir, sizeof dir, "%s/dir", base);
-    if (mkdir(dir, 0755) != 0)
+    if (make_dir("dir") != 0 || make_dir(".well-known") != 0)
         return -1;
     make_file("dir/index.html", "<h1>index</h1>\n", 15);
     make_file(".env", "KEY=1\n", 6);
     make_file("dir/.secret", "KEY=2\n", 6);
-    char well_known[128];
-    snprintf(well_known, sizeof well_known, "%s/.well-known", base);
-    if (mkdir(well_known, 0755) != 0)
-        return -1;
     make_file(".well-known/info.txt", "info\n", 5);
     make_file(".well-known/.env", "KEY=3\n", 6);
     options = (struct server_options){.root = base, .lab = true, .timeout_ms = 10000,
