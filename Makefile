@@ -7,6 +7,7 @@ SERVERS_ALL := iterative fork_per_conn prefork prefork_select threaded multiplex
 SERVERS     := $(foreach s,$(SERVERS_ALL),$(if $(wildcard $(s)/main.c),$(s)))
 
 CC      ?= cc
+JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 CFLAGS  := -std=c17 -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE -MMD -MP -Icommon
 LDLIBS  := -lpthread
 
@@ -30,7 +31,8 @@ UNIT_BINS  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 test_coro_EXTRA := $(wildcard coroutine/coro.c coroutine/coro_switch.S)
 
 .SECONDARY:
-.PHONY: all test unit unit-bins blackbox deps bench diffs clean help fuzz check-docs
+.PHONY: all test check format format-check unit unit-bins blackbox deps bench diffs clean \
+        help fuzz check-docs
 all: $(BINS)
 
 $(BUILD)/obj/%.o: %.c
@@ -62,20 +64,52 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $$(call source_objs,$$($$*_EXTRA))
 deps:
 	@scripts/deps.sh test
 
-# make test: install what is missing, build, run unit tests and the black-box
-# suite against every configuration in tests/servers.list, one summary line.
-# Without SAN, make test also builds the ASan+UBSan and TSan trees and runs the
-# unit tests and the black-box suite under ASan+UBSan, and the threaded server
-# under TSan: one run, one summary line.
+# make test: the quick check after every edit (about a minute on 2 cores): build,
+# the unit tests, and the black-box suite once per server (tests/quick.list: one
+# representative configuration of each of the seven). One summary line.
 test: deps
-	@$(MAKE) --no-print-directory all $(UNIT_BINS)
+	@$(MAKE) --no-print-directory -j$(JOBS) all $(UNIT_BINS)
+	@BUILD=$(BUILD) tests/run_all.sh --quick $(UNIT_BINS)
+
+# make check: everything, before a commit and in CI (.ci/run). The unit tests,
+# the black-box suite against every line of tests/servers.list, every other
+# suite (tests/*/run.py), the docs' quick command blocks and the format check;
+# without SAN also the ASan+UBSan tree (unit tests and black-box suite) and the
+# threaded server under TSan. Ends with "total: N passed, N failed".
+check: deps
+	@scripts/deps.sh check
+	@$(MAKE) --no-print-directory -j$(JOBS) all $(UNIT_BINS)
 ifeq ($(SAN),)
-	@$(MAKE) --no-print-directory SAN=address,undefined all unit-bins
-	@$(MAKE) --no-print-directory SAN=thread all
-	@BUILD=$(BUILD) SANITIZER_PASSES=1 tests/run_all.sh $(UNIT_BINS)
+	@$(MAKE) --no-print-directory -j$(JOBS) SAN=address,undefined all unit-bins
+	@$(MAKE) --no-print-directory -j$(JOBS) SAN=thread all
+	@BUILD=$(BUILD) SANITIZER_PASSES=1 FORMAT_CHECK=1 tests/run_all.sh $(UNIT_BINS)
 else
-	@BUILD=$(BUILD) tests/run_all.sh $(UNIT_BINS)
+	@BUILD=$(BUILD) FORMAT_CHECK=1 tests/run_all.sh $(UNIT_BINS)
 endif
+
+# make format: clang-format -i every tracked .c and .h (style: .clang-format).
+# make format-check: change nothing; name each file clang-format would change.
+# Outside a git checkout, every .c and .h but the build trees'.
+CLANG_FORMAT ?= clang-format
+FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || \
+                 find . -name build -prune -o -name 'build-san-*' -prune -o -name '*.[ch]' -print)
+format:
+	@scripts/deps.sh check
+	@$(CLANG_FORMAT) -i $(FORMAT_FILES)
+
+format-check:
+	@scripts/deps.sh check
+	@passed=0; failed=0; \
+	for file in $(FORMAT_FILES); do \
+	    if $(CLANG_FORMAT) --dry-run --Werror "$$file" >/dev/null 2>&1; then \
+	        passed=$$((passed + 1)); \
+	    else \
+	        echo "format-check: $$file: clang-format would change it (make format)"; \
+	        failed=$$((failed + 1)); \
+	    fi; \
+	done; \
+	echo "format-check: $$passed passed, $$failed failed"; \
+	[ $$failed -eq 0 ]
 
 unit-bins: $(UNIT_BINS)
 
@@ -125,8 +159,15 @@ clean:
 
 help:
 	@echo "make                 build every server into $(BUILD)/bin/"
-	@echo "make test            install test dependencies, build, run unit + black-box tests"
-	@echo "make SAN=address,undefined test   the same under ASan+UBSan (SAN=thread: TSan)"
+	@echo "make test            after every edit (~1 min): build, unit tests, black-box suite"
+	@echo "                     once per server (tests/quick.list)"
+	@echo "make check           before a commit, and in CI (~8 min): everything make test runs,"
+	@echo "                     every configuration in tests/servers.list, every tests/*/run.py"
+	@echo "                     suite, ASan+UBSan and TSan builds, the docs' quick blocks,"
+	@echo "                     make format-check; last line: total: N passed, N failed"
+	@echo "make SAN=address,undefined check   the same in one sanitizer tree (SAN=thread: TSan)"
+	@echo "make format          clang-format -i every tracked .c and .h"
+	@echo "make format-check    name each file clang-format would change (fails if any)"
 	@echo "make unit            only the cmocka unit tests"
 	@echo "make blackbox        only the black-box suite (tests/servers.list)"
 	@echo "make diffs           diff neighbouring variants (the lessons)"

@@ -48,8 +48,9 @@ struct event_timer {
 #define EVENT_TIMER_INIT {0, 0, 0, NULL, NULL}
 /* clang-format on */
 
-/* The backend names, NULL-terminated, in --backend order: select, poll, epoll. */
+/* The backend names, NULL-terminated, in --backend order; the enum indexes them. */
 extern const char *const event_backend_names[];
+enum { EVENT_BACKEND_SELECT, EVENT_BACKEND_POLL, EVENT_BACKEND_EPOLL };
 
 /* A loop on the named backend able to watch descriptors 0 .. max_fds-1
  * (the select backend caps this at FD_SETSIZE). NULL on failure, with one line

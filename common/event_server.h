@@ -39,7 +39,9 @@ int event_server_run(struct event_loop *loop, struct server *server);
 void event_server_drain(struct event_loop *loop, const int *busy, int milliseconds,
                         const char *name);
 
-/* The accepting side of one loop. Fill the first seven fields, then start. */
+/* The accepting side of one loop: set the fields up to open (designated
+ * initializers), then event_acceptor_start. on_listen_ready (event_server.c)
+ * calls accept4() and hands each new socket to on_connection. */
 struct event_acceptor;
 typedef void event_accept_fn(struct event_acceptor *acceptor, int conn_fd);
 

@@ -3,6 +3,7 @@
 #include "http_conn.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -19,14 +20,14 @@ enum read_outcome { READ_OK, READ_CLOSED, READ_TIMEOUT, READ_ERROR };
 static enum read_outcome read_more(struct http_conn *conn, size_t *start, int64_t deadline,
                                    bool request_pending)
 {
-    if (conn->in_length == sizeof conn->in && *start > 0) {
+    if (conn->in_length == HTTP_IN_SIZE && *start > 0) {
         memmove(conn->in, conn->in + *start, conn->in_length - *start);
         conn->in_length -= *start;
         *start = 0;
     }
     for (;;) {
         ssize_t n = io_read(conn->fd, conn->in + conn->in_length,
-                            sizeof conn->in - conn->in_length, deadline);
+                            HTTP_IN_SIZE - conn->in_length, deadline);
         if (n > 0) {
             conn->in_length += (size_t)n;
             return READ_OK;
@@ -77,7 +78,7 @@ static int send_response(struct http_conn *conn, struct http_response *response)
 static void fail_and_close(struct http_conn *conn, int status)
 {
     struct http_response response;
-    http_respond_error(status, true, conn->out, sizeof conn->out, &response);
+    http_respond_error(status, true, conn->out, HTTP_OUT_SIZE, &response);
     send_response(conn, &response);
     net_lingering_close(conn->fd);
 }
@@ -109,14 +110,43 @@ static int discard_body(struct http_conn *conn, const struct http_request *reque
     }
 }
 
-/* DOC: connection-loop */
-void http_serve_connection(struct http_conn *conn, int conn_fd, const struct http_site *site,
-                           struct worker_stats *stats)
+int http_conn_borrow(struct http_conn *conn)
 {
-    conn->fd = conn_fd;
-    conn->site = site;
-    conn->stats = stats;
+    char *block = bufpool_get(conn->pool);
+    if (block == NULL)
+        return -1;
+    conn->in = block;
+    conn->out = block + HTTP_IN_SIZE;
+    return 0;
+}
+
+void http_conn_release(struct http_conn *conn)
+{
+    bufpool_put(conn->pool, conn->in);
+    conn->in = conn->out = NULL;
     conn->in_length = 0;
+}
+
+/* Wait, holding no buffers, until the next request's first bytes arrive. */
+static enum read_outcome wait_for_request(struct http_conn *conn, int64_t deadline)
+{
+    while (io_wait_readable(conn->fd, deadline) != 0) {
+        if (errno == ETIMEDOUT)
+            return READ_TIMEOUT;
+        if (errno != EINTR)
+            return READ_ERROR;
+        if (server_stopping())
+            return READ_CLOSED;     /* as read_more: no request under way */
+    }
+    return READ_OK;
+}
+
+/* DOC: connection-loop */
+static void serve(struct http_conn *conn)
+{
+    int conn_fd = conn->fd;
+    const struct http_site *site = conn->site;
+    struct worker_stats *stats = conn->stats;
     size_t start = 0;               /* where the next request begins in conn->in */
     struct http_session session;
     http_session_start(&session, conn_fd);
@@ -125,14 +155,28 @@ void http_serve_connection(struct http_conn *conn, int conn_fd, const struct htt
     for (;;) {
         /* One deadline bounds both an idle keep-alive wait and a slow head. */
         int64_t deadline = io_now_ms() + site->options->timeout_ms;
+        if (conn->in == NULL) {     /* idle, buffers given back: wait, then borrow */
+            enum read_outcome outcome = wait_for_request(conn, deadline);
+            if (outcome == READ_OK && http_conn_borrow(conn) != 0)
+                outcome = READ_ERROR;
+            if (outcome != READ_OK) {
+                if (outcome == READ_ERROR)
+                    stats_add(&stats->errors, 1);
+                close(conn_fd);
+                return;
+            }
+        }
         struct http_request request;
         enum http_parse_result parsed = HTTP_PARSE_NEED_MORE;
         enum read_outcome outcome = READ_OK;
+        size_t scanned = 0;         /* of this head, what the parser answered NEED_MORE for */
         while (outcome == READ_OK) {
             if (conn->in_length > start) {
-                parsed = http_parse_request(conn->in + start, conn->in_length - start, &request);
+                size_t length = conn->in_length - start;
+                parsed = http_parse_request(conn->in + start, length, scanned, &request);
                 if (parsed != HTTP_PARSE_NEED_MORE)
                     break;
+                scanned = length;
             }
             outcome = read_more(conn, &start, deadline, conn->in_length > start);
         }
@@ -162,7 +206,7 @@ void http_serve_connection(struct http_conn *conn, int conn_fd, const struct htt
             fail_and_close(conn, 413);
             return;
         }
-        http_respond(site, &session, &request, keep_alive, conn->out, sizeof conn->out, &response);
+        http_respond(site, &session, &request, keep_alive, conn->out, HTTP_OUT_SIZE, &response);
         start += request.head_length;
         int body_status = discard_body(conn, &request, &start);
         if (body_status != 0) {
@@ -187,7 +231,37 @@ void http_serve_connection(struct http_conn *conn, int conn_fd, const struct htt
         /* DOC: take-turns
          * More pipelined requests are waiting: a cooperative server would
          * answer them all before anybody else (docs/coroutine.md#fairness). */
-        if (conn->in_length > start)
+        if (conn->in_length > start) {
             io_yield();
+        } else if (conn->pool != NULL) {
+            http_conn_release(conn);    /* idle with nothing buffered (pipelined bytes are) */
+            start = 0;
+        }
     }
+}
+
+void http_serve_connection(struct http_conn *conn, int conn_fd, const struct http_site *site,
+                           struct worker_stats *stats)
+{
+    *conn = (struct http_conn){.fd = conn_fd, .site = site, .stats = stats};
+    char *block = malloc(HTTP_BUFFERS_SIZE);
+    if (block == NULL) {
+        stats_add(&stats->connections, 1);
+        stats_add(&stats->errors, 1);
+        close(conn_fd);
+        return;
+    }
+    conn->in = block;
+    conn->out = block + HTTP_IN_SIZE;
+    serve(conn);
+    free(block);
+}
+
+void http_serve_pooled(struct http_conn *conn, int conn_fd, const struct http_site *site,
+                       struct worker_stats *stats, struct bufpool *pool)
+{
+    *conn = (struct http_conn){.fd = conn_fd, .site = site, .stats = stats, .pool = pool};
+    serve(conn);
+    if (conn->in != NULL)
+        http_conn_release(conn);
 }

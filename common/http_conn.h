@@ -6,7 +6,8 @@
 
 #include <stddef.h>
 
-#include "options.h"
+#include "http_site.h"
+#include "bufpool.h"
 #include "stats.h"
 
 enum {
@@ -15,23 +16,37 @@ enum {
     HTTP_BODY_LIMIT = 1 << 20,      /* request bodies are discarded up to this: 413 above */
 };
 
-struct http_site {
-    int root_fd;                    /* the document root, opened once (O_PATH) */
-    const struct server_options *options;
-};
-
+/* DOC: conn-buffers
+ * in[] and out[] are one block of HTTP_BUFFERS_SIZE bytes, held only while the
+ * connection has a request in hand when it has a pool (the event servers): an
+ * idle keep-alive connection with nothing buffered holds none. */
 struct http_conn {
     int fd;
     const struct http_site *site;
     struct worker_stats *stats;
     size_t in_length;               /* bytes received and not yet used, from in[0] */
-    char in[HTTP_IN_SIZE];
-    char out[HTTP_OUT_SIZE];
+    char *in;                       /* HTTP_IN_SIZE bytes, or NULL while it holds no buffers */
+    char *out;                      /* HTTP_OUT_SIZE bytes, right after in[] */
+    struct bufpool *pool;           /* lends in[] and out[]; NULL: they are malloc'd */
 };
 
+enum { HTTP_BUFFERS_SIZE = HTTP_IN_SIZE + HTTP_OUT_SIZE };
+
 /* Serve conn_fd until the client or the server ends the connection; closes it.
- * conn is scratch space (large: keep it off small stacks). */
+ * The buffers are malloc'd for the whole connection (a blocking server: its
+ * thread or process costs far more than they do). */
 void http_serve_connection(struct http_conn *conn, int conn_fd, const struct http_site *site,
                            struct worker_stats *stats);
+
+/* The same, borrowing the buffers from pool only while a request is in hand:
+ * between requests, with nothing buffered, it waits for the socket to become
+ * readable (io_wait_readable) before it borrows them again. */
+void http_serve_pooled(struct http_conn *conn, int conn_fd, const struct http_site *site,
+                       struct worker_stats *stats, struct bufpool *pool);
+
+/* Borrow conn's buffers from conn->pool: 0, or -1 (no memory). */
+int http_conn_borrow(struct http_conn *conn);
+/* Give them back (whatever in[] still held is dropped: in_length becomes 0). */
+void http_conn_release(struct http_conn *conn);
 
 #endif

@@ -1,9 +1,10 @@
 /* http_parse — see http_parse.h for the contract.
  *
- * The parser re-reads the head from its first byte on every call (like
- * picohttpparser): it keeps no state, so a blocking loop, a state machine and a
- * coroutine can all feed it whatever has arrived. Heads are at most 24 KiB, so the
- * re-reading is cheap; the common case parses once. */
+ * The parser keeps no state, so a blocking loop, a state machine and a coroutine
+ * can all feed it whatever has arrived. Its caller says how many of the bytes it
+ * already answered NEED_MORE for (scanned); a call that brings no new end of line
+ * then looks only at the new bytes, and the head is parsed again from its first
+ * byte only when a line has ended (see "DOC: resume"). */
 #include "http_parse.h"
 
 #include <string.h>
@@ -266,23 +267,34 @@ static int parse_content_length(struct http_text value, uint64_t *length)
     return 0;
 }
 
-enum http_parse_result http_parse_request(const char *buf, size_t length,
-                                          struct http_request *request)
+/* RFC 9112 §2.2: ignore at least one empty line before the request-line. Sets
+ * *line_start to where the request-line begins; returns 0, 400, or -1 when a
+ * CR at the end of buf leaves it undecided. */
+static int skip_empty_lines(const char *buf, size_t length, size_t *line_start)
 {
-    memset(request, 0, sizeof *request);
     size_t pos = 0;
-
-    /* RFC 9112 §2.2: ignore at least one empty line before the request-line. */
     for (int i = 0; i < 4 && pos < length && (buf[pos] == '\r' || buf[pos] == '\n'); i++) {
         if (buf[pos] == '\n')
             pos++;
         else if (pos + 1 < length && buf[pos + 1] == '\n')
             pos += 2;
         else if (pos + 1 < length)
-            return fail(request, 400);
+            return 400;
         else
-            return HTTP_PARSE_NEED_MORE;
+            return -1;
     }
+    *line_start = pos;
+    return 0;
+}
+
+/* Parse buf[0, length) from its first byte. */
+static enum http_parse_result parse_head(const char *buf, size_t length,
+                                         struct http_request *request)
+{
+    size_t pos = 0;
+    int skipped = skip_empty_lines(buf, length, &pos);
+    if (skipped != 0)
+        return skipped > 0 ? fail(request, skipped) : HTTP_PARSE_NEED_MORE;
     /* DOC: split-consistency
      * The answer must not depend on how the bytes were split: an ERROR for a
      * prefix must be the ERROR for the whole. So the checks that fire before a
@@ -415,6 +427,76 @@ enum http_parse_result http_parse_request(const char *buf, size_t length,
         return fail(request, status);
     request->keep_alive = request->version_minor == 1 ? !close : (keep_alive && !close);
     return HTTP_PARSE_COMPLETE;
+}
+
+/* DOC: resume
+ * The previous call, on buf[0, scanned), answered NEED_MORE: every line that had
+ * ended by then passed its checks, and so did the bytes of the open line. If no
+ * '\n' has arrived since, no line has ended, so parse_head would pass the same
+ * lines again and decide only on the open line: its new bytes (and a CR that was
+ * the last old byte, undecided until now) and the size limits. That is what this
+ * function decides, in time proportional to the new bytes plus a memchr over the
+ * request-line. It returns false when it cannot, and parse_head runs: when a line
+ * has ended (once per line, and a head has at most HTTP_FIELDS_MAX + 2 lines after
+ * up to 4 empty ones: about a hundred passes over at most 24 KiB, where reading
+ * from the first byte on every call made one pass per byte), or when the
+ * request-line had not begun before scanned. This keeps every answer exactly parse_head's, early
+ * errors included, where picohttpparser's last_len only looks for the end of the
+ * head and would wait for it to refuse a garbage request-line. */
+static bool resume(const char *buf, size_t length, size_t scanned, struct http_request *request,
+                   enum http_parse_result *result)
+{
+    size_t line_start;
+    if (skip_empty_lines(buf, length, &line_start) != 0 || line_start >= scanned ||
+        memchr(buf + scanned, '\n', length - scanned) != NULL)
+        return false;
+    size_t from = scanned - 1;      /* a CR there had no next byte to be judged by */
+    const char *lf = memchr(buf + line_start, '\n', scanned - line_start);
+    if (lf == NULL) {
+        /* The request-line is open: as parse_head, the method token must end in
+         * SP (or a CR, judged as a bare CR), and no CR may stand alone, within
+         * HTTP_REQUEST_LINE_MAX + 1 bytes; beyond them the answer is 414. The
+         * old bytes passed, so the method has ended iff they hold a SP or CR. */
+        size_t stop = length - line_start > HTTP_REQUEST_LINE_MAX + 1
+                          ? line_start + HTTP_REQUEST_LINE_MAX + 1
+                          : length;
+        bool method_ended = memchr(buf + line_start, ' ', scanned - line_start) != NULL ||
+                            memchr(buf + line_start, '\r', scanned - line_start) != NULL;
+        size_t i = scanned;
+        while (!method_ended && i < stop && is_token_char((unsigned char)buf[i]))
+            i++;
+        if ((!method_ended && i < stop && buf[i] != ' ' && buf[i] != '\r') ||
+            (from < stop && has_bare_cr(buf, from, stop, length)))
+            *result = fail(request, 400);
+        else if (length - line_start > HTTP_REQUEST_LINE_MAX + 1)
+            *result = fail(request, 414);
+        else
+            *result = HTTP_PARSE_NEED_MORE;
+        return true;
+    }
+    /* A field line (or the blank line) is open: no bare CR within HTTP_HEAD_MAX
+     * bytes of the header section, and 431 beyond them. */
+    size_t fields_start = (size_t)(lf - buf) + 1;
+    size_t stop = length - fields_start > HTTP_HEAD_MAX ? fields_start + HTTP_HEAD_MAX : length;
+    if (from < stop && has_bare_cr(buf, from, stop, length))
+        *result = fail(request, 400);
+    else if (length - fields_start > HTTP_HEAD_MAX)
+        *result = fail(request, 431);
+    else
+        *result = HTTP_PARSE_NEED_MORE;
+    return true;
+}
+
+enum http_parse_result http_parse_request(const char *buf, size_t length, size_t scanned,
+                                          struct http_request *request)
+{
+    memset(request, 0, sizeof *request);
+    if (scanned > 0 && scanned == length)
+        return HTTP_PARSE_NEED_MORE;    /* the same bytes again: the same answer */
+    enum http_parse_result result;
+    if (scanned > 0 && scanned < length && resume(buf, length, scanned, request, &result))
+        return result;
+    return parse_head(buf, length, request);
 }
 
 /* DOC: body-discard */

@@ -2,8 +2,9 @@
  *
  * Contract: fed the bytes received so far, http_parse_request() answers
  * COMPLETE (and how many bytes the request head used), NEED_MORE, or ERROR (and
- * the status to answer). It keeps no state between calls, allocates nothing and
- * does no I/O: the request fields point into the caller's buffer. */
+ * the status to answer). It keeps no state between calls (the caller says how
+ * much it already fed), allocates nothing and does no I/O: the request fields
+ * point into the caller's buffer. */
 #ifndef HTTP_PARSE_H
 #define HTTP_PARSE_H
 
@@ -53,8 +54,13 @@ struct http_request {
 
 /* Parse one request head from buf[0, length). COMPLETE: *request is filled and
  * request->head_length bytes belong to it. NEED_MORE: call again with more bytes.
- * ERROR: request->error_status says what to answer. */
-enum http_parse_result http_parse_request(const char *buf, size_t length,
+ * ERROR: request->error_status says what to answer.
+ * scanned: 0, or the length of the previous call on the same head if it answered
+ * NEED_MORE (the bytes before it unchanged). The answer is the same as with 0;
+ * only the time differs: a call that brings no end of line looks only at the new
+ * bytes, so a head that arrives a byte at a time is parsed whole once per line
+ * (at most 106 lines), not once per byte. */
+enum http_parse_result http_parse_request(const char *buf, size_t length, size_t scanned,
                                           struct http_request *request);
 
 /* Discarding a request body, incrementally: Content-Length or chunked. */

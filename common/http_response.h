@@ -9,8 +9,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "http_conn.h"
 #include "http_parse.h"
+#include "http_site.h"
 
 enum { HTTP_INLINE_BODY_MAX = 8192 };   /* files up to this go out in the head's write */
 

@@ -70,6 +70,21 @@ ssize_t io_read(int fd, void *buf, size_t length, int64_t deadline_ms)
     }
 }
 
+/* DOC: io-wait-readable
+ * With a hook: straight to it, no read first (a connection waiting for its next
+ * request holds no buffer to read into). Without one: poll(). */
+int io_wait_readable(int fd, int64_t deadline_ms)
+{
+    if (installed_hooks != NULL)
+        return wait_after_eagain(fd, IO_READABLE, deadline_ms);
+    int64_t left = deadline_ms - io_now_ms();
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    int ready = poll(&p, 1, left > 0 ? (int)left : 0);
+    if (ready == 0)
+        errno = ETIMEDOUT;
+    return ready > 0 ? 0 : -1;
+}
+
 int io_write_all(int fd, const void *buf, size_t length, int64_t deadline_ms)
 {
     const char *p = buf;

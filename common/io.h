@@ -39,6 +39,9 @@ int64_t io_now_ms(void);
 
 /* >0 bytes read, 0 end of stream, -1 error (errno) or timeout (ETIMEDOUT). */
 ssize_t io_read(int fd, void *buf, size_t length, int64_t deadline_ms);
+/* Wait until fd is readable, without reading: 0, or -1 with errno ETIMEDOUT
+ * (the deadline passed) or EINTR (a signal, or the stop). */
+int io_wait_readable(int fd, int64_t deadline_ms);
 /* Write all of buf: 0, or -1 on error or timeout. */
 int io_write_all(int fd, const void *buf, size_t length, int64_t deadline_ms);
 /* Send length bytes of file_fd from *offset with sendfile: 0, or -1. */

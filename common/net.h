@@ -13,8 +13,9 @@ int net_local_port(int listen_fd);
 int net_set_nonblocking(int fd, bool on);
 
 /* accept() that retries ECONNABORTED and EPROTO, counting the wait in worker
- * (stats_wait_begin/end). Returns the connected fd, or -1 with errno: EINTR
- * (a signal: the caller checks whether to stop), EAGAIN (non-blocking listen
+ * (stats_wait_begin/end). Returns the connected fd, or -1 with errno: EINVAL or
+ * EINTR (a stop shut the socket down, see server_wake_on_stop, or a signal: the
+ * caller checks whether to stop), EAGAIN (non-blocking listen
  * socket, nothing pending: counted as spurious), or a resource error (EMFILE...,
  * after which it has already backed off briefly). */
 int net_accept(int listen_fd, struct worker_stats *worker);

@@ -24,6 +24,9 @@ struct server_spec {
     const char *summary;            /* one line for --help */
     int default_workers;            /* 0: --workers means nothing to this model */
     const struct model_option *model_options;   /* ends with an entry whose name is NULL */
+    /* For server_start (server.h): */
+    bool listens_itself;            /* the model opens its listening socket(s) itself */
+    int (*counter_slots)(void);     /* called after parsing; NULL: see server_start */
 };
 
 struct server_options {

@@ -56,10 +56,11 @@ _Noreturn void server_die(const struct server *server, const char *what)
 
 /* DOC: signals
  * SIGPIPE: a client that closes early must cost one write error, not the server.
- * SIGINT/SIGTERM/SIGHUP: stop gracefully (a closed terminal too). No
- * SA_RESTART, so a blocked accept() returns EINTR and the loop sees the flag
- * instead of sleeping on. SIGUSR1: write the stats file and go on (from the main
- * loop, server_service). SIGUSR2: ignored, so a stray one cannot kill us. */
+ * SIGINT/SIGTERM/SIGHUP: request_stop, without SA_RESTART, so a read() it
+ * interrupts returns EINTR; a blocked accept() is woken by the shutdown
+ * (server.h). SIGHUP too, so a closed terminal stops a server cleanly.
+ * SIGUSR1: write the stats file and go on (from the main loop, server_service).
+ * SIGUSR2: ignored, so a stray one cannot kill us. */
 static void install_signals(void)
 {
     struct sigaction action = {0};
@@ -132,8 +133,14 @@ void server_announce(const struct server *server, int port)
     fflush(stdout);
 }
 
-void server_start(struct server *server, const struct server_spec *spec, int argc,
-                  char **argv, int worker_slots, bool listen)
+static int counter_slots(const struct server_spec *spec, const struct server_options *options)
+{
+    if (spec->counter_slots != NULL)
+        return spec->counter_slots();
+    return spec->default_workers > 0 ? options->workers : 1;
+}
+
+void server_start(struct server *server, const struct server_spec *spec, int argc, char **argv)
 {
     memset(server, 0, sizeof *server);
     server->spec = spec;
@@ -158,10 +165,10 @@ void server_start(struct server *server, const struct server_spec *spec, int arg
         file_cache_disable();
     io_set_socket_timeout(server->options.timeout_ms);
     raise_fd_limit();
-    server->stats = stats_create(worker_slots > 0 ? worker_slots : server->options.workers);
+    server->stats = stats_create(counter_slots(spec, &server->options));
     install_signals();
 
-    if (listen) {
+    if (!spec->listens_itself) {
         char error[256];
         server->listen_fd = net_listen(server->options.bind_address, server->options.port,
                                        false, error, sizeof error);

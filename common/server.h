@@ -7,7 +7,7 @@
 #include <signal.h>
 #include <stdbool.h>
 
-#include "http_conn.h"
+#include "http_site.h"
 #include "options.h"
 #include "stats.h"
 
@@ -19,8 +19,9 @@ struct server {
     struct stats_region *stats;
 };
 
-/* Set by SIGINT/SIGTERM/SIGHUP. The handler is installed without SA_RESTART, so a
- * blocking accept() or read() returns EINTR and the loop can look at the flag. */
+/* Set by SIGINT/SIGTERM/SIGHUP (see server_wake_on_stop for the rest of a stop).
+ * The handler is installed without SA_RESTART, so a read() it interrupts returns
+ * EINTR and the connection loop can look at the flag. */
 extern volatile sig_atomic_t server_stop_requested;
 
 /* Threads read the flag the main thread's handler sets: a relaxed atomic load
@@ -30,22 +31,30 @@ static inline bool server_stopping(void)
     return __atomic_load_n(&server_stop_requested, __ATOMIC_RELAXED) != 0;
 }
 
-/* The race a flag alone leaves open: the stop signal lands after the loop has
- * checked server_stopping() but before it sleeps in accept(), and accept()
- * sleeps on. So the handler also shuts down the read side of this listening
- * socket (Linux then fails a blocked or later accept() with EINVAL). server_start
- * names its own socket when it listens; -1 turns it off. A child that must not
- * end its parent's listening on its own SIGTERM (a worker, fork_per_conn's
- * child) calls server_wake_on_stop(-1) first. */
+/* DOC: stop-wake
+ * What a stop does, in every server. SIGINT or SIGTERM runs one handler
+ * (server.c): it sets server_stop_requested, and it shuts down the read side of
+ * the listening socket named here. The flag alone leaves a race: the signal can
+ * land after the loop has checked server_stopping() but before it sleeps in
+ * accept(), and accept() would sleep on. After the shutdown Linux fails every
+ * accept() on that socket, blocked or later, with EINVAL (or EINTR, if the
+ * signal interrupted it), so the loop comes round and sees the flag.
+ *
+ * server_start names the socket it listens on. Pass -1 where a process must not
+ * close the listening for others on its own SIGTERM: pool_start (common/pool.c)
+ * does, in the parent, before it forks the workers, who share the socket and
+ * are stopped by the parent's repeated SIGTERM; fork_per_conn's child does, as
+ * its first step. */
 void server_wake_on_stop(int listen_fd);
 
-/* Parse options, open the root, map counters for worker_slots workers (0: one
- * per --workers, for a model whose worker count is an option), install
- * the signal handlers (SIGPIPE ignored) and, unless listen is false, bind and
- * print the start-up line. Exits with 2 or 1 and one line on stderr on failure. */
-void server_start(struct server *server, const struct server_spec *spec, int argc,
-                  char **argv, int worker_slots, bool listen);
-/* The start-up line, for a model that listened by itself (listen == false). */
+/* Parse the options, open the root, map the counters, install the signal
+ * handlers (SIGPIPE ignored) and, unless spec->listens_itself, listen, call
+ * server_wake_on_stop on the socket and print the start-up line. The counters get
+ * spec->counter_slots() worker slots if it is set, else one per --workers, or
+ * one if --workers means nothing to the model (spec->default_workers == 0).
+ * Exits with 2 or 1 and one line on stderr on failure. */
+void server_start(struct server *server, const struct server_spec *spec, int argc, char **argv);
+/* The start-up line, for a model that listens itself (spec->listens_itself). */
 void server_announce(const struct server *server, int port);
 
 /* What a main loop does before each wait: if SIGUSR1 asked for it, write the

@@ -44,13 +44,25 @@ static long voluntary_switches(void)
  * was woken for a connection, whether or not it got one. */
 void stats_wait_begin(struct worker_stats *worker)
 {
-    worker->wait_nvcsw_start = voluntary_switches();
+    stats_sleeps_mark(worker);
 }
 
 void stats_wait_end(struct worker_stats *worker)
 {
     stats_add(&worker->waits, 1);
-    stats_add(&worker->sleeps, (uint64_t)(voluntary_switches() - worker->wait_nvcsw_start));
+    stats_sleeps_since_mark(worker);
+}
+
+void stats_sleeps_mark(struct worker_stats *worker)
+{
+    worker->wait_nvcsw_start = voluntary_switches();
+}
+
+void stats_sleeps_since_mark(struct worker_stats *worker)
+{
+    long now = voluntary_switches();
+    stats_add(&worker->sleeps, (uint64_t)(now - worker->wait_nvcsw_start));
+    worker->wait_nvcsw_start = now;
 }
 
 static double seconds(struct timeval t) { return (double)t.tv_sec + (double)t.tv_usec / 1e6; }

@@ -41,6 +41,12 @@ void stats_add(uint64_t *counter, uint64_t amount);
 void stats_wait_begin(struct worker_stats *worker);
 void stats_wait_end(struct worker_stats *worker);
 
+/* The same count read less often, for an event loop (common/event.c): mark
+ * where counting starts, then add the voluntary context switches since the mark
+ * (and mark again). */
+void stats_sleeps_mark(struct worker_stats *worker);
+void stats_sleeps_since_mark(struct worker_stats *worker);
+
 /* Record the calling thread's (RUSAGE_THREAD) or process's CPU into the slot. */
 void stats_record_cpu(struct worker_stats *worker, int who);
 

@@ -356,6 +356,27 @@ void coro_free(struct coro *coro)
     }
 }
 
+/* DOC: coro-release-stack */
+size_t coro_release_stack(struct coro *coro)
+{
+    if (coro->running || coro->finished)
+        abort();                    /* only a suspended stack stands still */
+#if CORO_ASSEMBLY
+    enum { RED_ZONE = 128 };        /* x86-64 System V; aarch64 has none */
+    size_t page = page_size();
+    uintptr_t below = ((uintptr_t)coro->sp - RED_ZONE) / page * page;
+    char *low = stack_low(coro);
+    if (below <= (uintptr_t)low)
+        return 0;
+    size_t length = below - (uintptr_t)low;
+    if (madvise(low, length, MADV_DONTNEED) != 0)
+        return 0;                   /* only memory is at stake: leave it be */
+    return length;
+#else
+    return 0;
+#endif
+}
+
 void coro_trim(void)
 {
     while (free_list != NULL) {

@@ -60,6 +60,14 @@ enum { CORO_FREE_MAX = 1024 };
 /* Unmap every stack on the free list. */
 void coro_trim(void);
 
+/* Give back to the kernel the pages of a suspended coroutine's stack that lie
+ * wholly below its stack pointer (less the red zone the ABI lets a function
+ * use below it): MADV_DONTNEED, so they cost no memory until the coroutine goes
+ * that deep again and they come back as zeroed pages. For a coroutine parked
+ * for a long time at a shallow point (an idle connection). Returns the bytes
+ * given back; 0 with ucontext, whose stack pointer this file does not read. */
+size_t coro_release_stack(struct coro *coro);
+
 /* How this build switches: "coro_switch.S, x86-64", "... aarch64" or "ucontext". */
 const char *coro_switch_kind(void);
 
@@ -70,7 +78,8 @@ size_t coro_stacks_mapped(void);
 /* The deepest this coroutine's stack has ever been used, in bytes: found by
  * scanning up from the guard page for the first byte that is not zero. Exact
  * for a fresh stack (mmap gives zeroed pages); a recycled stack reports the
- * peak of every coroutine that ran on it. For sizing --stack-kb. */
+ * peak of every coroutine that ran on it, and one whose pages were released
+ * reports less. For sizing --stack-kb. */
 size_t coro_stack_peak(const struct coro *coro);
 
 #endif

@@ -3,26 +3,48 @@
  * The model: a single loop waits in epoll (or select, or poll: --backend) for
  * any socket to become ready, as in multiplex; but each connection is a
  * coroutine — a function with a small stack of its own — that runs the
- * blocking servers' handler, http_serve_connection(), unchanged. When a read
- * or write would block, the io layer's wait hook (coroutine/sched.c) watches
- * the socket, arms a timer for the deadline and yields to the loop, which
- * resumes the coroutine where it stopped once the socket is ready or the time
- * is up. /lab/sleep is a timer too.
+ * blocking servers' handler, http_serve_connection() (common/http_conn.c),
+ * unchanged: it parses and answers the requests. accept() is in
+ * on_listen_ready (common/event_server.c), which hands each new socket to
+ * sched_spawn (coroutine/sched.c), the .on_connection below. A connection's life:
+ *
+ *   on_listen_ready: accept4() ─▶ sched_spawn: a task and a coroutine
+ *     └▶ run(): resume the coroutine ─▶ http_serve_connection(conn)
+ *          io_read() gets EAGAIN: it would block ─▶ io layer calls the wait hook
+ *          wait hook (sched.c): watch the socket, arm the deadline timer, yield
+ *     loop: other coroutines run ... the socket is ready (or the timer fires)
+ *     └▶ run(): resume ─▶ io_read() retries the read (or fails: timed out)
+ *          ... the handler answers, and in the end closes the socket
+ *     └▶ the coroutine returns: its stack and task are kept for the next one
+ *
+ * io_set_hooks() below is what makes "would block" mean "yield": it changes
+ * the io layer (common/io.c) for the whole process. Without it the handler
+ * would take the first EAGAIN of these non-blocking sockets for a timeout.
+ * /lab/sleep becomes a timer and a yield the same way.
  *
  * What blocks: only the loop's wait. As in multiplex, a handler that blocks
  * in the kernel or spins (/lab/cpu) stops every connection at once, and one
- * that crashes (/lab/crash) takes all of them down with the process.
+ * that crashes (/lab/crash) takes all of them down with the process. 100
+ * clients at once are 100 coroutines on one loop, all served.
  *
  * What it costs: per connection a stack (--stack-kb, 64 KiB reserved; only
- * the pages it touches are memory) with a guard page below it, and the 48 KiB
- * of buffers every handler has; both are recycled. A switch is a few
+ * the pages it touches are memory) with a guard page below it, both recycled;
+ * and 48 KiB of buffers lent only while a request is in hand (an idle
+ * connection holds none, and after a second idle only its stack's top page:
+ * coroutine/sched.c). A switch is a few
  * nanoseconds and no system call (coroutine/coro_switch.S; swapcontext makes
  * one per switch). Overflowing the small stack is a SIGSEGV, not corruption.
  *
- * What changed from its neighbour, multiplex: the same loop, timers, accept
- * and stop, but no state machine (multiplex/conn.c): where a connection is in
- * the code and its local variables stay on its coroutine's stack, so the
- * handler is http_serve_connection() again, exactly as in iterative/main.c.
+ * At a stop: as multiplex's. The loop returns, stops accepting, and
+ * sched_interrupt_readers resumes every coroutine waiting for a request with
+ * its read failing (EINTR, as a signal fails a blocking read), so the handler
+ * ends those connections; the others get DRAIN_MS to finish.
+ *
+ * Neighbour: multiplex, with the same loop, timers, accept and stop, but no
+ * state machine (multiplex/conn.c): where a connection is in the code and its
+ * local variables stay on its coroutine's stack, so the handler is
+ * http_serve_connection() again, exactly as in iterative (`make diffs` shows
+ * both pairs).
  *
  * Experiment: docs/coroutine.md (the diff with iterative; strace shows no
  * system call per switch), tests/eventloop/run.py (2000 idle clients, 20
@@ -35,17 +57,18 @@
 #include "sched.h"
 #include "server.h"
 
-static int backend = 2;             /* --backend: an index into event_backend_names (epoll) */
+static int backend = EVENT_BACKEND_EPOLL;      /* --backend */
 static int reuseport;               /* --reuseport */
 static int stack_kb = CORO_DEFAULT_STACK_KB;    /* --stack-kb */
 
 static const struct model_option model_options[] = {
-    {"backend", "NAME", "how the loop waits (default epoll)", event_backend_names, &backend,
-     0, 0},
-    {"reuseport", NULL, "each worker listens on its own socket (SO_REUSEPORT)", NULL,
-     &reuseport, 0, 1},
-    {"stack-kb", "N", "stack per coroutine, KiB (default 64)", NULL, &stack_kb, 32, 65536},
-    {NULL, NULL, NULL, NULL, NULL, 0, 0},
+    {.name = "backend", .arg = "NAME", .choices = event_backend_names, .value = &backend,
+     .help = "how the loop waits (default epoll)"},
+    {.name = "reuseport", .value = &reuseport,
+     .help = "each worker listens on its own socket (SO_REUSEPORT)"},
+    {.name = "stack-kb", .arg = "N", .value = &stack_kb, .min = 32, .max = 65536,
+     .help = "stack per coroutine, KiB (default 64)"},
+    {.name = NULL},
 };
 
 static const struct server_spec spec = {
@@ -53,6 +76,7 @@ static const struct server_spec spec = {
     .summary = "One event loop per process, a coroutine per connection.",
     .default_workers = 1,
     .model_options = model_options,
+    .listens_itself = true,         /* event_server_listen, in main */
 };
 
 /* After a stop request, how long in-flight responses get (inside the pool's
@@ -79,7 +103,7 @@ static void serve_loop(struct server *server, int worker_id, void *context)
     scheduler.acceptor = (struct event_acceptor){
         .loop = loop, .server = server, .stats = stats,
         .listen_fd = event_server_socket(server, worker_id, reuseport),
-        .batch = ACCEPT_BATCH, .on_connection = sched_accept, .data = &scheduler,
+        .batch = ACCEPT_BATCH, .on_connection = sched_spawn, .data = &scheduler,
         .open = &scheduler.count,
     };
     event_acceptor_start(&scheduler.acceptor);
@@ -97,10 +121,10 @@ static void serve_loop(struct server *server, int worker_id, void *context)
 
 int main(int argc, char **argv)
 {
-    /* One stats slot per --workers (slots 0); we listen ourselves, because
-     * --reuseport must be set on the socket before bind(). */
+    /* We listen ourselves, because --reuseport must be set on the socket before
+     * bind(); the counters have one slot per --workers. */
     struct server server;
-    server_start(&server, &spec, argc, argv, 0, false);
+    server_start(&server, &spec, argc, argv);
     event_server_listen(&server, reuseport != 0);
     coro_set_stack_size((size_t)stack_kb * 1024);
 

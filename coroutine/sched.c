@@ -1,6 +1,6 @@
 /* sched — see sched.h. The whole life of a connection:
  *
- *   accept ─▶ sched_accept: a task and a coroutine ─▶ run()
+ *   accept ─▶ sched_spawn(): a task, its coroutine ─▶ run()
  *                                                       │
  *      ┌──────────── http_serve_connection() ◀──────────┘
  *      │  io_read() meets EAGAIN ─▶ wait hook: watch fd, arm timer, yield ─┐
@@ -20,13 +20,15 @@
 #include "http_conn.h"
 
 struct task {
-    struct http_conn http;          /* the handler's 48 KiB of buffers: not on the small stack */
+    struct http_conn http;          /* the handler's state; its buffers only while in use */
     struct scheduler *scheduler;
     struct coro *coro;
     int fd;
     int waiting;                    /* EVENT_READ or EVENT_WRITE while parked on fd, else 0 */
     int wake;                       /* why it was resumed: IO_WAIT_READY, _TIMEOUT, _INTERRUPTED */
     bool interrupted;               /* the stop has failed one of its reads already */
+    bool released;                  /* its idle stack's pages were given back */
+    int64_t idle_since;             /* when it last went idle (io_now_ms) */
     struct event_timer timer;       /* the deadline of the current wait, or a /lab/sleep */
     /* In scheduler->first: link points at whatever points at this task (the
      * previous task's next, or first), so unlinking needs no special case. */
@@ -40,7 +42,9 @@ static struct scheduler *active;    /* the hooks' way to the scheduler: one per 
 void sched_init(struct scheduler *scheduler, struct event_loop *loop,
                 const struct server *server, struct worker_stats *stats)
 {
-    *scheduler = (struct scheduler){.loop = loop, .server = server, .stats = stats};
+    *scheduler = (struct scheduler){.loop = loop, .server = server, .stats = stats,
+                                    .idle_timer = EVENT_TIMER_INIT};
+    bufpool_init(&scheduler->buffers, HTTP_BUFFERS_SIZE);
     active = scheduler;
 }
 
@@ -48,8 +52,8 @@ void sched_init(struct scheduler *scheduler, struct event_loop *loop,
 static void serve_connection(void *arg)
 {
     struct task *task = arg;
-    http_serve_connection(&task->http, task->fd, &task->scheduler->server->site,
-                          task->scheduler->stats);
+    http_serve_pooled(&task->http, task->fd, &task->scheduler->server->site,
+                      task->scheduler->stats, &task->scheduler->buffers);
 }
 
 static void unlink_task(struct task *task)
@@ -80,6 +84,57 @@ static void finish(struct task *task)
     }
 }
 
+/* Idle: waiting for the next request, holding no buffers (http_conn.c gives
+ * them back before it waits). */
+static bool is_idle(const struct task *task)
+{
+    return task->waiting == EVENT_READ && task->http.in == NULL;
+}
+
+/* DOC: idle-stacks
+ * The timer: release the stacks of the tasks idle for SCHED_IDLE_RELEASE_MS,
+ * then look again when the next one will have been. One walk over the tasks a
+ * second at most; a connection that is busy again before then costs nothing
+ * (releasing at once would cost a madvise and the page faults that bring the
+ * pages back, for every request of a keep-alive connection). */
+static void release_idle_stacks(struct event_loop *loop, void *data)
+{
+    struct scheduler *scheduler = data;
+    int64_t now = io_now_ms(), next = -1;
+    for (struct task *task = scheduler->first; task != NULL; task = task->next) {
+        if (!is_idle(task) || task->released)
+            continue;
+        if (now - task->idle_since >= SCHED_IDLE_RELEASE_MS) {
+            coro_release_stack(task->coro);
+            task->released = true;
+        } else if (next < 0 || task->idle_since < next) {
+            next = task->idle_since;
+        }
+    }
+    if (next >= 0)
+        event_timer_start(loop, &scheduler->idle_timer, next + SCHED_IDLE_RELEASE_MS,
+                          release_idle_stacks, scheduler);
+}
+
+/* The coroutine has just parked: if idle, note since when (or, with a release
+ * delay of 0, release its stack now). */
+static void parked(struct task *task)
+{
+    if (!is_idle(task))
+        return;
+    struct scheduler *scheduler = task->scheduler;
+    if (SCHED_IDLE_RELEASE_MS == 0) {
+        coro_release_stack(task->coro);
+        return;
+    }
+    task->idle_since = io_now_ms();
+    task->released = false;
+    if (!event_timer_pending(&scheduler->idle_timer))
+        event_timer_start(scheduler->loop, &scheduler->idle_timer,
+                          task->idle_since + SCHED_IDLE_RELEASE_MS, release_idle_stacks,
+                          scheduler);
+}
+
 /* DOC: run
  * Resume task's coroutine (from the loop only), telling it why; it runs until
  * its next wait or until its handler returns. */
@@ -94,6 +149,8 @@ static void run(struct task *task, int wake)
     scheduler->current = NULL;
     if (coro_finished(task->coro))
         finish(task);
+    else
+        parked(task);
 }
 
 /* DOC: on-ready
@@ -157,8 +214,8 @@ static void sleep_a_while(int milliseconds)
 
 const struct io_hooks sched_io_hooks = {.wait = wait_for_socket, .sleep = sleep_a_while};
 
-/* DOC: sched-accept */
-void sched_accept(struct event_acceptor *acceptor, int conn_fd)
+/* DOC: sched-spawn */
+void sched_spawn(struct event_acceptor *acceptor, int conn_fd)
 {
     struct scheduler *scheduler = acceptor->data;
     struct task *task = scheduler->free_tasks;
@@ -174,14 +231,12 @@ void sched_accept(struct event_acceptor *acceptor, int conn_fd)
         event_acceptor_refuse(acceptor, conn_fd, "out of memory for a coroutine");
         return;
     }
-    /* Field by field: a struct assignment would also clear the 48 KiB of
-     * buffers, touching every page of them (http_serve_connection sets up
-     * what it needs). */
     task->scheduler = scheduler;
     task->coro = coro;
     task->fd = conn_fd;
     task->waiting = 0;
     task->interrupted = false;
+    task->released = false;
     task->timer = (struct event_timer)EVENT_TIMER_INIT;
     task->next = scheduler->first;
     task->link = &scheduler->first;
@@ -207,9 +262,13 @@ void sched_interrupt_readers(struct scheduler *scheduler)
 void sched_destroy(struct scheduler *scheduler)
 {
     while (scheduler->first != NULL) {      /* abandoned mid-request: the drain ran out */
+        if (scheduler->first->http.in != NULL)
+            http_conn_release(&scheduler->first->http);
         close(scheduler->first->fd);
         finish(scheduler->first);           /* as if its handler had closed it */
     }
+    event_timer_cancel(scheduler->loop, &scheduler->idle_timer);
+    bufpool_trim(&scheduler->buffers);
     while (scheduler->free_tasks != NULL) {
         struct task *task = scheduler->free_tasks;
         scheduler->free_tasks = task->next;

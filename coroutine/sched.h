@@ -10,12 +10,13 @@
 #ifndef COROUTINE_SCHED_H
 #define COROUTINE_SCHED_H
 
+#include "bufpool.h"
 #include "event.h"
 #include "event_server.h"
 #include "io.h"
 #include "server.h"
 
-struct task;                        /* one connection: a coroutine, its buffers, its timer */
+struct task;                        /* one connection: a coroutine, its timer */
 
 struct scheduler {
     struct event_loop *loop;
@@ -25,9 +26,17 @@ struct scheduler {
     struct task *current;           /* the task running now; NULL in the loop */
     struct task *first;             /* every live task, for the stop */
     int count;
-    struct task *free_tasks;        /* finished ones, buffers kept for the next */
+    struct task *free_tasks;        /* finished ones, kept for the next */
     int free_count;
+    struct bufpool buffers;         /* lent to the connections with a request in hand */
+    struct event_timer idle_timer;  /* the next look for long-idle stacks to release */
 };
+
+/* A connection idle (no request in hand, no buffers) this long gives the pages
+ * of its stack below its idle frame back to the kernel (coro_release_stack). */
+#ifndef SCHED_IDLE_RELEASE_MS
+#define SCHED_IDLE_RELEASE_MS 1000
+#endif
 
 /* wait: the socket and a deadline timer; sleep: a timer. Install after sched_init. */
 extern const struct io_hooks sched_io_hooks;
@@ -36,7 +45,7 @@ void sched_init(struct scheduler *scheduler, struct event_loop *loop,
                 const struct server *server, struct worker_stats *stats);
 
 /* The acceptor's callback: a coroutine for conn_fd, run at once as far as it goes. */
-void sched_accept(struct event_acceptor *acceptor, int conn_fd);
+void sched_spawn(struct event_acceptor *acceptor, int conn_fd);
 
 /* At a stop: resume every coroutine waiting to read, its read failing with
  * EINTR as a signal would fail a blocking one. The handler then ends the

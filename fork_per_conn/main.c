@@ -1,11 +1,14 @@
 /* fork_per_conn — a new child process for every connection.
  *
- * The model: the parent accepts; for each connection it forks a child that serves
- * it and exits (UNP's server 01, CS:APP's echoserverp). A SIGCHLD handler reaps
- * the children. --max-procs N bounds how many live at once.
+ * The model: the parent calls accept(), here, in the accept loop; for each
+ * connection it forks a child that calls http_serve_connection() (read, parse,
+ * answer: common/http_conn.c) and exits (UNP's server 01, CS:APP's echoserverp).
+ * A SIGCHLD handler reaps the children. --max-procs N bounds how many live at once.
  *
  * What blocks: the parent, in accept() (and, at --max-procs children, waiting for
- * one to exit); each child, in its one client. A slow client holds only its child.
+ * one to exit); each child, in its one client. A slow client holds only its
+ * child. 100 clients at once: 64 children (--max-procs) serve them, the rest wait
+ * in the listen queue until a child exits.
  *
  * What it costs: one fork() and one exit per connection (UNP Figure 30.1's
  * dearest row), and one process per client in flight.
@@ -19,11 +22,20 @@
  * We block SIGCHLD rather than use a self-pipe or signalfd: it keeps the reaping in
  * the handler, where the lecture puts it, at the price of a sigprocmask() pair.
  *
- * Its neighbours: iterative is this loop with the serving done in the parent;
- * prefork forks its children once, before the first client.
+ * At a stop: the parent's accept() is woken as iterative's is (the stop handler
+ * shuts the listening socket down: server_wake_on_stop in common/server.h) and
+ * the loop ends; stop_children then sends every child SIGTERM, again every
+ * STOP_RESEND_MS, and SIGKILL after STOP_GRACE_MS. A child idle between two
+ * requests ends at the first SIGTERM that finds it in read(); one signal could
+ * land just before that read() and be missed, hence the repeats. A child in the
+ * middle of a response finishes it (its answer says Connection: close).
+ *
+ * Neighbour: iterative is this loop with the serving done in the parent. Next:
+ * prefork forks its children once, before the first client. `make diffs`.
  *
  * Experiment: `make bench ONLY=fig30.1` (CPU per connection, children included). */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,15 +45,16 @@
 #include <unistd.h>
 
 #include "http_conn.h"
+#include "io.h"
 #include "net.h"
 #include "server.h"
 
 static int max_procs = 64;
 
 static const struct model_option model_options[] = {
-    {"max-procs", "N", "children alive at once; the parent waits at N (default 64)", NULL,
-     &max_procs, 1, 100000},
-    {NULL, NULL, NULL, NULL, NULL, 0, 0},
+    {.name = "max-procs", .arg = "N", .value = &max_procs, .min = 1, .max = 100000,
+     .help = "children alive at once; the parent waits at N (default 64)"},
+    {.name = NULL},
 };
 
 static const struct server_spec spec = {
@@ -51,6 +64,10 @@ static const struct server_spec spec = {
 };
 
 static struct http_conn conn;       /* each child's own copy after fork() */
+
+/* At a stop: SIGTERM to every child this often, until all are gone; SIGKILL after
+ * the grace period (common/pool.c stops its workers the same way). */
+enum { STOP_RESEND_MS = 200, STOP_GRACE_MS = 5000 };
 
 /* The live children. Written by the handler and by the main loop; the loop blocks
  * SIGCHLD around each access, so the two never interleave. */
@@ -101,36 +118,45 @@ _Noreturn static void serve_child(struct server *server, int conn_fd, const sigs
 {
     signal(SIGCHLD, SIG_DFL);
     sigprocmask(SIG_SETMASK, unblocked, NULL);
-    server_wake_on_stop(-1);        /* our SIGTERM must not shut the parent's socket */
+    /* The child shares the parent's listening socket: its stop handler must not
+     * shut it down (that would end the parent's accepting). It never accepts,
+     * so it needs no wake-up there; stop_children's SIGTERMs reach its read(). */
+    server_wake_on_stop(-1);
     close(server->listen_fd);
     net_prepare_connection(conn_fd, server->options.timeout_ms);
     http_serve_connection(&conn, conn_fd, &server->site, &server->stats->workers[0]);
     _exit(0);
 }
 
-/* At exit: ask every child to finish (a SIGTERM ends an idle keep-alive wait at
- * once), then wait until all are reaped. */
+/* DOC: stop-children
+ * At exit: SIGTERM every child until all are reaped, then SIGKILL the rest once
+ * the grace period is over. One SIGTERM is not enough: a child that had just
+ * decided to keep the connection alive would get it before its next read(),
+ * and sleep in that read() until --timeout-ms. ppoll() lets SIGCHLD in for the
+ * pause only, as sigsuspend() does, so no exit is missed either. */
 static void stop_children(const sigset_t *unblocked)
 {
-    for (int i = 0; i < max_procs; i++)
-        if (children[i] != 0)
-            kill(children[i], SIGTERM);
-    while (live_children > 0)
-        sigsuspend(unblocked);
+    int64_t deadline = io_now_ms() + STOP_GRACE_MS;
+    while (live_children > 0) {
+        for (int i = 0; i < max_procs; i++)
+            if (children[i] != 0)
+                kill(children[i], io_now_ms() < deadline ? SIGTERM : SIGKILL);
+        struct timespec pause = {0, STOP_RESEND_MS * 1000000L};
+        ppoll(NULL, 0, &pause, unblocked);
+    }
 }
 
 int main(int argc, char **argv)
 {
     struct server server;
-    server_start(&server, &spec, argc, argv, 1, true);
+    server_start(&server, &spec, argc, argv);
     struct worker_stats *stats = &server.stats->workers[0];     /* shared by all children */
     children = calloc((size_t)max_procs, sizeof *children);
     if (children == NULL)
         server_die(&server, "calloc");
 
-    /* No SA_RESTART: a child's exit ends accept() with EINTR and the loop looks at
-     * the stop flag again. Restarted, accept() would sleep on past a SIGTERM that
-     * arrived while the handler ran. */
+    /* Reap in the handler. No SA_RESTART, as for the stop signals: a child's exit
+     * ends the parent's accept() with EINTR, and the loop simply goes round. */
     struct sigaction action = {.sa_handler = reap_children, .sa_flags = SA_NOCLDSTOP};
     sigemptyset(&action.sa_mask);
     sigaction(SIGCHLD, &action, NULL);
@@ -147,7 +173,7 @@ int main(int argc, char **argv)
         int conn_fd = net_accept(server.listen_fd, stats);
         sigprocmask(SIG_BLOCK, &with_sigchld, NULL);    /* from here to remember_child */
         if (conn_fd < 0)
-            continue;               /* EINTR (maybe a stop request), or backed off */
+            continue;               /* a child's exit (EINTR), a stop, or backed off */
         pid_t pid = fork();
         if (pid == 0)
             serve_child(&server, conn_fd, &unblocked);

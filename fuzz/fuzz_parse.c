@@ -7,7 +7,12 @@
  *   - ERROR: the status is one the contract names;
  *   - the answer for the whole input is the same whether or not the input is
  *     followed by more bytes, once the head is complete (the parser must not
- *     look past the head it reports). */
+ *     look past the head it reports);
+ *   - fed in pieces (of 1 to 8 bytes, sizes taken from the input's own bytes),
+ *     each call passing as scanned the length of the last NEED_MORE (and each
+ *     NEED_MORE asked again with nothing new: NEED_MORE again), the first
+ *     answer that is not NEED_MORE is the one parsing that prefix from scratch
+ *     gives, and an ERROR is the ERROR of the whole input. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,10 +28,48 @@ static void check_slice(struct http_text t, const uint8_t *data, size_t size)
         abort();
 }
 
+/* Feed data in pieces, resuming; check the first answer that is not NEED_MORE
+ * against a parse from scratch of the same prefix, and an ERROR against the
+ * answer for the whole input. */
+static void check_resumed(const uint8_t *data, size_t size, enum http_parse_result whole,
+                          const struct http_request *whole_request)
+{
+    const char *buf = (const char *)data;
+    struct http_request resumed, scratch;
+    size_t scanned = 0;
+    for (size_t k = 0; k < size;) {
+        k += 1 + data[k] % 8;
+        if (k > size)
+            k = size;
+        enum http_parse_result result = http_parse_request(buf, k, scanned, &resumed);
+        if (result == HTTP_PARSE_NEED_MORE) {
+            scanned = k;
+            if (http_parse_request(buf, k, scanned, &resumed) != HTTP_PARSE_NEED_MORE)
+                abort();                /* the same bytes again */
+            continue;
+        }
+        if (http_parse_request(buf, k, 0, &scratch) != result)
+            abort();
+        if (result == HTTP_PARSE_ERROR &&
+            (resumed.error_status != scratch.error_status || whole != HTTP_PARSE_ERROR ||
+             resumed.error_status != whole_request->error_status))
+            abort();
+        if (result == HTTP_PARSE_COMPLETE &&
+            (resumed.head_length != scratch.head_length || resumed.method != scratch.method ||
+             resumed.target.start != scratch.target.start ||
+             resumed.target.length != scratch.target.length ||
+             resumed.host.length != scratch.host.length ||
+             resumed.keep_alive != scratch.keep_alive || resumed.body != scratch.body))
+            abort();
+        return;
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct http_request request;
-    enum http_parse_result result = http_parse_request((const char *)data, size, &request);
+    enum http_parse_result result = http_parse_request((const char *)data, size, 0, &request);
+    check_resumed(data, size, result, &request);
     if (result == HTTP_PARSE_COMPLETE) {
         if (request.head_length == 0 || request.head_length > size)
             abort();
@@ -40,7 +83,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_slice(request.if_modified_since, data, size);
         /* The same head, cut exactly at its end, must parse the same way. */
         struct http_request again;
-        if (http_parse_request((const char *)data, request.head_length, &again) !=
+        if (http_parse_request((const char *)data, request.head_length, 0, &again) !=
                 HTTP_PARSE_COMPLETE ||
             again.head_length != request.head_length)
             abort();

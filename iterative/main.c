@@ -2,21 +2,33 @@
  *
  * The model: accept a connection, serve it until it closes, accept the next.
  * There is no concurrency at all, so nothing is shared and nothing can race.
+ * accept() is called here, by the one process; the handler,
+ * http_serve_connection() (common/http_conn.c), reads, parses and answers every
+ * request of the connection, and closes it.
  *
  * What blocks: everything. While one client is being served, including while it
  * sits idle on a keep-alive connection, every other client waits in the kernel's
- * listen queue. Only --timeout-ms bounds how long one idle client holds the rest.
+ * listen queue: 100 clients at once are served one after another. Only
+ * --timeout-ms bounds how long one idle client holds the rest.
  *
  * What it costs: nothing beyond the work itself, which makes it the baseline row
  * of UNP Figure 30.1 (CPU per connection); the other six servers are measured
  * against it.
  *
- * Its neighbour: fork_per_conn adds one fork() per connection around the same
- * call to http_serve_connection().
+ * At a stop (every server starts from this one): SIGINT or SIGTERM runs the
+ * handler server_start installed (common/server.c). It sets the stop flag and
+ * shuts down the read side of the listening socket, so an accept() asleep now, or
+ * called after, fails (EINVAL) instead of sleeping on: the loop comes round, sees
+ * server_stopping() and ends. A signal alone would leave a race: land between
+ * the check and accept(), and accept() sleeps until the next client. A client
+ * being served is finished first; one idle between requests has its read()
+ * interrupted (EINTR) and is closed (unless the signal landed just before that
+ * read(): then it waits out --timeout-ms). server_finish prints the summary.
+ *
+ * Neighbour: fork_per_conn, which adds one fork() per connection around the same
+ * call to http_serve_connection(). `make diffs`.
  *
  * Experiment: docs/labs (lab 1, one slow client) and `make bench` fig30.1. */
-#include <errno.h>
-
 #include "http_conn.h"
 #include "net.h"
 #include "server.h"
@@ -26,12 +38,12 @@ static const struct server_spec spec = {
     .summary = "Serves one connection at a time: the baseline.",
 };
 
-static struct http_conn conn;       /* one connection at a time: one buffer */
+static struct http_conn conn;       /* one connection at a time: one handler state */
 
 int main(int argc, char **argv)
 {
     struct server server;
-    server_start(&server, &spec, argc, argv, 1, true);
+    server_start(&server, &spec, argc, argv);
     struct worker_stats *stats = &server.stats->workers[0];
 
     /* DOC: accept-loop */
@@ -39,7 +51,7 @@ int main(int argc, char **argv)
         server_service(&server);
         int conn_fd = net_accept(server.listen_fd, stats);
         if (conn_fd < 0)
-            continue;               /* EINTR (maybe a stop request), or backed off */
+            continue;               /* a stop (the loop test ends it), or backed off */
         net_prepare_connection(conn_fd, server.options.timeout_ms);
         http_serve_connection(&conn, conn_fd, &server.site, stats);
     }

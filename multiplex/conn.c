@@ -1,10 +1,10 @@
 /* conn — see conn.h. The state machine, in the order a request moves through it:
  *
- *   accept ─▶ READING_HEAD ─▶ READING_BODY ─▶ [DELAYING] ─▶ SENDING_HEAD
- *                 ▲                                            │
- *                 │             SENDING_BYTES ◀─ SENDING_FILE ◀┘
- *                 │                  │
- *                 └── keep-alive ◀───┴──▶ Connection: close ─▶ LINGERING ─▶ closed
+ *   accept ─▶ IDLE ─▶ READING_HEAD ─▶ READING_BODY ─▶ [DELAYING] ─▶ SENDING_HEAD
+ *              ▲          ▲                                             │
+ *              │          │              SENDING_BYTES ◀─ SENDING_FILE ◀┘
+ *              │          └─ pipelined ◀──────┤
+ *              └── keep-alive, nothing buffered ◀──┴──▶ Connection: close ─▶ LINGERING
  *
  * Each state has one handler that runs until the socket would block (it then
  * says what to wait for) or the state is done (it names the next state). An
@@ -49,6 +49,8 @@ static enum step close_conn(struct conn *conn)
     event_timer_cancel(mux->loop, &conn->timer);
     event_unwatch(mux->loop, conn->http.fd);    /* before close(): see event.h */
     http_response_done(&conn->response);
+    if (conn->http.in != NULL)
+        http_conn_release(&conn->http);
     close(conn->http.fd);
     if (conn->previous != NULL)
         conn->previous->next = conn->next;
@@ -78,7 +80,33 @@ static enum step wait_for(struct conn *conn, int events)
 static enum step enter_reading_head(struct conn *conn)
 {
     conn->state = CONN_READING_HEAD;
+    conn->head_scanned = 0;
     set_deadline(conn, timeout_ms(conn));   /* bounds an idle keep-alive and a slow head */
+    return STEP_NEXT;
+}
+
+/* DOC: idle
+ * Between requests with nothing buffered (and before the first): give the
+ * buffers back and wait for the socket without them. One deadline bounds the
+ * idle wait and the head that follows, as in the blocking handler. */
+static enum step enter_idle(struct conn *conn)
+{
+    if (conn->http.in != NULL)
+        http_conn_release(&conn->http);
+    conn->start = 0;
+    conn->state = CONN_IDLE;
+    set_deadline(conn, timeout_ms(conn));
+    if (server_stopping())
+        return STEP_NEXT;           /* look now: read_head ends it unless a request is there */
+    return wait_for(conn, EVENT_READ);
+}
+
+/* The socket became readable: borrow the buffers and read the head. */
+static enum step leave_idle(struct conn *conn)
+{
+    if (http_conn_borrow(&conn->http) != 0)
+        return fail_conn(conn);
+    conn->state = CONN_READING_HEAD;
     return STEP_NEXT;
 }
 
@@ -98,7 +126,7 @@ static enum step enter_sending(struct conn *conn)
 static enum step enter_error(struct conn *conn, int status)
 {
     http_response_done(&conn->response);
-    http_respond_error(status, true, conn->http.out, sizeof conn->http.out, &conn->response);
+    http_respond_error(status, true, conn->http.out, HTTP_OUT_SIZE, &conn->response);
     return enter_sending(conn);
 }
 
@@ -107,14 +135,14 @@ static enum step enter_error(struct conn *conn, int status)
 static ssize_t read_more(struct conn *conn)
 {
     struct http_conn *http = &conn->http;
-    if (http->in_length == sizeof http->in && conn->start > 0) {
+    if (http->in_length == HTTP_IN_SIZE && conn->start > 0) {
         memmove(http->in, http->in + conn->start, http->in_length - conn->start);
         http->in_length -= conn->start;
         conn->start = 0;
     }
-    if (http->in_length == sizeof http->in)
+    if (http->in_length == HTTP_IN_SIZE)
         return -2;
-    ssize_t n = read(http->fd, http->in + http->in_length, sizeof http->in - http->in_length);
+    ssize_t n = read(http->fd, http->in + http->in_length, HTTP_IN_SIZE - http->in_length);
     if (n > 0)
         http->in_length += (size_t)n;
     return n;
@@ -127,8 +155,9 @@ static enum step read_head(struct conn *conn)
     bool partial = http->in_length > conn->start;
     if (partial) {
         struct http_request request;
+        size_t length = http->in_length - conn->start;
         enum http_parse_result parsed =
-            http_parse_request(http->in + conn->start, http->in_length - conn->start, &request);
+            http_parse_request(http->in + conn->start, length, conn->head_scanned, &request);
         if (parsed != HTTP_PARSE_NEED_MORE)
             stats_add(&conn->mux->stats->requests, 1);
         if (parsed == HTTP_PARSE_ERROR)
@@ -139,13 +168,14 @@ static enum step read_head(struct conn *conn)
             /* Build the answer while the request's fields still point into in[]. */
             bool keep_alive = request.keep_alive && !server_stopping();
             http_respond(http->site, &conn->session, &request, keep_alive, http->out,
-                         sizeof http->out, &conn->response);
+                         HTTP_OUT_SIZE, &conn->response);
             conn->start += request.head_length;
             http_body_start(&conn->body, &request, HTTP_BODY_LIMIT);
             conn->state = CONN_READING_BODY;
             set_deadline(conn, timeout_ms(conn));
             return STEP_NEXT;
         }
+        conn->head_scanned = length;
     }
     ssize_t n = read_more(conn);
     if (n > 0)
@@ -211,19 +241,20 @@ static enum step wrote(struct conn *conn, ssize_t n, enum conn_state done_state,
 static enum step finish_response(struct conn *conn)
 {
     http_response_done(&conn->response);
-    if (!conn->response.close_after) {
-        enter_reading_head(conn);
+    if (!conn->response.close_after) {      /* keep-alive */
+        if (conn->http.in_length == conn->start)
+            return enter_idle(conn);        /* back to the loop: it waits for the socket */
+        enter_reading_head(conn);           /* a pipelined request is in in[] */
         /* DOC: take-turns
-         * A pipelined request is waiting in in[]: answering it now, and the
-         * next, would keep the loop from everybody else. Wait for the socket to
-         * be writable instead (it is: the loop reports it next pass, after the
-         * others ready in this one). (docs/multiplex.md#fairness) */
-        if (conn->http.in_length > conn->start)
-            return wait_for(conn, EVENT_WRITE);
-        return STEP_NEXT;
+         * Answering it now, and the next, would keep the loop from everybody
+         * else. Wait for the socket to be writable instead (it is: the loop
+         * reports it next pass, after the others ready in this one).
+         * (docs/multiplex.md#fairness) */
+        return wait_for(conn, EVENT_WRITE);
     }
     /* Connection: close — shut our side, then read what the client may still
      * send until it closes too, so our answer is not destroyed by a reset. */
+    http_conn_release(&conn->http);         /* linger() reads into a buffer of its own */
     shutdown(conn->http.fd, SHUT_WR);
     conn->state = CONN_LINGERING;
     conn->lingered = 0;
@@ -292,6 +323,7 @@ static void advance(struct conn *conn)
     enum step step = STEP_NEXT;
     while (step == STEP_NEXT) {
         switch (conn->state) {
+        case CONN_IDLE:         step = leave_idle(conn); break;
         case CONN_READING_HEAD: step = read_head(conn); break;
         case CONN_READING_BODY: step = read_body(conn); break;
         case CONN_DELAYING:     step = STEP_WAIT; break;
@@ -319,6 +351,9 @@ static void on_timer(struct event_loop *loop, void *data)
         if (enter_sending(conn) == STEP_NEXT)
             advance(conn);
         return;
+    case CONN_IDLE:
+        close_conn(conn);           /* idle keep-alive: end it quietly */
+        return;
     case CONN_READING_HEAD:
         if (conn->http.in_length == conn->start) {
             close_conn(conn);       /* idle keep-alive: end it quietly */
@@ -341,10 +376,10 @@ static void on_timer(struct event_loop *loop, void *data)
     }
 }
 
-/* DOC: conn-accept
+/* DOC: conn-start
  * A new connection (common/event_server.c accepted it): a struct conn, in
  * READING_HEAD, and as far as it can go at once. */
-void conn_accept(struct event_acceptor *acceptor, int conn_fd)
+void conn_start(struct event_acceptor *acceptor, int conn_fd)
 {
     struct multiplex *mux = acceptor->data;
     struct conn *conn = malloc(sizeof *conn);
@@ -352,10 +387,8 @@ void conn_accept(struct event_acceptor *acceptor, int conn_fd)
         event_acceptor_refuse(acceptor, conn_fd, "out of memory");
         return;
     }
-    conn->http.fd = conn_fd;
-    conn->http.site = &mux->server->site;
-    conn->http.stats = mux->stats;
-    conn->http.in_length = 0;
+    conn->http = (struct http_conn){
+        .fd = conn_fd, .site = &mux->server->site, .stats = mux->stats, .pool = &mux->buffers};
     conn->mux = mux;
     conn->start = 0;
     http_session_start(&conn->session, conn_fd);
@@ -368,15 +401,19 @@ void conn_accept(struct event_acceptor *acceptor, int conn_fd)
     mux->first = conn;
     mux->count++;
     stats_add(&mux->stats->connections, 1);
-    if (enter_reading_head(conn) == STEP_NEXT)
+    if (enter_idle(conn) == STEP_NEXT)
         advance(conn);
 }
+
+void conn_init(struct multiplex *mux) { bufpool_init(&mux->buffers, HTTP_BUFFERS_SIZE); }
+void conn_destroy(struct multiplex *mux) { bufpool_trim(&mux->buffers); }
 
 void conn_close_idle(struct multiplex *mux)
 {
     for (struct conn *conn = mux->first, *next; conn != NULL; conn = next) {
         next = conn->next;
-        if (conn->state == CONN_READING_HEAD && conn->http.in_length == conn->start)
+        if (conn->state == CONN_IDLE ||
+            (conn->state == CONN_READING_HEAD && conn->http.in_length == conn->start))
             close_conn(conn);
     }
 }

@@ -23,6 +23,7 @@
 
 /* DOC: conn-states */
 enum conn_state {
+    CONN_IDLE,                      /* waiting for a request, holding no buffers */
     CONN_READING_HEAD,              /* waiting for (the rest of) a request head */
     CONN_READING_BODY,              /* discarding a request body */
     CONN_DELAYING,                  /* /lab/sleep: a timer, not a sleeping process */
@@ -40,15 +41,17 @@ struct multiplex {
     struct event_acceptor acceptor; /* the listening socket (common/event_server.c) */
     struct conn *first;             /* every open connection, for the stop */
     int count;
+    struct bufpool buffers;         /* lent to the connections with a request in hand */
 };
 
 struct conn {
-    struct http_conn http;          /* fd, in[] and out[]: the blocking handler's buffers */
+    struct http_conn http;          /* fd, and in[] and out[] while a request is in hand */
     struct multiplex *mux;
     enum conn_state state;
     /* The blocking handler's local variables, kept across returns to the loop: */
     size_t start;                   /* where the next request begins in http.in */
     struct http_session session;    /* the per-connection limits' counts */
+    size_t head_scanned;            /* bytes of that request the parser answered NEED_MORE for */
     struct http_body_reader body;   /* progress through a request body */
     struct http_response response;  /* what to send, and the file it holds */
     size_t head_sent;               /* bytes of out[] already written */
@@ -60,11 +63,17 @@ struct conn {
     struct conn *previous, *next;   /* in mux->first's list */
 };
 
+/* Set up mux's buffer pool (before the first conn_start). */
+void conn_init(struct multiplex *mux);
+
 /* The acceptor's callback: start serving a connection it accepted. */
-void conn_accept(struct event_acceptor *acceptor, int conn_fd);
+void conn_start(struct event_acceptor *acceptor, int conn_fd);
 
 /* At a stop: close every connection that is waiting for a request and has
  * received none of it; the others finish (their responses say Connection: close). */
 void conn_close_idle(struct multiplex *mux);
+
+/* After the drain: unmap the pool's free buffers. */
+void conn_destroy(struct multiplex *mux);
 
 #endif

@@ -6,9 +6,15 @@
  * machine (multiplex/conn.c) as far as it can go without blocking: read →
  * parse → discard a body → send the head → send the body → keep-alive or
  * close. Sockets are non-blocking; /lab/sleep and every timeout are timers.
+ * accept() is not in this folder: when the listening socket is readable the
+ * loop calls on_listen_ready (common/event_server.c), which accepts and hands
+ * each new socket to conn_start (multiplex/conn.c), the .on_connection below.
+ * Requests are parsed and answered in conn.c's states, with the same parser
+ * and http_respond() the blocking handler uses.
  *
  * What blocks: only the loop's wait. Nothing else may: one handler that
- * blocks or spins (/lab/cpu) stops every connection at once.
+ * blocks or spins (/lab/cpu) stops every connection at once. 100 clients at
+ * once are 100 struct conn on one loop, all served.
  *
  * What it costs: no process or thread per client, only a struct conn (48 KiB
  * of buffers) — but the code is longer, because what a blocking handler keeps
@@ -17,11 +23,19 @@
  * (docs/multiplex.md counts it). select() also cannot watch a descriptor
  * beyond FD_SETSIZE (1024): such a connection gets 503 and is closed.
  *
- * What changed from its neighbour, prefork_select: the same select(), but
- * watching every client socket as well as the listening one, in one process.
- * With --workers N there are N such loops sharing the listening socket (or
- * each with its own: --reuseport). coroutine keeps this loop and gives each
- * connection a stack back, so its handler is http_serve_connection again.
+ * At a stop: the stop handler sets the flag and interrupts the loop's wait
+ * (EINTR); event_loop_run (common/event.c), which looks at the flag around
+ * every wait, returns (event.c's comments say how it treats a signal that
+ * lands just before the wait). Then the loop stops
+ * accepting, closes the connections waiting for a request (conn_close_idle)
+ * and gives the others DRAIN_MS to finish. With --workers N the parent stops
+ * the N loop processes as prefork's parent stops its children (common/pool.c).
+ *
+ * Neighbour: prefork_select, with the same select(), but watching every
+ * client socket as well as the listening one, in one process. With --workers
+ * N there are N such loops sharing the listening socket (or each with its own:
+ * --reuseport). Next: coroutine keeps this loop and gives each connection a
+ * stack back, so its handler is http_serve_connection again. `make diffs`.
  *
  * Experiment: docs/multiplex.md (1000 idle clients; select's limit), and
  * `make bench` slow-handler: /lab/sleep costs a timer, not a worker. */
@@ -32,15 +46,15 @@
 #include "pool.h"
 #include "server.h"
 
-static int backend;                 /* --backend: an index into event_backend_names */
+static int backend = EVENT_BACKEND_SELECT;     /* --backend */
 static int reuseport;               /* --reuseport */
 
 static const struct model_option model_options[] = {
-    {"backend", "NAME", "how the loop waits (default select)", event_backend_names, &backend,
-     0, 0},
-    {"reuseport", NULL, "each worker listens on its own socket (SO_REUSEPORT)", NULL,
-     &reuseport, 0, 1},
-    {NULL, NULL, NULL, NULL, NULL, 0, 0},
+    {.name = "backend", .arg = "NAME", .choices = event_backend_names, .value = &backend,
+     .help = "how the loop waits (default select)"},
+    {.name = "reuseport", .value = &reuseport,
+     .help = "each worker listens on its own socket (SO_REUSEPORT)"},
+    {.name = NULL},
 };
 
 static const struct server_spec spec = {
@@ -48,6 +62,7 @@ static const struct server_spec spec = {
     .summary = "One event loop per process, a state machine per connection.",
     .default_workers = 1,
     .model_options = model_options,
+    .listens_itself = true,         /* event_server_listen, in main */
 };
 
 /* After a stop request, how long in-flight responses get (inside the pool's
@@ -63,13 +78,14 @@ static void serve_loop(struct server *server, int worker_id, void *context)
     struct worker_stats *stats = &server->stats->workers[worker_id];
     struct event_loop *loop = event_server_loop(server, event_backend_names[backend], stats);
     struct multiplex mux = {.loop = loop, .server = server, .stats = stats};
+    conn_init(&mux);
     /* One accept per readiness, like UNP's servers: with --workers N every
      * loop is woken for a connection, one gets it, the others count a spurious
      * accept (the thundering herd, at the level of event loops). */
     mux.acceptor = (struct event_acceptor){
         .loop = loop, .server = server, .stats = stats,
         .listen_fd = event_server_socket(server, worker_id, reuseport),
-        .batch = 1, .on_connection = conn_accept, .data = &mux,
+        .batch = 1, .on_connection = conn_start, .data = &mux,
         .open = &mux.count,
     };
     event_acceptor_start(&mux.acceptor);
@@ -81,15 +97,16 @@ static void serve_loop(struct server *server, int worker_id, void *context)
     event_acceptor_stop(&mux.acceptor);
     conn_close_idle(&mux);
     event_server_drain(loop, &mux.count, DRAIN_MS, spec.name);
+    conn_destroy(&mux);
     event_loop_destroy(loop);
 }
 
 int main(int argc, char **argv)
 {
-    /* One stats slot per --workers (slots 0); we listen ourselves, because
-     * --reuseport must be set on the socket before bind(). */
+    /* We listen ourselves, because --reuseport must be set on the socket before
+     * bind(); the counters have one slot per --workers. */
     struct server server;
-    server_start(&server, &spec, argc, argv, 0, false);
+    server_start(&server, &spec, argc, argv);
     event_server_listen(&server, reuseport != 0);
 
     if (server.options.workers > 1)

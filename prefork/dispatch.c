@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "http_conn.h"
 #include "net.h"
 #include "pool.h"
 

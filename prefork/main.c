@@ -2,12 +2,15 @@
  * accept().
  *
  * The model: the parent forks --workers children at start (UNP's server 02);
- * each child loops accept → serve, and the kernel hands each new connection to
- * one child asleep in accept(). The parent only supervises (common/pool.c): it
- * replaces a child that dies, and stops and reaps them all at the end.
+ * each child loops accept → serve in worker_main below: it calls accept() itself
+ * and then http_serve_connection() (common/http_conn.c), and the kernel hands
+ * each new connection to one child asleep in accept(). The parent only
+ * supervises (pool_run, common/pool.c): it replaces a child that dies, and stops
+ * and reaps them all at the end.
  *
  * What blocks: each child, in accept() and then in its one client. N children
- * serve N clients at once; client N+1 waits in the listen queue.
+ * serve N clients at once; of 100 clients at once, 100 - N wait in the listen
+ * queue until a child is free.
  *
  * What it costs: no fork per connection, so CPU per connection falls to about
  * the iterative server's; but N processes exist whether or not clients come.
@@ -16,11 +19,19 @@
  * go round the children in turn.
  *
  * UNP Figure 30.1 rows 3-5: --accept-lock fcntl|mutex lets one child at a time
- * sleep in accept() (lock.c); --dispatch pass-fd has the parent accept and pass
- * each descriptor to an idle child (dispatch.c).
+ * sleep in accept() (lock.c); --dispatch pass-fd has the parent accept, in
+ * dispatch_run (dispatch.c), and pass each descriptor to an idle child.
  *
- * Its neighbours: fork_per_conn forks a child per connection instead; prefork_select
- * waits for the listening socket to become readable before accept(). `make diffs`.
+ * At a stop: the parent's pool_run sees the flag and sends every child SIGTERM,
+ * again every 200 ms until all are gone (a child that had just checked the flag
+ * would sleep in accept() through one signal), SIGKILL after 5 s. The children
+ * share the listening socket, so pool_start turned the stop handler's shutdown
+ * off (server_wake_on_stop(-1), common/server.h) before forking: the SIGTERM
+ * interrupts accept() or the lock's wait (EINTR) instead.
+ *
+ * Neighbour: fork_per_conn forks a child per connection instead. Next:
+ * prefork_select waits for the listening socket to become readable before
+ * accept(). `make diffs`.
  *
  * Experiment: `make bench ONLY=herd` (sleeps per connection), ONLY=distribution
  * (connections per child), ONLY=fig30.1 (CPU per connection). docs/prefork.md. */
@@ -39,11 +50,12 @@ static const char *const lock_names[] = {"none", "fcntl", "mutex", NULL};
 static const char *const dispatch_names[] = {"accept", "pass-fd", NULL};
 
 static const struct model_option model_options[] = {
-    {"accept-lock", "KIND", "a lock around accept(): one child at a time sleeps in it",
-     lock_names, &accept_lock, 0, 0},
-    {"dispatch", "HOW", "accept: every child accepts; pass-fd: the parent accepts and "
-     "passes the descriptor", dispatch_names, &dispatch, 0, 0},
-    {NULL, NULL, NULL, NULL, NULL, 0, 0},
+    {.name = "accept-lock", .arg = "KIND", .choices = lock_names, .value = &accept_lock,
+     .help = "a lock around accept(): one child at a time sleeps in it"},
+    {.name = "dispatch", .arg = "HOW", .choices = dispatch_names, .value = &dispatch,
+     .help = "accept: every child accepts; pass-fd: the parent accepts and passes the "
+             "descriptor"},
+    {.name = NULL},
 };
 
 static const struct server_spec spec = {
@@ -72,7 +84,7 @@ static void worker_main(struct server *server, int worker_id, void *context)
         }
         stats_wait_end(stats);
         if (conn_fd < 0)
-            continue;               /* EINTR (maybe a stop request), or backed off */
+            continue;               /* a stop (EINTR), or backed off */
         net_prepare_connection(conn_fd, server->options.timeout_ms);
         http_serve_connection(&conn, conn_fd, &server->site, stats);
     }
@@ -81,7 +93,7 @@ static void worker_main(struct server *server, int worker_id, void *context)
 int main(int argc, char **argv)
 {
     struct server server;
-    server_start(&server, &spec, argc, argv, 0, true);
+    server_start(&server, &spec, argc, argv);
     if (dispatch == DISPATCH_PASS_FD) {
         dispatch_run(&server);
     } else {

@@ -3,12 +3,14 @@
  *
  * The model: prefork's children, with one change: the listening socket is
  * non-blocking and each child first waits for it to be readable, then calls
- * accept() (UNP §30.7, "select collisions"). The parent only supervises
- * (common/pool.c).
+ * accept() (UNP §30.7, "select collisions"), both in worker_main below, and then
+ * http_serve_connection() (common/http_conn.c). The parent only supervises
+ * (pool_run, common/pool.c).
  *
  * What blocks: each child, in select() (or poll, epoll_wait) and then in its one
- * client. A child that loses the race for a connection gets EAGAIN from accept()
- * and goes back to waiting.
+ * client; of 100 clients at once, 100 - N wait in the listen queue. A child
+ * that loses the race for a connection gets EAGAIN from accept() and goes back
+ * to waiting.
  *
  * What it costs: every child asleep in select() or poll() on one socket is woken
  * for each connection, and all but one go back to sleep: about N-1 extra wakeups
@@ -17,8 +19,13 @@
  * --wait epoll-exclusive (EPOLLEXCLUSIVE) wakes one; --reuseport gives each child
  * its own listening socket and lets the kernel spread connections by hash.
  *
- * Its neighbour: prefork, of which this is a copy plus the wait before accept()
- * and the per-child sockets of --reuseport. `make diffs` shows just that.
+ * At a stop: as prefork's. The parent SIGTERMs every child, again every 200 ms,
+ * SIGKILL after 5 s; the signal interrupts select() (or poll, epoll_wait), which
+ * has no SA_RESTART to come back from, and the loop sees the flag.
+ *
+ * Neighbour: prefork, of which this is a copy plus the wait before accept() and
+ * its options (and, for now, the per-child sockets of --reuseport). Next:
+ * multiplex, the same select() watching every client socket too. `make diffs`.
  *
  * Experiment: `make bench ONLY=herd` (sleeps per connection for each --wait),
  * ONLY=distribution (connections per child). docs/prefork_select.md. */
@@ -41,11 +48,11 @@ static int reuseport;
 static const char *const wait_names[] = {"select", "poll", "epoll", "epoll-exclusive", NULL};
 
 static const struct model_option model_options[] = {
-    {"wait", "CALL", "how a child waits for the listening socket to become readable",
-     wait_names, &wait_mode, 0, 0},
-    {"reuseport", NULL, "each child its own listening socket (SO_REUSEPORT)", NULL,
-     &reuseport, 0, 0},
-    {NULL, NULL, NULL, NULL, NULL, 0, 0},
+    {.name = "wait", .arg = "CALL", .choices = wait_names, .value = &wait_mode,
+     .help = "how a child waits for the listening socket to become readable"},
+    {.name = "reuseport", .value = &reuseport,
+     .help = "each child its own listening socket (SO_REUSEPORT)"},
+    {.name = NULL},
 };
 
 static const struct server_spec spec = {
@@ -53,6 +60,7 @@ static const struct server_spec spec = {
     .summary = "N preforked worker processes, each waiting in select() before accept().",
     .default_workers = 4,
     .model_options = model_options,
+    .listens_itself = true,         /* open_listen_sockets, below */
 };
 
 static struct http_conn conn;       /* one connection at a time per worker process */
@@ -139,7 +147,7 @@ static void worker_main(struct server *server, int worker_id, void *context)
             conn_fd = net_accept_in_wait(listen_fd, stats);
         stats_wait_end(stats);
         if (conn_fd < 0)
-            continue;               /* EINTR (maybe a stop request), lost the race, or backed off */
+            continue;               /* a stop (EINTR), lost the race, or backed off */
         net_prepare_connection(conn_fd, server->options.timeout_ms);
         http_serve_connection(&conn, conn_fd, &server->site, stats);
     }
@@ -148,7 +156,7 @@ static void worker_main(struct server *server, int worker_id, void *context)
 int main(int argc, char **argv)
 {
     struct server server;
-    server_start(&server, &spec, argc, argv, 0, false);
+    server_start(&server, &spec, argc, argv);
     open_listen_sockets(&server);
     pool_run(&server, worker_main, NULL);
     return server_finish(&server);

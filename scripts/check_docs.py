@@ -5,7 +5,7 @@ docs/ still points at something.
 
 A block is runnable when its fence says so:   ```sh runnable   (or
 ```sh runnable slow  for one that takes more than a few seconds; --quick, which
-`make test` uses, skips those). Each block runs with bash -e from the repository
+`make check` uses, skips those). Each block runs with bash -e from the repository
 root, in its own process group, with a time limit; whatever it started is killed
 afterwards.
 

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # deps.sh SET... — install the Debian packages a set needs, if any are missing.
 #   test   what `make test` needs: compiler, make, cmocka, python3, and curl and
-#          procps (ps, pgrep) for the docs' quick command blocks
+#          procps (ps, pgrep) for the docs' quick command blocks (make check)
 #   bench  what `make bench` needs: wrk, gnuplot, python3, taskset, and nginx
 #          for the reference line (installed with its service kept from
 #          starting: the bench runs its own nginx on a loopback port)
+#   check  what `make check` (and `make format`, `make format-check`) needs
+#          beyond the test set: clang-format (Debian 12: version 14)
 #   fuzz   what `make fuzz` needs: clang and its libFuzzer runtime
 # Prints what it installs; does nothing (and prints nothing) when all is present.
 # Runs apt-get update first when something must be installed (a fresh machine
@@ -15,8 +17,9 @@ packages_for() {
     case "$1" in
         test)  echo "gcc make libcmocka-dev python3 libc6-dev curl procps" ;;
         bench) echo "gcc make wrk gnuplot-nox python3 util-linux procps nginx-light" ;;
+        check) echo "clang-format" ;;
         fuzz)  echo "clang libclang-rt-14-dev" ;;
-        *) echo "deps.sh: unknown set '$1' (test or bench)" >&2; exit 2 ;;
+        *) echo "deps.sh: unknown set '$1' (test, check, bench or fuzz)" >&2; exit 2 ;;
     esac
 }
 

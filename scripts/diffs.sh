@@ -1,15 +1,36 @@
 #!/bin/sh
-# diffs.sh — `make diffs`: the diff between neighbouring variants' main.c, in the
-# order the course reads them. Each diff is a lesson: what one model changes to
-# become the next. A pair whose files do not exist (yet) is skipped with a note.
+# diffs.sh — `make diffs`: each server's main.c against its neighbour's, in the
+# chain the course reads them (docs/README.md): what one model changes to become
+# the next. Every pair prints the count of changed code lines (comments stripped
+# by the C preprocessor), of changed comment lines, and of changed lines in the
+# header comment, then the diff itself without the two header comments (each
+# header says in words what the diff shows). A pair whose files do not exist is
+# skipped with a note. SUMMARY=1: the counts only.
 cd "$(dirname "$0")/.." || exit 1
 
+# The chain: iterative → fork_per_conn → prefork → prefork_select → multiplex →
+# coroutine, with threaded beside fork_per_conn; coroutine's handler is
+# iterative's again, so that pair is shown too.
 pairs="iterative:fork_per_conn
 fork_per_conn:prefork
 prefork:prefork_select
-prefork:threaded
+fork_per_conn:threaded
+prefork_select:multiplex
 multiplex:coroutine
 iterative:coroutine"
+
+work=$(mktemp -d) || exit 1
+trap 'rm -rf "$work"' EXIT
+
+# The header comment (up to the first line that ends a comment), the rest, and
+# the rest with every comment removed and trailing blanks trimmed.
+split() {
+    awk 'done { next } { print } /\*\// { done = 1 }' "$1" > "$work/$2.head"
+    awk 'body { print } /\*\// { body = 1 }' "$1" > "$work/$2.body"
+    cc -x c -fpreprocessed -dD -E -P "$work/$2.body" 2>/dev/null | sed 's/[[:space:]]*$//' \
+        | grep -v '^$' > "$work/$2.code"
+}
+changed() { diff "$work/old.$1" "$work/new.$1" | grep -c '^[<>]'; }
 
 for pair in $pairs; do
     old=${pair%%:*}/main.c
@@ -18,9 +39,15 @@ for pair in $pairs; do
         echo "=== $old -> $new: skipped (not there yet)"
         continue
     fi
-    changed=$(diff -u "$old" "$new" | grep -c '^[-+][^-+]')
-    echo "=== $old -> $new: $changed lines changed"
-    diff -u "$old" "$new"
-    echo
+    split "$old" old
+    split "$new" new
+    code=$(changed code)
+    body=$(changed body)
+    comments=$((body > code ? body - code : 0))
+    echo "=== $old -> $new: $code code lines changed; comments: $comments, header: $(changed head)"
+    if [ -z "$SUMMARY" ]; then
+        diff -u --label "$old" --label "$new" "$work/old.body" "$work/new.body"
+        echo
+    fi
 done
 exit 0

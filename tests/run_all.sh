@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# run_all.sh UNIT_TEST_BINARIES... — run the cmocka unit tests, the black-box
-# suite against every line of tests/servers.list, every other suite
-# (tests/*/run.py) and the docs' quick runnable blocks; with SANITIZER_PASSES=1
-# also the unit tests and black-box suite under ASan+UBSan and the threaded
-# configurations under TSan. Ends with one line: "total: N passed, N failed".
+# run_all.sh [--quick] UNIT_TEST_BINARIES... — run the test suites, then one
+# line: "total: N passed, N failed".
+#   --quick (make test): the cmocka unit tests and the black-box suite against
+#       tests/quick.list, one configuration per server.
+#   otherwise (make check): the unit tests, the black-box suite against every
+#       line of tests/servers.list, every other suite (tests/*/run.py) and the
+#       docs' quick runnable blocks; with SANITIZER_PASSES=1 also the unit tests
+#       and black-box suite under ASan+UBSan and the threaded configurations
+#       under TSan; with FORMAT_CHECK=1 also `make format-check`.
 # BUILD names the build tree (build, or build-san-... for a sanitizer build).
 set -u
 cd "$(dirname "$0")/.."
@@ -51,9 +55,21 @@ suite() {
         head -40 | sed 's/^/    /'
 }
 
+quick=
+if [ "${1-}" = --quick ]; then
+    quick=1
+    shift
+fi
+
 for test in "$@"; do
     unit "$(basename "$test")" "$test"
 done
+if [ -n "$quick" ]; then
+    suite blackbox python3 tests/blackbox/run.py --bin-dir "$BUILD/bin" --list tests/quick.list
+    echo "total: $passed passed, $failed failed"
+    [ "$failed" -eq 0 ]
+    exit
+fi
 suite blackbox python3 tests/blackbox/run.py --bin-dir "$BUILD/bin"
 for dir in tests/*/; do
     dir=${dir%/}
@@ -74,6 +90,10 @@ fi
 
 # The docs' runnable command blocks, quick ones only (make check-docs runs all).
 suite check-docs python3 scripts/check_docs.py --quick
+
+if [ -n "${FORMAT_CHECK-}" ]; then
+    suite format-check make --no-print-directory -s format-check
+fi
 
 echo "total: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,25 +1,41 @@
 /* threaded — a thread per connection, or a pool of threads made in advance.
  *
- * The model: the main thread accepts; each connection gets a new detached
- * thread that runs the same http_serve_connection() as every other server and
- * ends with the connection. With --pool N, N threads are created at start-up
- * instead and each serves one connection after another: they either all
- * accept() under a mutex (--pool-mode accept-lock, UNP serv07) or take sockets
- * the main thread put in a bounded queue (--pool-mode queue, CS:APP sbuf).
+ * The model: the main thread calls accept(), in the accept loop below; each
+ * connection gets a new detached thread, connection_thread, that runs the same
+ * http_serve_connection() (common/http_conn.c: read, parse, answer) as every
+ * other server and ends with the connection. With --pool N (a pool of threads,
+ * not common/pool.c's processes), N threads are created at start-up instead and
+ * each serves one connection after another (prethread_run, prethread.c): they
+ * either call accept() themselves, one at a time under a mutex (--pool-mode
+ * accept-lock, UNP serv07), or take sockets the main thread accepted and put in
+ * a bounded queue (--pool-mode queue, CS:APP sbuf). A pool is prefork's model
+ * with threads for processes; docs/threaded.md compares the two.
  *
  * What blocks: each thread, in its own read() or write(), and only itself. A
  * slow client holds one thread, not the server: the kernel schedules the rest.
+ * 100 clients at once are 100 threads (up to --max-conns: beyond it the main
+ * thread waits before accept() and clients wait in the listen queue); with
+ * --pool N, N are served and the rest wait.
  *
  * What it costs: a thread creation per connection (cheaper than fork(): no
- * address space to copy, UNP Figure 30.1), a stack per live connection (256 KiB
- * reserved here, a few pages touched) plus its 48 KiB buffers. Threads share
- * one address space, so they are cheap to start and can share data, but one
- * faulting handler ends every connection (docs/threaded.md).
+ * address space to copy, UNP Figure 30.1), a stack per live connection
+ * (--stack-kb; glibc's default, the stack limit, is reserved, a few pages
+ * touched) plus its 48 KiB buffers. Threads share one address space, so they
+ * are cheap to start and can share data, but one faulting handler ends every
+ * connection (docs/threaded.md).
  *
- * Its neighbours: fork_per_conn, with pthread_create instead of fork, a count
- * of live threads instead of SIGCHLD reaping, and nothing to close in the
- * parent because nothing was duplicated; prefork (`make diffs`), whose
- * pre-forked processes --pool replaces with pre-created threads.
+ * At a stop: every thread but the main one has SIGINT and SIGTERM blocked
+ * (spawn.c), so the signal reaches the main thread, whose accept() is woken as
+ * iterative's is (server_wake_on_stop, common/server.h). live_stop (live.c)
+ * then shuts down the read side of every connection's socket: one waiting for
+ * its next request reads end of stream and ends at once; one being answered
+ * finishes within LIVE_DRAIN_MS. A pool stops the same way, its threads woken
+ * where they sleep: in accept() by the same shutdown, in the queue by
+ * queue_close.
+ *
+ * Neighbour: fork_per_conn, with pthread_create instead of fork, a count of
+ * live threads instead of SIGCHLD reaping, and nothing to close in the parent
+ * because nothing was duplicated. `make diffs`.
  *
  * Experiment: `make bench` fig30.1 (CPU per connection) and slow-handler; the
  * isolation lab in docs/threaded.md (/lab/crash). */
@@ -37,23 +53,36 @@
 #include "server.h"
 #include "spawn.h"
 
-static int pool_size;               /* --pool N; 0: a thread per connection */
-static int pool_mode;               /* --pool-mode: an index into pool_modes */
+enum { POOL_MODE_ACCEPT_LOCK, POOL_MODE_QUEUE };
+
+static int pool_threads;            /* --pool N; 0: a thread per connection */
+static int pool_mode = POOL_MODE_ACCEPT_LOCK;
+static int stack_kb;                /* --stack-kb; main sets glibc's default first */
+static char stack_help[80];         /* names that default */
 static const char *const pool_modes[] = {"accept-lock", "queue", NULL};
-enum { MODE_ACCEPT_LOCK, MODE_QUEUE };
 
 static const struct model_option model_options[] = {
-    {"pool", "N", "N threads made at start-up serve every connection (0: a thread each)",
-     NULL, &pool_size, 0, 1024},
-    {"pool-mode", "MODE", "how a pool thread gets a connection (default accept-lock)",
-     pool_modes, &pool_mode, 0, 0},
-    {NULL, NULL, NULL, NULL, NULL, 0, 0},
+    {.name = "pool", .arg = "N", .value = &pool_threads, .min = 0, .max = 1024,
+     .help = "N threads made at start-up serve every connection (0: a thread each)"},
+    {.name = "pool-mode", .arg = "MODE", .choices = pool_modes, .value = &pool_mode,
+     .help = "how a pool thread gets a connection (default accept-lock)"},
+    {.name = "stack-kb", .arg = "N", .value = &stack_kb, .min = 64, .max = 1048576,
+     .help = stack_help},
+    {.name = NULL},
 };
+
+/* The counters: one slot per pool thread, plus the accepting main thread in
+ * queue mode; one slot shared by every thread of a thread per connection. */
+static int counter_slots(void)
+{
+    return pool_threads > 0 ? prethread_slots(pool_threads, pool_mode == POOL_MODE_QUEUE) : 1;
+}
 
 static const struct server_spec spec = {
     .name = "threaded",
     .summary = "A thread per connection (--max-conns caps them), or a pool of N threads.",
     .model_options = model_options,
+    .counter_slots = counter_slots,
 };
 
 static struct live_set live;        /* the connection threads, at most --max-conns */
@@ -122,7 +151,7 @@ static void serve_thread_per_connection(struct server *server)
         int conn_fd = net_accept(server->listen_fd, stats);
         if (conn_fd < 0) {
             live_release(&live, slot);
-            continue;               /* EINTR (maybe a stop request), or backed off */
+            continue;               /* a stop (the loop test ends it), or backed off */
         }
         net_prepare_connection(conn_fd, server->options.timeout_ms);
         start_connection_thread(server, slot, conn_fd);
@@ -137,18 +166,15 @@ static void serve_thread_per_connection(struct server *server)
 
 int main(int argc, char **argv)
 {
-    /* The stats slot count depends on --pool and --pool-mode: parse once to
-     * learn them, rewind getopt (optind = 0 restarts it), and let server_start
-     * parse again. */
+    stack_kb = spawn_default_stack_kb();
+    snprintf(stack_help, sizeof stack_help, "stack per thread, KiB (default %d: glibc's)",
+             stack_kb);
     struct server server;
-    struct server_options peek;
-    options_parse(argc, argv, &spec, &peek);
-    optind = 0;
-    int slots = pool_size > 0 ? prethread_slots(pool_size, pool_mode == MODE_QUEUE) : 1;
-    server_start(&server, &spec, argc, argv, slots, true);
+    server_start(&server, &spec, argc, argv);
+    spawn_set_stack_kb(stack_kb);
 
-    if (pool_size > 0)
-        prethread_run(&server, pool_size, pool_mode == MODE_QUEUE);
+    if (pool_threads > 0)
+        prethread_run(&server, pool_threads, pool_mode == POOL_MODE_QUEUE);
     else
         serve_thread_per_connection(&server);
     return server_finish(&server);

@@ -18,10 +18,10 @@
 
 static struct live_set live;        /* one slot per pool thread */
 static struct queue queue;          /* queue mode: main thread -> pool threads */
-static pthread_mutex_t accept_lock = PTHREAD_MUTEX_INITIALIZER;     /* accept-lock mode */
+static pthread_mutex_t accept_mutex = PTHREAD_MUTEX_INITIALIZER;    /* accept-lock mode */
 
 struct pool_thread {
-    struct http_conn conn;          /* 48 KiB: on the heap, not the thread's stack */
+    struct http_conn conn;          /* its buffers are malloc'd: never on the thread's stack */
     struct server *server;
     struct worker_stats *stats;     /* this thread's own slot: no sharing */
     int slot;                       /* its live slot, reserved before it starts */
@@ -32,9 +32,9 @@ struct pool_thread {
  * the mutex. Only one thread is woken per connection. Returns -1 to retry. */
 static int next_by_accept(struct pool_thread *self)
 {
-    pthread_mutex_lock(&accept_lock);
+    pthread_mutex_lock(&accept_mutex);
     int conn_fd = live_stopping(&live) ? -1 : net_accept(self->server->listen_fd, self->stats);
-    pthread_mutex_unlock(&accept_lock);
+    pthread_mutex_unlock(&accept_mutex);
     return conn_fd;
 }
 

@@ -14,6 +14,10 @@ Cases:
   coroutine-half-request, coroutine-sleep20 (epoll and select),
   coroutine-idle2000 (epoll and poll: 2000 idle connections held, then each
   served), coroutine-select1100: the same checks against the coroutine server
+  idle-memory    multiplex (epoll) and coroutine: 2000 idle keep-alive connections
+                 (one GET answered on each) cost at most 4 KiB / 12 KiB of user-space
+                 memory each (scripts/idle_memory.py measures; a regression guard,
+                 docs/multiplex.md and docs/coroutine.md give the real figures)
 Ends with "eventloop: N passed, N failed".
 """
 import argparse
@@ -25,7 +29,10 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "scripts"))
+import idle_memory  # noqa: E402
 import testserver as ts  # noqa: E402
 
 REQUEST = b"GET /a.txt HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
@@ -225,6 +232,33 @@ def case_max_conns(args, results, root):
         third.sock.close()
 
 
+# Bytes of user-space memory an idle connection may cost: generous bounds (the
+# buffers alone were 48 KiB), so that only a connection holding its buffers or
+# its whole stack while idle fails, not a few bytes more here or there.
+IDLE_BOUNDS = {"multiplex --backend epoll": 4096, "coroutine": 12 * 1024}
+
+
+def case_idle_memory(args, results, root):
+    count = 2000
+    if not idle_memory.raise_nofile(count):
+        results.check("idle-memory: descriptor limit", False, f"hard limit below {count + 50}")
+        return
+    for config, bound in IDLE_BOUNDS.items():
+        binary = os.path.join(args.bin_dir, config.split()[0])
+        if not os.access(binary, os.X_OK):
+            continue
+        with open(binary, "rb") as f:
+            image = f.read()
+        per, again = idle_memory.idle_bytes(args.bin_dir, config, count, 2.5, root)
+        results.check(f"idle-memory {config}: each of {count} connections answered again after "
+                      "2.5 s idle", again == count, f"{again}/{count} answered")
+        if b"__asan_init" in image or b"__tsan_init" in image:
+            print(f"skip idle-memory {config} bound: a sanitizer build (its shadow memory counts)")
+            continue
+        results.check(f"idle-memory {config}: {count} idle connections cost {per:.0f} B each "
+                      f"(bound {bound})", per <= bound, f"{per:.0f} B per connection")
+
+
 def on_coroutine(case, **extra):
     """case run against the coroutine server instead of multiplex."""
     return lambda args, results, root: case(args, results, root, binary="coroutine", **extra)
@@ -235,7 +269,8 @@ CASES = {"half-request": case_half_request, "sleep20": case_sleep20, "idle1000":
          "coroutine-half-request": on_coroutine(case_half_request),
          "coroutine-sleep20": on_coroutine(case_sleep20),
          "coroutine-idle2000": on_coroutine(case_idle1000, count=2000),
-         "coroutine-select1100": on_coroutine(case_select1100)}
+         "coroutine-select1100": on_coroutine(case_select1100),
+         "idle-memory": case_idle_memory}
 
 
 def main():

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Checks specific to the process models (docs/design.md#bounds-the-tests-hold):
-fork_per_conn's reaping and --max-procs, the prefork pool's supervision, the
-per-worker counters, and the herd counts of prefork and prefork_select.
+fork_per_conn's reaping, --max-procs and stop, the prefork pool's supervision,
+the per-worker counters, and the herd counts of prefork and prefork_select.
 
 usage: run.py [--bin-dir DIR] [--only CHECK[,CHECK]]
-Checks: zombies, max-procs, names, kill, counters, herd. Ends with the line
+Checks: zombies, max-procs, stop-idle, names, kill, counters, herd. Ends with the line
 "process: N passed, N failed".
 
 Every check is bounded in count and time, talks only to 127.0.0.1 and stops its
@@ -127,6 +127,46 @@ def check_max_procs(results, bin_dir, root):
                       f"saw {most}")
         results.check("fork_per_conn --max-procs 4: all 50 slow requests served",
                       statuses == [200] * 50, f"statuses {statuses}")
+
+
+STOP_ROUNDS = 12
+STOP_TIMEOUT_MS = 20000
+
+
+def check_stop_idle(results, bin_dir, root):
+    """A stop ends fork_per_conn's keep-alive children that are between requests
+    promptly, not after --timeout-ms, STOP_ROUNDS times. Each round has both
+    kinds of idle child: one that served a request and waits in read(), and one
+    that decided to keep the connection alive while a /lab/sleep answer was
+    still due, so the first SIGTERM lands before its next read() (the race one
+    SIGTERM loses; the parent's repeats close it)."""
+    slow = []
+    for _ in range(STOP_ROUNDS):
+        server = ts.Server(bin_dir, "fork_per_conn", root=root, timeout_ms=STOP_TIMEOUT_MS)
+        idle = [ts.Connection(server, timeout=30) for _ in range(3)]
+        sleeping = [ts.Connection(server, timeout=30) for _ in range(3)]
+        try:
+            for conn in idle:
+                conn.send("GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+                conn.read_response()
+            for conn in sleeping:
+                conn.send("GET /lab/sleep/400 HTTP/1.1\r\nHost: x\r\n\r\n")
+            time.sleep(0.15)            # the sleeping children are inside /lab/sleep
+            started = time.monotonic()
+            server.process.send_signal(signal.SIGTERM)
+            answered = [conn.read_response()[0] for conn in sleeping]
+            status = server.stop(wait_s=STOP_TIMEOUT_MS / 1000 + 5)
+            took = time.monotonic() - started
+            if answered != [200] * 3 or status != 0 or took > 5:
+                slow.append(f"answers {answered}, status {status}, stop took {took:.1f} s")
+        finally:
+            for conn in idle + sleeping:
+                conn.sock.close()
+            if server.alive():
+                server.kill()
+    results.check(f"fork_per_conn: a stop ends idle keep-alive children within 5 s "
+                  f"(--timeout-ms {STOP_TIMEOUT_MS}), {STOP_ROUNDS} rounds",
+                  not slow, "; ".join(slow))
 
 
 def check_names(results, bin_dir, root):
@@ -253,7 +293,8 @@ def check_herd(results, bin_dir, root):
                           f"measured {sleeps:.2f}")
 
 
-CHECKS = {"zombies": check_zombies, "max-procs": check_max_procs, "names": check_names,
+CHECKS = {"zombies": check_zombies, "max-procs": check_max_procs,
+          "stop-idle": check_stop_idle, "names": check_names,
           "kill": check_kill, "counters": check_counters, "herd": check_herd}
 
 
@@ -267,7 +308,8 @@ def main():
     with tempfile.TemporaryDirectory(prefix="process-test-") as scratch:
         root = ts.make_root(os.path.join(scratch, "root"))
         for name in wanted:
-            needed = {"zombies": ["fork_per_conn"], "max-procs": ["fork_per_conn"]}.get(
+            needed = {"zombies": ["fork_per_conn"], "max-procs": ["fork_per_conn"],
+                      "stop-idle": ["fork_per_conn"]}.get(
                 name, ["prefork", "prefork_select"])
             missing = [b for b in needed if not os.access(os.path.join(args.bin_dir, b), os.X_OK)]
             if missing:

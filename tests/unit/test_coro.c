@@ -432,6 +432,60 @@ static void test_handler_stack(void **state)
     rmdir(dir);
 }
 
+/* ---- giving an idle coroutine's deep stack pages back */
+
+/* Fill a kilobyte per level, deep down, and return a checksum of it all. */
+static unsigned dig(int levels)
+{
+    volatile unsigned char block[1024];
+    for (size_t i = 0; i < sizeof block; i++)
+        block[i] = (unsigned char)(i * 7 + (size_t)levels);
+    unsigned sum = levels > 1 ? dig(levels - 1) : 0;
+    for (size_t i = 0; i < sizeof block; i++)
+        sum += block[i];
+    return sum;
+}
+
+struct dig_run {
+    unsigned sums[2];
+    bool shallow_intact;
+};
+
+static void dig_and_rest(void *arg)
+{
+    struct dig_run *run = arg;
+    unsigned char shallow[256];     /* lives in the idle frame: must survive */
+    memset(shallow, 0x5A, sizeof shallow);
+    run->sums[0] = dig(40);
+    coro_yield(NULL);               /* idle here, 40 KiB below us released */
+    run->sums[1] = dig(40);         /* the pages come back, zeroed, and work */
+    run->shallow_intact = true;
+    for (size_t i = 0; i < sizeof shallow; i++)
+        run->shallow_intact &= shallow[i] == 0x5A;
+}
+
+static void test_release_stack(void **state)
+{
+    (void)state;
+    if (strcmp(coro_switch_kind(), "ucontext") == 0)
+        skip();                     /* coro_release_stack gives nothing back there */
+    struct dig_run run = {{0, 0}, false};
+    coro_trim();
+    struct coro *coro = coro_create(dig_and_rest, &run);
+    coro_resume(coro, NULL);
+    size_t peak = coro_stack_peak(coro);
+    assert_true(peak > 40 * 1024);
+    size_t released = coro_release_stack(coro);
+    assert_true(released > 36 * 1024);
+    assert_true(coro_stack_size() - released < 8 * 1024);  /* only the idle frames are kept */
+    assert_true(coro_stack_peak(coro) < 8 * 1024);          /* the deep pages read as zeros */
+    assert_null(coro_resume(coro, NULL));
+    assert_true(coro_finished(coro));
+    assert_int_equal(run.sums[0], run.sums[1]);
+    assert_true(run.shallow_intact);
+    coro_free(coro);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -443,6 +497,7 @@ int main(void)
         cmocka_unit_test(test_mxcsr_per_coroutine),
         cmocka_unit_test(test_guard_mapping),
         cmocka_unit_test(test_guard_page),
+        cmocka_unit_test(test_release_stack),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,9 +7,12 @@
  *      ERROR every longer one is too; a COMPLETE row is COMPLETE with the same
  *      head_length from head_length bytes on, and NEED_MORE before;
  *   3. each of those prefixes placed at the very end of a buffer followed by a
- *      PROT_NONE page, so a read past the bytes given crashes the test.
- * Each row is one cmocka test named after it. The split rule is then checked on
- * inputs nobody wrote: 100 mutations of each row. The body reader's rows are fed
+ *      PROT_NONE page, so a read past the bytes given crashes the test;
+ *   4. resumed: a byte at a time, and in 20 random splits, each call passing as
+ *      scanned the length the last NEED_MORE was answered for; every answer must
+ *      equal the one for the same prefix parsed from scratch, field by field.
+ * Each row is one cmocka test named after it. The split rule (and 4, a byte at a
+ * time) is then checked on inputs nobody wrote: 100 mutations of each row. The body reader's rows are fed
  * whole, in two pieces cut at every byte, and one byte at a time. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -575,6 +578,122 @@ static void check_answer(const struct parse_case *c, enum http_parse_result got,
         check_fields(c, r, length);
 }
 
+/* ---- resumed parsing ---------------------------------------------------------- */
+
+/* An answer, and the buffer its slices point into. */
+struct answer {
+    enum http_parse_result result;
+    struct http_request r;
+    const char *base;
+};
+
+/* The same slice of the input: at the same offset from each buffer, or the same
+ * constant outside both (the "/" of an absolute-form target without a path). */
+static bool same_text(struct http_text a, const char *a_base, struct http_text b,
+                      const char *b_base, size_t length)
+{
+    if (a.length != b.length)
+        return false;
+    if (a.length == 0)
+        return true;
+    bool a_inside = a.start >= a_base && a.start < a_base + length;
+    bool b_inside = b.start >= b_base && b.start < b_base + length;
+    if (a_inside != b_inside)
+        return false;
+    return a_inside ? a.start - a_base == b.start - b_base : a.start == b.start;
+}
+
+static bool same_answer(const struct answer *a, const struct answer *b, size_t length)
+{
+    const struct http_request *x = &a->r, *y = &b->r;
+    if (a->result != b->result)
+        return false;
+    if (a->result == HTTP_PARSE_ERROR)
+        return x->error_status == y->error_status && x->error_closes == y->error_closes;
+    if (a->result == HTTP_PARSE_NEED_MORE)
+        return true;                /* the fields mean nothing yet */
+    return x->method == y->method && x->version_minor == y->version_minor &&
+           x->keep_alive == y->keep_alive && x->body == y->body &&
+           x->content_length == y->content_length && x->head_length == y->head_length &&
+           same_text(x->method_name, a->base, y->method_name, b->base, length) &&
+           same_text(x->target, a->base, y->target, b->base, length) &&
+           same_text(x->path, a->base, y->path, b->base, length) &&
+           same_text(x->query, a->base, y->query, b->base, length) &&
+           same_text(x->host, a->base, y->host, b->base, length) &&
+           same_text(x->if_modified_since, a->base, y->if_modified_since, b->base, length);
+}
+
+/* Parse input[0, k) from scratch, behind the guard page. */
+static struct answer parse_from_scratch(const char *input, size_t k)
+{
+    struct answer a;
+    a.base = behind_guard(input, k);
+    a.result = http_parse_request(a.base, k, 0, &a.r);
+    return a;
+}
+
+/* Feed input[0, length) at the cuts cuts[0] < cuts[1] < ... = length, resuming
+ * after each NEED_MORE, the prefix at a new place each time (as a server moves
+ * unused bytes to the front of its buffer), until an answer other than
+ * NEED_MORE. Each answer must be the one parsing that prefix from scratch gives.
+ * Returns false, having said why, if not. */
+static bool resumed_matches(const char *input, const size_t *cuts, size_t count,
+                            const char *name)
+{
+    static char moving[2][GUARDED_SIZE];
+    size_t scanned = 0;
+    for (size_t j = 0; j < count; j++) {
+        size_t k = cuts[j];
+        struct answer expected = parse_from_scratch(input, k), got;
+        got.base = memcpy(moving[j % 2], input, k);
+        got.result = http_parse_request(got.base, k, scanned, &got.r);
+        if (!same_answer(&got, &expected, k)) {
+            print_error("%s: prefix %zu resumed after %zu answers %d (status %d), from scratch "
+                        "%d (status %d)\n",
+                        name, k, scanned, got.result, got.r.error_status, expected.result,
+                        expected.r.error_status);
+            return false;
+        }
+        if (got.result != HTTP_PARSE_NEED_MORE)
+            return true;
+        scanned = k;
+    }
+    return true;
+}
+
+static uint32_t next_random(uint32_t *seed)
+{
+    *seed = *seed * 1103515245u + 12345u;
+    return *seed >> 8;
+}
+
+/* 4. a byte at a time, then in random splits: pieces of 1 to 4 bytes, or up to
+ * a quarter of the input, or none (the same length again), mixed. */
+static void check_resumed(const struct parse_case *c, const char *input, size_t length)
+{
+    size_t *cuts = calloc(length + 1, sizeof *cuts);
+    assert_non_null(cuts);
+    for (size_t k = 1; k <= length; k++)
+        cuts[k - 1] = k;
+    if (!resumed_matches(input, cuts, length, c->name))
+        fail();
+    uint32_t seed = (uint32_t)length;
+    for (int split = 0; split < 20; split++) {
+        size_t count = 0;
+        for (size_t k = 0; k < length;) {
+            uint32_t r = next_random(&seed);
+            size_t piece = r % 8 == 0 ? 0       /* no new bytes: a wake-up with nothing read */
+                           : r % 2 ? 1 + (r >> 1) % 4
+                                   : 1 + (r >> 1) % (1 + length / 4);
+            k = k + piece < length ? k + piece : length;
+            cuts[count++] = k;
+        }
+        if (!resumed_matches(input, cuts, count, c->name))
+            fail();
+    }
+    free(cuts);
+}
+
 /* Every prefix, behind the guard page: NEED_MORE, or the row's final answer. */
 static void check_prefixes(const struct parse_case *c, const char *input, size_t length)
 {
@@ -582,7 +701,7 @@ static void check_prefixes(const struct parse_case *c, const char *input, size_t
     bool failed_before = false;
     for (size_t k = 0; k <= length; k++) {
         struct http_request r;
-        enum http_parse_result got = http_parse_request(behind_guard(input, k), k, &r);
+        enum http_parse_result got = http_parse_request(behind_guard(input, k), k, 0, &r);
         if (k >= head) {
             if (got != HTTP_PARSE_COMPLETE || r.head_length != head) {
                 print_error("%s: prefix %zu: result %d head_length %zu, expected COMPLETE %zu\n",
@@ -617,11 +736,13 @@ static void test_parse_case(void **state)
     }
     /* 1. whole */
     struct http_request r;
-    check_answer(c, http_parse_request(input, length, &r), &r, length);
+    check_answer(c, http_parse_request(input, length, 0, &r), &r, length);
     /* 3. whole, behind the guard page, with the same answer */
-    check_answer(c, http_parse_request(behind_guard(input, length), length, &r), &r, length);
+    check_answer(c, http_parse_request(behind_guard(input, length), length, 0, &r), &r, length);
     /* 2 and 3. every prefix, behind the guard page */
     check_prefixes(c, input, length);
+    /* 4. resumed */
+    check_resumed(c, input, length);
 }
 
 /* The split rule for any input, not only the rows': every prefix answers
@@ -630,10 +751,10 @@ static void test_parse_case(void **state)
 static bool split_consistent(const char *input, size_t length)
 {
     struct http_request whole, part;
-    enum http_parse_result answer = http_parse_request(input, length, &whole);
+    enum http_parse_result answer = http_parse_request(input, length, 0, &whole);
     size_t head = answer == HTTP_PARSE_COMPLETE ? whole.head_length : length + 1;
     for (size_t k = 0; k < length; k++) {
-        enum http_parse_result got = http_parse_request(behind_guard(input, k), k, &part);
+        enum http_parse_result got = http_parse_request(behind_guard(input, k), k, 0, &part);
         bool ok = k >= head ? got == HTTP_PARSE_COMPLETE && part.head_length == head
                 : got == HTTP_PARSE_ERROR
                     ? answer == HTTP_PARSE_ERROR && part.error_status == whole.error_status
@@ -684,6 +805,12 @@ static void test_split_consistency_mutated(void **state)
                 }
             }
             if (!split_consistent(buf, length))
+                fail();
+            size_t cuts[GUARDED_SIZE / 256];
+            assert_true(length <= sizeof cuts / sizeof cuts[0]);
+            for (size_t k = 1; k <= length; k++)
+                cuts[k - 1] = k;
+            if (!resumed_matches(buf, cuts, length, c->name))
                 fail();
             checked++;
         }

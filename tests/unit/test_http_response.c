@@ -116,7 +116,7 @@ struct answer {
 static void ask_in(struct http_session *session, const char *request_text, struct answer *a)
 {
     struct http_request request;
-    assert_int_equal(http_parse_request(request_text, strlen(request_text), &request),
+    assert_int_equal(http_parse_request(request_text, strlen(request_text), 0, &request),
                      HTTP_PARSE_COMPLETE);
     memset(a, 0, sizeof *a);
     http_respond(&site, session, &request, request.keep_alive, a->out, HTTP_OUT_SIZE, &a->response);
@@ -650,7 +650,7 @@ static void test_lab_crash(void **state)
         options.lab_crash = true;
         struct http_request request;
         const char *text = "GET /lab/crash HTTP/1.1\r\nHost: h\r\n\r\n";
-        http_parse_request(text, strlen(text), &request);
+        http_parse_request(text, strlen(text), 0, &request);
         struct http_session session;
         http_session_start(&session, -1);
         http_respond(&site, &session, &request, true, a.out, HTTP_OUT_SIZE, &a.response);

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "event.h"
 #include "options.h"
 #include "stats.h"
 
@@ -112,6 +113,25 @@ static void test_wait_counts(void **state)
     assert_int_equal(w->waits, 2);
 }
 
+/* An event loop counts every wait, but reads the sleeps only every so many
+ * waits and when it is destroyed (DOC: loop-sleeps): none may be lost. */
+static void test_loop_counts_sleeps_at_destroy(void **state)
+{
+    (void)state;
+    struct stats_region *region = stats_create(1);
+    struct worker_stats *w = &region->workers[0];
+    char error[128];
+    struct event_loop *loop = event_loop_create("poll", 64, error, sizeof error);
+    assert_non_null(loop);
+    event_loop_count_waits(loop, w);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(event_loop_run_once(loop, 2), 0);  /* nothing watched: a 2 ms sleep */
+    assert_int_equal(w->waits, 3);
+    assert_int_equal(w->sleeps, 0);                 /* not read yet */
+    event_loop_destroy(loop);
+    assert_true(w->sleeps >= 3);
+}
+
 static const char *const model_choices[] = {"fcntl", "flock", NULL};
 static int model_lock = 1, model_depth = 16;
 
@@ -143,7 +163,8 @@ static void test_report_file(void **state)
         {"depth", "N", "queue depth", NULL, &model_depth, 1, 64},
         {NULL, NULL, NULL, NULL, NULL, 0, 0},
     };
-    struct server_spec spec = {"unit", "a test", 3, model};
+    struct server_spec spec = {.name = "unit", .summary = "a test", .default_workers = 3,
+                              .model_options = model};
     struct server_options options = {.port = 8080, .bind_address = "127.0.0.1",
                                      .root = "/srv/a \"quoted\" root", .workers = WORKERS,
                                      .max_conns = 64, .timeout_ms = 10000,
@@ -219,7 +240,7 @@ static void test_report_unwritable(void **state)
 {
     (void)state;
     struct stats_region *region = stats_create(1);
-    struct server_spec spec = {"unit", "a test", 0, NULL};
+    struct server_spec spec = {.name = "unit", .summary = "a test"};
     char missing[160];
     snprintf(missing, sizeof missing, "%s/no/such/dir/stats.json", directory);
     struct server_options options = {.bind_address = "127.0.0.1", .root = ".",
@@ -240,6 +261,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_counters_shared_with_child),
         cmocka_unit_test(test_wait_counts),
+        cmocka_unit_test(test_loop_counts_sleeps_at_destroy),
         cmocka_unit_test(test_report_file),
         cmocka_unit_test(test_report_unwritable),
     };
