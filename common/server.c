@@ -17,6 +17,7 @@
 
 volatile sig_atomic_t server_stop_requested;
 static volatile sig_atomic_t dump_requested;   /* SIGUSR1: see server_service */
+static pid_t main_pid;              /* the process that writes the stats file */
 static volatile sig_atomic_t wake_fd = -1;     /* see server_wake_on_stop */
 
 static void request_stop(int signal_number)
@@ -44,7 +45,9 @@ void server_service(struct server *server)
     if (!dump_requested)
         return;
     dump_requested = 0;
-    if (server->options.stats_file != NULL)
+    /* A worker that got the signal too (sent to the process group) leaves the
+     * file to the main process: two writers would share PATH.tmp. */
+    if (server->options.stats_file != NULL && getpid() == main_pid)
         stats_write_file(server->stats, server->spec, &server->options);
 }
 
@@ -143,6 +146,7 @@ static int counter_slots(const struct server_spec *spec, const struct server_opt
 void server_start(struct server *server, const struct server_spec *spec, int argc, char **argv)
 {
     memset(server, 0, sizeof *server);
+    main_pid = getpid();
     server->spec = spec;
     server->listen_fd = -1;
     options_parse(argc, argv, spec, &server->options);
