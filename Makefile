@@ -29,6 +29,7 @@ UNIT_BINS  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 # Unit tests that test code living in a variant folder name it here.
 test_coro_EXTRA := $(wildcard coroutine/coro.c coroutine/coro_switch.S)
+test_sched_EXTRA := $(wildcard coroutine/sched.c coroutine/coro.c coroutine/coro_switch.S)
 
 .SECONDARY:
 .PHONY: all test check format format-check unit unit-bins blackbox deps bench diffs clean \

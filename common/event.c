@@ -5,9 +5,12 @@
 #include "event.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "event_backend.h"
 #include "io.h"
@@ -41,6 +44,10 @@ struct event_loop {
     uint64_t next_sequence;
     struct worker_stats *stats;
     unsigned waits_unread; /* waits since stats' sleeps were last read */
+    sigset_t stop_signals;       /* see event_loop_set_stop_signals */
+    bool has_stop_signals;
+    sigset_t wait_mask;          /* the mask each wait sets, when masked: */
+    bool masked;                 /* inside event_loop_run, with stop signals set */
 };
 
 struct event_loop *event_loop_create(const char *backend_name, int max_fds, char *error,
@@ -135,6 +142,12 @@ void event_unwatch(struct event_loop *loop, int fd)
 {
     if (fd >= 0 && fd < loop->capacity && loop->watches[fd].events != 0)
         event_watch(loop, fd, 0, NULL, NULL);
+}
+
+void event_close(struct event_loop *loop, int fd)
+{
+    event_unwatch(loop, fd);
+    close(fd);
 }
 
 /* Timers: the heap. */
@@ -246,7 +259,8 @@ int event_loop_run_once(struct event_loop *loop, int max_wait_ms)
         if (timeout < 0 || left < timeout)
             timeout = (int)left;
     }
-    int count = loop->backend->wait(loop->state, timeout, loop->fired);
+    int count = loop->backend->wait(loop->state, timeout, loop->masked ? &loop->wait_mask : NULL,
+                                    loop->fired);
     /* DOC: loop-sleeps
      * waits counts every return of the wait; sleeps, the voluntary context
      * switches, is read with getrusage only every EVENT_SLEEPS_READ_EVERY waits
@@ -281,10 +295,36 @@ int event_loop_run_once(struct event_loop *loop, int max_wait_ms)
     return ran + fire_timers(loop);
 }
 
+void event_loop_set_stop_signals(struct event_loop *loop, const sigset_t *signals)
+{
+    loop->stop_signals = *signals;
+    loop->has_stop_signals = true;
+}
+
+/* DOC: event-run
+ * The stop signals stay blocked from the check of *stop to the wait, and the
+ * wait lets them in atomically: one that arrives in between is pending, and
+ * interrupts the wait at once. So the wait needs no limit of its own. */
 int event_loop_run(struct event_loop *loop, volatile sig_atomic_t *stop)
 {
-    while (!*stop)
-        if (event_loop_run_once(loop, 1000) < 0)
-            return -1;
-    return 0;
+    sigset_t outside;
+    if (loop->has_stop_signals) {
+        pthread_sigmask(SIG_BLOCK, &loop->stop_signals, &outside);
+        loop->wait_mask = outside;
+        for (int signal_number = 1; signal_number < NSIG; signal_number++)
+            if (sigismember(&loop->stop_signals, signal_number) == 1)
+                sigdelset(&loop->wait_mask, signal_number);
+        loop->masked = true;
+    }
+    int result = 0;
+    while (!*stop && result == 0)
+        if (event_loop_run_once(loop, -1) < 0)
+            result = -1;
+    if (loop->has_stop_signals) {
+        int error = errno;
+        loop->masked = false;
+        pthread_sigmask(SIG_SETMASK, &outside, NULL);
+        errno = error;
+    }
+    return result;
 }

@@ -7,9 +7,10 @@
  * Rules for callers:
  *   - Watch only non-blocking descriptors; a callback that meets EAGAIN returns
  *     and waits for the next event.
- *   - Unwatch a descriptor BEFORE closing it. select() fails with EBADF on a
- *     closed descriptor in its set, and epoll forgets a closed descriptor by
- *     itself, so the loop's table would disagree with the kernel's.
+ *   - Unwatch a descriptor BEFORE closing it (event_close does both, in that
+ *     order). select() fails with EBADF on a closed descriptor in its set, and
+ *     epoll forgets a closed descriptor by itself, so the loop's table would
+ *     disagree with the kernel's.
  *   - Callbacks may watch, unwatch, start and cancel timers, and close other
  *     descriptors, freely; a descriptor unwatched during an iteration gets no
  *     further callback in that iteration.
@@ -74,6 +75,8 @@ void event_loop_count_waits(struct event_loop *loop, struct worker_stats *worker
 int event_watch(struct event_loop *loop, int fd, int events, event_fd_fn *callback, void *data);
 /* Stop watching fd (no-op if it is not watched). */
 void event_unwatch(struct event_loop *loop, int fd);
+/* Unwatch fd, then close it: the order the rule above asks for, in one call. */
+void event_close(struct event_loop *loop, int fd);
 
 /* Arm timer to call callback(loop, data) once, at deadline_ms (absolute,
  * io_now_ms() clock; a past deadline fires at the next iteration). Re-arming a
@@ -96,10 +99,19 @@ int64_t event_next_deadline(const struct event_loop *loop);
  * with errno if the backend's wait failed. */
 int event_loop_run_once(struct event_loop *loop, int max_wait_ms);
 
+/* The signals whose handlers set the flag event_loop_run watches (a server's
+ * stop signals SIGINT, SIGTERM and SIGHUP, and SIGUSR1: server_stop_signals). While event_loop_run runs, they are
+ * blocked in this thread except inside each wait, which lets them in and
+ * waits in one step (pselect, ppoll, epoll_pwait), as common/pool.c does with
+ * ppoll: a signal that lands after the check of the flag stays pending and
+ * ends the wait at once instead of being lost. */
+void event_loop_set_stop_signals(struct event_loop *loop, const sigset_t *signals);
+
 /* Iterate until *stop becomes non-zero (e.g. server_stop_requested) or a wait
- * fails. Each wait lasts at most a second: a signal that lands between the
- * check of *stop and the wait does not interrupt it, so the bound is how soon
- * such a stop is seen. Returns 0, or -1 with errno. */
+ * fails. A wait lasts until something is ready, a timer is due or a signal
+ * arrives; set the stop signals first, or a stop signal that lands between
+ * the check of *stop and the wait is not seen until the wait ends for some
+ * other reason. Returns 0, or -1 with errno. */
 int event_loop_run(struct event_loop *loop, volatile sig_atomic_t *stop);
 
 #endif

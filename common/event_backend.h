@@ -3,6 +3,8 @@
 #ifndef EVENT_BACKEND_H
 #define EVENT_BACKEND_H
 
+#include <signal.h>
+
 struct event_fired {
     int fd;
     int ready; /* EVENT_READ | EVENT_WRITE; error/hang-up sets both */
@@ -17,9 +19,10 @@ struct event_backend {
     /* fd was watched for old_events (0: not at all), now for new_events (0: not
      * at all). 0, or -1 with errno. */
     int (*update)(void *state, int fd, int old_events, int new_events);
-    /* Wait at most timeout_ms (-1: no limit) and fill fired[0 .. n-1], n <= capacity.
-     * Returns n, or -1 with errno (EINTR: a signal). */
-    int (*wait)(void *state, int timeout_ms, struct event_fired *fired);
+    /* Wait at most timeout_ms (-1: no limit) with the signal mask set to mask
+     * for the wait only, atomically (NULL: the mask as it is), and fill
+     * fired[0 .. n-1], n <= capacity. Returns n, or -1 with errno (EINTR: a signal). */
+    int (*wait)(void *state, int timeout_ms, const sigset_t *mask, struct event_fired *fired);
 };
 
 extern const struct event_backend event_backend_select;

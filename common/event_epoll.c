@@ -65,10 +65,11 @@ static int epoll_update(void *opaque, int fd, int old_events, int new_events)
     return -1;
 }
 
-static int epoll_wait_ready(void *opaque, int timeout_ms, struct event_fired *fired)
+static int epoll_wait_ready(void *opaque, int timeout_ms, const sigset_t *mask,
+                            struct event_fired *fired)
 {
     struct epoll_state *state = opaque;
-    int ready = epoll_wait(state->epoll_fd, state->events, state->capacity, timeout_ms);
+    int ready = epoll_pwait(state->epoll_fd, state->events, state->capacity, timeout_ms, mask);
     for (int i = 0; i < ready; i++) {
         uint32_t events = state->events[i].events;
         int mask = ((events & EPOLLIN) ? EVENT_READ : 0) | ((events & EPOLLOUT) ? EVENT_WRITE : 0);

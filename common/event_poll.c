@@ -65,10 +65,11 @@ static int poll_update(void *opaque, int fd, int old_events, int new_events)
     return 0;
 }
 
-static int poll_wait(void *opaque, int timeout_ms, struct event_fired *fired)
+static int poll_wait(void *opaque, int timeout_ms, const sigset_t *mask, struct event_fired *fired)
 {
     struct poll_state *state = opaque;
-    int ready = poll(state->slots, (nfds_t)state->count, timeout_ms);
+    struct timespec timeout = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000};
+    int ready = ppoll(state->slots, (nfds_t)state->count, timeout_ms < 0 ? NULL : &timeout, mask);
     if (ready <= 0)
         return ready;
     int count = 0;

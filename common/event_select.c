@@ -1,9 +1,11 @@
 /* event_select — the select() backend. Two master fd_sets hold what is
  * watched; each wait copies them, because select() overwrites its arguments
- * with the answer. Cost: every wait scans descriptors 0 .. highest, in the
- * kernel and again here, however few are ready: O(highest fd) per wait.
- * Limit: an fd_set is a fixed bitmap of FD_SETSIZE (1024) bits, so a
- * descriptor >= FD_SETSIZE cannot be watched at all (event.c refuses it). */
+ * with the answer. The wait is pselect(): select() that sets the signal mask
+ * for the wait only (event.h's stop signals). Cost: every wait scans
+ * descriptors 0 .. highest, in the kernel and again here, however few are
+ * ready: O(highest fd) per wait. Limit: an fd_set is a fixed bitmap of
+ * FD_SETSIZE (1024) bits, so a descriptor >= FD_SETSIZE cannot be watched at
+ * all (event.c refuses it). */
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/select.h>
@@ -50,13 +52,14 @@ static int select_update(void *opaque, int fd, int old_events, int new_events)
     return 0;
 }
 
-static int select_wait(void *opaque, int timeout_ms, struct event_fired *fired)
+static int select_wait(void *opaque, int timeout_ms, const sigset_t *mask,
+                       struct event_fired *fired)
 {
     struct select_state *state = opaque;
     fd_set readable = state->read_set, writable = state->write_set;
-    struct timeval timeout = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-    int ready = select(state->highest + 1, &readable, &writable, NULL,
-                       timeout_ms < 0 ? NULL : &timeout);
+    struct timespec timeout = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000};
+    int ready = pselect(state->highest + 1, &readable, &writable, NULL,
+                        timeout_ms < 0 ? NULL : &timeout, mask);
     if (ready <= 0)
         return ready;
     int count = 0;

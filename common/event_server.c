@@ -15,34 +15,35 @@
 
 enum { ACCEPT_PAUSE_MS = 100 };
 
+/* With --reuseport, every worker's listening socket, opened before any fork
+ * (net_listen_each): worker i accepts on reuseport_fds[i]. */
+static int *reuseport_fds;
+
 void event_server_listen(struct server *server, bool reuseport)
 {
-    char error[256];
-    server->listen_fd = net_listen(server->options.bind_address, server->options.port,
-                                   reuseport, error, sizeof error);
-    if (server->listen_fd < 0) {
-        fprintf(stderr, "%s: %s\n", server->spec->name, error);
-        exit(OPTIONS_EXIT_RUNTIME);
+    char error[SERVER_ERROR_SIZE];
+    int count = reuseport ? server->options.workers : 1;
+    int *fds = calloc((size_t)count, sizeof *fds);
+    if (fds == NULL)
+        server_die(server, "listening sockets");
+    if (net_listen_each(server->options.bind_address, server->options.port, reuseport, fds,
+                        count, error, sizeof error) != 0)
+        server_fail(server, error);
+    server_announce(server, net_local_port(fds[0]));
+    if (reuseport) {
+        reuseport_fds = fds;
+    } else {
+        server->listen_fd = fds[0];
+        free(fds);
     }
-    server_announce(server, net_local_port(server->listen_fd));
-    net_set_nonblocking(server->listen_fd, true);
     server->options.max_conns_enforced = "per event loop, 503 above it";
 }
 
 int event_server_socket(struct server *server, int worker_id, bool reuseport)
 {
-    if (!reuseport || worker_id == 0)
-        return server->listen_fd;   /* worker 0's socket fixed the port */
-    char error[256];
-    int fd = net_listen(server->options.bind_address, net_local_port(server->listen_fd), true,
-                        error, sizeof error);
-    if (fd < 0) {
-        fprintf(stderr, "%s: worker %d: %s\n", server->spec->name, worker_id, error);
-        exit(OPTIONS_EXIT_RUNTIME);
-    }
-    close(server->listen_fd);       /* not ours to accept on */
-    net_set_nonblocking(fd, true);
-    return fd;
+    if (!reuseport)
+        return server->listen_fd;
+    return net_listen_keep(reuseport_fds, server->options.workers, worker_id);
 }
 
 struct event_loop *event_server_loop(const struct server *server, const char *backend,
@@ -53,13 +54,14 @@ struct event_loop *event_server_loop(const struct server *server, const char *ba
     struct rlimit limit;
     int max_fds = getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < (1 << 20)
                       ? (int)limit.rlim_cur : 1 << 20;
-    char error[256];
+    char error[SERVER_ERROR_SIZE];
     struct event_loop *loop = event_loop_create(backend, max_fds, error, sizeof error);
-    if (loop == NULL) {
-        fprintf(stderr, "%s: %s\n", server->spec->name, error);
-        exit(OPTIONS_EXIT_RUNTIME);
-    }
+    if (loop == NULL)
+        server_fail(server, error);
     event_loop_count_waits(loop, stats);
+    sigset_t stop_signals;
+    server_stop_signals(&stop_signals);
+    event_loop_set_stop_signals(loop, &stop_signals);
     return loop;
 }
 
@@ -107,7 +109,7 @@ static void on_listen_ready(struct event_loop *loop, int listen_fd, int ready, v
 int event_server_run(struct event_loop *loop, struct server *server)
 {
     while (!server_stopping()) {
-        if (event_loop_run_once(loop, 1000) < 0)
+        if (event_loop_run(loop, &server_attention) != 0)
             return -1;
         server_service(server);
     }
@@ -151,8 +153,9 @@ static void pause_accepting(struct event_acceptor *acceptor, int error)
 /* DOC: accept-batch
  * The listening socket is readable: accept up to batch connections. With
  * several loops on one socket every loop is woken for a connection and only
- * one gets it; the others' first accept finds nothing (EAGAIN), counted as
- * spurious. An EAGAIN after at least one connection just ends the batch. */
+ * one gets it. Most losers re-check inside the kernel and sleep again; one that
+ * returns first finds nothing (EAGAIN), counted as spurious: a lower bound on
+ * the herd. An EAGAIN after at least one connection just ends the batch. */
 static void on_listen_ready(struct event_loop *loop, int listen_fd, int ready, void *data)
 {
     (void)ready;
@@ -160,12 +163,13 @@ static void on_listen_ready(struct event_loop *loop, int listen_fd, int ready, v
     for (int accepted = 0; accepted < acceptor->batch; accepted++) {
         int conn_fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (conn_fd < 0) {
-            if ((errno == EAGAIN || errno == EWOULDBLOCK) && accepted == 0)
-                stats_add(&acceptor->stats->spurious, 1);
-            else if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
-                pause_accepting(acceptor, errno);
-            else if (errno == ECONNABORTED || errno == EPROTO)
+            enum net_accept_failure failure = net_accept_failure(errno);
+            if (failure == NET_ACCEPT_RETRY)
                 continue;           /* the client gave up first: try the next (UNP) */
+            if (failure == NET_ACCEPT_NOTHING && accepted == 0)
+                stats_add(&acceptor->stats->spurious, 1);
+            if (failure == NET_ACCEPT_EXHAUSTED)
+                pause_accepting(acceptor, errno);   /* a timer, never a sleep */
             return;                 /* EAGAIN, EINTR...: the next readiness retries */
         }
         if (conn_fd >= event_loop_capacity(loop)) {

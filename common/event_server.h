@@ -1,7 +1,7 @@
 /* event_server — what the two event-loop servers, multiplex and coroutine, do
  * the same way around their loop: listen (once, or once per worker with
- * --reuseport), give each worker a loop as large as its descriptor limit,
- * accept without ever blocking — pausing when out of descriptors, refusing
+ * --reuseport, always in the parent), give each worker a loop as large as its
+ * descriptor limit, accept without ever blocking — pausing when out of descriptors, refusing
  * with 503 what the loop cannot watch — and drain at a stop. How a connection
  * is served once accepted is each server's own model. */
 #ifndef EVENT_SERVER_H
@@ -13,20 +13,23 @@
 #include "event.h"
 #include "server.h"
 
-/* Listen as the command line says (SO_REUSEPORT if reuseport: it must be set
- * before bind), print the start-up line, and make the socket non-blocking
- * before any fork: with several loops on one socket, the one that loses the
- * race for a connection must get EAGAIN, not sleep. Exits 1 on failure. */
+/* Listen as the command line says, print the start-up line, and make the
+ * socket non-blocking before any fork: with several loops on one socket, the
+ * one that loses the race for a connection must get EAGAIN, not sleep. With
+ * reuseport, one socket per worker, all opened here, in the parent, as
+ * prefork_select does (net_listen_each): a worker that replaces a dead one
+ * inherits its socket and the connections queued on it. Exits 1 on failure. */
 void event_server_listen(struct server *server, bool reuseport);
 
-/* The listening socket worker worker_id accepts on. Worker 0, and every worker
- * without reuseport, keeps server->listen_fd; with reuseport each other worker
- * opens one of its own on the same port, and the kernel spreads connections
- * among them by hash. Exits 1 on failure. */
+/* The listening socket worker worker_id accepts on: server->listen_fd, or with
+ * reuseport its own one of those event_server_listen opened (the kernel
+ * spreads connections among them by hash; the others' are closed here). */
 int event_server_socket(struct server *server, int worker_id, bool reuseport);
 
 /* A loop on the named backend for every descriptor RLIMIT_NOFILE allows
- * (select: at most FD_SETSIZE), its waits counted in stats. Exits 1 on failure. */
+ * (select: at most FD_SETSIZE), its waits counted in stats and the server's
+ * stop signals let in only inside its waits (event_loop_set_stop_signals).
+ * Exits 1 on failure. */
 struct event_loop *event_server_loop(const struct server *server, const char *backend,
                                      struct worker_stats *stats);
 

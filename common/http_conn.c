@@ -162,7 +162,7 @@ static void serve(struct http_conn *conn)
             if (outcome != READ_OK) {
                 if (outcome == READ_ERROR)
                     stats_add(&stats->errors, 1);
-                close(conn_fd);
+                io_close(conn_fd);
                 return;
             }
         }
@@ -189,7 +189,7 @@ static void serve(struct http_conn *conn)
         if (outcome != READ_OK) {   /* closed, idle timeout, or an error */
             if (outcome == READ_ERROR)
                 stats_add(&stats->errors, 1);
-            close(conn_fd);
+            io_close(conn_fd);
             return;
         }
         stats_add(&stats->requests, 1);
@@ -214,14 +214,14 @@ static void serve(struct http_conn *conn)
             if (body_status > 0)
                 fail_and_close(conn, body_status);
             else
-                close(conn_fd);
+                io_close(conn_fd);
             return;
         }
         int sent = send_response(conn, &response);
         http_response_done(&response);
         if (sent != 0) {
             stats_add(&stats->errors, 1);
-            close(conn_fd);
+            io_close(conn_fd);
             return;
         }
         if (response.close_after) {
@@ -248,7 +248,7 @@ void http_serve_connection(struct http_conn *conn, int conn_fd, const struct htt
     if (block == NULL) {
         stats_add(&stats->connections, 1);
         stats_add(&stats->errors, 1);
-        close(conn_fd);
+        io_close(conn_fd);
         return;
     }
     conn->in = block;

@@ -146,3 +146,11 @@ void io_sleep_ms(int milliseconds)
     while (nanosleep(&left, &left) != 0 && errno == EINTR)
         ;
 }
+
+void io_close(int fd)
+{
+    if (installed_hooks != NULL)
+        installed_hooks->close(fd);
+    else
+        close(fd);
+}

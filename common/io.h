@@ -28,6 +28,9 @@ struct io_hooks {
     int (*wait)(int fd, enum io_event event, int64_t deadline_ms);
     /* Let milliseconds pass without holding up anybody else (for /lab/sleep). */
     void (*sleep)(int milliseconds);
+    /* Close a connection's socket: an event loop stops watching it first (the
+     * rule in event.h), then closes it. */
+    void (*close)(int fd);
 };
 
 /* Install hooks for this process; NULL restores the blocking behaviour. */
@@ -51,5 +54,8 @@ void io_sleep_ms(int milliseconds);
  * connection that is ready before this one goes on (docs/coroutine.md); without
  * hooks each connection has a thread or process of its own, and it returns. */
 void io_yield(void);
+/* Close a connection's socket, the one way every handler does: through the
+ * hook if one is installed, else close(). */
+void io_close(int fd);
 
 #endif

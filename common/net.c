@@ -15,7 +15,7 @@
 
 #include "io.h"
 
-int net_listen(const char *address, int port, bool reuseport, char *error, int size)
+int net_listen(const char *address, int port, bool reuseport, char *error, size_t size)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
@@ -24,7 +24,7 @@ int net_listen(const char *address, int port, bool reuseport, char *error, int s
     snprintf(service, sizeof service, "%d", port);
     int rc = getaddrinfo(address, service, &hints, &found);
     if (rc != 0) {
-        snprintf(error, (size_t)size, "--bind %s: %s", address, gai_strerror(rc));
+        snprintf(error, size, "--bind %s: %s", address, gai_strerror(rc));
         return -1;
     }
     int fd = socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -32,7 +32,7 @@ int net_listen(const char *address, int port, bool reuseport, char *error, int s
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
         (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0) ||
         bind(fd, found->ai_addr, found->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0) {
-        snprintf(error, (size_t)size, "cannot listen on %s port %d: %s", address, port,
+        snprintf(error, size, "cannot listen on %s port %d: %s", address, port,
                  strerror(errno));
         if (fd >= 0)
             close(fd);
@@ -40,6 +40,35 @@ int net_listen(const char *address, int port, bool reuseport, char *error, int s
     }
     freeaddrinfo(found);
     return fd;
+}
+
+/* DOC: listen-each */
+int net_listen_each(const char *address, int port, bool reuseport, int *fds, int count,
+                    char *error, size_t size)
+{
+    reuseport = reuseport || count > 1;
+    for (int i = 0; i < count; i++) {
+        fds[i] = net_listen(address, port, reuseport, error, size);
+        if (fds[i] < 0 || net_set_nonblocking(fds[i], true) != 0) {
+            if (fds[i] >= 0) {
+                snprintf(error, size, "listening socket: %s", strerror(errno));
+                close(fds[i]);
+            }
+            for (int opened = 0; opened < i; opened++)
+                close(fds[opened]);
+            return -1;
+        }
+        port = net_local_port(fds[i]);  /* --port 0: the rest join the first */
+    }
+    return 0;
+}
+
+int net_listen_keep(const int *fds, int count, int worker_id)
+{
+    for (int i = 0; i < count; i++)
+        if (i != worker_id)
+            close(fds[i]);
+    return fds[worker_id];
 }
 
 int net_local_port(int listen_fd)
@@ -108,6 +137,23 @@ static void back_off(int error)
     nanosleep(&pause, NULL);
 }
 
+enum net_accept_failure net_accept_failure(int error)
+{
+    switch (error) {
+    case ECONNABORTED: case EPROTO:
+        return NET_ACCEPT_RETRY;
+    case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+    case EWOULDBLOCK:
+#endif
+        return NET_ACCEPT_NOTHING;
+    case EMFILE: case ENFILE: case ENOBUFS: case ENOMEM:
+        return NET_ACCEPT_EXHAUSTED;
+    default:
+        return NET_ACCEPT_OTHER;
+    }
+}
+
 /* DOC: net-accept */
 int net_accept_in_wait(int listen_fd, struct worker_stats *worker)
 {
@@ -115,21 +161,21 @@ int net_accept_in_wait(int listen_fd, struct worker_stats *worker)
         int conn_fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
         if (conn_fd >= 0)
             return conn_fd;
-        switch (errno) {
-        case ECONNABORTED: case EPROTO:     /* the client gave up first: try again (UNP) */
+        int error = errno;
+        switch (net_accept_failure(error)) {
+        case NET_ACCEPT_RETRY:              /* the client gave up first: try again (UNP) */
             continue;
-        case EAGAIN:                        /* readiness said yes, accept found nothing */
+        case NET_ACCEPT_NOTHING:            /* readiness said yes, accept found nothing */
             stats_add(&worker->spurious, 1);
-            return -1;
-        case EMFILE: case ENFILE: case ENOBUFS: case ENOMEM: {
-            int error = errno;              /* out of descriptors: pause, never spin */
+            break;
+        case NET_ACCEPT_EXHAUSTED:          /* out of descriptors: pause, never spin */
             back_off(error);
-            errno = error;
-            return -1;
+            break;
+        case NET_ACCEPT_OTHER:              /* EINTR and anything unexpected */
+            break;
         }
-        default:                            /* EINTR and anything unexpected */
-            return -1;
-        }
+        errno = error;
+        return -1;
     }
 }
 
@@ -157,11 +203,10 @@ void net_prepare_connection(int conn_fd, int timeout_ms)
 /* DOC: lingering-close */
 void net_lingering_close(int conn_fd)
 {
-    enum { LINGER_MS = 1000, LINGER_BYTES = 1 << 20 };
     char discard[4096];
     shutdown(conn_fd, SHUT_WR);
-    int64_t deadline = io_now_ms() + LINGER_MS;
-    for (size_t total = 0; total < LINGER_BYTES;) {
+    int64_t deadline = io_now_ms() + NET_LINGER_MS;
+    for (size_t total = 0; total < NET_LINGER_BYTES;) {
         ssize_t n = io_read(conn_fd, discard, sizeof discard, deadline);
         if (n < 0 && errno == EINTR)
             continue;
@@ -169,5 +214,5 @@ void net_lingering_close(int conn_fd)
             break;
         total += (size_t)n;
     }
-    close(conn_fd);
+    io_close(conn_fd);
 }

@@ -3,14 +3,35 @@
 #define NET_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "stats.h"
 
 /* Bind and listen (SO_REUSEADDR; SO_REUSEPORT if reuseport). Port 0 picks a free
  * port. Returns the fd, or -1 with a message in error (size bytes). */
-int net_listen(const char *address, int port, bool reuseport, char *error, int size);
+int net_listen(const char *address, int port, bool reuseport, char *error, size_t size);
+/* count listening sockets on one port, all non-blocking, SO_REUSEPORT if
+ * count > 1 or reuseport: a pool's parent opens them before it forks, and
+ * worker i accepts on fds[i], so a worker that replaces a dead one takes over
+ * its socket and the connections queued on it. The first fixes the port
+ * (port 0: a free one). Returns 0, or -1 with a message in error (size bytes)
+ * and none left open. */
+int net_listen_each(const char *address, int port, bool reuseport, int *fds, int count, char *error,
+                    size_t size);
+/* In worker worker_id after the fork: close the other workers' sockets (their
+ * queues are theirs) and return its own. */
+int net_listen_keep(const int *fds, int count, int worker_id);
 int net_local_port(int listen_fd);
 int net_set_nonblocking(int fd, bool on);
+
+/* What an accept() failure means, decided here for every accept loop. */
+enum net_accept_failure {
+    NET_ACCEPT_RETRY,     /* ECONNABORTED, EPROTO: the client gave up first (UNP) */
+    NET_ACCEPT_NOTHING,   /* EAGAIN: nothing pending (a lost race: spurious) */
+    NET_ACCEPT_EXHAUSTED, /* EMFILE, ENFILE, ENOBUFS, ENOMEM: pause, never spin */
+    NET_ACCEPT_OTHER,     /* EINTR and anything unexpected: the caller decides */
+};
+enum net_accept_failure net_accept_failure(int error);
 
 /* accept() that retries ECONNABORTED and EPROTO, counting the wait in worker
  * (stats_wait_begin/end). Returns the connected fd, or -1 with errno: EINVAL or
@@ -36,7 +57,10 @@ bool net_address_is_loopback(const char *address);
 
 /* Close after an error while the client may still be sending: shut the write
  * side, read and drop what arrives for a short while, then close
- * (docs/design.md#lingering-close). */
+ * (docs/design.md#lingering-close). The bounds of that drain, for every server
+ * (multiplex lingers in its state machine with the same ones): at most this
+ * long, at most this many bytes. */
+enum { NET_LINGER_MS = 1000, NET_LINGER_BYTES = 1 << 20 };
 void net_lingering_close(int conn_fd);
 
 #endif

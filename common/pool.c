@@ -189,19 +189,13 @@ void pool_start(struct server *server, pool_worker_fn *worker_main, pool_fork_fn
 
     /* DOC: pool-signals */
     sigset_t blocked;
-    sigemptyset(&blocked);
+    server_stop_signals(&blocked);
     sigaddset(&blocked, SIGCHLD);
-    sigaddset(&blocked, SIGINT);
-    sigaddset(&blocked, SIGTERM);
-    sigaddset(&blocked, SIGHUP);
-    sigaddset(&blocked, SIGUSR1);
     sigprocmask(SIG_BLOCK, &blocked, &pool.outside_mask);
     pool.wait_mask = pool.outside_mask;
-    sigdelset(&pool.wait_mask, SIGCHLD);
-    sigdelset(&pool.wait_mask, SIGINT);
-    sigdelset(&pool.wait_mask, SIGTERM);
-    sigdelset(&pool.wait_mask, SIGHUP);
-    sigdelset(&pool.wait_mask, SIGUSR1);
+    for (int signal_number = 1; signal_number < NSIG; signal_number++)
+        if (sigismember(&blocked, signal_number) == 1)
+            sigdelset(&pool.wait_mask, signal_number);
     struct sigaction action = {.sa_handler = on_child, .sa_flags = SA_NOCLDSTOP};
     sigemptyset(&action.sa_mask);
     sigaction(SIGCHLD, &action, NULL);

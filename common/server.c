@@ -16,6 +16,7 @@
 #include "net.h"
 
 volatile sig_atomic_t server_stop_requested;
+volatile sig_atomic_t server_attention;
 static volatile sig_atomic_t dump_requested;   /* SIGUSR1: see server_service */
 static pid_t main_pid;              /* the process that writes the stats file */
 static volatile sig_atomic_t wake_fd = -1;     /* see server_wake_on_stop */
@@ -26,6 +27,7 @@ static void request_stop(int signal_number)
     /* Setting the flag is all a handler may safely do, plus async-signal-safe
      * calls such as shutdown(); atomic, because worker threads read the flag. */
     __atomic_store_n(&server_stop_requested, 1, __ATOMIC_RELAXED);
+    server_attention = 1;
     int saved_errno = errno;
     if (wake_fd >= 0)
         shutdown(wake_fd, SHUT_RD);
@@ -36,12 +38,14 @@ static void request_dump(int signal_number)
 {
     (void)signal_number;
     dump_requested = 1;
+    server_attention = 1;
 }
 
 void server_wake_on_stop(int listen_fd) { wake_fd = listen_fd; }
 
 void server_service(struct server *server)
 {
+    server_attention = 0;
     if (!dump_requested)
         return;
     dump_requested = 0;
@@ -51,9 +55,25 @@ void server_service(struct server *server)
         stats_write_file(server->stats, server->spec, &server->options);
 }
 
+static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP};
+
+void server_stop_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    for (size_t i = 0; i < sizeof stop_signals / sizeof stop_signals[0]; i++)
+        sigaddset(set, stop_signals[i]);
+    sigaddset(set, SIGUSR1);        /* not a stop, but the main loop's to serve too */
+}
+
 _Noreturn void server_die(const struct server *server, const char *what)
 {
     fprintf(stderr, "%s: %s: %s\n", server->spec->name, what, strerror(errno));
+    exit(OPTIONS_EXIT_RUNTIME);
+}
+
+_Noreturn void server_fail(const struct server *server, const char *message)
+{
+    fprintf(stderr, "%s: %s\n", server->spec->name, message);
     exit(OPTIONS_EXIT_RUNTIME);
 }
 
@@ -72,9 +92,8 @@ static void install_signals(void)
     sigaction(SIGUSR2, &action, NULL);
     action.sa_handler = request_stop;
     sigemptyset(&action.sa_mask);
-    sigaction(SIGINT, &action, NULL);
-    sigaction(SIGTERM, &action, NULL);
-    sigaction(SIGHUP, &action, NULL);
+    for (size_t i = 0; i < sizeof stop_signals / sizeof stop_signals[0]; i++)
+        sigaction(stop_signals[i], &action, NULL);
     action.sa_handler = request_dump;
     sigaction(SIGUSR1, &action, NULL);
 }
@@ -173,13 +192,11 @@ void server_start(struct server *server, const struct server_spec *spec, int arg
     install_signals();
 
     if (!spec->listens_itself) {
-        char error[256];
+        char error[SERVER_ERROR_SIZE];
         server->listen_fd = net_listen(server->options.bind_address, server->options.port,
                                        false, error, sizeof error);
-        if (server->listen_fd < 0) {
-            fprintf(stderr, "%s: %s\n", spec->name, error);
-            exit(OPTIONS_EXIT_RUNTIME);
-        }
+        if (server->listen_fd < 0)
+            server_fail(server, error);
         server_announce(server, net_local_port(server->listen_fd));
         server_wake_on_stop(server->listen_fd);
     }

@@ -31,6 +31,11 @@ static inline bool server_stopping(void)
     return __atomic_load_n(&server_stop_requested, __ATOMIC_RELAXED) != 0;
 }
 
+/* Set by every signal the main loop must act on (a stop, SIGUSR1), for a loop
+ * that waits on one flag (event_loop_run in event_server_run); server_service
+ * clears it. */
+extern volatile sig_atomic_t server_attention;
+
 /* DOC: stop-wake
  * What a stop does, in every server. SIGINT or SIGTERM runs one handler
  * (server.c): it sets server_stop_requested, and it shuts down the read side of
@@ -47,6 +52,11 @@ static inline bool server_stopping(void)
  * its first step. */
 void server_wake_on_stop(int listen_fd);
 
+/* The signals a main loop serves, as a set: the stop signals SIGINT, SIGTERM and
+ * SIGHUP, and SIGUSR1 (server_service). For a loop that blocks them outside its
+ * wait (common/pool.c, event_loop_set_stop_signals). */
+void server_stop_signals(sigset_t *set);
+
 /* Parse the options, open the root, map the counters, install the signal
  * handlers (SIGPIPE ignored) and, unless spec->listens_itself, listen, call
  * server_wake_on_stop on the socket and print the start-up line. The counters get
@@ -61,14 +71,22 @@ void server_announce(const struct server *server, int port);
  * stats file now (the handler only sets a flag: fopen is not async-signal-safe).
  * The signal interrupts the wait (EINTR), and the loop comes round to it. A
  * SIGUSR1 that lands between the call and a blocking accept() waits for the
- * next connection; the pool parent's ppoll and the event loops' 1 s passes do
- * not have that window. */
+ * next connection; the pool parent's ppoll and the event loops' waits, which
+ * let the signal in only while they wait (server_stop_signals), do not have
+ * that window. */
 void server_service(struct server *server);
 
 /* Record CPU, print the summary, write the stats file. Returns the exit status. */
 int server_finish(struct server *server);
 
+/* Room for a one-line error message from the library (net_listen,
+ * event_loop_create): every caller's buffer has this size. */
+enum { SERVER_ERROR_SIZE = 256 };
+
 /* Exit status 1 with "NAME: message: strerror(errno)" on stderr, for start-up failures. */
 _Noreturn void server_die(const struct server *server, const char *what);
+/* The same with a message the library wrote (net_listen, event_loop_create):
+ * "NAME: message". */
+_Noreturn void server_fail(const struct server *server, const char *message);
 
 #endif

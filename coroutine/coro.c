@@ -141,7 +141,8 @@ static char *stack_top(const struct coro *coro) { return (char *)coro; }  /* 64-
 
 /* DOC: coro-stack
  * A fresh mapping: the guard page, the stack, and the struct at the top.
- * MAP_NORESERVE: only the pages a coroutine touches cost memory. */
+ * Only the pages a coroutine touches cost memory: anonymous pages are faulted
+ * in on demand. MAP_NORESERVE only skips commit accounting for the rest. */
 static struct coro *map_stack(void)
 {
     size_t size = mapping_size_for(stack_bytes);

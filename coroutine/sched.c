@@ -7,14 +7,14 @@
  *      │                                                                    │ the loop
  *      │  ◀─ resumed: IO_WAIT_READY (on_ready) or IO_WAIT_TIMEOUT (on_timer) ┘
  *      ▼
- *   the handler returns (it closed the fd) ─▶ finish(): stack and task recycled
+ *   the handler returns (it closed the fd through the close hook: unwatch,
+ *   then close) ─▶ finish(): stack and task recycled
  *
  * Only the loop resumes coroutines (run()); a coroutine only ever yields back
  * to it, from inside a hook. */
 #include "sched.h"
 
 #include <stdlib.h>
-#include <unistd.h>
 
 #include "coro.h"
 #include "http_conn.h"
@@ -29,10 +29,9 @@ struct task {
     bool interrupted;               /* the stop has failed one of its reads already */
     bool released;                  /* its idle stack's pages were given back */
     int64_t idle_since;             /* when it last went idle (io_now_ms) */
+    bool cancelled;                 /* abandoned at sched_destroy: every wait fails at once */
     struct event_timer timer;       /* the deadline of the current wait, or a /lab/sleep */
-    /* In scheduler->first: link points at whatever points at this task (the
-     * previous task's next, or first), so unlinking needs no special case. */
-    struct task *next, **link;      /* next also chains scheduler->free_tasks */
+    struct list_node node;          /* in scheduler->tasks, or ->free_tasks */
 };
 
 enum { TASK_FREE_MAX = CORO_FREE_MAX };
@@ -56,28 +55,17 @@ static void serve_connection(void *arg)
                       task->scheduler->stats, &task->scheduler->buffers);
 }
 
-static void unlink_task(struct task *task)
-{
-    *task->link = task->next;
-    if (task->next != NULL)
-        task->next->link = task->link;
-    task->scheduler->count--;
-}
-
-/* The handler has returned: it closed the descriptor itself, just now, and no
- * loop wait has happened since, so unwatching after the close is safe here
- * (select and poll forget it before their next wait; epoll already dropped
- * it at the close). Then the stack and the task go back for reuse. */
+/* The handler has returned, having closed its socket through the close hook
+ * (unwatched, then closed). The stack and the task go back for reuse. */
 static void finish(struct task *task)
 {
     struct scheduler *scheduler = task->scheduler;
-    event_unwatch(scheduler->loop, task->fd);
     event_timer_cancel(scheduler->loop, &task->timer);
-    unlink_task(task);
+    list_remove(&task->node);
+    scheduler->count--;
     coro_free(task->coro);
     if (scheduler->free_count < TASK_FREE_MAX) {
-        task->next = scheduler->free_tasks;
-        scheduler->free_tasks = task;
+        list_push(&scheduler->free_tasks, &task->node);
         scheduler->free_count++;
     } else {
         free(task);
@@ -101,7 +89,8 @@ static void release_idle_stacks(struct event_loop *loop, void *data)
 {
     struct scheduler *scheduler = data;
     int64_t now = io_now_ms(), next = -1;
-    for (struct task *task = scheduler->first; task != NULL; task = task->next) {
+    for (struct list_node *node = scheduler->tasks.first; node != NULL; node = node->next) {
+        struct task *task = LIST_ITEM(node, struct task, node);
         if (!is_idle(task) || task->released)
             continue;
         if (now - task->idle_since >= SCHED_IDLE_RELEASE_MS) {
@@ -191,6 +180,8 @@ static struct task *calling_task(void)
 static int wait_for_socket(int fd, enum io_event event, int64_t deadline_ms)
 {
     struct task *task = calling_task();
+    if (task->cancelled)
+        return IO_WAIT_TIMEOUT;     /* unwinding (sched_destroy): never yield again */
     if (event == IO_READABLE && server_stopping() && !task->interrupted) {
         task->interrupted = true;   /* a stop interrupts a read once, like a signal */
         return IO_WAIT_INTERRUPTED;
@@ -208,19 +199,30 @@ static int wait_for_socket(int fd, enum io_event event, int64_t deadline_ms)
 static void sleep_a_while(int milliseconds)
 {
     struct task *task = calling_task();
+    if (task->cancelled)
+        return;
     event_timer_start(active->loop, &task->timer, io_now_ms() + milliseconds, on_timer, task);
     coro_yield(NULL);               /* waiting stays 0: on_timer resumes with READY */
 }
 
-const struct io_hooks sched_io_hooks = {.wait = wait_for_socket, .sleep = sleep_a_while};
+/* DOC: close-hook
+ * The handler closes its socket: the loop forgets it first (event.h's rule). */
+static void close_socket(int fd)
+{
+    event_close(active->loop, fd);
+}
+
+const struct io_hooks sched_io_hooks = {
+    .wait = wait_for_socket, .sleep = sleep_a_while, .close = close_socket};
 
 /* DOC: sched-spawn */
 void sched_spawn(struct event_acceptor *acceptor, int conn_fd)
 {
     struct scheduler *scheduler = acceptor->data;
-    struct task *task = scheduler->free_tasks;
-    if (task != NULL) {
-        scheduler->free_tasks = task->next;
+    struct list_node *recycled = list_pop(&scheduler->free_tasks);
+    struct task *task;
+    if (recycled != NULL) {
+        task = LIST_ITEM(recycled, struct task, node);
         scheduler->free_count--;
     } else {
         task = malloc(sizeof *task);
@@ -237,12 +239,9 @@ void sched_spawn(struct event_acceptor *acceptor, int conn_fd)
     task->waiting = 0;
     task->interrupted = false;
     task->released = false;
+    task->cancelled = false;
     task->timer = (struct event_timer)EVENT_TIMER_INIT;
-    task->next = scheduler->first;
-    task->link = &scheduler->first;
-    if (task->next != NULL)
-        task->next->link = &task->next;
-    scheduler->first = task;
+    list_push(&scheduler->tasks, &task->node);
     scheduler->count++;
     run(task, IO_WAIT_READY);       /* usually as far as its first read's EAGAIN */
 }
@@ -250,8 +249,9 @@ void sched_spawn(struct event_acceptor *acceptor, int conn_fd)
 /* DOC: stop */
 void sched_interrupt_readers(struct scheduler *scheduler)
 {
-    for (struct task *task = scheduler->first, *next; task != NULL; task = next) {
-        next = task->next;          /* run() may finish and recycle task, never next */
+    for (struct list_node *node = scheduler->tasks.first, *next; node != NULL; node = next) {
+        next = node->next;          /* run() may finish and recycle task, never next */
+        struct task *task = LIST_ITEM(node, struct task, node);
         if (task->waiting == EVENT_READ && !task->interrupted) {
             task->interrupted = true;
             run(task, IO_WAIT_INTERRUPTED);
@@ -259,21 +259,27 @@ void sched_interrupt_readers(struct scheduler *scheduler)
     }
 }
 
+/* DOC: cancel
+ * Abandon a task the drain left busy. Freeing its stack as it is would leak
+ * what its handler holds in local variables (the socket, and the file a
+ * response is being sent from: struct http_response lives on that stack).
+ * So resume it once more, cancelled: its pending wait fails as a timeout, and
+ * so does every later one, at once, so the handler unwinds by its own error
+ * paths, releasing what it holds and closing the socket, and returns. */
+static void cancel(struct task *task)
+{
+    task->cancelled = true;
+    run(task, IO_WAIT_TIMEOUT);     /* ends in finish(): no hook yields any more */
+}
+
 void sched_destroy(struct scheduler *scheduler)
 {
-    while (scheduler->first != NULL) {      /* abandoned mid-request: the drain ran out */
-        if (scheduler->first->http.in != NULL)
-            http_conn_release(&scheduler->first->http);
-        close(scheduler->first->fd);
-        finish(scheduler->first);           /* as if its handler had closed it */
-    }
+    while (!list_empty(&scheduler->tasks))  /* abandoned mid-request: the drain ran out */
+        cancel(LIST_ITEM(scheduler->tasks.first, struct task, node));
     event_timer_cancel(scheduler->loop, &scheduler->idle_timer);
     bufpool_trim(&scheduler->buffers);
-    while (scheduler->free_tasks != NULL) {
-        struct task *task = scheduler->free_tasks;
-        scheduler->free_tasks = task->next;
-        free(task);
-    }
+    for (struct list_node *node; (node = list_pop(&scheduler->free_tasks)) != NULL;)
+        free(LIST_ITEM(node, struct task, node));
     scheduler->free_count = 0;
     coro_trim();
     io_set_hooks(NULL);

@@ -14,6 +14,7 @@
 #include "event.h"
 #include "event_server.h"
 #include "io.h"
+#include "list.h"
 #include "server.h"
 
 struct task;                        /* one connection: a coroutine, its timer */
@@ -24,9 +25,9 @@ struct scheduler {
     struct worker_stats *stats;     /* this loop's slot */
     struct event_acceptor acceptor; /* the listening socket (common/event_server.c) */
     struct task *current;           /* the task running now; NULL in the loop */
-    struct task *first;             /* every live task, for the stop */
+    struct list tasks;              /* every live task, for the stop */
     int count;
-    struct task *free_tasks;        /* finished ones, kept for the next */
+    struct list free_tasks;         /* finished ones, kept for the next */
     int free_count;
     struct bufpool buffers;         /* lent to the connections with a request in hand */
     struct event_timer idle_timer;  /* the next look for long-idle stacks to release */
@@ -38,7 +39,8 @@ struct scheduler {
 #define SCHED_IDLE_RELEASE_MS 1000
 #endif
 
-/* wait: the socket and a deadline timer; sleep: a timer. Install after sched_init. */
+/* wait: the socket and a deadline timer; sleep: a timer; close: unwatch, then
+ * close. Install after sched_init. */
 extern const struct io_hooks sched_io_hooks;
 
 void sched_init(struct scheduler *scheduler, struct event_loop *loop,
@@ -53,8 +55,9 @@ void sched_spawn(struct event_acceptor *acceptor, int conn_fd);
  * answers say Connection: close). */
 void sched_interrupt_readers(struct scheduler *scheduler);
 
-/* After the drain: close what is left (abandoning its coroutine), free the
- * recycled tasks and stacks, uninstall the hooks. */
+/* After the drain: end what is left (each coroutine resumed once more, its
+ * waits failing at once, so its handler releases the socket and any file it
+ * holds), free the recycled tasks and stacks, uninstall the hooks. */
 void sched_destroy(struct scheduler *scheduler);
 
 #endif

@@ -23,8 +23,7 @@
 #include "io.h"
 #include "net.h"
 
-/* The same bounds as net_lingering_close: how long and how much to drain. */
-enum { LINGER_MS = 1000, LINGER_BYTES = 1 << 20, FILE_CHUNK = 1 << 20 };
+enum { FILE_CHUNK = 1 << 20 };
 
 /* What a state handler tells the driver. */
 enum step {
@@ -47,17 +46,11 @@ static enum step close_conn(struct conn *conn)
 {
     struct multiplex *mux = conn->mux;
     event_timer_cancel(mux->loop, &conn->timer);
-    event_unwatch(mux->loop, conn->http.fd);    /* before close(): see event.h */
     http_response_done(&conn->response);
     if (conn->http.in != NULL)
         http_conn_release(&conn->http);
-    close(conn->http.fd);
-    if (conn->previous != NULL)
-        conn->previous->next = conn->next;
-    else
-        mux->first = conn->next;
-    if (conn->next != NULL)
-        conn->next->previous = conn->previous;
+    event_close(mux->loop, conn->http.fd);      /* unwatch, then close: see event.h */
+    list_remove(&conn->node);
     mux->count--;
     free(conn);
     return STEP_CLOSED;
@@ -258,7 +251,7 @@ static enum step finish_response(struct conn *conn)
     shutdown(conn->http.fd, SHUT_WR);
     conn->state = CONN_LINGERING;
     conn->lingered = 0;
-    set_deadline(conn, LINGER_MS);
+    set_deadline(conn, NET_LINGER_MS);   /* net.h's bounds */
     return STEP_NEXT;
 }
 
@@ -307,7 +300,7 @@ static enum step linger(struct conn *conn)
     ssize_t n = read(conn->http.fd, discard, sizeof discard);
     if (n > 0) {
         conn->lingered += (size_t)n;
-        return conn->lingered < LINGER_BYTES ? STEP_NEXT : close_conn(conn);
+        return conn->lingered < NET_LINGER_BYTES ? STEP_NEXT : close_conn(conn);
     }
     if (n < 0 && errno == EINTR)
         return STEP_NEXT;
@@ -394,11 +387,7 @@ void conn_start(struct event_acceptor *acceptor, int conn_fd)
     http_session_start(&conn->session, conn_fd);
     conn->response = (struct http_response){.file_fd = -1};
     conn->timer = (struct event_timer)EVENT_TIMER_INIT;
-    conn->previous = NULL;
-    conn->next = mux->first;
-    if (mux->first != NULL)
-        mux->first->previous = conn;
-    mux->first = conn;
+    list_push(&mux->conns, &conn->node);
     mux->count++;
     stats_add(&mux->stats->connections, 1);
     if (enter_idle(conn) == STEP_NEXT)
@@ -410,8 +399,9 @@ void conn_destroy(struct multiplex *mux) { bufpool_trim(&mux->buffers); }
 
 void conn_close_idle(struct multiplex *mux)
 {
-    for (struct conn *conn = mux->first, *next; conn != NULL; conn = next) {
-        next = conn->next;
+    for (struct list_node *node = mux->conns.first, *next; node != NULL; node = next) {
+        next = node->next;          /* close_conn frees conn, never next */
+        struct conn *conn = LIST_ITEM(node, struct conn, node);
         if (conn->state == CONN_IDLE ||
             (conn->state == CONN_READING_HEAD && conn->http.in_length == conn->start))
             close_conn(conn);

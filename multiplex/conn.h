@@ -19,6 +19,7 @@
 #include "http_conn.h"
 #include "http_parse.h"
 #include "http_response.h"
+#include "list.h"
 #include "server.h"
 
 /* DOC: conn-states */
@@ -39,7 +40,7 @@ struct multiplex {
     const struct server *server;
     struct worker_stats *stats;     /* this loop's slot */
     struct event_acceptor acceptor; /* the listening socket (common/event_server.c) */
-    struct conn *first;             /* every open connection, for the stop */
+    struct list conns;              /* every open connection, for the stop */
     int count;
     struct bufpool buffers;         /* lent to the connections with a request in hand */
 };
@@ -60,7 +61,7 @@ struct conn {
     uint64_t bytes_left;            /* of the /lab/bytes pattern */
     size_t lingered;                /* bytes drained while lingering */
     struct event_timer timer;       /* the one deadline of the current state */
-    struct conn *previous, *next;   /* in mux->first's list */
+    struct list_node node;          /* in mux->conns */
 };
 
 /* Set up mux's buffer pool (before the first conn_start). */

@@ -3,7 +3,7 @@
  *
  * The model: prefork's children, with one change: the listening socket is
  * non-blocking and each child first waits for it to be readable, then calls
- * accept() (UNP §30.7, "select collisions"), both in worker_main below, and then
+ * accept() (UNP §30.6, "select collisions"), both in worker_main below, and then
  * http_serve_connection() (common/http_conn.c). The parent only supervises
  * (pool_run, common/pool.c).
  *
@@ -73,26 +73,20 @@ static int *listen_fds;             /* one, or with --reuseport one per worker *
 static void open_listen_sockets(struct server *server)
 {
     int count = reuseport ? server->options.workers : 1;
-    int port = server->options.port;
+    char error[SERVER_ERROR_SIZE];
     listen_fds = calloc((size_t)count, sizeof *listen_fds);
-    for (int i = 0; i < count; i++) {
-        char error[256];
-        listen_fds[i] = net_listen(server->options.bind_address, port, reuseport, error,
-                                   sizeof error);
-        if (listen_fds[i] < 0) {
-            fprintf(stderr, "%s: %s\n", spec.name, error);
-            exit(OPTIONS_EXIT_RUNTIME);
-        }
-        net_set_nonblocking(listen_fds[i], true);   /* a lost race is EAGAIN, not a sleep */
-        port = net_local_port(listen_fds[i]);       /* --port 0: the rest join the first */
-    }
+    if (listen_fds == NULL)
+        server_die(server, "listening sockets");
+    if (net_listen_each(server->options.bind_address, server->options.port, reuseport,
+                        listen_fds, count, error, sizeof error) != 0)
+        server_fail(server, error);
     server->listen_fd = reuseport ? -1 : listen_fds[0];
-    server_announce(server, port);
+    server_announce(server, net_local_port(listen_fds[0]));
 }
 
 /* epoll needs an instance per child, made after the fork: one instance shared by
  * all children would be a single waiter, a different experiment. */
-static int watch_listen_fd(int listen_fd)
+static int watch_listen_fd(const struct server *server, int listen_fd)
 {
     if (wait_mode != WAIT_EPOLL && wait_mode != WAIT_EPOLL_EXCLUSIVE)
         return -1;
@@ -100,10 +94,8 @@ static int watch_listen_fd(int listen_fd)
     struct epoll_event event = {.events = EPOLLIN};
     if (wait_mode == WAIT_EPOLL_EXCLUSIVE)
         event.events |= EPOLLEXCLUSIVE;     /* wake one of the waiters, not all */
-    if (epoll_fd < 0 || epoll_ctl(epoll_fd, EPOLL_CTL_ADD, listen_fd, &event) != 0) {
-        perror("prefork_select: epoll");
-        exit(1);
-    }
+    if (epoll_fd < 0 || epoll_ctl(epoll_fd, EPOLL_CTL_ADD, listen_fd, &event) != 0)
+        server_die(server, "epoll");
     return epoll_fd;
 }
 
@@ -133,11 +125,9 @@ static bool wait_readable(int listen_fd, int epoll_fd)
 static void worker_main(struct server *server, int worker_id, void *context)
 {
     (void)context;
-    int listen_fd = reuseport ? listen_fds[worker_id] : server->listen_fd;
-    for (int i = 0; reuseport && i < server->options.workers; i++)
-        if (i != worker_id)
-            close(listen_fds[i]);   /* the other children's queues are theirs */
-    int epoll_fd = watch_listen_fd(listen_fd);
+    int listen_fd = reuseport ? net_listen_keep(listen_fds, server->options.workers, worker_id)
+                              : server->listen_fd;
+    int epoll_fd = watch_listen_fd(server, listen_fd);
     struct worker_stats *stats = &server->stats->workers[worker_id];
     while (!server_stopping()) {
         /* The wait is select() (or poll, epoll) and accept(): count the two together. */

@@ -85,16 +85,13 @@ static void accept_into_queue(struct server *server, struct worker_stats *stats)
 static void wait_for_stop(struct server *server)
 {
     sigset_t stop_signals, unblocked;
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGINT);
-    sigaddset(&stop_signals, SIGTERM);
-    sigaddset(&stop_signals, SIGHUP);
+    server_stop_signals(&stop_signals);     /* SIGUSR1 too: it ends sigsuspend */
     pthread_sigmask(SIG_BLOCK, &stop_signals, &unblocked);
-    sigdelset(&unblocked, SIGINT);
-    sigdelset(&unblocked, SIGTERM);
-    sigdelset(&unblocked, SIGHUP);
+    for (int signal_number = 1; signal_number < NSIG; signal_number++)
+        if (sigismember(&stop_signals, signal_number) == 1)
+            sigdelset(&unblocked, signal_number);
     while (!server_stopping()) {
-        server_service(server);     /* SIGUSR1 ends sigsuspend too */
+        server_service(server);
         sigsuspend(&unblocked);
     }
     pthread_sigmask(SIG_UNBLOCK, &stop_signals, NULL);

@@ -4,8 +4,8 @@
 #   lab_start NAME [OPTION...]   start build/bin/NAME (or NAME itself, if it is a
 #                                path) --port 0 --root $lab_www
 #                                --stats-file FILE OPTION... in the background,
-#                                print the command and the server's first line,
-#                                and set
+#                                on the server's CPUs (below), print the command
+#                                and the server's first line, and set
 #                                  $pid    the server's process id
 #                                  $port   the port it picked
 #                                  $url    http://127.0.0.1:$port
@@ -17,9 +17,19 @@
 #                                (000: no answer)
 #   lab_parallel N COMMAND...    run N copies of COMMAND at once, wait for them
 #   lab_now, lab_since T0        a clock in seconds; seconds elapsed since T0
-#   lab_expect 'EXPR' 'MEANING'  evaluate EXPR (Python syntax, numbers filled in
-#                                by the shell); print ok or UNEXPECTED; false
-#                                when it does not hold
+#   lab_expect 'EXPR' 'WHAT'     evaluate EXPR (Python syntax, numbers filled in
+#                                by the shell), a bound on what was measured;
+#                                print "checked: WHAT (EXPR)", or UNEXPECTED and
+#                                return false when it does not hold. WHAT names
+#                                the quantity, never what it means: that is the
+#                                student's to explain
+#   $lab_server_cpus, $lab_load_cpus
+#                                as the bench does, the first half of the CPUs
+#                                this shell may use runs the servers (taskset),
+#                                the other half the load: sourcing lab.sh pins
+#                                this shell, and so every client it starts, to
+#                                the second half. With one CPU (or no taskset)
+#                                both are empty and nothing is pinned
 #   $lab_dir                     a temporary directory; it goes, together with
 #                                every server still running, when the shell exits
 #   $lab_www                     $lab_dir/www, the servers' root: hello.txt and
@@ -36,6 +46,17 @@ echo hello >"$lab_www/hello.txt"
 head -c 4000 /dev/zero | tr '\0' x >"$lab_www/4000.bin"
 ulimit -c 0                         # the isolation lab crashes servers: no core files
 
+lab_server_cpus= lab_load_cpus=
+if command -v taskset >/dev/null; then
+    read -r lab_server_cpus lab_load_cpus < <(python3 -c 'import os
+cpus = sorted(os.sched_getaffinity(0))
+half = len(cpus) // 2
+if half: print(",".join(map(str, cpus[:half])), ",".join(map(str, cpus[half:])))') || true
+fi
+if [ -n "$lab_load_cpus" ]; then
+    taskset -pc "$lab_load_cpus" $$ >/dev/null
+fi
+
 lab_cleanup() {
     local server
     for server in "${lab_servers[@]}"; do
@@ -48,7 +69,7 @@ lab_cleanup() {
 trap lab_cleanup EXIT
 
 lab_start() {
-    local name=$1 binary=build/bin/$1 out line
+    local name=$1 binary=build/bin/$1 out line pin=()
     shift
     case $name in */*) binary=$name name=$(basename "$name") ;; esac   # a binary of your own
     [ -x "$binary" ] || { echo "lab_start: no $binary (run make)" >&2; return 1; }
@@ -57,8 +78,9 @@ lab_start() {
     err="$lab_dir/$lab_serial-$name.err"
     stats="$lab_dir/$lab_serial-$name.json"
     : >"$out"
-    echo "\$ $binary --port 0 --root $lab_www --stats-file $stats $*"
-    "$binary" --port 0 --root "$lab_www" --stats-file "$stats" "$@" >"$out" 2>"$err" &
+    [ -n "$lab_server_cpus" ] && pin=(taskset -c "$lab_server_cpus")
+    echo "\$ ${pin[*]}${pin:+ }$binary --port 0 --root $lab_www --stats-file $stats $*"
+    "${pin[@]}" "$binary" --port 0 --root "$lab_www" --stats-file "$stats" "$@" >"$out" 2>"$err" &
     pid=$!
     lab_servers+=("$pid")
     for _ in $(seq 100); do
@@ -115,9 +137,9 @@ lab_since() { python3 -c "import sys, time; print('%.2f' % (time.time() - float(
 
 lab_expect() {
     if python3 -c "import sys; sys.exit(0 if ($1) else 1)"; then
-        echo "ok: $2  ($1)"
+        echo "checked: $2  ($1)"
     else
-        echo "UNEXPECTED: $2  ($1 is false)"
+        echo "UNEXPECTED: $2  ($1 is false): outside the bound this lab checks; run it again"
         return 1
     fi
 }

@@ -13,8 +13,9 @@ the connections per worker.
     max_share                 the busiest worker's share of the connections
     jain                      Jain's fairness index (Σx)²/(n·Σx²): 1 even, 1/n one takes all
 
---expect evaluates a Python expression over those names; stats.py exits 1,
-saying so, when one does not hold. Used by the labs' checks, e.g.
+--expect evaluates a Python expression over those names, a bound the lab
+checks so that it cannot rot: "checked: EXPR" when it holds; stats.py exits 1,
+saying so, when one does not. Used by the labs' checks, e.g.
     python3 docs/labs/stats.py "$stats" --expect 'sleeps_per_conn >= 8'
 """
 import json
@@ -61,7 +62,7 @@ def main():
     expects = [args[i + 1] for i, a in enumerate(args[:-1]) if a == "--expect"]
     for expression in expects:
         if eval(expression, {}, dict(found)):
-            print(f"  ok: {expression}")
+            print(f"  checked: {expression}")
         else:
             print(f"  UNEXPECTED: {expression} is false")
             failed = 1

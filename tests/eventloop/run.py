@@ -18,13 +18,21 @@ Cases:
                  (one GET answered on each) cost at most 4 KiB / 12 KiB of user-space
                  memory each (scripts/idle_memory.py measures; a regression guard,
                  docs/multiplex.md and docs/coroutine.md give the real figures)
+  stop           multiplex and coroutine on select, poll and epoll: 200
+                 start/SIGTERM cycles each (SIGTERM at a random moment after the
+                 start-up line, some with a connection open), every one exiting
+                 within 100 ms of the signal
 Ends with "eventloop: N passed, N failed".
 """
 import argparse
 import os
+import random
 import resource
+import select
 import selectors
+import signal
 import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -259,6 +267,82 @@ def case_idle_memory(args, results, root):
                       f"(bound {bound})", per <= bound, f"{per:.0f} B per connection")
 
 
+STOP_CYCLES = 200              # per server and backend
+STOP_BOUND_S = 0.100
+
+
+def stop_cycle(argv, rng):
+    """Start a server, wait a random moment after its start-up line (with an idle
+    connection open, or one that was answered and kept alive, or none), send
+    SIGTERM and time it until the process has exited: (seconds, exit status),
+    or (None, why) if it did not start."""
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    try:
+        selector = selectors.DefaultSelector()
+        selector.register(process.stdout, selectors.EVENT_READ)
+        ready = selector.select(10)
+        selector.close()
+        match = ts.STARTUP_LINE.match(process.stdout.readline().decode(errors="replace").strip()) \
+            if ready else None
+        if not match:
+            return None, "no start-up line"
+        kind = rng.randrange(3)
+        sock = None
+        if kind > 0:
+            sock = socket.create_connection(("127.0.0.1", int(match.group(3))), timeout=5)
+            if kind == 2:
+                sock.sendall(b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+                sock.recv(4096)
+        time.sleep(rng.uniform(0, 0.02))
+        pidfd = os.pidfd_open(process.pid)
+        poller = select.poll()
+        poller.register(pidfd, select.POLLIN)
+        sent = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        exited = poller.poll(5000)
+        elapsed = time.monotonic() - sent
+        os.close(pidfd)
+        if sock is not None:
+            sock.close()
+        if not exited:
+            return elapsed, "still running after 5 s"
+        return elapsed, process.wait(1)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def case_stop(args, results, root):
+    """STOP_CYCLES start/SIGTERM cycles of multiplex and coroutine on each backend:
+    every one exits (status 0) within STOP_BOUND_S of the signal. The stop signals
+    are let in only inside the loop's wait (pselect, ppoll, epoll_pwait), so a
+    SIGTERM that lands between the loop's check of the flag and its wait is not
+    lost; a lost one would hold the server in its wait until the next event."""
+    rng = random.Random(os.environ.get("STOP_SEED", "stop"))
+    for binary in ("multiplex", "coroutine"):
+        for backend in ("select", "poll", "epoll"):
+            argv = [os.path.join(args.bin_dir, binary), "--port", "0", "--quiet",
+                    "--root", root, "--backend", backend]
+            times, problems = [], []
+            for _ in range(STOP_CYCLES):
+                elapsed, status = stop_cycle(argv, rng)
+                if elapsed is None or status != 0:
+                    problems.append(status)
+                else:
+                    times.append(elapsed)
+            times.sort()
+            slow = [t for t in times if t > STOP_BOUND_S]
+            results.check(f"stop {binary} {backend}: {STOP_CYCLES} SIGTERMs, each exit within "
+                          f"{STOP_BOUND_S * 1000:.0f} ms (median "
+                          f"{times[len(times) // 2] * 1000 if times else 0:.1f} ms, slowest "
+                          f"{times[-1] * 1000 if times else 0:.1f} ms)",
+                          not slow and not problems,
+                          f"{len(slow)} slower: {[round(t * 1000) for t in slow[:10]]} ms; "
+                          f"problems: {problems[:5]}")
+
+
 def on_coroutine(case, **extra):
     """case run against the coroutine server instead of multiplex."""
     return lambda args, results, root: case(args, results, root, binary="coroutine", **extra)
@@ -270,7 +354,7 @@ CASES = {"half-request": case_half_request, "sleep20": case_sleep20, "idle1000":
          "coroutine-sleep20": on_coroutine(case_sleep20),
          "coroutine-idle2000": on_coroutine(case_idle1000, count=2000),
          "coroutine-select1100": on_coroutine(case_select1100),
-         "idle-memory": case_idle_memory}
+         "idle-memory": case_idle_memory, "stop": case_stop}
 
 
 def main():
@@ -283,7 +367,7 @@ def main():
     for name, case in CASES.items():
         if args.only and name not in args.only.split(","):
             continue
-        binary = ("threaded" if name == "max-conns" else
+        binary = ("threaded" if name == "max-conns" else "coroutine" if name == "stop" else
                   "coroutine" if name.startswith("coroutine-") else "multiplex")
         if not os.access(os.path.join(args.bin_dir, binary), os.X_OK):
             print(f"skip {name}: no {binary} in {args.bin_dir}")

@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 """Checks specific to the process models (docs/design.md#bounds-the-tests-hold):
-fork_per_conn's reaping, --max-procs and stop, the prefork pool's supervision,
-the per-worker counters, and the herd counts of prefork and prefork_select.
+fork_per_conn's reaping, --max-procs and stop, the prefork pool's supervision
+(and, for every --reuseport pool, a killed worker's queue kept for its
+replacement), the per-worker counters, and the herd counts of prefork and
+prefork_select.
 
 usage: run.py [--bin-dir DIR] [--only CHECK[,CHECK]]
-Checks: zombies, max-procs, stop-idle, names, kill, counters, herd. Ends with the line
+Checks: zombies, max-procs, stop-idle, names, kill, reuseport-kill, counters, herd. Ends
+with the line
 "process: N passed, N failed".
 
 Every check is bounded in count and time, talks only to 127.0.0.1 and stops its
@@ -217,6 +220,82 @@ def check_kill(results, bin_dir, root):
                           f"status {server.returncode}")
 
 
+def check_reuseport_kill(results, bin_dir, root):
+    """--reuseport under load, kill -9 of each worker in turn: every worker's
+    socket is opened by the parent, so the connections queued on the dead
+    worker's socket wait for its replacement instead of being reset. The load
+    pauses until no connection is in flight, the victim is stopped (SIGSTOP),
+    the load resumes: no connection begun after that can have been accepted by
+    the victim, and every one must be answered 200, those that waited in its
+    queue until after the kill too."""
+    for config in ["coroutine --workers 2 --reuseport",
+                   "multiplex --workers 2 --reuseport --backend epoll",
+                   "prefork_select --workers 2 --reuseport"]:
+        if not os.access(os.path.join(bin_dir, config.split()[0]), os.X_OK):
+            results.check(f"{config}: binary present", False, "missing")
+            continue
+        with ts.Server(bin_dir, config, root=root, timeout_ms=10000) as server:
+            outcomes, done = [], threading.Event()  # (began, ended, status)
+            gate = threading.Condition()
+            flow = {"paused": False, "busy": 0}     # no new connection while paused
+
+            def load():
+                while not done.is_set():
+                    with gate:
+                        while flow["paused"]:
+                            gate.wait(0.1)
+                        flow["busy"] += 1
+                    began = time.monotonic()
+                    status = one_get(server.port, timeout=10)
+                    outcomes.append((began, time.monotonic(), status))
+                    with gate:
+                        flow["busy"] -= 1
+                        gate.notify_all()
+
+            def worker(suffix):     # the pid of the worker whose name ends so
+                kids = children_of(server.pid)
+                return next((pid for pid in kids if len(kids) == 2 and
+                             (proc_state(pid) or ("", 0, ""))[2].endswith(suffix)), None)
+            threads = [threading.Thread(target=load) for _ in range(4)]
+            for t in threads:
+                t.start()
+            for suffix in ("-w1", "-w0"):
+                time.sleep(1.1)     # older than the pool's quick-death limit: no back-off
+                victim = wait_for(lambda: worker(suffix), 5)
+                if victim is None:
+                    results.check(f"{config}: a worker named {suffix}", False,
+                                  f"children {children_of(server.pid)}")
+                    break
+                with gate:          # none in flight: the victim is stopped with none queued
+                    flow["paused"] = True
+                    gate.wait_for(lambda: flow["busy"] == 0, 15)
+                os.kill(victim, signal.SIGSTOP)
+                stopped = wait_for(lambda: (proc_state(victim) or ("",))[0] == "T", 2)
+                stopped_at = time.monotonic()
+                with gate:
+                    flow["paused"] = False
+                    gate.notify_all()
+                time.sleep(0.3)     # connections pile up in its socket's queue
+                os.kill(victim, signal.SIGKILL)
+                killed_at = time.monotonic()
+                time.sleep(0.5)
+                after = [o for o in outcomes if o[0] >= stopped_at]
+                failed = [o[2] for o in after if o[2] != 200]
+                queued = sum(1 for o in after if o[0] < killed_at <= o[1] and o[2] == 200)
+                results.check(f"{config}: kill -9 of worker {suffix[1:]} under load: no "
+                              "connection begun after it stopped accepting is reset or refused",
+                              stopped and not failed and queued > 0,
+                              f"{len(after)} begun after, failed: {failed[:3]}, "
+                              f"{queued} waited in the dead worker's queue")
+            done.set()
+            for t in threads:
+                t.join(15)
+            code = server.stop()
+            results.check(f"{config}: replaced the workers and exits 0",
+                          code == 0 and server.stderr.count(b"killed by signal 9") == 2,
+                          f"status {code}: {server.stderr[-300:]!r}")
+
+
 def check_counters(results, bin_dir, root):
     """Per-worker connections and requests sum to the totals and to what was sent."""
     for config in ["fork_per_conn", "prefork --workers 4", "prefork --workers 4 --dispatch pass-fd",
@@ -295,7 +374,8 @@ def check_herd(results, bin_dir, root):
 
 CHECKS = {"zombies": check_zombies, "max-procs": check_max_procs,
           "stop-idle": check_stop_idle, "names": check_names,
-          "kill": check_kill, "counters": check_counters, "herd": check_herd}
+          "kill": check_kill, "reuseport-kill": check_reuseport_kill,
+          "counters": check_counters, "herd": check_herd}
 
 
 def main():

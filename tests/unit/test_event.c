@@ -1,7 +1,8 @@
 /* test_event — the event loop on each backend (select, poll, epoll): readiness
  * on a socketpair, timers firing in deadline order, unwatching (also from a
- * callback in the same pass), and select refusing a descriptor beyond
- * FD_SETSIZE instead of writing past its fd_set. Counts things; no timing. */
+ * callback in the same pass), select refusing a descriptor beyond
+ * FD_SETSIZE instead of writing past its fd_set, and a stop signal raised
+ * between the flag check and the wait not lost. Counts things; no timing. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,8 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/select.h>
@@ -251,6 +254,56 @@ static void test_select_capacity(void **state)
     assert_non_null(strstr(error, "kqueue"));
 }
 
+/* The stop signal, raised where a lost wake-up happens: after the loop has
+ * checked its flag, before it waits. It must stay pending (blocked outside
+ * the wait: the handler has not run when raise() returns) and end the wait
+ * at once, though nothing else will ever wake it: no descriptor, no timer.
+ * A lost signal would leave the wait with no limit; alarm() ends the test
+ * then. */
+static volatile sig_atomic_t stop_flag;
+static volatile sig_atomic_t ran_early;
+
+static void on_stop_signal(int signal_number)
+{
+    (void)signal_number;
+    stop_flag = 1;
+}
+
+static void raise_stop(struct event_loop *loop, void *data)
+{
+    (void)loop, (void)data;
+    raise(SIGUSR1);
+    ran_early = stop_flag;          /* 0: still pending, as it must be */
+}
+
+static void test_stop_signal_not_lost(void **state)
+{
+    (void)state;
+    struct sigaction action = {.sa_handler = on_stop_signal};
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGUSR1, &action, NULL);
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGUSR1);
+    for (int b = 0; event_backend_names[b] != NULL; b++) {
+        struct event_loop *loop = make_loop(event_backend_names[b]);
+        event_loop_set_stop_signals(loop, &stop_signals);
+        struct event_timer timer = EVENT_TIMER_INIT;
+        event_timer_start(loop, &timer, io_now_ms(), raise_stop, NULL);
+        stop_flag = ran_early = 0;
+        alarm(5);
+        assert_int_equal(event_loop_run(loop, &stop_flag), 0);
+        alarm(0);
+        assert_int_equal(stop_flag, 1);
+        assert_int_equal(ran_early, 0);
+        sigset_t now;                   /* the mask is given back */
+        pthread_sigmask(SIG_SETMASK, NULL, &now);
+        assert_int_equal(sigismember(&now, SIGUSR1), 0);
+        event_loop_destroy(loop);
+    }
+    signal(SIGUSR1, SIG_DFL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -259,6 +312,7 @@ int main(void)
         cmocka_unit_test(test_timer_heap),
         cmocka_unit_test(test_unwatch),
         cmocka_unit_test(test_select_capacity),
+        cmocka_unit_test(test_stop_signal_not_lost),
     };
     return cmocka_run_group_tests_name("event", tests, NULL, NULL);
 }

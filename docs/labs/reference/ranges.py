@@ -1,12 +1,18 @@
 #!/usr/bin/env python3
-"""ranges.py [LAB] — the reference numbers each lab's *Expected observations*
-quote, computed from the files in this directory: the CSVs of one `make bench`
+"""ranges.py [LAB | --check] — the reference numbers that the *Expected
+observations* of each lab's instructor notes quote, computed from the files in this directory: the CSVs of one `make bench`
 run (metadata.json says which machine) and labs/*.txt, what the labs' own
 command blocks printed in five runs (record.py). LAB is a number, 1-8; without
 it, all eight. Each figure: the median, then min-max of the runs.
+
+Under "repeats", for each comparison a lab asks for: how many runs of each side
+make the difference larger than run-to-run noise, from the spread of the
+reference runs (see repeats() below). --check runs the table of cases that
+runs_needed() must decide right, and exits 1 if one fails.
 """
 import csv
 import glob
+import math
 import json
 import os
 import re
@@ -89,6 +95,69 @@ def tput(config, mode, clients, field="req_per_s", digits=1):
     return span(values("throughput.csv", field, config=config, mode=mode, clients=clients), digits)
 
 
+def nums(lab, pattern):
+    """Every number the recorded runs of a lab printed where pattern (one group) matches."""
+    return [float(x) for x in re.findall(pattern, lab_output(lab), re.M)]
+
+
+def runs_needed(a, b):
+    """Runs of each side after which the difference of the two means is at least
+    twice its standard error: n >= 8 s^2 / d^2, d the difference of the medians,
+    s the pooled standard deviation of one run. None when the reference has too
+    few runs to judge; 0 when the difference is inside the noise (n above 30)."""
+    if len(a) < 2 or len(b) < 2:
+        return None
+    d = abs(statistics.median(a) - statistics.median(b))
+    s2 = (statistics.variance(a) + statistics.variance(b)) / 2
+    if s2 == 0:
+        return 1 if d > 0 else 0
+    if d == 0:
+        return 0
+    n = max(1, math.ceil(8 * s2 / (d * d)))
+    return n if n <= 30 else 0
+
+
+RUNS_NEEDED_CASES = [   # side a, side b, runs of each, why
+    ([1.0, 1.0, 1.0], [2.0, 2.0, 2.0], 1, "no spread, a difference"),
+    ([1.0, 1.0], [1.0, 1.0], 0, "no spread, no difference"),
+    ([25, 26, 30], [330, 390, 446], 1, "far apart"),
+    ([10, 12, 14], [15, 17, 19], 2, "d = 5, s = 2: 8 * 4 / 25 rounds up to 2"),
+    ([38.2, 41.0, 43.7], [35.1, 39.8, 48.0], 0, "overlapping: more than 30, inside the noise"),
+    ([1.0], [2.0, 3.0], None, "one run: no spread to judge"),
+]
+
+
+def check():
+    failed = 0
+    for a, b, want, why in RUNS_NEEDED_CASES:
+        got = runs_needed(a, b)
+        failed += got != want
+        print(f"{'ok' if got == want else 'FAILED'}: runs_needed, {why}: {got} (want {want})")
+    return 1 if failed else 0
+
+
+def repeats(label, a, b):
+    n = runs_needed(a, b)
+    if n is None:
+        text = "too few reference runs to judge"
+    elif n == 0:
+        text = "more than 30: the difference is inside the run-to-run noise"
+    else:
+        text = f"{n} run{'s' if n > 1 else ''} of each"
+    print(f"  repeats, {label}: {text}")
+
+
+def repeats_grab(label, lab, pattern_a, pattern_b):
+    """repeats() of two numbers the recorded runs of one lab printed."""
+    repeats(label, nums(lab, pattern_a), nums(lab, pattern_b))
+
+
+def repeats_csv(label, csv_name, field, config_a, config_b, **where):
+    """repeats() of one field of one CSV, for two configs under the same conditions."""
+    repeats(label, values(csv_name, field, config=config_a, **where),
+            values(csv_name, field, config=config_b, **where))
+
+
 def show(label, text):
     print(f"  {label}: {text}")
 
@@ -111,6 +180,15 @@ def lab1():
         show(f"slow-clients {c} slow clients", trickle(c, "slow_target", 0))
         for field in ("first_ms", "median_ms", "max_ms"):
             show(f"slow-clients {c} {field}", trickle(c, field))
+    repeats_grab("step 1, iterative vs threaded wait", 1,
+                 r"iterative: the second client waited ([0-9.]+) s",
+                 r"threaded: the second client waited ([0-9.]+) s")
+    repeats_grab("step 3, iterative vs threaded", 1,
+                 r"iterative: 8 requests of 300 ms took ([0-9.]+) s",
+                 r"threaded: 8 requests of 300 ms took ([0-9.]+) s")
+    repeats_csv("slow-handler, iterative vs threaded",
+                "slow-handler.csv", "req_per_s", "iterative",
+                "threaded")
 
 
 def lab2():
@@ -125,6 +203,12 @@ def lab2():
     ratio = [f / i for f, i in zip(values("fig30.1.csv", "cpu_per_conn_us", config="fork_per_conn"),
                                    values("fig30.1.csv", "cpu_per_conn_us", config="iterative"))]
     show("fig30.1 fork_per_conn / iterative, run by run", span(ratio))
+    repeats_grab("step 1, fork_per_conn vs iterative CPU/conn", 2,
+                 r"fork_per_conn: connections=1000 .*?cpu_per_conn_us=([0-9.]+)",
+                 r"iterative: .*?cpu_per_conn_us=([0-9.]+)")
+    repeats_csv("fig30.1, fork_per_conn vs iterative",
+                "fig30.1.csv", "cpu_per_conn_us", "fork_per_conn",
+                "iterative")
 
 
 def herd_table(configs, children=(1, 2, 4, 8, 16, 32, 64)):
@@ -142,6 +226,21 @@ def lab3():
     for c in ("prefork", "prefork_select --wait select"):
         for n in (1, 64):
             show(f"run_cpu_per_conn_us {c} N={n}", herd(c, n, "run_cpu_per_conn_us", 1))
+    for n in (2, 4, 16, 64):
+        repeats_csv(f"sleeps/conn, prefork vs select at N={n}",
+                    "herd.csv", "sleeps_per_conn", "prefork",
+                    "prefork_select --wait select", workers=n)
+    repeats_grab("lab steps 1-2, sleeps/conn at 16, prefork vs select", 3,
+                 r"^prefork: .*? sleeps_per_conn=([0-9.]+)",
+                 r"^prefork_select: .*? sleeps_per_conn=([0-9.]+)")
+    repeats_csv("run_cpu_per_conn_us at 64, prefork vs select",
+                "herd.csv", "run_cpu_per_conn_us", "prefork",
+                "prefork_select --wait select", workers=64)
+    repeats("run_cpu_per_conn_us, select at 1 vs 64",
+            values("herd.csv", "run_cpu_per_conn_us", config="prefork_select --wait select",
+                   workers=1),
+            values("herd.csv", "run_cpu_per_conn_us", config="prefork_select --wait select",
+                   workers=64))
 
 
 def lab4():
@@ -156,6 +255,19 @@ def lab4():
         for field in ("sleeps_per_conn", "spurious_per_conn"):
             show(f"lab step 1, --wait {w}: {field}",
                  grab(4, r"^--wait " + w + r"\n.*? " + field + r"=([0-9.]+)"))
+    step1 = {w: {f: nums(4, r"^--wait " + w + r"\n.*? " + f + r"=([0-9.]+)")
+                 for f in ("sleeps_per_conn", "spurious_per_conn")}
+             for w in ("select", "poll", "epoll", "epoll-exclusive")}
+    repeats("lab step 1, sleeps/conn, select vs epoll-exclusive",
+            step1["select"]["sleeps_per_conn"], step1["epoll-exclusive"]["sleeps_per_conn"])
+    for a, b in (("select", "poll"), ("poll", "epoll"), ("select", "epoll")):
+        repeats(f"lab step 1, sleeps/conn, {a} vs {b}",
+                step1[a]["sleeps_per_conn"], step1[b]["sleeps_per_conn"])
+        repeats(f"lab step 1, spurious/conn, {a} vs {b}",
+                step1[a]["spurious_per_conn"], step1[b]["spurious_per_conn"])
+    repeats_csv("distribution low, Jain, epoll vs epoll-exclusive",
+                "distribution.csv", "jain", "prefork_select --wait epoll",
+                "prefork_select --wait epoll-exclusive", load="low")
 
 
 def lab5():
@@ -178,6 +290,15 @@ def lab5():
     ratio = [p / a for p, a in zip(values("fig30.1.csv", "cpu_per_conn_us", config="prefork --dispatch pass-fd"),
                                    values("fig30.1.csv", "cpu_per_conn_us", config="prefork"))]
     show("fig30.1 pass-fd / prefork, run by run", span(ratio, 2))
+    repeats_grab("lab step 3, accept vs pass-fd CPU/conn", 5,
+                 r"--dispatch accept: .*?cpu_per_conn_us=([0-9.]+)",
+                 r"--dispatch pass-fd: .*?cpu_per_conn_us=([0-9.]+)")
+    repeats_csv("fig30.1, prefork vs pass-fd",
+                "fig30.1.csv", "cpu_per_conn_us", "prefork",
+                "prefork --dispatch pass-fd")
+    repeats_csv("distribution low, Jain, prefork vs --reuseport",
+                "distribution.csv", "jain", "prefork",
+                "prefork_select --reuseport", load="low")
 
 
 def lab6():
@@ -193,6 +314,21 @@ def lab6():
              grab(6, re.escape(c) + r":\n.*?\nmemory: .*?: ([0-9.]+) KiB per answered", 1))
     for c in ("fork_per_conn", "threaded", "multiplex --workers 1", "coroutine --workers 1"):
         show(f"memory {c}", memory(c))
+    step1 = {c: nums(6, re.escape(c) + r"\s+([0-9.]+) µs per connection")
+             for c in ("fork_per_conn", "threaded", "threaded --pool 4",
+                       "threaded --pool 4 --pool-mode queue", "prefork --workers 4")}
+    for a, b in (("fork_per_conn", "threaded"), ("threaded", "threaded --pool 4"),
+                 ("threaded --pool 4", "threaded --pool 4 --pool-mode queue"),
+                 ("threaded --pool 4", "prefork --workers 4")):
+        repeats(f"step 1, {a} vs {b}", step1[a], step1[b])
+    repeats_csv("fig30.1, threaded accept-lock vs queue",
+                "fig30.1.csv", "cpu_per_conn_us", "threaded --pool-mode accept-lock",
+                "threaded --pool-mode queue")
+    step3 = {c: nums(6, re.escape(c) + r":\n.*?\nmemory: .*?: ([0-9.]+) KiB per answered")
+             for c in ("fork_per_conn --max-procs 400", "threaded", "multiplex")}
+    repeats("step 3, fork_per_conn vs threaded KiB/conn",
+            step3["fork_per_conn --max-procs 400"], step3["threaded"])
+    repeats("step 3, threaded vs multiplex KiB/conn", step3["threaded"], step3["multiplex"])
 
 
 def lab7():
@@ -206,6 +342,15 @@ def lab7():
     for c in ("multiplex --workers 1", "threaded", "prefork"):
         show(f"slow-handler {c} req/s", slow(c))
     show("memory multiplex", memory("multiplex --workers 1"))
+    repeats_grab("step 3, multiplex vs threaded", 7,
+                 r"multiplex: /hello.txt during the spin took ([0-9.]+) s",
+                 r"threaded: /hello.txt during the spin took ([0-9.]+) s")
+    repeats_csv("slow-handler, multiplex vs prefork",
+                "slow-handler.csv", "req_per_s", "multiplex --workers 1",
+                "prefork")
+    repeats_csv("slow-handler, multiplex vs threaded",
+                "slow-handler.csv", "req_per_s", "multiplex --workers 1",
+                "threaded")
 
 
 def lab8():
@@ -228,9 +373,22 @@ def lab8():
         for clients in (16, 256):
             show(f"throughput keep-alive c={clients} {c} µs CPU/request",
                  tput(c, "keepalive", clients, "cpu_per_req_us"))
+    step3 = {c: nums(8, "^" + c + r":\n.*?\nmemory: .*?: ([0-9.]+) KiB per answered")
+             for c in ("coroutine", "multiplex", "threaded")}
+    repeats("step 3, coroutine vs multiplex KiB/conn", step3["coroutine"], step3["multiplex"])
+    repeats("step 3, coroutine vs threaded KiB/conn", step3["coroutine"], step3["threaded"])
+    repeats("coro-switch, ours vs swapcontext",
+            values("coro-switch.csv", "ns_per_switch", name="ours (coro_switch.S, x86-64)"),
+            values("coro-switch.csv", "ns_per_switch", name="swapcontext"))
+    for clients in (16, 256):
+        repeats_csv(f"throughput keep-alive c={clients}, coroutine vs multiplex µs CPU/request",
+                    "throughput.csv", "cpu_per_req_us", "coroutine --workers 1",
+                    "multiplex --workers 1", mode="keepalive", clients=clients)
 
 
 def main():
+    if sys.argv[1:] == ["--check"]:
+        sys.exit(check())
     with open(os.path.join(HERE, "metadata.json")) as f:
         m = json.load(f)
     print(f"make bench of {m['date_utc']} on {m['host']}: {m['kernel']}, {m['cpu_model']}, "

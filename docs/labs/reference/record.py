@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """record.py [--runs N] [LAB.md ...] — run the labs' command blocks N times (default
-5) and keep what they print, so the labs' *Expected observations* can cite it.
+5) and keep what they print, so the *Expected observations* of the instructor
+notes can cite it.
 
 Writes docs/labs/reference/labs/NAME.txt for each lab: a header naming the
 machine (as metadata.json does), then every block's output, run after run. Uses
