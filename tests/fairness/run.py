@@ -22,7 +22,7 @@ For each configuration (tests/servers.list by default):
             probe sent just after is answered within 4 s (it was 15 s).
 
 Bounded: each part runs at most ~20 s per configuration; only 127.0.0.1;
-the greedy client is a child process stopped by its PID; the servers are
+the greedy client (bench/greedy.py's) is a child process stopped by its PID; the servers are
 stopped by PID. Ends with "fairness: N passed, N failed".
 
 usage: run.py [--bin-dir DIR] [--list FILE] [--server CONFIG]... [--only pipeline,turns,cpu]
@@ -31,12 +31,10 @@ import argparse
 import os
 import shlex
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
@@ -44,57 +42,17 @@ import testserver as ts  # noqa: E402
 
 PROBES = 100
 P99_LIMIT_S = 0.050
-GREEDY_BATCH = b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n" * 200
+# The greedy client is the bench's (bench/greedy.py), run as a child process.
+GREEDY = os.path.join(ts.ROOT, "bench", "greedy.py")
 GREEDY_MAX_S = 30            # the greedy child ends itself after this, whatever happens
-
-
-def greedy(port, seconds):
-    """The greedy client (run as a child process): pipeline without pause,
-    read everything, reconnect when the server ends the connection. Prints
-    the bytes received and the connections used."""
-    stop_at = time.monotonic() + min(seconds, GREEDY_MAX_S)
-    stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    received, connections = 0, 0
-    while time.monotonic() < stop_at and not stopping.is_set():
-        try:
-            sock = socket.create_connection(("127.0.0.1", port), timeout=2)
-        except OSError:
-            time.sleep(0.01)
-            continue
-        connections += 1
-        done = threading.Event()
-
-        def reader():
-            nonlocal received
-            try:
-                while not done.is_set():
-                    chunk = sock.recv(1 << 20)
-                    if not chunk:
-                        break
-                    received += len(chunk)
-            except OSError:
-                pass
-            done.set()
-
-        thread = threading.Thread(target=reader, daemon=True)
-        thread.start()
-        try:
-            while not done.is_set() and not stopping.is_set() and time.monotonic() < stop_at:
-                sock.sendall(GREEDY_BATCH)
-        except OSError:
-            pass
-        done.set()
-        sock.close()
-        thread.join(2)
-    print(received, connections, flush=True)
 
 
 class Greedy:
     def __init__(self, port, seconds):
         self.process = subprocess.Popen(
-            [sys.executable, os.path.abspath(__file__), "--greedy", str(port), str(seconds)],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
+            [sys.executable, GREEDY, "--greedy", str(port), "pipeline", "/hello.txt",
+             str(min(seconds, GREEDY_MAX_S))],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
 
     def stop(self):
         """Stop it by PID; (bytes received, connections)."""
@@ -105,8 +63,8 @@ class Greedy:
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             out, _ = self.process.communicate()
-        words = out.split()
-        return (int(words[0]), int(words[1])) if len(words) == 2 else (0, 0)
+        got = dict(word.split("=") for word in out.split() if "=" in word)
+        return int(float(got.get("mb", 0)) * 1e6), int(got.get("connections", 0))
 
 
 def probe(server, timeout):
@@ -203,9 +161,6 @@ def read_list(path):
 
 
 def main():
-    if len(sys.argv) == 4 and sys.argv[1] == "--greedy":
-        greedy(int(sys.argv[2]), float(sys.argv[3]))
-        return 0
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bin-dir", default=os.path.join(ts.ROOT, "build", "bin"))
