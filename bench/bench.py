@@ -34,9 +34,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 from configs import CONFIGS, Config, many_conns, slow_client_configs  # noqa: E402
+import greedy  # noqa: E402  (the greedy-client experiment)
 
 EXPERIMENTS = ["fig30.1", "herd", "distribution", "throughput", "latency", "connections",
-               "slow-handler", "slow-clients", "memory", "coro-switch"]
+               "slow-handler", "slow-clients", "memory", "coro-switch",
+               "greedy-client"]
 BODY = 4000                 # bytes per answer: UNP's client asked for 4000 bytes
 FILE = "/bench-4000.bin"    # a static file of BODY bytes under the servers' root
 
@@ -1159,7 +1161,9 @@ BUILDERS = {"fig30.1": exp_fig30_1, "herd": exp_herd, "distribution": exp_distri
             "throughput": exp_throughput, "latency": exp_latency,
             "connections": exp_connections, "slow-handler": exp_slow,
             "slow-clients": exp_slow_clients, "memory": exp_memory,
-            "coro-switch": exp_coro}
+            "coro-switch": exp_coro,
+            "greedy-client": lambda bench, csvs: greedy.experiment(sys.modules[__name__], bench,
+                                                                   csvs)}
 
 
 def describe(cfg, workers):
