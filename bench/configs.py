@@ -97,11 +97,13 @@ CONFIGS = [
 ]
 
 
-# Many connections: the two models that cap their own concurrency by default
-# (threaded's --max-conns 1024, fork_per_conn's --max-procs 64) are given room
+# Many connections: the models that cap their own concurrency by default
+# (threaded's, multiplex's and coroutine's --max-conns 1024, fork_per_conn's
+# --max-procs 64) are given room
 # for every connection the descriptor limit allows, so the experiment measures
 # the model, not its default cap. Pools keep their workers: their limit is the model.
-MANY_CONNS_OPTIONS = {"threaded": ["--max-conns", "20000"], "fork_per_conn": ["--max-procs", "20000"]}
+MANY_CONNS_OPTIONS = {"threaded": ["--max-conns", "20000"], "multiplex": ["--max-conns", "20000"],
+                      "coroutine": ["--max-conns", "20000"], "fork_per_conn": ["--max-procs", "20000"]}
 
 
 def many_conns(cfg):
