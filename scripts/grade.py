@@ -66,6 +66,48 @@ def verdict(check, lines, returncode):
     return bool(ok), f"no result line for {check['lines']}: " + (lines[-1:] or [""])[0]
 
 
+def descendants(pid):
+    """Every process below pid, from /proc: the suites start their servers in
+    sessions of their own, so the suite's process group does not hold them."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    parents.setdefault(int(f.read().rsplit(")", 1)[1].split()[1]), []).append(
+                        int(entry))
+            except (OSError, IndexError, ValueError):
+                pass                # gone meanwhile
+    found, todo = [], [pid]
+    while todo:
+        children = parents.get(todo.pop(), [])
+        found += children
+        todo += children
+    return found
+
+
+def stop_tree(pid):
+    """SIGKILL the process group led by pid and the groups of everything below it
+    (a server and its workers), never our own: the suite is stopped first, so
+    that it starts nothing new while its tree is read."""
+    try:
+        os.killpg(pid, signal.SIGSTOP)
+    except ProcessLookupError:
+        pass
+    groups = {pid}
+    for child in descendants(pid):
+        try:
+            groups.add(os.getpgid(child))
+        except ProcessLookupError:
+            pass
+    groups.discard(os.getpgrp())
+    for group in groups:
+        try:
+            os.killpg(group, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 def run_check(check, bin_dir):
     """(passed, why not) for one check: its suite runs in a process group of its
     own, stopped with everything in it once the verdict is known or the check's
@@ -94,10 +136,8 @@ def run_check(check, bin_dir):
                 result = verdict(check, seen, None)
         return result
     finally:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)   # the suite and whatever it started
-        except ProcessLookupError:
-            pass
+        if process.poll() is None:
+            stop_tree(process.pid)  # the suite and whatever it started
         process.wait()
 
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The grader can fail: the reference scores full marks on every exercise, and a
 freshly written student tree (scripts/exercises.py) still builds, keeps the
-servers it does not touch working, and scores zero on every exercise.
+servers it does not touch working, and scores zero on every exercise, leaving
+no server running (checks stopped early take theirs along).
 
 usage: run.py [--bin-dir DIR]
 The reference is graded with DIR (default build/bin) and build-san-thread/bin
@@ -25,6 +26,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "scripts"))
 import testserver as ts  # noqa: E402
 from exercises import BLACKBOX_CASES, EXERCISES  # noqa: E402
+from grade import stop_tree  # noqa: E402
 
 GRADE_TIMEOUT_S = 170
 BUILD_TIMEOUT_S = 240
@@ -33,7 +35,7 @@ ROW = re.compile(r"^(\S+)\s+(\d+)/(\d+)\s*$")
 
 def run(argv, cwd, timeout):
     """(exit status or None on timeout, output); the command runs in its own
-    process group, killed whole at the end."""
+    process group, killed at the end with everything it started."""
     process = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                start_new_session=True)
     try:
@@ -42,10 +44,8 @@ def run(argv, cwd, timeout):
     except subprocess.TimeoutExpired:
         out, status = b"", None
     finally:
-        try:
-            os.killpg(process.pid, 9)
-        except ProcessLookupError:
-            pass
+        if process.poll() is None:
+            stop_tree(process.pid)
         process.wait()
     return status, out.decode(errors="replace")
 
@@ -70,6 +70,18 @@ def grade_reference(bin_dir, outcome):
     status, out = run([sys.executable, "scripts/grade.py", "--bin-dir", bin_dir], ts.ROOT,
                       GRADE_TIMEOUT_S)
     outcome["reference"] = (status, out)
+
+
+def running_from(directory):
+    """PIDs of the processes whose executable lies under directory."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and os.readlink(f"/proc/{entry}/exe").startswith(directory + "/"):
+                pids.append(int(entry))
+        except OSError:
+            pass
+    return pids
 
 
 def copy_build(source, dest):
@@ -122,6 +134,11 @@ def main():
                 got, out_of = scores.get(exercise_id, (None, None))
                 results.check(f"student tree: {exercise_id} scores 0 (stubs fail every check)",
                               got == 0 and out_of, f"scored {got}/{out_of}")
+            left = running_from(student)    # checks stopped early must take their servers along
+            results.check("student tree: no server left running after the grading", not left,
+                          f"pids {left}")
+            for pid in left:
+                os.kill(pid, 9)
 
     reference.join()
     status, out = outcome["reference"]
