@@ -309,11 +309,7 @@ int event_loop_run(struct event_loop *loop, volatile sig_atomic_t *stop)
 {
     sigset_t outside;
     if (loop->has_stop_signals) {
-        pthread_sigmask(SIG_BLOCK, &loop->stop_signals, &outside);
-        loop->wait_mask = outside;
-        for (int signal_number = 1; signal_number < NSIG; signal_number++)
-            if (sigismember(&loop->stop_signals, signal_number) == 1)
-                sigdelset(&loop->wait_mask, signal_number);
+        io_block_outside_waits(&loop->stop_signals, &outside, &loop->wait_mask);
         loop->masked = true;
     }
     int result = 0;
