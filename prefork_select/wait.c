@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 static enum listen_wait_kind wait_kind;
-static int wait_fd = -1;            /* the socket waited on */
+static int wait_fd = -1; /* the socket waited on */
 static int epoll_fd = -1;
 
 int listen_wait_init(enum listen_wait_kind kind, int listen_fd)
@@ -24,7 +24,7 @@ int listen_wait_init(enum listen_wait_kind kind, int listen_fd)
         return -1;
     struct epoll_event event = {.events = EPOLLIN};
     if (kind == WAIT_EPOLL_EXCLUSIVE)
-        event.events |= EPOLLEXCLUSIVE;     /* wake one of the waiters, not all */
+        event.events |= EPOLLEXCLUSIVE; /* wake one of the waiters, not all */
     return epoll_ctl(epoll_fd, EPOLL_CTL_ADD, listen_fd, &event);
 }
 
