@@ -30,6 +30,7 @@ UNIT_BINS  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # Unit tests that test code living in a variant folder name it here.
 test_coro_EXTRA := $(wildcard coroutine/coro.c coroutine/coro_switch.S)
 test_sched_EXTRA := $(wildcard coroutine/sched.c coroutine/coro.c coroutine/coro_switch.S)
+test_histogram_EXTRA := bench/histogram.c
 
 .SECONDARY:
 .PHONY: all test check format format-check unit unit-bins blackbox deps bench diffs clean \
@@ -142,7 +143,7 @@ fuzz: $(BUILD)/tests/test_http_parse
 # set (about 5 minutes on 2 cores) into bench/results/<date>-<host>/, point
 # bench/results/latest at it. FULL=1: longer sweeps, more repeats. ONLY=name: one
 # experiment (fig30.1 herd distribution throughput slow-handler slow-clients memory coro-switch
-# reference). A server that does not build is left out, not fatal.
+# greedy-client reference). A server that does not build is left out, not fatal.
 bench:
 	@scripts/deps.sh bench
 	@$(MAKE) --no-print-directory -s -k all || echo "make bench: some servers did not build; benching what is in $(BUILD)/bin"

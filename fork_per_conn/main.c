@@ -169,6 +169,7 @@ int main(int argc, char **argv)
     while (!server_stopping()) {
         wait_for_free_slot(&unblocked);
         sigprocmask(SIG_UNBLOCK, &with_sigchld, NULL);  /* reap while we sleep in accept */
+        server_service(&server);
         int conn_fd = net_accept(server.listen_fd, stats);
         sigprocmask(SIG_BLOCK, &with_sigchld, NULL);    /* from here to remember_child */
         if (conn_fd < 0)

@@ -167,8 +167,8 @@ static enum step read_head(struct conn *conn)
                 return enter_error(conn, 413);
             /* Build the answer while the request's fields still point into in[]. */
             bool keep_alive = request.keep_alive && !server_stopping();
-            http_respond(http->site, &request, keep_alive, http->out, HTTP_OUT_SIZE,
-                         &conn->response);
+            http_respond(http->site, &conn->session, &request, keep_alive, http->out,
+                         HTTP_OUT_SIZE, &conn->response);
             conn->start += request.head_length;
             http_body_start(&conn->body, &request, HTTP_BODY_LIMIT);
             conn->state = CONN_READING_BODY;
@@ -244,8 +244,14 @@ static enum step finish_response(struct conn *conn)
     http_response_done(&conn->response);
     if (!conn->response.close_after) {      /* keep-alive */
         if (conn->http.in_length == conn->start)
-            return enter_idle(conn);
-        return enter_reading_head(conn);    /* a pipelined request is in in[] */
+            return enter_idle(conn);        /* back to the loop: it waits for the socket */
+        enter_reading_head(conn);           /* a pipelined request is in in[] */
+        /* DOC: take-turns
+         * Answering it now, and the next, would keep the loop from everybody
+         * else. Wait for the socket to be writable instead (it is: the loop
+         * reports it next pass, after the others ready in this one).
+         * (docs/multiplex.md#fairness) */
+        return wait_for(conn, EVENT_WRITE);
     }
     /* Connection: close — shut our side, then read what the client may still
      * send until it closes too, so our answer is not destroyed by a reset. */
@@ -386,6 +392,7 @@ void conn_start(struct event_acceptor *acceptor, int conn_fd)
         .fd = conn_fd, .site = &mux->server->site, .stats = mux->stats, .pool = &mux->buffers};
     conn->mux = mux;
     conn->start = 0;
+    http_session_start(&conn->session, conn_fd);
     conn->response = (struct http_response){.file_fd = -1};
     conn->timer = (struct event_timer)EVENT_TIMER_INIT;
     list_push(&mux->conns, &conn->node);
