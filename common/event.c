@@ -200,19 +200,15 @@ void event_timer_cancel(struct event_loop *loop, struct event_timer *timer)
     }
 }
 
-void event_timer_start(struct event_loop *loop, struct event_timer *timer, int64_t deadline_ms,
-                       event_timer_fn *callback, void *data)
+int event_timer_start(struct event_loop *loop, struct event_timer *timer, int64_t deadline_ms,
+                      event_timer_fn *callback, void *data)
 {
     event_timer_cancel(loop, timer);
     if (loop->timer_count == loop->heap_size) {
         size_t size = loop->heap_size ? 2 * loop->heap_size : 64;
         struct event_timer **heap = realloc(loop->heap, size * sizeof *heap);
-        if (heap == NULL) {
-            /* Nowhere to keep it: losing a timer would hang a connection forever,
-             * and a server this short of memory cannot do its work anyway. */
-            fprintf(stderr, "event: out of memory for timers\n");
-            abort();
-        }
+        if (heap == NULL)
+            return -1;              /* errno ENOMEM */
         loop->heap = heap;
         loop->heap_size = size;
     }
@@ -222,6 +218,7 @@ void event_timer_start(struct event_loop *loop, struct event_timer *timer, int64
     timer->data = data;
     loop->heap[loop->timer_count++] = timer;
     heap_fix(loop, loop->timer_count - 1);
+    return 0;
 }
 
 int64_t event_next_deadline(const struct event_loop *loop)
@@ -309,11 +306,7 @@ int event_loop_run(struct event_loop *loop, volatile sig_atomic_t *stop)
 {
     sigset_t outside;
     if (loop->has_stop_signals) {
-        pthread_sigmask(SIG_BLOCK, &loop->stop_signals, &outside);
-        loop->wait_mask = outside;
-        for (int signal_number = 1; signal_number < NSIG; signal_number++)
-            if (sigismember(&loop->stop_signals, signal_number) == 1)
-                sigdelset(&loop->wait_mask, signal_number);
+        io_block_outside_waits(&loop->stop_signals, &outside, &loop->wait_mask);
         loop->masked = true;
     }
     int result = 0;

@@ -80,8 +80,10 @@ void event_close(struct event_loop *loop, int fd);
 
 /* Arm timer to call callback(loop, data) once, at deadline_ms (absolute,
  * io_now_ms() clock; a past deadline fires at the next iteration). Re-arming a
- * pending timer moves it. Cost O(log n) in pending timers: a binary heap. */
-void event_timer_start(struct event_loop *loop, struct event_timer *timer, int64_t deadline_ms,
+ * pending timer moves it. Cost O(log n) in pending timers: a binary heap.
+ * Returns 0, or -1 with errno ENOMEM when the heap cannot grow: the timer is
+ * then not pending, and the caller must not wait for it. */
+int event_timer_start(struct event_loop *loop, struct event_timer *timer, int64_t deadline_ms,
                        event_timer_fn *callback, void *data);
 /* Disarm timer (no-op if it is not pending). O(log n). */
 void event_timer_cancel(struct event_loop *loop, struct event_timer *timer);

@@ -145,9 +145,10 @@ static void pause_accepting(struct event_acceptor *acceptor, int error)
                 acceptor->server->spec->name, strerror(error), ACCEPT_PAUSE_MS);
         acceptor->paused_logged_at = now;
     }
-    event_unwatch(acceptor->loop, acceptor->listen_fd);
-    event_timer_start(acceptor->loop, &acceptor->pause, io_now_ms() + ACCEPT_PAUSE_MS,
-                      resume_accepting, acceptor);
+    /* With no timer to end the pause (out of memory), keep listening. */
+    if (event_timer_start(acceptor->loop, &acceptor->pause, io_now_ms() + ACCEPT_PAUSE_MS,
+                          resume_accepting, acceptor) == 0)
+        event_unwatch(acceptor->loop, acceptor->listen_fd);
 }
 
 /* DOC: accept-batch

@@ -1,7 +1,7 @@
 /* event_server — what the two event-loop servers, multiplex and coroutine, do
  * the same way around their loop: listen (once, or once per worker with
- * --reuseport, always in the parent), give each worker a loop as large as its
- * descriptor limit, accept without ever blocking — pausing when out of descriptors, refusing
+ * --reuseport, always in the parent; prefork_select listens so too), give each
+ * worker a loop as large as its descriptor limit, accept without ever blocking — pausing when out of descriptors, refusing
  * with 503 what the loop cannot watch — and drain at a stop. How a connection
  * is served once accepted is each server's own model. */
 #ifndef EVENT_SERVER_H
@@ -16,9 +16,8 @@
 /* Listen as the command line says, print the start-up line, and make the
  * socket non-blocking before any fork: with several loops on one socket, the
  * one that loses the race for a connection must get EAGAIN, not sleep. With
- * reuseport, one socket per worker, all opened here, in the parent, as
- * prefork_select does (net_listen_each): a worker that replaces a dead one
- * inherits its socket and the connections queued on it. Exits 1 on failure. */
+ * reuseport, one socket per worker, all opened here, in the parent
+ * (net_listen_each): a worker that replaces a dead one inherits its socket and the connections queued on it. Exits 1 on failure. */
 void event_server_listen(struct server *server, bool reuseport);
 
 /* The listening socket worker worker_id accepts on: server->listen_fd, or with

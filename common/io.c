@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/sendfile.h>
 #include <time.h>
 #include <unistd.h>
@@ -12,6 +13,15 @@ static int socket_timeout_ms = 10000;
 
 void io_set_hooks(const struct io_hooks *hooks) { installed_hooks = hooks; }
 void io_set_socket_timeout(int timeout_ms) { socket_timeout_ms = timeout_ms; }
+
+void io_block_outside_waits(const sigset_t *signals, sigset_t *outside, sigset_t *wait_mask)
+{
+    pthread_sigmask(SIG_BLOCK, signals, outside);
+    *wait_mask = *outside;
+    for (int signal_number = 1; signal_number < NSIG; signal_number++)
+        if (sigismember(signals, signal_number) == 1)
+            sigdelset(wait_mask, signal_number);
+}
 
 int64_t io_now_ms(void)
 {

@@ -11,6 +11,7 @@
 #ifndef IO_H
 #define IO_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -39,6 +40,11 @@ void io_set_hooks(const struct io_hooks *hooks);
 void io_set_socket_timeout(int timeout_ms);
 
 int64_t io_now_ms(void);
+
+/* Block signals in the calling thread: *outside gets the mask from before, and
+ * *wait_mask the same without signals, the mask for ppoll (or pselect,
+ * epoll_pwait) to let them in only during its wait. */
+void io_block_outside_waits(const sigset_t *signals, sigset_t *outside, sigset_t *wait_mask);
 
 /* >0 bytes read, 0 end of stream, -1 error (errno) or timeout (ETIMEDOUT). */
 ssize_t io_read(int fd, void *buf, size_t length, int64_t deadline_ms);

@@ -39,7 +39,7 @@ static struct {
     struct pool_slot *slots;
     int count;
     sigset_t outside_mask;          /* the mask before pool_start: workers get it back */
-    sigset_t wait_mask;             /* inside pool_poll: the three signals let in */
+    sigset_t wait_mask;             /* inside pool_poll: SIGINT, SIGTERM, SIGCHLD let in */
 } pool;
 
 /* Its only job is to interrupt ppoll(). Reaping happens in the loop, with
@@ -191,11 +191,7 @@ void pool_start(struct server *server, pool_worker_fn *worker_main, pool_fork_fn
     sigset_t blocked;
     server_stop_signals(&blocked);
     sigaddset(&blocked, SIGCHLD);
-    sigprocmask(SIG_BLOCK, &blocked, &pool.outside_mask);
-    pool.wait_mask = pool.outside_mask;
-    for (int signal_number = 1; signal_number < NSIG; signal_number++)
-        if (sigismember(&blocked, signal_number) == 1)
-            sigdelset(&pool.wait_mask, signal_number);
+    io_block_outside_waits(&blocked, &pool.outside_mask, &pool.wait_mask);
     struct sigaction action = {.sa_handler = on_child, .sa_flags = SA_NOCLDSTOP};
     sigemptyset(&action.sa_mask);
     sigaction(SIGCHLD, &action, NULL);

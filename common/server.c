@@ -189,6 +189,8 @@ void server_start(struct server *server, const struct server_spec *spec, int arg
     io_set_socket_timeout(server->options.timeout_ms);
     raise_fd_limit();
     server->stats = stats_create(counter_slots(spec, &server->options));
+    if (server->stats == NULL)
+        server_die(server, "counters");
     install_signals();
 
     if (!spec->listens_itself) {

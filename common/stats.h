@@ -31,7 +31,8 @@ struct stats_region {
     struct worker_stats workers[];
 };
 
-/* Map a region for worker_count workers, MAP_SHARED|MAP_ANONYMOUS. Exits on failure. */
+/* Map a region for worker_count workers, MAP_SHARED|MAP_ANONYMOUS. NULL (errno
+ * set) on failure. */
 struct stats_region *stats_create(int worker_count);
 
 void stats_add(uint64_t *counter, uint64_t amount);

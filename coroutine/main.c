@@ -49,7 +49,6 @@
  * Experiment: docs/coroutine.md (the diff with iterative; strace shows no
  * system call per switch), tests/eventloop/run.py (2000 idle clients, 20
  * sleeps at once), and `make bench` coro-switch and throughput. */
-#include <stdio.h>
 
 #include "coro.h"
 #include "event_server.h"
@@ -110,7 +109,7 @@ static void serve_loop(struct server *server, int worker_id, void *context)
 
     /* DOC: event-loop */
     if (event_server_run(loop, server) != 0)
-        perror("coroutine: event loop");
+        server_die(server, "event loop");
 
     event_acceptor_stop(&scheduler.acceptor);
     sched_interrupt_readers(&scheduler);

@@ -188,9 +188,9 @@ static int wait_for_socket(int fd, enum io_event event, int64_t deadline_ms)
         return IO_WAIT_INTERRUPTED;
     }
     int events = event == IO_READABLE ? EVENT_READ : EVENT_WRITE;
-    if (event_watch(active->loop, fd, events, on_ready, task) != 0)
+    if (event_watch(active->loop, fd, events, on_ready, task) != 0 ||
+        event_timer_start(active->loop, &task->timer, deadline_ms, on_timer, task) != 0)
         return IO_WAIT_TIMEOUT;     /* cannot wait for it at all: the call fails */
-    event_timer_start(active->loop, &task->timer, deadline_ms, on_timer, task);
     task->waiting = events;
     coro_yield(NULL);               /* the loop runs the others; run() comes back here */
     return task->wake;
@@ -203,7 +203,9 @@ static void sleep_a_while(int milliseconds)
     struct task *task = calling_task();
     if (task->cancelled)
         return;
-    event_timer_start(active->loop, &task->timer, io_now_ms() + milliseconds, on_timer, task);
+    if (event_timer_start(active->loop, &task->timer, io_now_ms() + milliseconds, on_timer,
+                          task) != 0)
+        return;                     /* no timer to wake it: the sleep is cut short */
     coro_yield(NULL);               /* waiting stays 0: on_timer resumes with READY */
 }
 

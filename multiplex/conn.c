@@ -35,9 +35,16 @@ enum step {
 static void on_ready(struct event_loop *loop, int fd, int ready, void *data);
 static void on_timer(struct event_loop *loop, void *data);
 
-static void set_deadline(struct conn *conn, int milliseconds)
+/* With no timer to end it (out of memory), a connection ends now: after the
+ * shutdown its socket is readable and writable at once, and every read or
+ * write fails. Returns -1 then: a wait for the timer alone would never end. */
+static int set_deadline(struct conn *conn, int milliseconds)
 {
-    event_timer_start(conn->mux->loop, &conn->timer, io_now_ms() + milliseconds, on_timer, conn);
+    if (event_timer_start(conn->mux->loop, &conn->timer, io_now_ms() + milliseconds, on_timer,
+                          conn) == 0)
+        return 0;
+    shutdown(conn->http.fd, SHUT_RDWR);
+    return -1;
 }
 
 static int timeout_ms(const struct conn *conn) { return conn->mux->server->options.timeout_ms; }
@@ -201,7 +208,8 @@ static enum step read_body(struct conn *conn)
         if (conn->response.delay_ms > 0) {
             /* /lab/sleep: the loop serves everybody else meanwhile. */
             conn->state = CONN_DELAYING;
-            set_deadline(conn, conn->response.delay_ms);
+            if (set_deadline(conn, conn->response.delay_ms) != 0)
+                return enter_sending(conn);
             return wait_for(conn, 0);
         }
         return enter_sending(conn);

@@ -39,7 +39,6 @@
  *
  * Experiment: docs/multiplex.md (1000 idle clients; select's limit), and
  * `make bench` slow-handler: /lab/sleep costs a timer, not a worker. */
-#include <stdio.h>
 
 #include "conn.h"
 #include "event_server.h"
@@ -92,7 +91,7 @@ static void serve_loop(struct server *server, int worker_id, void *context)
 
     /* DOC: event-loop */
     if (event_server_run(loop, server) != 0)
-        perror("multiplex: event loop");
+        server_die(server, "event loop");
 
     event_acceptor_stop(&mux.acceptor);
     conn_close_idle(&mux);

@@ -14,9 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -24,35 +22,32 @@ static enum accept_lock_kind lock_kind;
 static int lock_fd = -1;
 static pthread_mutex_t *lock_mutex;
 
-_Noreturn static void lock_failed(const char *what, int error)
-{
-    fprintf(stderr, "prefork: accept lock: %s: %s\n", what, strerror(error));
-    exit(1);
-}
-
-void accept_lock_init(enum accept_lock_kind kind)
+int accept_lock_init(enum accept_lock_kind kind)
 {
     lock_kind = kind;
     if (kind == ACCEPT_LOCK_FCNTL) {
         char path[] = "/tmp/prefork-lock-XXXXXX";
         lock_fd = mkostemp(path, O_CLOEXEC);
         if (lock_fd < 0)
-            lock_failed(path, errno);
+            return -1;
         unlink(path);               /* the open descriptor is all the children need */
     } else if (kind == ACCEPT_LOCK_MUTEX) {
         lock_mutex = mmap(NULL, sizeof *lock_mutex, PROT_READ | PROT_WRITE,
                           MAP_SHARED | MAP_ANONYMOUS, -1, 0);
         if (lock_mutex == MAP_FAILED)
-            lock_failed("mmap", errno);
+            return -1;
         pthread_mutexattr_t attributes;
         pthread_mutexattr_init(&attributes);
         pthread_mutexattr_setpshared(&attributes, PTHREAD_PROCESS_SHARED);
         pthread_mutexattr_setrobust(&attributes, PTHREAD_MUTEX_ROBUST);
         int rc = pthread_mutex_init(lock_mutex, &attributes);
         pthread_mutexattr_destroy(&attributes);
-        if (rc != 0)
-            lock_failed("pthread_mutex_init", rc);
+        if (rc != 0) {
+            errno = rc;
+            return -1;
+        }
     }
+    return 0;
 }
 
 /* DOC: lock-acquire */

@@ -97,7 +97,8 @@ int main(int argc, char **argv)
     if (dispatch == DISPATCH_PASS_FD) {
         dispatch_run(&server);
     } else {
-        accept_lock_init(accept_lock);
+        if (accept_lock_init(accept_lock) != 0)
+            server_die(&server, "accept lock");
         pool_run(&server, worker_main, NULL);
     }
     return server_finish(&server);

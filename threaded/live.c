@@ -2,14 +2,13 @@
 #include "live.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <time.h>
 
 #include "server.h"
 
-void live_init(struct live_set *set, int capacity)
+int live_init(struct live_set *set, int capacity)
 {
     set->capacity = capacity;
     set->count = 0;
@@ -17,8 +16,10 @@ void live_init(struct live_set *set, int capacity)
     set->fds = malloc((size_t)capacity * sizeof *set->fds);
     set->used = calloc((size_t)capacity, sizeof *set->used);
     if (set->fds == NULL || set->used == NULL) {
-        fprintf(stderr, "threaded: out of memory for %d connections\n", capacity);
-        exit(OPTIONS_EXIT_RUNTIME);
+        free(set->fds);
+        free(set->used);
+        errno = ENOMEM;
+        return -1;
     }
     for (int i = 0; i < capacity; i++)
         set->fds[i] = -1;
@@ -29,6 +30,7 @@ void live_init(struct live_set *set, int capacity)
     pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC);
     pthread_cond_init(&set->changed, &attributes);
     pthread_condattr_destroy(&attributes);
+    return 0;
 }
 
 struct timespec live_deadline(int milliseconds)

@@ -26,8 +26,8 @@ struct live_set {
  * on a condition variable made with pthread_condattr_setclock(CLOCK_MONOTONIC). */
 struct timespec live_deadline(int milliseconds);
 
-/* Exits the process on allocation failure (start-up). */
-void live_init(struct live_set *set, int capacity);
+/* Returns 0, or -1 with errno ENOMEM (nothing left allocated). */
+int live_init(struct live_set *set, int capacity);
 
 /* Take a free slot, waiting while all are used. Returns the slot, or -1 once
  * live_stop() was called or a stop was requested (checked twice a second). */

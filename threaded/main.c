@@ -140,7 +140,8 @@ static void start_connection_thread(struct server *server, int slot, int conn_fd
  * Backpressure costs latency; refusing them would cost errors. */
 static void serve_thread_per_connection(struct server *server)
 {
-    live_init(&live, server->options.max_conns);
+    if (live_init(&live, server->options.max_conns) != 0)
+        server_die(server, "connection slots");
     server->options.max_conns_enforced = "total, accepts wait above it";
     struct worker_stats *stats = &server->stats->workers[0];
     while (!server_stopping()) {

@@ -99,9 +99,8 @@ static void wait_for_stop(struct server *server)
 
 void prethread_run(struct server *server, int threads, bool use_queue)
 {
-    live_init(&live, threads);
-    if (use_queue)
-        queue_init(&queue, threads);
+    if (live_init(&live, threads) != 0 || (use_queue && queue_init(&queue, threads) != 0))
+        server_die(server, "connection slots");
     for (int i = 0; i < threads; i++) {
         struct pool_thread *thread = malloc(sizeof *thread);
         if (thread == NULL)

@@ -1,21 +1,17 @@
 /* queue — see queue.h. */
 #include "queue.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include "live.h"
-#include "options.h"
 #include "server.h"
 
-void queue_init(struct queue *queue, int capacity)
+int queue_init(struct queue *queue, int capacity)
 {
     queue->fds = malloc((size_t)capacity * sizeof *queue->fds);
-    if (queue->fds == NULL) {
-        fprintf(stderr, "threaded: out of memory for the queue\n");
-        exit(OPTIONS_EXIT_RUNTIME);
-    }
+    if (queue->fds == NULL)
+        return -1;                  /* errno ENOMEM */
     queue->capacity = capacity;
     queue->head = queue->count = 0;
     queue->closed = false;
@@ -26,6 +22,7 @@ void queue_init(struct queue *queue, int capacity)
     pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC);
     pthread_cond_init(&queue->not_full, &attributes);
     pthread_condattr_destroy(&attributes);
+    return 0;
 }
 
 /* DOC: queue-insert */

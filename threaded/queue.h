@@ -18,8 +18,8 @@ struct queue {
     bool closed;                    /* no more inserts; removers drain, then get -1 */
 };
 
-/* Exits the process on allocation failure (start-up). */
-void queue_init(struct queue *queue, int capacity);
+/* Returns 0, or -1 with errno ENOMEM. */
+int queue_init(struct queue *queue, int capacity);
 /* Append conn_fd, waiting while the queue is full. false if the queue was closed
  * or a stop was requested meanwhile (the caller still owns conn_fd). */
 bool queue_insert(struct queue *queue, int conn_fd);

@@ -176,12 +176,17 @@ def check_names(results, bin_dir, root):
     """Pool workers are named NAME-wI, so ps and pgrep find them."""
     for config, prefix in [("prefork --workers 3", "prefork-w"),
                            ("prefork_select --workers 3", "prefork_sele-w")]:
+        expected = [f"{prefix}{i}" for i in range(3)]
         with ts.Server(bin_dir, config, root=root) as server:
-            kids = wait_for(lambda: len(children_of(server.pid)) == 3 and children_of(server.pid),
-                            5)
-            names = sorted(proc_state(pid)[2] for pid in kids) if kids else []
+            # A worker names itself after the fork: until it has, it has its
+            # parent's name. Wait (at most 5 s) for the three names, then judge
+            # the last seen.
+            def names_now():
+                states = [proc_state(pid) for pid in children_of(server.pid)]
+                return sorted(state[2] for state in states if state)
+            names = wait_for(lambda: names_now() == expected and expected, 5) or names_now()
             results.check(f"{config}: workers named {prefix}0..2",
-                          names == [f"{prefix}{i}" for i in range(3)], f"names {names}")
+                          names == expected, f"names {names}")
 
 
 def check_kill(results, bin_dir, root):

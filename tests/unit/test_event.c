@@ -1,8 +1,9 @@
 /* test_event — the event loop on each backend (select, poll, epoll): readiness
  * on a socketpair, timers firing in deadline order, unwatching (also from a
  * callback in the same pass), select refusing a descriptor beyond
- * FD_SETSIZE instead of writing past its fd_set, and a stop signal raised
- * between the flag check and the wait not lost. Counts things; no timing. */
+ * FD_SETSIZE instead of writing past its fd_set, a stop signal raised
+ * between the flag check and the wait not lost, and a timer the heap cannot
+ * grow for refused, not lost. Counts things; no timing. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,9 +15,13 @@
 #include <pthread.h>
 #include <signal.h>
 #include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "event.h"
@@ -179,6 +184,68 @@ static void test_timer_heap(void **state)
     event_loop_destroy(loop);
 }
 
+/* The heap full and no memory to grow it (an address-space limit just above
+ * what the process has, in a child): event_timer_start refuses the timer, -1
+ * and ENOMEM, leaves it not pending, and the timers already armed stay. The
+ * child's exit status says which step failed (0: none). */
+static int heap_out_of_memory(void)
+{
+    enum { N = 1 << 16 };           /* a full heap of 64 Ki pointers: the next needs 512 KiB more */
+    struct event_loop *loop = make_loop("poll");
+    struct event_timer *timers = calloc(N + 1, sizeof *timers);
+    if (timers == NULL)
+        return 10;
+    for (int i = 0; i < N; i++)
+        if (event_timer_start(loop, &timers[i], io_now_ms() + 60000, on_timer, NULL) != 0)
+            return 11;
+    long pages = 0;
+    FILE *statm = fopen("/proc/self/statm", "r");
+    if (statm == NULL || fscanf(statm, "%ld", &pages) != 1)
+        return 12;
+    fclose(statm);
+    struct rlimit limit;
+    limit.rlim_cur = limit.rlim_max = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + 128 * 1024;
+    if (setrlimit(RLIMIT_AS, &limit) != 0)
+        return 13;
+    errno = 0;
+    if (event_timer_start(loop, &timers[N], io_now_ms(), on_timer, NULL) != -1)
+        return 1;                   /* armed although the heap could not grow */
+    if (errno != ENOMEM)
+        return 2;
+    if (event_timer_pending(&timers[N]))
+        return 3;
+    if (!event_timer_pending(&timers[0]) || !event_timer_pending(&timers[N - 1]))
+        return 4;
+    return 0;
+}
+
+/* Under ASan or TSan the allocator dies when mmap fails: no such test there. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define SANITIZED 1
+#endif
+#endif
+#ifndef SANITIZED
+#define SANITIZED 0
+#endif
+
+static void test_timer_heap_out_of_memory(void **state)
+{
+    (void)state;
+    if (SANITIZED)
+        skip();
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0)
+        _exit(heap_out_of_memory());
+    int status;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 struct unwatch_case {
     int pair_a[2], pair_b[2];
     int calls;
@@ -310,6 +377,7 @@ int main(void)
         cmocka_unit_test(test_readiness),
         cmocka_unit_test(test_timers_in_order),
         cmocka_unit_test(test_timer_heap),
+        cmocka_unit_test(test_timer_heap_out_of_memory),
         cmocka_unit_test(test_unwatch),
         cmocka_unit_test(test_select_capacity),
         cmocka_unit_test(test_stop_signal_not_lost),
