@@ -10,6 +10,8 @@ CC      ?= cc
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 CFLAGS  := -std=c17 -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE -MMD -MP -Icommon
 LDLIBS  := -lpthread
+# Libraries one server links besides: NAME_LDLIBS.
+coroutine_LDLIBS := -luring
 
 # SAN=address,undefined or SAN=thread: a separate build tree, same tests.
 ifneq ($(SAN),)
@@ -56,7 +58,7 @@ source_objs = $(patsubst %,$(BUILD)/obj/%.o,$(basename $(1)))
 .SECONDEXPANSION:
 $(BUILD)/bin/%: $$(call server_objs,$$*) $(BUILD)/libcommon.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $($*_LDLIBS) $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $$(call source_objs,$$($$*_EXTRA)) $(BUILD)/libcommon.a
 	@mkdir -p $(dir $@)

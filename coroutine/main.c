@@ -56,14 +56,24 @@
 #include "pool.h"
 #include "sched.h"
 #include "server.h"
+#include "uring.h"
 
+/* --io: how a coroutine does its I/O. readiness: wait for the socket (the
+ * loop above, sched.c), then call; uring: hand the call itself to the kernel
+ * and collect its completion (coroutine/uring.c). */
+static const char *const io_names[] = {"readiness", "uring", NULL};
+enum { IO_READINESS, IO_URING };
+
+static int io_mode = IO_READINESS;  /* --io */
 static int backend = EVENT_BACKEND_EPOLL;      /* --backend */
 static int reuseport;               /* --reuseport */
 static int stack_kb = CORO_DEFAULT_STACK_KB;    /* --stack-kb */
 
 static const struct model_option model_options[] = {
     {.name = "backend", .arg = "NAME", .choices = event_backend_names, .value = &backend,
-     .help = "how the loop waits (default epoll)"},
+     .help = "how the loop waits (default epoll; readiness only)"},
+    {.name = "io", .arg = "MODE", .choices = io_names, .value = &io_mode,
+     .help = "readiness (wait, then call) or uring (io_uring completions) (default readiness)"},
     {.name = "reuseport", .value = &reuseport,
      .help = "each worker listens on its own socket (SO_REUSEPORT)"},
     {.name = "stack-kb", .arg = "N", .value = &stack_kb, .min = 32, .max = 65536,
@@ -93,6 +103,11 @@ enum { ACCEPT_BATCH = 64 };
 static void serve_loop(struct server *server, int worker_id, void *context)
 {
     (void)context;
+    if (io_mode == IO_URING) {
+        uring_serve(server, worker_id, event_server_socket(server, worker_id, reuseport),
+                    DRAIN_MS);
+        return;
+    }
     struct worker_stats *stats = &server->stats->workers[worker_id];
     struct event_loop *loop = event_server_loop(server, event_backend_names[backend], stats);
     struct scheduler scheduler;
@@ -124,6 +139,11 @@ int main(int argc, char **argv)
      * bind(); the counters have one slot per --workers. */
     struct server server;
     server_start(&server, &spec, argc, argv);
+    char error[SERVER_ERROR_SIZE];
+    if (io_mode == IO_URING && uring_available(error, sizeof error) != 0) {
+        fprintf(stderr, "%s: --io uring: %s\n", spec.name, error);
+        return 2;
+    }
     event_server_listen(&server, reuseport != 0);
     coro_set_stack_size((size_t)stack_kb * 1024);
 

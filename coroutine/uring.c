@@ -1,0 +1,518 @@
+/* uring — see uring.h. The readiness loop (sched.c) waits until a socket is
+ * ready, then the coroutine makes the system call. Here the coroutine hands
+ * the call itself to the kernel and yields; the kernel does it when it can and
+ * posts the result:
+ *
+ *   coroutine: io_read() ─▶ read hook: a recv SQE (+ a linked timeout for
+ *              the deadline) ─▶ yield
+ *   loop turn: io_uring_submit_and_wait: every SQE queued since the last turn
+ *              goes in, in one system call; a recv with data waiting completes
+ *              at once, the others when data comes (or their timeout fires)
+ *              ─▶ for each CQE: resume its coroutine with the result
+ *
+ * The pieces, each an SQE whose user_data is its task (or a tag below):
+ *   recv / send           io_read, io_write_all (the operation hooks, io.h)
+ *   poll                  the wait hook: an idle connection waits for its next
+ *                         request holding no buffer; sendfile waits to write
+ *   link timeout          each of those three carries its deadline, absolute
+ *   timeout               /lab/sleep
+ *   close                 the close hook; nobody waits for its completion
+ *   accept                multishot where the kernel has it, else re-armed
+ *   async cancel          at a stop (interrupt the readers) and at the end
+ *
+ * A task has at most one operation in flight, and its coroutine is suspended
+ * in a hook all that time: the buffer and the timespec the kernel uses stay
+ * valid, and a CQE for a task always finds it alive. */
+#include "uring.h"
+
+#include <errno.h>
+#include <liburing.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "bufpool.h"
+#include "coro.h"
+#include "http_conn.h"
+#include "io.h"
+#include "list.h"
+
+enum {
+    RING_ENTRIES = 1024,            /* SQEs per turn before an early submit; the
+                                     * CQ is twice that, and overflow is kept */
+    ACCEPT_PAUSE_MS = 100,          /* out of descriptors: accept again after */
+    SLEEPS_READ_EVERY = 64,         /* as the event loop (event.c, DOC: loop-sleeps) */
+    TASK_FREE_MAX = CORO_FREE_MAX,
+};
+
+/* What a task's operation in flight is, for the stop. */
+enum op { OP_NONE, OP_READ, OP_OTHER };
+
+struct task {
+    struct http_conn http;          /* the handler's state; its buffers only while in use */
+    struct coro *coro;
+    int fd;
+    int result;                     /* the completion's res */
+    enum op op;                     /* in flight, or OP_NONE */
+    bool interrupted;               /* the stop has failed one of its reads already */
+    bool interrupting;              /* a cancel for the stop is on its way */
+    bool cancelled;                 /* abandoned after the drain: every hook fails at once */
+    struct __kernel_timespec when;  /* the deadline (or sleep) the kernel reads at submit */
+    struct list_node node;          /* in tasks, or free_tasks */
+};
+
+/* user_data of the SQEs that are not a task's; 0: nobody waits for it. */
+static char accept_tag, pause_tag;
+#define TAG(tag) ((void *)&(tag))
+
+static struct uring_loop {
+    struct io_uring ring;
+    const struct server *server;
+    struct worker_stats *stats;
+    int listen_fd;
+    bool multishot;                 /* accept: multishot, until the kernel says EINVAL */
+    bool accepting;                 /* an accept is armed, or the pause before one */
+    struct task *current;           /* the task running now; NULL in the loop */
+    struct list tasks, free_tasks;
+    int count, free_count;
+    struct bufpool buffers;
+    unsigned waits_unread;
+    struct __kernel_timespec pause;
+} loop;
+
+/* A test switch: URING_TEST_SETUP_ERRNO=N makes the ring's creation fail with
+ * errno N, as a kernel without io_uring (ENOSYS), kernel.io_uring_disabled
+ * (EPERM) or a seccomp filter would. tests/blackbox checks the message. */
+static int queue_init(unsigned entries, struct io_uring *ring, unsigned flags)
+{
+    const char *fake = getenv("URING_TEST_SETUP_ERRNO");
+    if (fake != NULL && atoi(fake) > 0)
+        return -atoi(fake);
+    return io_uring_queue_init(entries, ring, flags);
+}
+
+int uring_available(char *error, size_t size)
+{
+    struct io_uring probe;
+    int result = queue_init(2, &probe, 0);
+    if (result == 0) {
+        bool ext_arg = probe.features & IORING_FEAT_EXT_ARG;
+        io_uring_queue_exit(&probe);
+        if (ext_arg)
+            return 0;
+        snprintf(error, size, "io_uring unavailable: the kernel is older than 5.11 "
+                              "(no IORING_FEAT_EXT_ARG)");
+        return -1;
+    }
+    const char *why = result == -ENOSYS   ? " (a kernel without io_uring, or a seccomp filter)"
+                      : result == -EPERM  ? " (sysctl kernel.io_uring_disabled, or a seccomp "
+                                            "filter)"
+                      : result == -ENOMEM ? " (locked memory: ulimit -l)"
+                                          : "";
+    snprintf(error, size, "io_uring unavailable: io_uring_setup: %s%s", strerror(-result), why);
+    return -1;
+}
+
+/* An SQE; if the submission queue is full, submit what is in it first. room:
+ * how many SQEs the caller will take in a row (a linked pair must not be cut
+ * by a submit between them). */
+static struct io_uring_sqe *take_sqe(unsigned room)
+{
+    if (io_uring_sq_space_left(&loop.ring) < room)
+        io_uring_submit(&loop.ring);
+    return io_uring_get_sqe(&loop.ring);
+}
+
+static void set_time(struct __kernel_timespec *when, int64_t ms)
+{
+    when->tv_sec = ms / 1000;
+    when->tv_nsec = (ms % 1000) * 1000000;
+}
+
+/* The task whose coroutine called a hook. Only coroutines do I/O here. */
+static struct task *calling_task(void)
+{
+    if (loop.current == NULL)
+        abort();
+    return loop.current;
+}
+
+/* Queue sqe for the calling task with its deadline as a linked timeout,
+ * yield until its completion, and return the completion's res. */
+static int submit_and_yield(struct task *task, struct io_uring_sqe *sqe, enum op op,
+                            int64_t deadline_ms)
+{
+    io_uring_sqe_set_data(sqe, task);
+    sqe->flags |= IOSQE_IO_LINK;
+    set_time(&task->when, deadline_ms);
+    struct io_uring_sqe *timeout = io_uring_get_sqe(&loop.ring);   /* take_sqe(2) left room */
+    io_uring_prep_link_timeout(timeout, &task->when, IORING_TIMEOUT_ABS);
+    io_uring_sqe_set_data(timeout, NULL);
+    task->op = op;
+    coro_yield(NULL);               /* the loop resumes us with task->result */
+    return task->result;
+}
+
+/* A failed operation's res as errno: cancelled by its timeout is ETIMEDOUT,
+ * cancelled by the stop is EINTR. */
+static int failure_errno(struct task *task, int result)
+{
+    if (result == -ECANCELED || result == -EINTR) {
+        bool stop = task->interrupting;
+        task->interrupting = false;
+        return stop ? EINTR : ETIMEDOUT;
+    }
+    return -result;
+}
+
+/* A stop fails one read of each connection at once, as a signal fails a
+ * blocking read (sched.c does the same). */
+static bool interrupt_read(struct task *task)
+{
+    if (!server_stopping() || task->interrupted)
+        return false;
+    task->interrupted = true;
+    return true;
+}
+
+/* DOC: uring-read-hook */
+static ssize_t ring_read(int fd, void *buf, size_t length, int64_t deadline_ms)
+{
+    struct task *task = calling_task();
+    if (task->cancelled || interrupt_read(task)) {
+        errno = task->cancelled ? ETIMEDOUT : EINTR;
+        return -1;
+    }
+    struct io_uring_sqe *sqe = take_sqe(2);
+    io_uring_prep_recv(sqe, fd, buf, length, 0);
+    int result = submit_and_yield(task, sqe, OP_READ, deadline_ms);
+    if (result >= 0)
+        return result;
+    errno = failure_errno(task, result);
+    return -1;
+}
+
+static ssize_t ring_write(int fd, const void *buf, size_t length, int64_t deadline_ms)
+{
+    struct task *task = calling_task();
+    if (task->cancelled) {
+        errno = ETIMEDOUT;
+        return -1;
+    }
+    struct io_uring_sqe *sqe = take_sqe(2);
+    io_uring_prep_send(sqe, fd, buf, length, MSG_NOSIGNAL);
+    int result = submit_and_yield(task, sqe, OP_OTHER, deadline_ms);
+    if (result > 0)
+        return result;
+    errno = result == 0 ? EIO : failure_errno(task, result);
+    return -1;
+}
+
+/* The wait hook: a one-shot poll. An idle connection waits here for its next
+ * request without a buffer; sendfile(2) waits here after EAGAIN. */
+static int ring_wait(int fd, enum io_event event, int64_t deadline_ms)
+{
+    struct task *task = calling_task();
+    if (task->cancelled)
+        return IO_WAIT_TIMEOUT;
+    if (event == IO_READABLE && interrupt_read(task))
+        return IO_WAIT_INTERRUPTED;
+    struct io_uring_sqe *sqe = take_sqe(2);
+    io_uring_prep_poll_add(sqe, fd, event == IO_READABLE ? POLLIN : POLLOUT);
+    int result = submit_and_yield(task, sqe, event == IO_READABLE ? OP_READ : OP_OTHER,
+                                  deadline_ms);
+    if (result >= 0)
+        return IO_WAIT_READY;       /* ready, or an error the retried call will see */
+    int error = failure_errno(task, result);
+    return error == EINTR ? IO_WAIT_INTERRUPTED : error == ETIMEDOUT ? IO_WAIT_TIMEOUT
+                                                                     : IO_WAIT_READY;
+}
+
+/* DOC: uring-sleep-hook */
+static void ring_sleep(int milliseconds)
+{
+    struct task *task = calling_task();
+    if (task->cancelled)
+        return;
+    set_time(&task->when, milliseconds);
+    struct io_uring_sqe *sqe = take_sqe(1);
+    io_uring_prep_timeout(sqe, &task->when, 0, 0);
+    io_uring_sqe_set_data(sqe, task);
+    task->op = OP_OTHER;
+    coro_yield(NULL);               /* res -ETIME: the time is up */
+}
+
+/* The close hook: closed by the ring, in the next submit; nobody waits. */
+static void ring_close(int fd)
+{
+    struct io_uring_sqe *sqe = take_sqe(1);
+    io_uring_prep_close(sqe, fd);
+    io_uring_sqe_set_data(sqe, NULL);
+}
+
+static const struct io_hooks ring_hooks = {.wait = ring_wait,
+                                           .sleep = ring_sleep,
+                                           .close = ring_close,
+                                           .read = ring_read,
+                                           .write = ring_write};
+
+/* Cancel what the task has in flight; its completion comes back -ECANCELED
+ * (or with its result, if it finished first). */
+static void cancel_op(struct task *task)
+{
+    struct io_uring_sqe *sqe = take_sqe(1);
+    io_uring_prep_cancel(sqe, task, 0);
+    io_uring_sqe_set_data(sqe, NULL);
+}
+
+/* The coroutine's body: the blocking servers' handler, as it is. */
+static void serve_connection(void *arg)
+{
+    struct task *task = arg;
+    http_serve_pooled(&task->http, task->fd, &loop.server->site, loop.stats, &loop.buffers);
+}
+
+/* Resume task's coroutine until its next operation or its end. */
+static void run(struct task *task)
+{
+    task->op = OP_NONE;
+    loop.current = task;
+    coro_resume(task->coro, NULL);
+    loop.current = NULL;
+    if (!coro_finished(task->coro))
+        return;
+    list_remove(&task->node);
+    loop.count--;
+    coro_free(task->coro);
+    if (loop.free_count < TASK_FREE_MAX) {
+        list_push(&loop.free_tasks, &task->node);
+        loop.free_count++;
+    } else {
+        free(task);
+    }
+}
+
+static void spawn(int conn_fd)
+{
+    struct list_node *recycled = list_pop(&loop.free_tasks);
+    struct task *task;
+    if (recycled != NULL) {
+        task = LIST_ITEM(recycled, struct task, node);
+        loop.free_count--;
+    } else {
+        task = malloc(sizeof *task);
+    }
+    struct coro *coro = task != NULL ? coro_create(serve_connection, task) : NULL;
+    if (coro == NULL) {
+        free(task);
+        stats_add(&loop.stats->errors, 1);
+        close(conn_fd);
+        return;
+    }
+    *task = (struct task){.coro = coro, .fd = conn_fd};
+    list_push(&loop.tasks, &task->node);
+    loop.count++;
+    run(task);                      /* usually as far as its first wait */
+}
+
+/* DOC: uring-accept */
+static void arm_accept(void)
+{
+    struct io_uring_sqe *sqe = take_sqe(1);
+    if (loop.multishot)
+        io_uring_prep_multishot_accept(sqe, loop.listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    else
+        io_uring_prep_accept(sqe, loop.listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    io_uring_sqe_set_data(sqe, TAG(accept_tag));
+    loop.accepting = true;
+}
+
+static void accepted(int result, unsigned flags)
+{
+    if (result >= 0) {
+        if (server_stopping()) {
+            close(result);          /* taken in the moment the stop came: not served */
+        } else {
+            int on = 1;
+            setsockopt(result, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+            spawn(result);
+        }
+    }
+    if (flags & IORING_CQE_F_MORE)
+        return;                     /* the multishot accept is still armed */
+    loop.accepting = false;
+    if (server_stopping())
+        return;
+    if (result == -EINVAL && loop.multishot) {
+        loop.multishot = false;     /* a kernel before 5.19: one accept at a time */
+    } else if (result == -EMFILE || result == -ENFILE) {
+        fprintf(stderr, "%s: accept: %s; pausing %d ms\n", loop.server->spec->name,
+                strerror(-result), ACCEPT_PAUSE_MS);
+        set_time(&loop.pause, ACCEPT_PAUSE_MS);
+        struct io_uring_sqe *sqe = take_sqe(1);
+        io_uring_prep_timeout(sqe, &loop.pause, 0, 0);
+        io_uring_sqe_set_data(sqe, TAG(pause_tag));
+        loop.accepting = true;
+        return;
+    }
+    arm_accept();
+}
+
+static void complete(const struct io_uring_cqe *cqe)
+{
+    void *data = io_uring_cqe_get_data(cqe);
+    if (data == NULL)
+        return;                     /* a linked timeout, a close, a cancel */
+    if (data == TAG(accept_tag)) {
+        accepted(cqe->res, cqe->flags);
+    } else if (data == TAG(pause_tag)) {
+        loop.accepting = false;
+        if (!server_stopping())
+            arm_accept();
+    } else {
+        struct task *task = data;
+        task->result = cqe->res;
+        if (cqe->res >= 0)
+            task->interrupting = false; /* done before the stop's cancel reached it */
+        run(task);
+    }
+}
+
+/* DOC: uring-turn
+ * One loop turn: submit everything queued, wait for at least one completion
+ * (at most until deadline_ms, if >= 0) with the stop signals let in, then
+ * resume a coroutine per completion. -1 on a ring error. */
+static int turn(int64_t deadline_ms, sigset_t *wait_mask)
+{
+    struct io_uring_cqe *cqe;
+    struct __kernel_timespec limit, *limit_p = NULL;
+    if (deadline_ms >= 0) {
+        int64_t left = deadline_ms - io_now_ms();
+        set_time(&limit, left > 0 ? left : 0);
+        limit_p = &limit;
+    }
+    int result = io_uring_submit_and_wait_timeout(&loop.ring, &cqe, 1, limit_p, wait_mask);
+    stats_add(&loop.stats->waits, 1);
+    if (++loop.waits_unread == SLEEPS_READ_EVERY) {
+        stats_sleeps_since_mark(loop.stats);
+        loop.waits_unread = 0;
+    }
+    if (result < 0 && result != -EINTR && result != -ETIME && result != -EBUSY) {
+        errno = -result;
+        return -1;
+    }
+    while (io_uring_peek_cqe(&loop.ring, &cqe) == 0) {
+        struct io_uring_cqe copy = *cqe;
+        io_uring_cqe_seen(&loop.ring, cqe);
+        complete(&copy);
+    }
+    return 0;
+}
+
+/* Run turns until no task is left or deadline_ms. */
+static void run_until_idle(int64_t deadline_ms, sigset_t *wait_mask)
+{
+    while (loop.count > 0 && io_now_ms() < deadline_ms)
+        if (turn(deadline_ms, wait_mask) != 0)
+            break;
+}
+
+static void stop_accepting(void)
+{
+    if (!loop.accepting)
+        return;
+    struct io_uring_sqe *sqe = take_sqe(2);
+    io_uring_prep_cancel(sqe, TAG(accept_tag), 0);
+    io_uring_sqe_set_data(sqe, NULL);
+    sqe = io_uring_get_sqe(&loop.ring);
+    io_uring_prep_cancel(sqe, TAG(pause_tag), 0);
+    io_uring_sqe_set_data(sqe, NULL);
+}
+
+/* DOC: uring-stop
+ * As sched_interrupt_readers: every coroutine waiting to read (for a request,
+ * or inside one) has that read cancelled, and fails with EINTR. */
+static void interrupt_readers(void)
+{
+    for (struct list_node *node = loop.tasks.first; node != NULL; node = node->next) {
+        struct task *task = LIST_ITEM(node, struct task, node);
+        if (task->op == OP_READ && !task->interrupted) {
+            task->interrupted = task->interrupting = true;
+            cancel_op(task);
+        }
+    }
+}
+
+/* After the drain: cancel what is left; each coroutine is resumed once more,
+ * its waits failing at once, so its handler unwinds and closes its socket. */
+static void cancel_all(sigset_t *wait_mask)
+{
+    for (struct list_node *node = loop.tasks.first; node != NULL; node = node->next) {
+        struct task *task = LIST_ITEM(node, struct task, node);
+        task->cancelled = true;
+        if (task->op != OP_NONE)
+            cancel_op(task);
+    }
+    run_until_idle(io_now_ms() + 1000, wait_mask);
+}
+
+/* DOC: uring-serve */
+void uring_serve(struct server *server, int worker_id, int listen_fd, int drain_ms)
+{
+    loop = (struct uring_loop){.server = server, .stats = &server->stats->workers[worker_id],
+                               .listen_fd = listen_fd, .multishot = true};
+    struct io_uring_params params = {.flags = IORING_SETUP_SINGLE_ISSUER |
+                                              IORING_SETUP_DEFER_TASKRUN};
+    int result = io_uring_queue_init_params(RING_ENTRIES, &loop.ring, &params);
+    if (result == -EINVAL)          /* a kernel before 6.1: without those two */
+        result = queue_init(RING_ENTRIES, &loop.ring, 0);
+    if (result != 0) {
+        errno = -result;
+        server_die(server, "io_uring_queue_init");
+    }
+    bufpool_init(&loop.buffers, HTTP_BUFFERS_SIZE);
+    stats_sleeps_mark(loop.stats);
+    io_set_hooks(&ring_hooks);
+
+    /* The stop signals are blocked but inside the ring's wait, as the event
+     * loop does (event.c, DOC: event-run): a stop that comes just before the
+     * wait interrupts it at once. */
+    sigset_t stop_signals, outside, wait_mask;
+    server_stop_signals(&stop_signals);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, &outside);
+    wait_mask = outside;
+    for (int signal_number = 1; signal_number < NSIG; signal_number++)
+        if (sigismember(&stop_signals, signal_number) == 1)
+            sigdelset(&wait_mask, signal_number);
+
+    arm_accept();
+    while (!server_stopping())
+        if (turn(-1, &wait_mask) != 0) {
+            perror("coroutine: io_uring_submit_and_wait");
+            break;
+        }
+
+    stop_accepting();
+    interrupt_readers();
+    run_until_idle(io_now_ms() + drain_ms, &wait_mask);
+    if (loop.count > 0)
+        fprintf(stderr, "%s: %d connections still busy after %d ms; closing them\n",
+                server->spec->name, loop.count, drain_ms);
+    cancel_all(&wait_mask);
+    io_uring_submit(&loop.ring);    /* the closes queued last */
+    pthread_sigmask(SIG_SETMASK, &outside, NULL);
+    stats_sleeps_since_mark(loop.stats);
+
+    io_set_hooks(NULL);
+    for (struct list_node *node; (node = list_pop(&loop.free_tasks)) != NULL;)
+        free(LIST_ITEM(node, struct task, node));
+    bufpool_trim(&loop.buffers);
+    coro_trim();
+    io_uring_queue_exit(&loop.ring);
+}
