@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -68,7 +69,7 @@ struct task {
 };
 
 /* user_data of the SQEs that are not a task's; 0: nobody waits for it. */
-static char accept_tag, pause_tag;
+static char accept_tag, pause_tag, signal_tag;
 #define TAG(tag) ((void *)&(tag))
 
 static struct uring_loop {
@@ -84,6 +85,8 @@ static struct uring_loop {
     struct bufpool buffers;
     unsigned waits_unread;
     struct __kernel_timespec pause;
+    int signal_fd;                  /* the stop signals, read through the ring */
+    struct signalfd_siginfo signal; /* what the read of signal_fd fills */
 } loop;
 
 /* A test switch: URING_TEST_SETUP_ERRNO=N makes the ring's creation fail with
@@ -364,6 +367,14 @@ static void accepted(int result, unsigned flags)
     arm_accept();
 }
 
+/* A read of the signalfd: its completion is the stop. */
+static void read_signals(void)
+{
+    struct io_uring_sqe *sqe = take_sqe(1);
+    io_uring_prep_read(sqe, loop.signal_fd, &loop.signal, sizeof loop.signal, 0);
+    io_uring_sqe_set_data(sqe, TAG(signal_tag));
+}
+
 static void complete(const struct io_uring_cqe *cqe)
 {
     void *data = io_uring_cqe_get_data(cqe);
@@ -371,6 +382,11 @@ static void complete(const struct io_uring_cqe *cqe)
         return;                     /* a linked timeout, a close, a cancel */
     if (data == TAG(accept_tag)) {
         accepted(cqe->res, cqe->flags);
+    } else if (data == TAG(signal_tag)) {
+        if (cqe->res == (int)sizeof loop.signal)    /* SIGINT or SIGTERM: the stop */
+            __atomic_store_n(&server_stop_requested, 1, __ATOMIC_RELAXED);
+        else
+            read_signals();         /* interrupted, say: read again */
     } else if (data == TAG(pause_tag)) {
         loop.accepting = false;
         if (!server_stopping())
@@ -386,9 +402,9 @@ static void complete(const struct io_uring_cqe *cqe)
 
 /* DOC: uring-turn
  * One loop turn: submit everything queued, wait for at least one completion
- * (at most until deadline_ms, if >= 0) with the stop signals let in, then
- * resume a coroutine per completion. -1 on a ring error. */
-static int turn(int64_t deadline_ms, sigset_t *wait_mask)
+ * (at most until deadline_ms, if >= 0), then resume a coroutine per
+ * completion. -1 on a ring error. */
+static int turn(int64_t deadline_ms)
 {
     struct io_uring_cqe *cqe;
     struct __kernel_timespec limit, *limit_p = NULL;
@@ -397,7 +413,7 @@ static int turn(int64_t deadline_ms, sigset_t *wait_mask)
         set_time(&limit, left > 0 ? left : 0);
         limit_p = &limit;
     }
-    int result = io_uring_submit_and_wait_timeout(&loop.ring, &cqe, 1, limit_p, wait_mask);
+    int result = io_uring_submit_and_wait_timeout(&loop.ring, &cqe, 1, limit_p, NULL);
     stats_add(&loop.stats->waits, 1);
     if (++loop.waits_unread == SLEEPS_READ_EVERY) {
         stats_sleeps_since_mark(loop.stats);
@@ -416,10 +432,10 @@ static int turn(int64_t deadline_ms, sigset_t *wait_mask)
 }
 
 /* Run turns until no task is left or deadline_ms. */
-static void run_until_idle(int64_t deadline_ms, sigset_t *wait_mask)
+static void run_until_idle(int64_t deadline_ms)
 {
     while (loop.count > 0 && io_now_ms() < deadline_ms)
-        if (turn(deadline_ms, wait_mask) != 0)
+        if (turn(deadline_ms) != 0)
             break;
 }
 
@@ -451,7 +467,7 @@ static void interrupt_readers(void)
 
 /* After the drain: cancel what is left; each coroutine is resumed once more,
  * its waits failing at once, so its handler unwinds and closes its socket. */
-static void cancel_all(sigset_t *wait_mask)
+static void cancel_all(void)
 {
     for (struct list_node *node = loop.tasks.first; node != NULL; node = node->next) {
         struct task *task = LIST_ITEM(node, struct task, node);
@@ -459,7 +475,7 @@ static void cancel_all(sigset_t *wait_mask)
         if (task->op != OP_NONE)
             cancel_op(task);
     }
-    run_until_idle(io_now_ms() + 1000, wait_mask);
+    run_until_idle(io_now_ms() + 1000);
 }
 
 /* DOC: uring-serve */
@@ -480,32 +496,38 @@ void uring_serve(struct server *server, int worker_id, int listen_fd, int drain_
     stats_sleeps_mark(loop.stats);
     io_set_hooks(&ring_hooks);
 
-    /* The stop signals are blocked but inside the ring's wait, as the event
-     * loop does (event.c, DOC: event-run): a stop that comes just before the
-     * wait interrupts it at once. */
-    sigset_t stop_signals, outside, wait_mask;
+    /* DOC: uring-stop-signal
+     * The stop signals are blocked from here on and read from a signalfd,
+     * through the ring: a SIGTERM is a completion like any other, which ends
+     * the wait. (One that came before the block ran the handler, which set
+     * the flag: the loop below does not start.) io_uring_enter's own sigmask
+     * argument is not enough here: the kernels we run on (6.x) let the
+     * handler run without ending the wait. */
+    sigset_t stop_signals, outside;
     server_stop_signals(&stop_signals);
     pthread_sigmask(SIG_BLOCK, &stop_signals, &outside);
-    wait_mask = outside;
-    for (int signal_number = 1; signal_number < NSIG; signal_number++)
-        if (sigismember(&stop_signals, signal_number) == 1)
-            sigdelset(&wait_mask, signal_number);
+    loop.signal_fd = signalfd(-1, &stop_signals, SFD_CLOEXEC);
+    if (loop.signal_fd < 0)
+        server_die(server, "signalfd");
+    read_signals();
 
     arm_accept();
     while (!server_stopping())
-        if (turn(-1, &wait_mask) != 0) {
+        if (turn(-1) != 0) {
             perror("coroutine: io_uring_submit_and_wait");
             break;
         }
 
     stop_accepting();
     interrupt_readers();
-    run_until_idle(io_now_ms() + drain_ms, &wait_mask);
+    run_until_idle(io_now_ms() + drain_ms);
     if (loop.count > 0)
         fprintf(stderr, "%s: %d connections still busy after %d ms; closing them\n",
                 server->spec->name, loop.count, drain_ms);
-    cancel_all(&wait_mask);
+    cancel_all();
     io_uring_submit(&loop.ring);    /* the closes queued last */
+    io_uring_queue_exit(&loop.ring);
+    close(loop.signal_fd);
     pthread_sigmask(SIG_SETMASK, &outside, NULL);
     stats_sleeps_since_mark(loop.stats);
 
@@ -514,5 +536,4 @@ void uring_serve(struct server *server, int worker_id, int listen_fd, int drain_
         free(LIST_ITEM(node, struct task, node));
     bufpool_trim(&loop.buffers);
     coro_trim();
-    io_uring_queue_exit(&loop.ring);
 }
