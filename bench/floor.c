@@ -233,14 +233,9 @@ static void uring_step(struct io_uring *ring, int fd, int res)
 }
 
 /* The completion floor's loop: until SIGTERM interrupts the wait. */
-static void uring_loop(int lfd)
+static void uring_loop(struct io_uring *ring_made, int lfd)
 {
-    struct io_uring ring;
-    int result = io_uring_queue_init(1024, &ring, 0);
-    if (result < 0) {
-        fprintf(stderr, "floor: --io uring: io_uring_setup: %s\n", strerror(-result));
-        exit(2);
-    }
+    struct io_uring ring = *ring_made;
     int one = 1;
     struct io_uring_sqe *sqe = take_sqe(&ring);
     io_uring_prep_multishot_accept(sqe, lfd, NULL, NULL, 0);
@@ -360,11 +355,17 @@ int main(int argc, char **argv)
     if (listen(lfd, 4096) < 0 || getsockname(lfd, (struct sockaddr *)&addr, &alen) < 0)
         die("listen");
     port = ntohs(addr.sin_port);
+    struct io_uring ring;           /* made before the start-up line: without it, exit 2 */
+    int made = uring ? io_uring_queue_init(1024, &ring, 0) : 0;
+    if (made < 0) {
+        fprintf(stderr, "floor: --io uring: io_uring_setup: %s\n", strerror(-made));
+        return 2;
+    }
     printf("floor listening on http://%s:%d/ root=- pid=%d\n", bind_addr, port, (int)getpid());
     fflush(stdout);
 
     if (uring) {
-        uring_loop(lfd);
+        uring_loop(&ring, lfd);
         if (stats_file != NULL)
             write_stats(stats_file, port);
         return 0;
