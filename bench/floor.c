@@ -356,7 +356,11 @@ int main(int argc, char **argv)
         die("listen");
     port = ntohs(addr.sin_port);
     struct io_uring ring;           /* made before the start-up line: without it, exit 2 */
-    int made = uring ? io_uring_queue_init(1024, &ring, 0) : 0;
+    struct io_uring_params params = {.flags = IORING_SETUP_SINGLE_ISSUER |
+                                              IORING_SETUP_DEFER_TASKRUN};
+    int made = uring ? io_uring_queue_init_params(1024, &ring, &params) : 0;
+    if (made == -EINVAL)            /* a kernel before 6.1: without those two */
+        made = io_uring_queue_init(1024, &ring, 0);
     if (made < 0) {
         fprintf(stderr, "floor: --io uring: io_uring_setup: %s\n", strerror(-made));
         return 2;

@@ -632,6 +632,7 @@ void uring_serve(struct server *server, int worker_id, int listen_fd, int drain_
         errno = -result;
         server_die(server, "io_uring_queue_init");
     }
+    io_uring_register_ring_fd(&loop.ring);  /* each enter skips a file lookup; optional */
     loop.sweep_at = -1;
     provide_first_buffers();
     bufpool_init(&loop.buffers, HTTP_BUFFERS_SIZE);
