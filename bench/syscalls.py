@@ -95,7 +95,7 @@ def main():
     parser.add_argument("--bin-dir", default=os.path.join(ROOT, "build", "bin"))
     parser.add_argument("--tools", default=os.path.join(HERE, "build"))
     parser.add_argument("--conns", default="1,256")
-    parser.add_argument("--seconds", type=float, default=3)
+    parser.add_argument("--seconds", type=int, default=3)
     parser.add_argument("--only", default="")
     parser.add_argument("--json", default="")
     args = parser.parse_args()
