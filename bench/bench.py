@@ -33,9 +33,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 from configs import CONFIGS, Config, slow_client_configs  # noqa: E402
+import syscalls  # noqa: E402  (bench/syscalls.py: system calls per request)
 
 EXPERIMENTS = ["fig30.1", "herd", "distribution", "throughput", "slow-handler", "slow-clients",
-               "memory", "coro-switch"]
+               "memory", "coro-switch", "syscalls"]
 BODY = 4000                 # bytes per answer: UNP's client asked for 4000 bytes
 FILE = "/bench-4000.bin"    # a static file of BODY bytes under the servers' root
 
@@ -963,7 +964,8 @@ def exp_coro(bench, csvs):
 BUILDERS = {"fig30.1": exp_fig30_1, "herd": exp_herd, "distribution": exp_distribution,
             "throughput": exp_throughput, "slow-handler": exp_slow,
             "slow-clients": exp_slow_clients, "memory": exp_memory,
-            "coro-switch": exp_coro}
+            "coro-switch": exp_coro,
+            "syscalls": lambda bench, csvs: syscalls.bench_experiment(bench, csvs, Experiment)}
 
 
 def describe(cfg, workers):

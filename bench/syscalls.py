@@ -15,7 +15,10 @@ per request by the handler itself (recv, send, read, write) do not depend on it.
 
 usage: syscalls.py [--bin-dir DIR] [--tools DIR] [--conns N[,N]] [--seconds S]
                    [--only LABEL[,LABEL]] [--json PATH]
-Prints a table (markdown) and, with --json, writes the rows for the report.
+Prints a table (markdown) and, with --json, writes the rows. `make bench
+ONLY=syscalls` runs it as an experiment into syscalls.csv (bench_experiment).
+A configuration that does not start (io_uring refused: exit 2) is a row
+marked "not run" with its one-line reason.
 """
 import argparse
 import json
@@ -90,6 +93,56 @@ def measure(binary_path, options, conns, seconds, site):
         shutil.rmtree(work, ignore_errors=True)
 
 
+def run_all(bin_dir, tools, conns, seconds, only=""):
+    """Every configuration at every client count: a list of rows (dicts)."""
+    site = tempfile.mkdtemp(prefix="syscalls-site-")
+    with open(os.path.join(site, "f4000"), "wb") as f:
+        f.write(b"x" * 4000)
+    rows = []
+    for label, binary, options in CONFIGS:
+        if only and label not in only.split(","):
+            continue
+        path = os.path.join(tools if binary == "floor" else bin_dir, binary)
+        for clients in conns:
+            if not os.access(path, os.X_OK):
+                requests, counts, reason = 0, {}, f"no {path}"
+            else:
+                requests, counts, reason = measure(path, options, clients, seconds, site)
+            if requests == 0:
+                rows.append({"config": label, "clients": clients,
+                             "not_run": "not run: " + (reason or "no requests served")})
+                continue
+            total = sum(counts.values())
+            top = sorted(counts.items(), key=lambda item: -item[1])[:4]
+            rows.append({"config": label, "clients": clients, "requests": requests,
+                         "per_request": round(total / requests, 3),
+                         "top": ", ".join(f"{name} {calls / requests:.2f}" for name, calls in top)})
+            time.sleep(0.2)
+    shutil.rmtree(site, ignore_errors=True)
+    return rows
+
+
+FIELDS = ["experiment", "config", "clients", "requests", "per_request", "top", "not_run"]
+
+
+def bench_experiment(bench, csvs, experiment_class):
+    """bench.py's "syscalls" experiment: the table above into syscalls.csv."""
+    e = experiment_class(bench, "syscalls", FIELDS)
+    if shutil.which("strace") is None:
+        bench.notes.append("syscalls: strace is not installed, so the experiment was skipped.")
+        return e
+    out = csvs("syscalls", FIELDS)
+
+    def fn():
+        rows = run_all(bench.bin_dir, bench.tools, [1, 256], 3)
+        for row in rows:
+            out.row(dict(row, experiment="syscalls"))
+        ran = [row for row in rows if "per_request" in row]
+        return {"flag": "" if ran else "no configuration ran", "req_per_s": None}
+    e.add("system calls per request", fn)
+    return e
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bin-dir", default=os.path.join(ROOT, "build", "bin"))
@@ -102,36 +155,16 @@ def main():
     if shutil.which("strace") is None or shutil.which("wrk") is None:
         print("syscalls: needs strace and wrk (scripts/deps.sh bench)", file=sys.stderr)
         return 2
-    site = tempfile.mkdtemp(prefix="syscalls-site-")
-    with open(os.path.join(site, "f4000"), "wb") as f:
-        f.write(b"x" * 4000)
-    rows = []
+    rows = run_all(args.bin_dir, args.tools, [int(c) for c in args.conns.split(",")],
+                   args.seconds, args.only)
     print("| configuration | clients | requests | system calls per request | the most frequent, per request |")
     print("|---|---:|---:|---:|---|")
-    for label, binary, options in CONFIGS:
-        if args.only and label not in args.only.split(","):
-            continue
-        path = os.path.join(args.tools if binary == "floor" else args.bin_dir, binary)
-        for conns in [int(c) for c in args.conns.split(",")]:
-            if not os.access(path, os.X_OK):
-                reason = f"not run: no {path}"
-                requests, counts = 0, {}
-            else:
-                requests, counts, reason = measure(path, options, conns, args.seconds, site)
-            if requests == 0:
-                reason = reason or "not run: no requests served"
-                print(f"| {label} | {conns} | — | — | {reason} |")
-                rows.append({"label": label, "conns": conns, "not_run": reason})
-                continue
-            total = sum(counts.values())
-            top = sorted(counts.items(), key=lambda item: -item[1])[:4]
-            print(f"| {label} | {conns} | {requests} | {total / requests:.2f} | " +
-                  ", ".join(f"{name} {calls / requests:.2f}" for name, calls in top) + " |")
-            rows.append({"label": label, "conns": conns, "requests": requests,
-                         "per_request": total / requests,
-                         "calls": {name: calls / requests for name, calls in counts.items()}})
-            time.sleep(0.2)
-    shutil.rmtree(site, ignore_errors=True)
+    for row in rows:
+        if "not_run" in row:
+            print(f"| {row['config']} | {row['clients']} | — | — | {row['not_run']} |")
+        else:
+            print(f"| {row['config']} | {row['clients']} | {row['requests']} | "
+                  f"{row['per_request']:.2f} | {row['top']} |")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)
