@@ -40,6 +40,11 @@
  * its read failing (EINTR, as a signal fails a blocking read), so the handler
  * ends those connections; the others get DRAIN_MS to finish.
  *
+ * --io uring (coroutine/uring.c): the same coroutines and handler, but each
+ * read and send is submitted to an io_uring and the coroutine yields until
+ * its completion; one io_uring_enter per loop turn submits and reaps for
+ * every connection (docs/coroutine.md, "Readiness and completion").
+ *
  * Neighbour: multiplex, with the same loop, timers, accept and stop, but no
  * state machine (multiplex/conn.c): where a connection is in the code and its
  * local variables stay on its coroutine's stack, so the handler is
