@@ -32,10 +32,11 @@ UNIT_BINS  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # Unit tests that test code living in a variant folder name it here.
 test_coro_EXTRA := $(wildcard coroutine/coro.c coroutine/coro_switch.S)
 test_sched_EXTRA := $(wildcard coroutine/sched.c coroutine/coro.c coroutine/coro_switch.S)
+test_histogram_EXTRA := bench/histogram.c
 
 .SECONDARY:
 .PHONY: all test check format format-check unit unit-bins blackbox deps bench diffs clean \
-        help fuzz check-docs
+        help fuzz check-docs exercises grade
 all: $(BINS)
 
 $(BUILD)/obj/%.o: %.c
@@ -144,7 +145,7 @@ fuzz: $(BUILD)/tests/test_http_parse
 # set (about 5 minutes on 2 cores) into bench/results/<date>-<host>/, point
 # bench/results/latest at it. FULL=1: longer sweeps, more repeats. ONLY=name: one
 # experiment (fig30.1 herd distribution throughput slow-handler slow-clients memory coro-switch
-# reference). A server that does not build is left out, not fatal.
+# greedy-client reference). A server that does not build is left out, not fatal.
 bench:
 	@scripts/deps.sh bench
 	@$(MAKE) --no-print-directory -s -k all || echo "make bench: some servers did not build; benching what is in $(BUILD)/bin"
@@ -156,6 +157,16 @@ check-docs: all
 
 diffs:
 	@scripts/diffs.sh
+
+# make exercises: the student tree (docs/labs/exercises.md) in build/student, or DEST;
+# ONLY=id,id cuts only those exercises.
+# make grade: build (and threaded under TSan), then the exercises' checks and points.
+exercises:
+	@python3 scripts/exercises.py $(if $(DEST),--dest $(DEST)) $(if $(ONLY),--only $(ONLY))
+
+grade: all
+	@$(MAKE) --no-print-directory -s SAN=thread build-san-thread/bin/threaded
+	@python3 scripts/grade.py --bin-dir $(BUILD)/bin $(if $(ONLY),--only $(ONLY))
 
 clean:
 	rm -rf build build-san-* bench/build
@@ -174,6 +185,8 @@ help:
 	@echo "make unit            only the cmocka unit tests"
 	@echo "make blackbox        only the black-box suite (tests/servers.list)"
 	@echo "make diffs           diff neighbouring variants (the lessons)"
+	@echo "make exercises       the student tree: exercises cut from the servers (DEST=build/student)"
+	@echo "make grade           the exercises' checks and a points table (ONLY=id)"
 	@echo "make fuzz            libFuzzer on the parser and path code (FUZZ_SECONDS=60 each)"
 	@echo "make check-docs      run every command block the docs mark runnable"
 	@echo "make bench           wrk + gnuplot experiments into bench/results/latest/ (FULL=1, ONLY=name)"

@@ -9,7 +9,8 @@ Every server is started with the suite's contract (docs/design.md#command-line):
 counters read from the stats file it writes (docs/design.md#stats-file). Load
 comes from wrk (pinned to other cores than the server) and from bench/client
 (sequential connections, idle connections, slow clients that trickle a request
-head). The definitions of every number are in (docs/design.md#bench-numbers)
+head, and open-loop load at a fixed rate, whose latencies count from each
+request's intended send time). The definitions of every number are in (docs/design.md#bench-numbers)
 and docs/results.md.
 """
 import argparse
@@ -32,29 +33,41 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from configs import CONFIGS, Config, slow_client_configs  # noqa: E402
+from configs import CONFIGS, Config, many_conns, slow_client_configs  # noqa: E402
+import greedy  # noqa: E402  (the greedy-client experiment)
 import syscalls  # noqa: E402  (bench/syscalls.py: system calls per request)
 
-EXPERIMENTS = ["fig30.1", "herd", "distribution", "throughput", "slow-handler", "slow-clients",
-               "memory", "coro-switch", "syscalls"]
+EXPERIMENTS = ["fig30.1", "herd", "distribution", "throughput", "latency", "connections",
+               "slow-handler", "slow-clients", "memory", "coro-switch",
+               "greedy-client", "syscalls"]
 BODY = 4000                 # bytes per answer: UNP's client asked for 4000 bytes
 FILE = "/bench-4000.bin"    # a static file of BODY bytes under the servers' root
 
 # Durations and sweeps. The default set fits in 5 minutes on 2 cores; FULL=1 is
 # for a quiet machine and a coffee. slow_* belong to slow-handler; trickle_* to
-# slow-clients (clients that trickle their request head).
+# slow-clients (clients that trickle their request head); lat_* to latency and
+# c10k_* to connections (open-loop load from bench/client rate); mem_* to memory.
 SETTINGS = {
-    "default": dict(seconds=0.4, reps=3, fig_clients=10, pool=8,
-                    tput_conc=[1, 16, 256], herd_children=[1, 2, 4, 8, 16, 32, 64],
-                    herd_conns=200, herd_gap_us=1000, dist_workers=8, dist_high_clients=32, dist_conns=200,
-                    slow_seconds=0.6, slow_clients=64, mem_conns=1000, mem_wait_ms=300,
+    "default": dict(seconds=0.4, reps=2, tput_reps=1, fig_clients=10, pool=8,
+                    lat_rates=[1000, 8000, 16000, 32000, 56000], lat_conns=64,
+                    lat_seconds=0.5, lat_drain_ms=300, lat_reps=1,
+                    c10k_conns=[100, 1000, 10000], c10k_rate=5000, c10k_min_seconds=0.5,
+                    c10k_drain_ms=300, c10k_reps=1, mem_reps=1,
+                    tput_conc=[1, 16, 256], herd_children=[1, 4, 16, 64],
+                    herd_conns=150, herd_gap_us=1000, dist_workers=8, dist_high_clients=32, dist_conns=200,
+                    slow_seconds=0.4, slow_clients=64, mem_conns=10000, mem_wait_ms=1000,
                     trickle_conns=300, trickle_interval_ms=2000, trickle_gets=20,
                     trickle_window_s=2.5, trickle_baseline_gets=5, trickle_reps=1,
                     trickle_iterative_conns=2, trickle_iterative_timeout_ms=2000),
-    "full": dict(seconds=1.0, reps=5, tput_reps=3, fig_clients=10, pool=8,
+    "full": dict(seconds=1.0, reps=5, tput_reps=1, fig_clients=10, pool=8,
+                 lat_rates=[1000, 2000, 4000, 8000, 12000, 16000, 24000, 32000, 44000, 56000],
+                 lat_conns=64,
+                 lat_seconds=1.0, lat_drain_ms=500, lat_reps=1,
+                 c10k_conns=[100, 1000, 10000, 50000, 100000], c10k_rate=5000,
+                 c10k_min_seconds=1.0, c10k_drain_ms=500, c10k_reps=2, mem_reps=2,
                  tput_conc=[1, 4, 16, 64, 256, 1024], herd_children=[1, 2, 4, 8, 16, 32, 64],
                  herd_conns=1000, herd_gap_us=1000, dist_workers=8, dist_high_clients=32, dist_conns=1000,
-                 slow_seconds=2.0, slow_clients=64, mem_conns=1000, mem_wait_ms=1000,
+                 slow_seconds=2.0, slow_clients=64, mem_conns=10000, mem_wait_ms=2000,
                  trickle_conns=300, trickle_interval_ms=2000, trickle_gets=20,
                  trickle_window_s=2.5, trickle_baseline_gets=5, trickle_reps=3,
                  trickle_iterative_conns=3, trickle_iterative_timeout_ms=2000),
@@ -179,6 +192,39 @@ def listen_backlog(port):
                     offset += (length + 3) & ~3
         except (OSError, struct.error):
             return None
+
+
+def nofile_limit():
+    """The descriptor limit every process the bench starts inherits (main raises
+    the soft limit to the hard one)."""
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return soft if soft != resource.RLIM_INFINITY else 1 << 20
+
+
+def proc_threads(pids):
+    """Threads summed over processes (/proc/PID/status Threads:)."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                total += next(int(l.split()[1]) for l in f if l.startswith("Threads:"))
+        except (OSError, StopIteration, ValueError):
+            pass
+    return total
+
+
+def tcp_mem_pages():
+    """The kernel's TCP buffer memory, in pages, from /proc/net/sockstat ("TCP: ...
+    mem N"): the whole machine's, both ends of every loopback connection."""
+    try:
+        with open("/proc/net/sockstat") as f:
+            for line in f:
+                if line.startswith("TCP:"):
+                    words = line.split()
+                    return int(words[words.index("mem") + 1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def stderr_tail(path):
@@ -345,7 +391,8 @@ master_process off;
 daemon off;
 pid {prefix}/nginx.pid;
 error_log {prefix}/error.log warn;
-events {{ worker_connections 8192; }}
+worker_rlimit_nofile {nofile_limit()};
+events {{ worker_connections {nofile_limit()}; }}
 http {{
     access_log off;
     sendfile on;
@@ -876,17 +923,20 @@ def exp_distribution(bench, csvs):
 
 
 MEM_FIELDS = ["experiment", "config", "workers", "rep", "held_target", "connected", "answered",
-              "processes", "idle_rss_kb", "idle_pss_kb", "rss_kb", "pss_kb", "per_conn_kb",
-              "flag"]
+              "processes", "threads", "idle_rss_kb", "idle_pss_kb", "rss_kb", "pss_kb",
+              "per_conn_kb", "per_conn_b", "tcp_mem_per_conn_b", "flag"]
 
 
 def exp_memory(bench, csvs):
     s = bench.s
-    cfgs = present(bench, [c for c in bench.configs if "main" in c.groups])
+    cfgs = [many_conns(c) for c in present(bench, [c for c in bench.configs if "model" in c.groups])]
     out = csvs("memory", MEM_FIELDS)
     e = Experiment(bench, "memory", MEM_FIELDS)
-    n = s["mem_conns"]
-    for rep in range(1, s["reps"] + 1):
+    n = min(s["mem_conns"], nofile_limit() - 16)
+    if n < s["mem_conns"]:
+        bench.notes.append(f"memory: {n} idle connections, not {s['mem_conns']}: RLIMIT_NOFILE's "
+                           f"hard limit is {nofile_limit()} here.")
+    for rep in range(1, s["mem_reps"] + 1):
         for cfg in cfgs:
             def fn(cfg=cfg, rep=rep):
                 row = dict(experiment="memory", config=cfg.label, workers=s["pool"], rep=rep,
@@ -898,6 +948,7 @@ def exp_memory(bench, csvs):
                     out.row(row)
                     return row
                 row["idle_rss_kb"], row["idle_pss_kb"] = proc_memory_kb(proc_tree(run.pid))
+                tcp_before, tcp_after = tcp_mem_pages(), None
                 argv = bench.client("hold", run.port, FILE, n, [str(s["mem_wait_ms"])])
                 holder = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                           text=True)
@@ -907,7 +958,8 @@ def exp_memory(bench, csvs):
                     time.sleep(0.05)
                     tree = proc_tree(run.pid)
                     row["rss_kb"], row["pss_kb"] = proc_memory_kb(tree)
-                    row["processes"] = len(tree)
+                    row["processes"], row["threads"] = len(tree), proc_threads(tree)
+                    tcp_after = tcp_mem_pages()
                 finally:
                     holder.stdin.close()    # the holder closes everything and exits
                     holder.wait()
@@ -918,14 +970,159 @@ def exp_memory(bench, csvs):
                     flags.append("holder failed")
                 elif int(got["connected"]) < n:
                     flags.append(f"only {got['connected']} of {n} connections were established")
+                elif int(got["answered"]) < n:
+                    flags.append(f"{n - int(got['answered'])} of {n} connections got no 2xx "
+                                 "answer (a 503, or none): the model did not hold them")
                 mem = row["pss_kb"] or row["rss_kb"]
                 idle = row["idle_pss_kb"] or row["idle_rss_kb"]
                 if got and int(got["answered"]):
                     row["per_conn_kb"] = (mem - idle) / int(got["answered"])
+                    row["per_conn_b"] = row["per_conn_kb"] * 1024
+                if got and int(got["connected"]) and None not in (tcp_before, tcp_after):
+                    row["tcp_mem_per_conn_b"] = ((tcp_after - tcp_before) * 4096
+                                                 / int(got["connected"]))
                 row["flag"] = "; ".join(flags)
                 out.row(row)
                 return row
             e.add(f"memory {describe(cfg, s['pool'])} holding {n} idle connections rep {rep}", fn)
+    return e
+
+
+RATE_FIELDS = ["experiment", "config", "binary", "options", "workers", "rep", "mode", "conns",
+               "rate", "seconds", "connected", "scheduled", "answered", "failed", "unanswered",
+               "answered_share", "p50_us", "p90_us", "p99_us", "p999_us", "max_us",
+               "client_cpu_s", "server_cpu_s", "processes", "threads", "idle_pss_kb", "pss_kb",
+               "pss_per_conn_b", "tcp_mem_per_conn_b", "flag"]
+
+
+def parse_rate(text):
+    """The RATE line of `client rate` as a dict of numbers ({} if there is none)."""
+    m = re.search(r"^RATE (.*)$", text, re.M)
+    if not m:
+        return {}
+    got = {}
+    for kv in m.group(1).split():
+        k, _, v = kv.partition("=")
+        try:
+            got[k] = float(v)
+        except ValueError:
+            got[k] = v
+    return got
+
+
+def rate_run(bench, cfg, workers, conns, rate, seconds, drain_ms, experiment, measure=False):
+    """Start cfg, run `client rate` against it (keep-alive), stop it: one row. With
+    measure, the server's memory, processes and threads and the kernel's TCP
+    memory are read halfway through the run, every connection opened."""
+    row = dict(experiment=experiment, config=cfg.label, binary=cfg.binary,
+               options=" ".join(cfg.argv(workers)), workers=workers if cfg.uses_workers() else "",
+               mode="keepalive", conns=conns, rate=rate, seconds=seconds)
+    try:
+        run = bench.start(cfg, workers)
+    except StartError as err:
+        row["flag"] = f"did not start: {err}"
+        return row
+    flags = []
+    if measure:
+        row["idle_rss_kb"], row["idle_pss_kb"] = proc_memory_kb(proc_tree(run.pid))
+        tcp_before = tcp_mem_pages()
+    argv = bench.client("rate", run.port, FILE, conns,
+                        [f"{rate:g}", f"{seconds:g}", "keepalive", str(drain_ms)])
+    cpu_before = proc_tree_cpu_s(run.pid)
+    client = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = client.stdout.readline()    # "rate: C of N connections up ...; the clock starts"
+        if measure and first.startswith("rate:"):
+            time.sleep(seconds / 2)
+            tree = proc_tree(run.pid)
+            _, row["pss_kb"] = proc_memory_kb(tree)
+            row["processes"], row["threads"] = len(tree), proc_threads(tree)
+            tcp = tcp_mem_pages()
+            if tcp is not None and tcp_before is not None:
+                row["tcp_mem_per_conn_b"] = (tcp - tcp_before) * 4096 / conns
+            if row["pss_kb"] and row["idle_pss_kb"] is not None:
+                row["pss_per_conn_b"] = (row["pss_kb"] - row["idle_pss_kb"]) * 1024 / conns
+        out, err = client.communicate(timeout=seconds + drain_ms / 1000 + 60 + conns / 1000)
+    except BaseException:
+        client.kill()
+        client.wait()
+        raise
+    cpu_after = proc_tree_cpu_s(run.pid)
+    stats, problem = bench.stop(run)
+    if problem:
+        flags.append(problem)
+    got = parse_rate(first + out)
+    if not got:
+        flags.append(f"client exit {client.returncode}: {err.strip()[-200:] or 'no RATE line'}")
+    else:
+        row.update({k: got.get(k) for k in ("connected", "scheduled", "answered", "failed",
+                                           "unanswered", "p50_us", "p90_us", "p99_us",
+                                           "p999_us", "max_us")})
+        row["client_cpu_s"] = got.get("cpu_s")
+        if got.get("scheduled"):
+            row["answered_share"] = got["answered"] / got["scheduled"]
+        if got.get("connected", conns) < conns:
+            flags.append(f"only {got['connected']:.0f} of {conns} connections were up "
+                         "when the clock started")
+        if got.get("unanswered"):
+            flags.append(f"{got['unanswered']:.0f} of {got['scheduled']:.0f} requests unanswered")
+        if got.get("failed"):
+            flags.append(f"{got['failed']:.0f} failed")
+    if cpu_before is not None and cpu_after is not None:
+        row["server_cpu_s"] = cpu_after - cpu_before
+    row["flag"] = "; ".join(flags)
+    return row
+
+
+def exp_latency(bench, csvs):
+    """latency: open loop, p50 and p99 against offered load, one row per model."""
+    s = bench.s
+    cfgs = present(bench, [c for c in bench.configs if "model" in c.groups])
+    out = csvs("latency", RATE_FIELDS)
+    e = Experiment(bench, "latency", RATE_FIELDS)
+    for rep in range(1, s["lat_reps"] + 1):
+        for cfg in cfgs:
+            for rate in s["lat_rates"]:
+                def fn(cfg=cfg, rate=rate, rep=rep):
+                    row = rate_run(bench, cfg, s["pool"], s["lat_conns"], rate, s["lat_seconds"],
+                                   s["lat_drain_ms"], "latency")
+                    row["rep"] = rep
+                    out.row(row)
+                    return row
+                e.add(f"latency {describe(cfg, s['pool'])} {rate}/s over {s['lat_conns']} "
+                      f"keep-alive connections rep {rep}", fn)
+    return e
+
+
+def exp_connections(bench, csvs):
+    """connections (C10K): N connections sending at one total rate, per model."""
+    s = bench.s
+    cfgs = [many_conns(c) for c in present(bench, [c for c in bench.configs if "model" in c.groups])]
+    out = csvs("connections", RATE_FIELDS)
+    e = Experiment(bench, "connections", RATE_FIELDS)
+    limit = nofile_limit()
+    sizes = []
+    for n in s["c10k_conns"]:
+        if n + 16 > limit:      # the client and every server need a descriptor per connection
+            note = (f"connections: N={n} left out: it needs {n + 16} descriptors in the client "
+                    f"and in the server, and RLIMIT_NOFILE's hard limit is {limit} here "
+                    "(raising it needs CAP_SYS_RESOURCE).")
+            if note not in bench.notes:
+                bench.notes.append(note)
+            continue
+        sizes.append(n)
+    for rep in range(1, s["c10k_reps"] + 1):
+        for n in sizes:
+            seconds = max(s["c10k_min_seconds"], n / s["c10k_rate"])   # every connection sends
+            for cfg in cfgs:
+                def fn(cfg=cfg, n=n, seconds=seconds, rep=rep):
+                    row = rate_run(bench, cfg, s["pool"], n, s["c10k_rate"], seconds,
+                                   s["c10k_drain_ms"], "connections", measure=True)
+                    row["rep"] = rep
+                    out.row(row)
+                    return row
+                e.add(f"connections {describe(cfg, s['pool'])} N={n} at {s['c10k_rate']}/s "
+                      f"for {seconds:g} s rep {rep}", fn)
     return e
 
 
@@ -962,9 +1159,12 @@ def exp_coro(bench, csvs):
 
 
 BUILDERS = {"fig30.1": exp_fig30_1, "herd": exp_herd, "distribution": exp_distribution,
-            "throughput": exp_throughput, "slow-handler": exp_slow,
+            "throughput": exp_throughput, "latency": exp_latency,
+            "connections": exp_connections, "slow-handler": exp_slow,
             "slow-clients": exp_slow_clients, "memory": exp_memory,
             "coro-switch": exp_coro,
+            "greedy-client": lambda bench, csvs: greedy.experiment(sys.modules[__name__], bench,
+                                                                   csvs),
             "syscalls": lambda bench, csvs: syscalls.bench_experiment(bench, csvs, Experiment)}
 
 
@@ -1084,8 +1284,10 @@ def main():
             ap.error(f"unknown experiment {x!r}; choose from {', '.join(EXPERIMENTS)}, reference")
     chosen = [x for x in EXPERIMENTS if not only or x in only]
 
+    # Every server, nginx and client inherit this: as many descriptors as the
+    # hard limit allows (ten thousand connections need ten thousand of them).
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = 8192 if hard == resource.RLIM_INFINITY else min(hard, 8192)
+    want = 1 << 20 if hard == resource.RLIM_INFINITY else hard
     if soft < want:
         resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
 
@@ -1134,7 +1336,12 @@ def main():
                 t = time.time()
                 row = fn()
                 extra = ""
-                if row.get("req_per_s"):
+                if e.name in ("latency", "connections") and row.get("p99_us") is not None:
+                    extra = (f"  p50 {row['p50_us'] / 1000:.2f} ms, p99 {row['p99_us'] / 1000:.2f} ms, "
+                             f"answered {(row.get('answered_share') or 0) * 100:.0f}%")
+                    if row.get("pss_per_conn_b") is not None:
+                        extra += f", {row['pss_per_conn_b']:.0f} B/conn"
+                elif row.get("req_per_s"):
                     extra = f"  {row['req_per_s']:.0f} req/s"
                 elif row.get("sleeps_per_conn") is not None:
                     extra = f"  {row['sleeps_per_conn']:.2f} sleeps/conn"

@@ -1,4 +1,4 @@
-/* client — the bench's two small load shapes that wrk does not make.
+/* client — the load shapes that wrk does not make.
  *
  *   client seq  ADDR PORT PATH N [GAP_US]
  *       N connections one after another, one GET each with Connection: close,
@@ -12,7 +12,9 @@
  *
  *   client hold ADDR PORT PATH N WAIT_MS
  *       Opens N connections, sends one keep-alive GET on each, waits for the
- *       answers until WAIT_MS pass without news, prints "connected=C answered=A", then keeps
+ *       answers until WAIT_MS pass without news (10 s before the first answer),
+ *       reads what is left of them, prints "connected=C answered=A" (A: 2xx
+ *       answers; a connection answered otherwise is not held), then keeps
  *       every connection open and idle until its stdin closes. The bench
  *       measures the server's memory meanwhile.
  *
@@ -30,6 +32,24 @@
  *       or MAX_S pass, and prints "connected=C open=O closed=K answered=A":
  *       closed by the server, and how many of those got an answer first (408).
  *
+ *   client rate ADDR PORT PATH CONNS RATE SECONDS [keepalive|close [DRAIN_MS]]
+ *       Open loop: RATE requests per second for SECONDS, spread round-robin
+ *       over CONNS connections (keep-alive, opened before the clock starts; or
+ *       a new connection per request), whatever the server does. Each latency
+ *       is taken from the request's intended send time, so a stall counts for
+ *       every request scheduled behind it (wrk2's correction of coordinated
+ *       omission); one request in flight per connection, the next waits. After
+ *       SECONDS it waits DRAIN_MS (default 1000) for the last answers; a request
+ *       still unanswered then counts with latency = end - intended time.
+ *       Latencies go into bench/histogram.c (<= 1 % error). Up to 100 000
+ *       connections: it raises RLIMIT_NOFILE to the hard limit (and says so
+ *       and exits 2 if CONNS does not fit) and binds to 127.0.0.2, .3, ... when
+ *       one source address runs out of ports (9/10 of the local port range per
+ *       address; CLIENT_CONNS_PER_ADDR=N in the environment sets it, for
+ *       tests). Prints a summary for a person, then one line for the bench: "RATE conns=... scheduled=S answered=A
+ *       failed=F unanswered=U p50_us=... p99_us=... cpu_s=..." (answered: a 2xx
+ *       answer; failed: another status, or the connection failed).
+ *
  * "ok" means the status line was HTTP/1.x 2xx. Nothing here is clever: it is a
  * measuring tool, and its own CPU is printed so it can be subtracted. */
 #include <arpa/inet.h>
@@ -39,13 +59,18 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "histogram.h"
 
 static double now_s(void)
 {
@@ -150,17 +175,26 @@ static int hold(const struct sockaddr_in *addr, const char *path, int n, int wai
         pfd[i].events = POLLOUT;
     }
     /* Wait until every connection is answered, or nothing new has happened for
-     * WAIT_MS (a model that takes no more connections), at most 30 s in all. */
+     * WAIT_MS (a model that takes no more connections), at most 30 s in all.
+     * Until the first answer, the quiet may last 10 s: a server taking ten
+     * thousand connections at once (a thread or a process each) can be busy
+     * that long before it answers anyone. */
     double last_progress = now_s(), give_up = now_s() + 30;
     int connected = 0, answered = 0;
+    ssize_t got;
     while (answered < n && now_s() < give_up) {
-        int left = (int)((last_progress + wait_ms / 1000.0 - now_s()) * 1000) + 1;
+        double quiet = answered > 0 ? wait_ms / 1000.0 : 10.0;
+        int left = (int)((last_progress + quiet - now_s()) * 1000) + 1;
         if (left <= 0 || poll(pfd, (nfds_t)n, left) <= 0)
             break;
         last_progress = now_s();
         for (int i = 0; i < n; i++) {
-            if (pfd[i].revents == 0 || state[i] >= 2)
+            if (pfd[i].revents == 0)
                 continue;
+            if (state[i] >= 2) { /* closed under us: poll would say so forever */
+                pfd[i].fd = ~pfd[i].fd; /* a negative fd is skipped; ~ gives it back */
+                continue;
+            }
             if (state[i] == 0) {
                 int err = 0;
                 socklen_t len = sizeof err;
@@ -173,9 +207,11 @@ static int hold(const struct sockaddr_in *addr, const char *path, int n, int wai
                 state[i] = 1;
                 connected++;
                 pfd[i].events = POLLIN;
-            } else if (read(pfd[i].fd, buf, sizeof buf) > 0) {
-                state[i] = 2; /* the first bytes of an answer: count it, stay idle */
-                answered++;
+            } else if ((got = read(pfd[i].fd, buf, sizeof buf)) > 0) {
+                /* The first bytes of an answer: a 2xx is held idle and counted;
+                 * another (a 503 past FD_SETSIZE) means the server let it go. */
+                state[i] = is_2xx(buf, (size_t)got) ? 2 : 3;
+                answered += state[i] == 2;
                 pfd[i].events = 0;
             } else {
                 state[i] = 3;
@@ -183,10 +219,24 @@ static int hold(const struct sockaddr_in *addr, const char *path, int n, int wai
             }
         }
     }
+    /* Read the rest of every answer, so that nothing is left in a receive
+     * buffer: an idle connection holds no data, and the kernel's memory for
+     * it is measured honestly. Until 200 ms pass with nothing more to read. */
+    for (int i = 0; i < n; i++) { /* only the held ones, each once more */
+        pfd[i].events = POLLIN;
+        if ((state[i] == 2) != (pfd[i].fd >= 0))
+            pfd[i].fd = ~pfd[i].fd;
+    }
+    while (poll(pfd, (nfds_t)n, 200) > 0)
+        for (int i = 0; i < n; i++)
+            if (pfd[i].fd >= 0 && pfd[i].revents && read(pfd[i].fd, buf, sizeof buf) <= 0)
+                pfd[i].fd = ~pfd[i].fd; /* closed by the server: nothing more comes */
     printf("connected=%d answered=%d\n", connected, answered);
     fflush(stdout);
     while (read(0, buf, sizeof buf) > 0)
         ; /* hold everything open until stdin closes */
+    free(pfd);
+    free(state);
     return 0;
 }
 
@@ -346,12 +396,451 @@ static int slow(const struct sockaddr_in *addr, const char *path, int n, int int
     return 0;
 }
 
+/* ---------------------------------------------------------------- rate
+ *
+ * Open-loop load: request k of the run is due at t0 + k / RATE, on connection
+ * slot k % CONNS, whatever the server did with the ones before it, and its
+ * latency is taken from that intended time (wrk2's correction of coordinated
+ * omission). A slot carries one request at a time; a request whose slot is
+ * still busy waits, and its latency grows from its intended time. A slot's
+ * requests are k = j, j + C, j + 2C, ..., so the queue of a slot is just the
+ * index of its next request: nothing is stored per request. */
+
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT 24 /* linux/in.h; glibc's netinet/in.h lacks it */
+#endif
+
+enum slot_state { SLOT_DOWN, SLOT_CONNECTING, SLOT_IDLE, SLOT_BUSY, SLOT_CLOSING };
+
+#define HEAD_MAX 1024 /* a response head longer than this is counted as failed */
+
+struct slot {
+    int fd;
+    unsigned char state; /* enum slot_state */
+    bool close_after;    /* the answer said Connection: close */
+    uint16_t addr;       /* which source address: 127.0.0.(1 + addr) */
+    int status;          /* of the answer being read */
+    int64_t next_k;      /* the next request of this slot, in j, j + C, ... */
+    int64_t busy_k;      /* the request in flight, when busy */
+    int64_t body_left;   /* bytes of body still to come; -1: until EOF */
+    uint16_t head_len;
+    char head[HEAD_MAX];
+};
+
+struct rate_run {
+    struct sockaddr_in addr;
+    const char *req;
+    int req_len;
+    bool keepalive;
+    int conns, epfd;
+    struct slot *slot;
+    long per_addr; /* connections per source address */
+    double rate, t0;
+    int64_t total, scheduled;
+    long answered, failed, sent, open_errors, connects;
+    int open_errno; /* the first reason a connection could not be opened */
+    struct histogram hist;
+};
+
+static double intended_s(const struct rate_run *r, int64_t k)
+{
+    return r->t0 + (double)k / r->rate;
+}
+
+/* Every scheduled request is recorded exactly once: answered, failed or, at the
+ * end, unanswered, with its latency from the time it was due. */
+static void rate_record(struct rate_run *r, int64_t k, double now)
+{
+    double us = (now - intended_s(r, k)) * 1e6;
+    hist_record(&r->hist, us > 0 ? (uint64_t)us : 0);
+}
+
+static void slot_watch(struct rate_run *r, int j, uint32_t events)
+{
+    struct epoll_event ev = {.events = events, .data.u32 = (uint32_t)j};
+    epoll_ctl(r->epfd, EPOLL_CTL_MOD, r->slot[j].fd, &ev);
+}
+
+static void slot_close(struct rate_run *r, int j)
+{
+    struct slot *s = &r->slot[j];
+    if (s->fd >= 0)
+        close(s->fd); /* also leaves the epoll set */
+    s->fd = -1;
+    s->state = SLOT_DOWN;
+}
+
+/* A non-blocking connect from this slot's source address; false if it failed
+ * at once (counted in open_errors, the first reason kept). */
+static bool slot_open(struct rate_run *r, int j)
+{
+    struct slot *s = &r->slot[j];
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    if (fd >= 0 && s->addr > 0) {
+        /* Another source address when one runs out of ports: 127.0.0.2, .3, ...
+         * The port is chosen at connect, for the whole 4-tuple. */
+        int one = 1;
+        setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+        struct sockaddr_in from = {.sin_family = AF_INET,
+                                   .sin_addr.s_addr = htonl(INADDR_LOOPBACK + s->addr)};
+        if (bind(fd, (struct sockaddr *)&from, sizeof from) < 0) {
+            close(fd);
+            fd = -1;
+        }
+    }
+    if (fd < 0 ||
+        (connect(fd, (struct sockaddr *)&r->addr, sizeof r->addr) < 0 && errno != EINPROGRESS)) {
+        if (r->open_errors++ == 0)
+            r->open_errno = errno;
+        if (fd >= 0)
+            close(fd);
+        return false;
+    }
+    struct epoll_event ev = {.events = EPOLLOUT, .data.u32 = (uint32_t)j};
+    epoll_ctl(r->epfd, EPOLL_CTL_ADD, fd, &ev);
+    s->fd = fd;
+    s->state = SLOT_CONNECTING;
+    s->close_after = false;
+    r->connects++;
+    return true;
+}
+
+static bool slot_pending(const struct rate_run *r, int j)
+{
+    return r->slot[j].next_k < r->scheduled;
+}
+
+/* Send the slot's next due request if it can: on an idle connection, or by
+ * opening one (keep-alive after the server closed, or a connection per request). */
+static void slot_kick(struct rate_run *r, int j, double now)
+{
+    struct slot *s = &r->slot[j];
+    if (!slot_pending(r, j))
+        return;
+    if (s->state == SLOT_DOWN) {
+        if (!slot_open(r, j)) { /* the request cannot even start: failed now */
+            rate_record(r, s->next_k, now);
+            s->next_k += r->conns;
+            r->failed++;
+        }
+        return;
+    }
+    if (s->state != SLOT_IDLE)
+        return;
+    if (write(s->fd, r->req, (size_t)r->req_len) != r->req_len) {
+        rate_record(r, s->next_k, now);
+        s->next_k += r->conns;
+        r->failed++;
+        slot_close(r, j);
+        return;
+    }
+    r->sent++;
+    s->busy_k = s->next_k;
+    s->next_k += r->conns;
+    s->state = SLOT_BUSY;
+    s->head_len = 0;
+    s->body_left = -2; /* still in the head */
+    slot_watch(r, j, EPOLLIN);
+}
+
+/* The request in flight is over: answered (2xx), or failed. */
+static void slot_done(struct rate_run *r, int j, bool ok, double now)
+{
+    struct slot *s = &r->slot[j];
+    rate_record(r, s->busy_k, now);
+    if (ok)
+        r->answered++;
+    else
+        r->failed++;
+    if (s->fd < 0) {
+        s->state = SLOT_DOWN;
+    } else if (!ok || !r->keepalive || s->close_after) {
+        if (ok) { /* let the server close first: its side keeps the TIME_WAIT */
+            s->state = SLOT_CLOSING;
+            return;
+        }
+        slot_close(r, j);
+    } else {
+        s->state = SLOT_IDLE;
+    }
+    slot_kick(r, j, now);
+}
+
+/* The head is complete at s->head[0..end): status, Content-Length, Connection. */
+static void parse_head(struct slot *s, size_t end)
+{
+    s->status = end >= 12 && memcmp(s->head, "HTTP/1.", 7) == 0 ? atoi(s->head + 9) : 0;
+    s->body_left = -1;
+    for (size_t i = 0; i < end; i++) {
+        if (s->head[i] != '\n')
+            continue;
+        const char *line = s->head + i + 1;
+        if (strncasecmp(line, "Content-Length:", 15) == 0)
+            s->body_left = atoll(line + 15);
+        else if (strncasecmp(line, "Connection:", 11) == 0)
+            s->close_after = strncasecmp(line + 11 + strspn(line + 11, " \t"), "close", 5) == 0;
+    }
+}
+
+static void slot_readable(struct rate_run *r, int j, double now)
+{
+    struct slot *s = &r->slot[j];
+    char buf[65536];
+    ssize_t got = read(s->fd, buf, sizeof buf);
+    if (got < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (got <= 0) { /* EOF or an error */
+        bool busy = s->state == SLOT_BUSY;
+        bool ok = got == 0 && s->body_left == -1 && s->status / 100 == 2; /* ended by EOF */
+        slot_close(r, j); /* an idle keep-alive the server closed: reopen when due */
+        if (busy)
+            slot_done(r, j, ok, now);
+        else
+            slot_kick(r, j, now);
+        return;
+    }
+    if (s->state != SLOT_BUSY)
+        return; /* bytes nobody asked for, or the end of a closing answer */
+    size_t used = 0;
+    if (s->body_left == -2) {
+        size_t take = (size_t)got < (size_t)(HEAD_MAX - s->head_len)
+                          ? (size_t)got
+                          : (size_t)(HEAD_MAX - s->head_len);
+        memcpy(s->head + s->head_len, buf, take);
+        size_t from = s->head_len > 3 ? s->head_len - 3 : 0;
+        s->head_len += (uint16_t)take;
+        char *end = memmem(s->head + from, s->head_len - from, "\r\n\r\n", 4);
+        if (end == NULL) {
+            if (s->head_len == HEAD_MAX)
+                slot_done(r, j, false, now);
+            return;
+        }
+        size_t head_end = (size_t)(end - s->head) + 4;
+        parse_head(s, head_end);
+        used = head_end - (s->head_len - take); /* bytes of this read that were head */
+    }
+    int64_t body = (int64_t)got - (int64_t)used;
+    if (s->body_left > 0)
+        s->body_left -= body < s->body_left ? body : s->body_left;
+    if (s->body_left == 0)
+        slot_done(r, j, s->status / 100 == 2, now);
+}
+
+static void slot_event(struct rate_run *r, int j, uint32_t events, double now)
+{
+    struct slot *s = &r->slot[j];
+    if (s->state == SLOT_CONNECTING) {
+        if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+            return; /* left over from the slot's previous connection */
+        int err = 0;
+        socklen_t len = sizeof err;
+        getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        if (err != 0 || (events & (EPOLLERR | EPOLLHUP))) {
+            slot_close(r, j);
+            if (slot_pending(r, j)) { /* refused or reset: the waiting request failed */
+                rate_record(r, s->next_k, now);
+                s->next_k += r->conns;
+                r->failed++;
+            }
+            return;
+        }
+        s->state = SLOT_IDLE;
+        slot_watch(r, j, EPOLLIN);
+        slot_kick(r, j, now);
+        return;
+    }
+    slot_readable(r, j, now);
+}
+
+static long port_range(void)
+{
+    long low = 32768, high = 60999;
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    if (f != NULL) {
+        if (fscanf(f, "%ld %ld", &low, &high) != 2)
+            low = 32768, high = 60999;
+        fclose(f);
+    }
+    return high - low + 1;
+}
+
+static double cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+static int rate(const struct sockaddr_in *addr, const char *path, int conns, double per_s,
+                double seconds, bool keepalive, int drain_ms)
+{
+    static struct rate_run r; /* the histogram is large: not on the stack */
+    char req[1024];
+    r = (struct rate_run){
+        .addr = *addr, .req = req, .keepalive = keepalive, .conns = conns, .rate = per_s};
+    r.req_len = make_request(req, sizeof req, path, keepalive ? "keep-alive" : "close");
+    hist_init(&r.hist);
+
+    /* Descriptors: raise the soft limit to the hard one, and say so if C does not fit. */
+    struct rlimit lim;
+    getrlimit(RLIMIT_NOFILE, &lim);
+    lim.rlim_cur = lim.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &lim);
+    getrlimit(RLIMIT_NOFILE, &lim);
+    if ((rlim_t)conns + 16 > lim.rlim_cur) {
+        fprintf(stderr,
+                "client: %d connections need %d descriptors, but RLIMIT_NOFILE's hard limit "
+                "is %llu here (raising it needs CAP_SYS_RESOURCE: ulimit -Hn, limits.conf)\n",
+                conns, conns + 16, (unsigned long long)lim.rlim_cur);
+        return 2;
+    }
+    /* Source addresses: one per port range's worth of connections, if the
+     * server is on loopback (the whole 127.0.0.0/8 is ours). */
+    r.per_addr = port_range() * 9 / 10;
+    const char *per_addr = getenv("CLIENT_CONNS_PER_ADDR"); /* tests: more addresses sooner */
+    if (per_addr != NULL && atol(per_addr) > 0)
+        r.per_addr = atol(per_addr);
+    int addrs = (int)((conns + r.per_addr - 1) / r.per_addr);
+    bool loopback = (ntohl(addr->sin_addr.s_addr) >> 24) == 127;
+    if (addrs > 1 && !loopback) {
+        fprintf(stderr,
+                "client: %d connections need %d source addresses; only a server on "
+                "127.0.0.0/8 can be reached from more than one\n",
+                conns, addrs);
+        return 2;
+    }
+    r.slot = calloc((size_t)conns, sizeof *r.slot);
+    r.epfd = epoll_create1(0);
+    if (r.slot == NULL || r.epfd < 0) {
+        fprintf(stderr, "client: out of memory for %d connections\n", conns);
+        return 1;
+    }
+    for (int j = 0; j < conns; j++)
+        r.slot[j] = (struct slot){.fd = -1, .next_k = j, .addr = (uint16_t)(j / r.per_addr)};
+
+    /* Keep-alive: open every connection before the clock starts, waiting until
+     * all are up or a bound passes (a full listen queue drops the rest's SYNs;
+     * they keep trying, and their requests wait and count). */
+    double start = now_s(), cpu0 = cpu_s();
+    struct epoll_event events[1024];
+    int connected = 0;
+    if (keepalive) {
+        for (int j = 0; j < conns; j++)
+            slot_open(&r, j);
+        double bound = start + 1 + conns / 10000.0;
+        int connecting = (int)r.connects;
+        while (connecting > 0) { /* past the bound, take only what is already there */
+            bool late = now_s() >= bound;
+            int n = epoll_wait(r.epfd, events, 1024, late ? 0 : 50);
+            if (n <= 0 && late)
+                break;
+            for (int i = 0; i < n; i++) {
+                int j = (int)events[i].data.u32;
+                if (r.slot[j].state == SLOT_CONNECTING) {
+                    slot_event(&r, j, events[i].events, now_s());
+                    connecting--;
+                } else {
+                    slot_readable(&r, j, now_s());
+                }
+            }
+        }
+        for (int j = 0; j < conns; j++)
+            connected += r.slot[j].state == SLOT_IDLE;
+    }
+    printf("rate: %d of %d connections up in %.2f s; the clock starts\n", connected, conns,
+           now_s() - start);
+    fflush(stdout); /* the bench measures the server's memory from here */
+
+    r.t0 = now_s();
+    r.total = (int64_t)(per_s * seconds + 0.5);
+    double stop = r.t0 + seconds + drain_ms / 1000.0;
+    int busy = 0;
+    for (;;) {
+        double now = now_s();
+        int64_t due = (int64_t)((now - r.t0) * per_s) + 1;
+        if (due > r.total)
+            due = r.total;
+        while (r.scheduled < due) {
+            int64_t k = r.scheduled++;
+            int j = (int)(k % conns);
+            if (r.slot[j].next_k == k) /* else it waits behind the slot's earlier ones */
+                slot_kick(&r, j, now);
+        }
+        if (now >= stop)
+            break;
+        if (r.scheduled == r.total) { /* all sent: stop when nothing is outstanding */
+            busy = 0;
+            for (int j = 0; j < conns && !busy; j++)
+                busy = r.slot[j].state == SLOT_BUSY || slot_pending(&r, j);
+            if (!busy)
+                break;
+        }
+        double next = r.scheduled < r.total ? intended_s(&r, r.scheduled) : stop;
+        double wait = (next < stop ? next : stop) - now;
+        if (wait < 0)
+            wait = 0;
+        struct timespec ts = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
+        int n = epoll_pwait2(r.epfd, events, 1024, &ts, NULL);
+        now = now_s();
+        for (int i = 0; i < n; i++)
+            slot_event(&r, (int)events[i].data.u32, events[i].events, now);
+    }
+    /* What is left is unanswered: in flight, or waiting behind a busy slot. */
+    double end = now_s();
+    long unanswered = 0;
+    for (int j = 0; j < conns; j++) {
+        struct slot *s = &r.slot[j];
+        if (s->state == SLOT_BUSY) {
+            rate_record(&r, s->busy_k, end);
+            unanswered++;
+        }
+        for (int64_t k = s->next_k; k < r.scheduled; k += conns) {
+            rate_record(&r, k, end);
+            unanswered++;
+        }
+        if (s->fd >= 0)
+            close(s->fd);
+    }
+    double cpu = cpu_s() - cpu0, elapsed = end - r.t0;
+    struct histogram *h = &r.hist;
+    printf("rate: %.0f requests/s for %.1f s over %d %s\n", per_s, seconds, conns,
+           keepalive ? "keep-alive connections" : "slots, a new connection per request");
+    printf("  scheduled %lld: answered %ld (%.1f %%), failed %ld, unanswered %ld\n",
+           (long long)r.scheduled, r.answered,
+           r.scheduled ? 100.0 * (double)r.answered / (double)r.scheduled : 0.0, r.failed,
+           unanswered);
+    printf("  latency from the intended send time: p50 %.3f ms, p90 %.3f ms, p99 %.3f ms, "
+           "p99.9 %.3f ms, max %.3f ms\n",
+           hist_percentile(h, 50) / 1e3, hist_percentile(h, 90) / 1e3, hist_percentile(h, 99) / 1e3,
+           hist_percentile(h, 99.9) / 1e3, hist_percentile(h, 100) / 1e3);
+    if (r.open_errors)
+        printf("  %ld connections could not be opened (first: %s)\n", r.open_errors,
+               strerror(r.open_errno));
+    printf("  client CPU %.3f s (%.1f %% of one core); %d source address%s\n", cpu,
+           elapsed > 0 ? 100 * cpu / elapsed : 0.0, addrs, addrs > 1 ? "es" : "");
+    printf("RATE conns=%d connected=%d mode=%s rate=%.6g seconds=%.6g scheduled=%lld "
+           "answered=%ld failed=%ld unanswered=%ld sent=%ld connects=%ld open_errors=%ld "
+           "p50_us=%llu p90_us=%llu p99_us=%llu p999_us=%llu max_us=%llu elapsed_s=%.6f "
+           "cpu_s=%.6f nofile=%llu addrs=%d\n",
+           conns, connected, keepalive ? "keepalive" : "close", per_s, seconds,
+           (long long)r.scheduled, r.answered, r.failed, unanswered, r.sent, r.connects,
+           r.open_errors, (unsigned long long)hist_percentile(h, 50),
+           (unsigned long long)hist_percentile(h, 90), (unsigned long long)hist_percentile(h, 99),
+           (unsigned long long)hist_percentile(h, 99.9),
+           (unsigned long long)hist_percentile(h, 100), elapsed, cpu,
+           (unsigned long long)lim.rlim_cur, addrs);
+    return 0;
+}
+
 static void usage(void)
 {
     fprintf(stderr, "usage: client seq   ADDR PORT PATH N [GAP_US]\n"
                     "       client hold  ADDR PORT PATH N WAIT_MS\n"
                     "       client burst ADDR PORT PATH N CONC\n"
-                    "       client slow  ADDR PORT PATH N INTERVAL_MS MAX_S\n");
+                    "       client slow  ADDR PORT PATH N INTERVAL_MS MAX_S\n"
+                    "       client rate  ADDR PORT PATH CONNS RATE SECONDS [keepalive|close "
+                    "[DRAIN_MS]]\n");
 }
 
 /* argv[i] as a number in [low, high], or exit with a usage error naming it. */
@@ -366,12 +855,24 @@ static long number(char **argv, int i, const char *name, long low, long high)
     return value;
 }
 
+/* argv[i] as a real number in [low, high], or exit with a usage error naming it. */
+static double real(char **argv, int i, const char *name, double low, double high)
+{
+    char *end;
+    double value = strtod(argv[i], &end);
+    if (*argv[i] == '\0' || *end != '\0' || !(value >= low && value <= high)) {
+        fprintf(stderr, "client: %s must be %g..%g\n", name, low, high);
+        exit(2);
+    }
+    return value;
+}
+
 int main(int argc, char **argv)
 {
     int need = 6; /* client MODE ADDR PORT PATH N ... */
     if (argc >= 2 && (strcmp(argv[1], "hold") == 0 || strcmp(argv[1], "burst") == 0))
         need = 7;
-    else if (argc >= 2 && strcmp(argv[1], "slow") == 0)
+    else if (argc >= 2 && (strcmp(argv[1], "slow") == 0 || strcmp(argv[1], "rate") == 0))
         need = 8;
     if (argc < need) {
         usage();
@@ -403,6 +904,17 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "slow") == 0)
         return slow(&addr, argv[4], (int)n, (int)number(argv, 6, "INTERVAL_MS", 1, 60000),
                     (int)number(argv, 7, "MAX_S", 1, 600));
+    if (strcmp(argv[1], "rate") == 0) {
+        const char *mode = argc > 8 ? argv[8] : "keepalive";
+        if (strcmp(mode, "keepalive") != 0 && strcmp(mode, "close") != 0) {
+            fprintf(stderr, "client: rate's MODE must be keepalive or close, not %s\n", mode);
+            return 2;
+        }
+        int drain_ms = argc > 9 ? (int)number(argv, 9, "DRAIN_MS", 0, 60000) : 1000;
+        return rate(&addr, argv[4], (int)n, real(argv, 6, "RATE", 0.1, 1e7),
+                    real(argv, 7, "SECONDS", 0.01, 3600), strcmp(mode, "keepalive") == 0,
+                    drain_ms);
+    }
     fprintf(stderr, "client: unknown mode %s\n", argv[1]);
     return 2;
 }

@@ -10,6 +10,8 @@ Groups say which experiments use a row:
   main   the throughput, slow-handler and memory plots (one row per model)
   herd   the thundering-herd and distribution sweeps
   full   only with FULL=1 (more backends of the event loops)
+  model  one row per model plus the references: the latency, connections and
+         idle-memory experiments (open-loop load, many connections)
   Every other row is in fig30.1. FULL=1 runs every row in throughput too.
 The slow-clients experiment has rows of its own, sized for its slow clients:
 see slow_client_configs below.
@@ -53,9 +55,9 @@ BOOK_FIG30_1 = {
 }
 
 CONFIGS = [
-    Config("iterative", "iterative", [], ("main",), book_row=0),
-    Config("fork_per_conn", "fork_per_conn", [], ("main",), book_row=1),
-    Config("prefork", "prefork", ["--workers", W], ("main", "herd"), book_row=2),
+    Config("iterative", "iterative", [], ("main", "model"), book_row=0),
+    Config("fork_per_conn", "fork_per_conn", [], ("main", "model"), book_row=1),
+    Config("prefork", "prefork", ["--workers", W], ("main", "herd", "model"), book_row=2),
     Config("prefork --accept-lock fcntl", "prefork", ["--workers", W, "--accept-lock", "fcntl"],
            ("herd",), book_row=3),
     Config("prefork --accept-lock mutex", "prefork", ["--workers", W, "--accept-lock", "mutex"],
@@ -63,7 +65,7 @@ CONFIGS = [
     Config("prefork --dispatch pass-fd", "prefork", ["--workers", W, "--dispatch", "pass-fd"],
            (), book_row=5),
     Config("prefork_select --wait select", "prefork_select", ["--workers", W, "--wait", "select"],
-           ("main", "herd")),
+           ("main", "herd", "model")),
     Config("prefork_select --wait poll", "prefork_select", ["--workers", W, "--wait", "poll"],
            ("herd",)),
     Config("prefork_select --wait epoll", "prefork_select", ["--workers", W, "--wait", "epoll"],
@@ -72,17 +74,17 @@ CONFIGS = [
            ["--workers", W, "--wait", "epoll-exclusive"], ("herd",)),
     Config("prefork_select --reuseport", "prefork_select", ["--workers", W, "--reuseport"],
            ("herd",)),
-    Config("threaded", "threaded", [], ("main",), book_row=6),
+    Config("threaded", "threaded", [], ("main", "model"), book_row=6),
     Config("threaded --pool-mode accept-lock", "threaded",
            ["--pool", W, "--pool-mode", "accept-lock"], (), book_row=7),
     Config("threaded --pool-mode queue", "threaded", ["--pool", W, "--pool-mode", "queue"],
            ("main",), book_row=8),
-    Config("multiplex --workers 1", "multiplex", ["--workers", "1"], ("main",)),
+    Config("multiplex --workers 1", "multiplex", ["--workers", "1"], ("main", "model")),
     Config("multiplex --workers 2", "multiplex", ["--workers", "2"], ("main",)),
     Config("multiplex --backend poll", "multiplex", ["--workers", "1", "--backend", "poll"], ("full",)),
     Config("multiplex --backend epoll", "multiplex", ["--workers", "1", "--backend", "epoll"],
            ("full",)),
-    Config("coroutine --workers 1", "coroutine", ["--workers", "1"], ("main",)),
+    Config("coroutine --workers 1", "coroutine", ["--workers", "1"], ("main", "model")),
     Config("coroutine --workers 2", "coroutine", ["--workers", "2"], ("main",)),
     # The one production trick, measured: the same server opening every file
     # on every request, as nginx does with its defaults (common/file_cache.h).
@@ -93,11 +95,29 @@ CONFIGS = [
     # Completion instead of readiness (docs/coroutine.md, "Readiness and
     # completion"); where io_uring is refused, the row says "did not start".
     Config("coroutine --io uring", "coroutine", ["--workers", "1", "--io", "uring"], ("main",)),
-    Config("floor (reference)", "floor", ["--body", "4000"], ("main",), reference=True),
-    Config("floor --io uring (reference)", "floor", ["--body", "4000", "--io", "uring"], ("main",),
-           reference=True),
-    Config("nginx 1 worker (reference)", "nginx", [], ("main",), reference=True),
+    Config("floor (reference)", "floor", ["--body", "4000"], ("main", "model"), reference=True),
+    Config("floor --io uring (reference)", "floor", ["--body", "4000", "--io", "uring"],
+           ("main", "model"), reference=True),
+    Config("nginx 1 worker (reference)", "nginx", [], ("main", "model"), reference=True),
 ]
+
+
+# Many connections: the models that cap their own concurrency by default
+# (threaded's, multiplex's and coroutine's --max-conns 1024, fork_per_conn's
+# --max-procs 64) are given room
+# for every connection the descriptor limit allows, so the experiment measures
+# the model, not its default cap. Pools keep their workers: their limit is the model.
+MANY_CONNS_OPTIONS = {"threaded": ["--max-conns", "20000"], "multiplex": ["--max-conns", "20000"],
+                      "coroutine": ["--max-conns", "20000"], "fork_per_conn": ["--max-procs", "20000"]}
+
+
+def many_conns(cfg):
+    """cfg with MANY_CONNS_OPTIONS added (a pool configuration of threaded is left alone)."""
+    extra = MANY_CONNS_OPTIONS.get(cfg.binary, [])
+    if not extra or "--pool" in cfg.options:
+        return cfg
+    return Config(cfg.label, cfg.binary, cfg.options + extra, cfg.groups, cfg.book_row,
+                  cfg.reference)
 
 
 def slow_client_configs(binaries, iterative_timeout_ms):

@@ -322,7 +322,10 @@ def draw_throughput(out, meta):
         p = Plot(out, f"latency_{mode}", 1400, 560)
         path = p.data("lines", blocks)
         fpath = p.data("flagged", [flagged or [(None,) * 4]])
-        p(f'set multiplot layout 1,2 title "Latency vs concurrency, {what} (wrk, median of runs)"')
+        p(f'set multiplot layout 1,2 title "What a closed-loop tool shows: latency vs concurrency, '
+          f'{what} (wrk, median of runs).\\nwrk times only requests it sent; a client stuck in '
+          f'the listen queue sends nothing, so ringed (starved) points hide it. The open-loop '
+          f'truth: latency_open_loop.png"')
         p(f"set xrange [0.8:{top * 1.25}]")
         p('set xlabel "concurrent clients, log scale"\nset logscale x\nset logscale y\n'
           'set grid\nset key top left font ",8"')
@@ -452,6 +455,99 @@ def draw_coro(out, meta):
              "ns per switch", width=800)
 
 
+KNEE_P99_MS = 10.0      # the knee: the highest offered rate whose p99 stays under this
+
+
+def knee(points):
+    """points: (rate, p99_ms, unanswered). The highest offered rate whose p99 stayed
+    under KNEE_P99_MS with nothing unanswered, or None. A lower rate that missed
+    (one scheduling hiccup on a shared machine reaches the p99 of a few hundred
+    requests) does not hide it: the table beside the knee shows every point."""
+    good = [rate for rate, p99, unanswered in points
+            if p99 is not None and p99 < KNEE_P99_MS and not unanswered]
+    return max(good) if good else None
+
+
+def draw_latency(out, meta):
+    rows = read_csv(out, "latency")
+    if not rows:
+        return
+    med = medians(rows, ["config", "rate"], ["p50_us", "p99_us", "answered_share", "unanswered"])
+    labels = order_of(rows)
+    blocks, flagged = [], []
+    for l in labels:
+        pts = sorted((float(k[1]), (v["p50_us"] or 0) / 1000 or None,
+                      (v["p99_us"] or 0) / 1000 or None, v["flagged"])
+                     for k, v in med.items() if k[0] == l)
+        blocks.append([p[:3] for p in pts] or [(None,) * 3])
+        flagged += [p[:3] for p in pts if p[3]]
+    conns = rows[0]["conns"]
+    p = Plot(out, "latency_open_loop", 1600, 620)
+    path = p.data("lines", blocks)
+    fpath = p.data("flagged", [flagged or [(None,) * 3]])
+    series = [(l, path, i) for i, l in enumerate(labels)]
+    top = max(float(r["rate"]) for r in rows)
+    p(f'set multiplot layout 1,2 title "Open-loop latency vs offered load: {conns} keep-alive '
+      f'connections, each latency from its intended send time (bench/client rate). Ringed: '
+      f'requests left unanswered"')
+    p(f"set xrange [0:{top * 1.05}]\nset logscale y\nset grid\nset key off")
+    p('set xlabel "offered load (requests per second)"')
+    p(f"set arrow 1 from graph 0, first {KNEE_P99_MS} to graph 1, first {KNEE_P99_MS} nohead "
+      "dt 3 lc rgb '#777777'")
+    starved = [l for l in labels
+               if all((v["unanswered"] or 0) > 0 for k, v in med.items() if k[0] == l)]
+    if starved:
+        p(f"set label 1 {q('never all served, at any rate: ' + ', '.join(starved))} "
+          "at graph 0.02, graph 0.86 left font ',8' front")
+    p('set title "p50"\nset ylabel "p50 latency (ms, log scale)"')
+    p("plot " + line_plot(p, series, 1, 2, fpath if flagged else None))
+    p(f'set title "p99 (dotted: {KNEE_P99_MS:g} ms, the knee\'s bound)"\n'
+      'set ylabel "p99 latency (ms, log scale)"\nset key outside right top font ",9"')
+    p("plot " + line_plot(p, series, 1, 3, fpath if flagged else None))
+    p.draw()
+
+
+def draw_connections(out, meta):
+    rows = read_csv(out, "connections")
+    if not rows:
+        return
+    med = medians(rows, ["config", "conns"], ["answered_share", "p99_us", "pss_per_conn_b",
+                                              "tcp_mem_per_conn_b"])
+    labels = order_of(rows)
+    sizes = sorted({int(k[1]) for k in med})
+    blocks, flagged = [], []
+    for l in labels:
+        pts = []
+        for n in sizes:
+            v = med.get((l, str(n)))
+            if v is None:
+                continue
+            pss = v["pss_per_conn_b"]
+            pts.append((n, (v["answered_share"] or 0) * 100, (v["p99_us"] or 0) / 1000 or None,
+                        pss / 1024 if pss and pss > 0 else None, v["flagged"]))
+        blocks.append([q_[:4] for q_ in pts] or [(None,) * 4])
+        flagged += [q_[:4] for q_ in pts if q_[4]]
+    rate = rows[0]["rate"]
+    p = Plot(out, "connections", 1600, 560)
+    path = p.data("lines", blocks)
+    fpath = p.data("flagged", [flagged or [(None,) * 4]])
+    series = [(l, path, i) for i, l in enumerate(labels)]
+    p(f'set multiplot layout 1,3 title "N keep-alive connections sending {float(rate):g} requests '
+      f'per second in all (open loop). Ringed: requests left unanswered"')
+    p(f"set logscale x\nset xrange [{sizes[0] / 1.6}:{sizes[-1] * 1.6}]\nset grid\n"
+      "set xlabel 'connections N (log scale)'\nset key left center font ',8'")
+    p('set title "answered share"\nset ylabel "requests answered (%)"\nset yrange [0:105]')
+    p("plot " + line_plot(p, series, 1, 2, fpath if flagged else None))
+    p('set title "p99 from the intended send time"\nset ylabel "p99 (ms, log scale)"\n'
+      'set logscale y\nset yrange [*:*]\nset key off')
+    p("plot " + line_plot(p, series, 1, 3, fpath if flagged else None))
+    p('set title "server memory per connection under load\\n'
+      '(a model that takes few of them holds little: see the answered share)"\n'
+      'set ylabel "PSS growth / N (KiB, log scale)"')
+    p("plot " + line_plot(p, series, 1, 4, fpath if flagged else None))
+    p.draw()
+
+
 def draw_all(out):
     import json
     meta = {}
@@ -460,6 +556,6 @@ def draw_all(out):
             meta = json.load(f)
     except (OSError, ValueError):
         pass
-    for draw in (draw_fig30_1, draw_herd, draw_distribution, draw_throughput, draw_slow,
-                 draw_slow_clients, draw_memory, draw_coro):
+    for draw in (draw_fig30_1, draw_herd, draw_distribution, draw_throughput, draw_latency,
+                 draw_connections, draw_slow, draw_slow_clients, draw_memory, draw_coro):
         draw(out, meta)

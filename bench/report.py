@@ -8,7 +8,7 @@ import json
 import os
 
 from configs import BOOK_FIG30_1, CONFIGS
-from plots import is_reference, medians, order_of, read_csv
+from plots import KNEE_P99_MS, is_reference, knee, medians, order_of, read_csv
 
 
 def f(v, digits=1):
@@ -75,11 +75,13 @@ class Report:
 
     def flagged(self):
         groups, totals = {}, {}
-        for name in ("fig30.1", "throughput", "slow-handler", "slow-clients", "herd",
-                     "distribution", "memory", "coro-switch"):
+        for name in ("fig30.1", "throughput", "latency", "connections", "slow-handler",
+                     "slow-clients", "herd", "distribution", "memory", "coro-switch"):
             for r in read_csv(self.out, name):
+                what = (f"{r['rate']}/s over {r['conns']}" if name in ("latency", "connections")
+                        else r.get("clients", r.get("workers", "")))
                 key = (name, r.get("config", r.get("name", "")), r.get("mode", r.get("load", "")),
-                       r.get("clients", r.get("workers", "")))
+                       what)
                 totals[key] = totals.get(key, 0) + 1
                 if r.get("flag"):
                     groups.setdefault(key, []).append(r["flag"])
@@ -153,22 +155,28 @@ class Report:
     def scoreboard(self):
         rows = read_csv(self.out, "fig30.1")
         tput = read_csv(self.out, "throughput")
-        if not rows and not tput:
+        lat = read_csv(self.out, "latency")
+        if not rows and not tput and not lat:
             return
-        self("## Scoreboard: CPU per request next to the floor and nginx\n")
+        knees = self.knees()
+        self("## Scoreboard: CPU per request next to the floor and nginx, and the knee\n")
         self("The floor server (`bench/floor.c`: one epoll loop, a fixed prepared answer, no "
              "parsing, no files) is what the kernel's TCP work costs; nginx (one process) is a "
              "production server doing the same job as ours. A ratio of 1.0 means as cheap as "
              "the reference. One difference is stated, not hidden: our servers keep files of up "
              "to 8 KiB in memory for one second (`common/file_cache.h`; `--no-file-cache` turns "
              "it off), while nginx runs with its defaults, which open the file on every request "
-             "(`open_file_cache` off; its config is in `nginx/nginx.conf` here).\n")
+             "(`open_file_cache` off; its config is in `nginx/nginx.conf` here). The *knee* "
+             "column is from the open-loop latency experiment below: the highest offered rate "
+             f"whose p99 stayed under {KNEE_P99_MS:g} ms with every request answered "
+             "(*none*: no rate did).\n")
         med = medians(rows, ["config"], ["cpu_per_conn_us", "req_per_s"])
         ka = medians([r for r in tput if r["mode"] == "keepalive"], ["config", "clients"],
                      ["cpu_per_req_us", "req_per_s"])
         ka_clients = sorted({int(k[1]) for k in ka})
         pick = str(next((c for c in ka_clients if c >= 10), ka_clients[-1])) if ka_clients else None
-        labels = order_of(rows) or order_of(tput)
+        labels = order_of(rows) or order_of(tput) or order_of(lat)
+        labels += [l for l in order_of(lat) if l not in labels]
         floor = next((med[(l,)]["cpu_per_conn_us"] for l in labels if "floor" in l and (l,) in med), None)
         nginx = next((med[(l,)]["cpu_per_conn_us"] for l in labels if "nginx" in l and (l,) in med), None)
         floor_ka = next((ka[(l, pick)]["cpu_per_req_us"] for l in labels if "floor" in l and (l, pick) in ka), None)
@@ -180,12 +188,16 @@ class Report:
             m = med.get((l,), {})
             k = ka.get((l, pick), {}) if pick else {}
             c, kc = m.get("cpu_per_conn_us"), k.get("cpu_per_req_us")
+            kn = knees.get(l)
+            knee_cell = "–" if kn is None else f"{f(kn[0], 0)} req/s" if kn[0] else "none"
             out.append((f"`{l}`{mark(m)}{mark(k)}", f(c), f(c / floor, 2) if c and floor else "–",
                         f(c / nginx, 2) if c and nginx else "–", f(kc),
                         f(kc / floor_ka, 2) if kc and floor_ka else "–",
-                        f(kc / nginx_ka, 2) if kc and nginx_ka else "–", f(k.get("req_per_s"), 0)))
+                        f(kc / nginx_ka, 2) if kc and nginx_ka else "–", f(k.get("req_per_s"), 0),
+                        knee_cell))
         self(table(["configuration", "µs/conn (close)", "× floor", "× nginx",
-                    f"µs/req keep-alive c={pick or '–'}", "× floor", "× nginx", f"req/s keep-alive c={pick or '–'}"], out))
+                    f"µs/req keep-alive c={pick or '–'}", "× floor", "× nginx",
+                    f"req/s keep-alive c={pick or '–'}", "knee (open loop)"], out))
 
     def herd(self):
         rows = read_csv(self.out, "herd")
@@ -271,6 +283,95 @@ class Report:
                                  if m else "–")
                 out.append([f"`{l}`"] + cells)
             self(table([f"{mode}: req/s / p99 ms"] + [f"c={c}" for c in clients], out))
+
+    def knees(self):
+        """{config: (knee rate or None, lowest rate measured)} from latency.csv."""
+        rows = read_csv(self.out, "latency")
+        med = medians(rows, ["config", "rate"], ["p99_us", "unanswered"])
+        result = {}
+        for l in order_of(rows):
+            pts = sorted((float(k[1]), (v["p99_us"] or 0) / 1000 if v["p99_us"] is not None else None,
+                          v["unanswered"]) for k, v in med.items() if k[0] == l)
+            result[l] = (knee(pts), pts[0][0] if pts else None)
+        return result
+
+    def latency(self):
+        rows = read_csv(self.out, "latency")
+        if not rows:
+            return
+        med = medians(rows, ["config", "rate"], ["p50_us", "p99_us", "answered_share",
+                                                 "unanswered", "client_cpu_s"])
+        first = rows[0]
+        self("## Latency under offered load (open loop): the hockey stick\n")
+        self(f"`bench/client rate` offers a fixed rate for {first['seconds']} s over "
+             f"{first['conns']} keep-alive connections, round-robin, whatever the server does: "
+             "request k is due at k / rate, and its latency is measured from that *intended* "
+             "time, so a stall counts for every request scheduled behind it (wrk2's correction "
+             "of coordinated omission). A request still unanswered at the end counts with "
+             "latency = end − intended time; it is never dropped. Pools have "
+             f"{self.meta.get('pool_workers', '–')} workers, so with {first['conns']} keep-alive "
+             "connections most of them are never taken (the same load the closed-loop plot "
+             "above shows as fast). The **knee** is the highest offered rate whose p99 "
+             f"stayed under {KNEE_P99_MS:g} ms with every request answered; the columns "
+             "show every point, so a lower rate that missed (a scheduling hiccup on a shared "
+             "machine reaches the p99 of a few hundred requests) is in plain sight.\n")
+        self(image(self.out, "latency_open_loop", "open-loop p50 and p99 vs offered load"))
+        rates = sorted({float(k[1]) for k in med})
+        knees = self.knees()
+        out = []
+        for l in order_of(rows):
+            k, low = knees[l]
+            cells = [f"{f(k, 0)} req/s" if k else f"none (≥ {KNEE_P99_MS:g} ms or unanswered at every rate)"]
+            for r in rates:
+                m = next((v for kk, v in med.items() if kk[0] == l and float(kk[1]) == r), None)
+                cells.append(f"{f((m['p99_us'] or 0) / 1000, 1)} / "
+                             f"{f((m['answered_share'] or 0) * 100, 0)}%{mark(m)}" if m else "–")
+            out.append([f"`{l}`"] + cells)
+        self(table(["configuration", "knee"] + [f"{f(r, 0)}/s: p99 ms / answered" for r in rates],
+                   out))
+        self("⚑: some requests were still unanswered at the end (they are in the p99 with "
+             "latency = end − intended time). Compare with *Throughput and latency vs "
+             "concurrency*: there wrk, a closed-loop tool, times only the requests it sent, so "
+             "a connection stuck in the listen queue contributes nothing and a starved server "
+             "looks fast.\n")
+
+    def connections(self):
+        rows = read_csv(self.out, "connections")
+        if not rows:
+            return
+        med = medians(rows, ["config", "conns"], ["answered_share", "p99_us", "pss_per_conn_b",
+                                                  "tcp_mem_per_conn_b", "processes", "threads",
+                                                  "connected", "seconds"])
+        first = rows[0]
+        self("## Many connections (C10K): N keep-alive connections at one total rate\n")
+        self(f"`bench/client rate` opens N keep-alive connections, then sends {first['rate']} "
+             "requests per second in all, round-robin over them, for N / rate seconds (at least "
+             f"{self.meta.get('settings', {}).get('c10k_min_seconds', '–')} s), so every "
+             "connection asks at least once. Halfway through, the server's PSS (summed over its "
+             "processes, minus its PSS before the load) and the kernel's TCP buffer memory "
+             "(`/proc/net/sockstat`, `TCP: mem` pages: the whole machine's, so both ends of "
+             "each loopback connection) are divided by N. `threaded` runs with `--max-conns "
+             "20000` and `fork_per_conn` with `--max-procs 20000` here, so that their default "
+             "caps do not hide the model; pools keep their workers. What else limits: the "
+             "descriptor limit (the client and the server need one per connection), the listen "
+             "queue (somaxconn) for a model that does not accept, and memory for a process or "
+             "thread per connection.\n")
+        self(image(self.out, "connections", "answered share, p99 and memory per connection vs N"))
+        sizes = sorted({int(k[1]) for k in med})
+        out = []
+        for l in order_of(rows):
+            for n in sizes:
+                m = med.get((l, str(n)))
+                if not m:
+                    continue
+                out.append((f"`{l}`{mark(m)}", n, f(m["connected"], 0),
+                            f((m["answered_share"] or 0) * 100, 1) + "%",
+                            f((m["p99_us"] or 0) / 1000, 1), f(m["pss_per_conn_b"], 0),
+                            f(m["tcp_mem_per_conn_b"], 0), f(m["processes"], 0),
+                            f(m["threads"], 0)))
+        self(table(["configuration", "N", "connected before the clock", "answered",
+                    "p99 ms", "server PSS B/conn", "kernel TCP B/conn", "processes",
+                    "threads"], out))
 
     def slow(self):
         rows = read_csv(self.out, "slow-handler")
@@ -365,20 +466,44 @@ class Report:
         if not rows:
             return
         med = medians(rows, ["config"], ["pss_kb", "rss_kb", "idle_pss_kb", "answered",
-                                         "processes", "per_conn_kb"])
-        self("## Memory: 1000 idle connections\n")
+                                         "processes", "threads", "per_conn_kb", "per_conn_b",
+                                         "tcp_mem_per_conn_b"])
+        self(f"## Memory: {rows[0]['held_target']} idle connections\n")
         self(f"A client opens {rows[0]['held_target']} connections, sends one keep-alive request "
              "on each and then keeps them idle; the server's memory is summed over all its "
              "processes (PSS: shared pages divided among the processes sharing them; RSS "
              "would count them once per process). *Answered* is how many connections the "
-             "model actually took: the others wait in the listen queue and cost it nothing.\n")
+             "model actually took and answered with a 2xx: the others wait in the listen "
+             "queue and cost it nothing, or were refused (multiplex's `select` answers 503 "
+             "past FD_SETSIZE and closes). "
+             "*Bytes per idle connection* is the PSS growth divided by the answered connections: "
+             "user space only. The kernel's side is beside it: the growth of `TCP: mem` in "
+             "`/proc/net/sockstat` (pages of socket buffers, the whole machine's, so both ends "
+             "of each loopback connection; the socket structures themselves, about 2 KiB each "
+             "in the kernel's slab, are not in it) per connection established, answered or "
+             "waiting in the listen queue. The client reads every answer to the end, so an "
+             "idle connection's buffers are empty and cost about nothing there; a connection "
+             "still in the listen queue holds its unread request. `threaded` runs with `--max-conns 20000` and "
+             "`fork_per_conn` with `--max-procs 20000`, so that they can take every connection.\n")
         self(image(self.out, "memory", "memory holding idle connections"))
-        out = [(f"`{l}`{mark(m)}", f(m["answered"], 0), f(m["processes"], 0),
-                f((m["idle_pss_kb"] or 0) / 1024, 2), f((m["pss_kb"] or 0) / 1024, 2),
-                f((m["rss_kb"] or 0) / 1024, 2), f(m["per_conn_kb"], 1))
-               for l in order_of(rows) for m in [med[(l,)]]]
-        self(table(["configuration", "answered", "processes", "PSS idle MiB", "PSS held MiB",
-                    "RSS held MiB", "KiB per answered connection"], out))
+        goals = {"multiplex": 1024, "coroutine": 6 * 1024}
+        out = []
+        for l in order_of(rows):
+            m = med[(l,)]
+            goal = goals.get(l.split()[0])
+            met = ("–" if goal is None or m["per_conn_b"] is None else
+                   f"≤ {goal // 1024} KiB: " + ("met" if m["per_conn_b"] <= goal else "**not met**"))
+            out.append((f"`{l}`{mark(m)}", f(m["answered"], 0), f(m["processes"], 0),
+                        f(m["threads"], 0), f((m["idle_pss_kb"] or 0) / 1024, 2),
+                        f((m["pss_kb"] or 0) / 1024, 2), f(m["per_conn_b"], 0),
+                        f(m["tcp_mem_per_conn_b"], 0), met))
+        self(table(["configuration", "answered", "processes", "threads", "PSS idle MiB",
+                    "PSS held MiB", "bytes per idle connection (user space)",
+                    "kernel TCP bytes per connection", "goal"], out))
+        self("The goal the project sets for the event loops: an idle keep-alive connection "
+             "costs multiplex at most 1 KiB and coroutine at most 6 KiB of user-space memory "
+             "(a buffer is lent from a pool only while a request is being read or answered; "
+             "an idle connection keeps only its state, and a coroutine its stack).\n")
 
     def coro(self):
         rows = read_csv(self.out, "coro-switch")
@@ -434,6 +559,8 @@ class Report:
         self.herd()
         self.distribution()
         self.throughput()
+        self.latency()
+        self.connections()
         self.slow()
         self.slow_clients()
         self.memory()

@@ -100,7 +100,7 @@ int64_t event_next_deadline(const struct event_loop *loop);
 int event_loop_run_once(struct event_loop *loop, int max_wait_ms);
 
 /* The signals whose handlers set the flag event_loop_run watches (a server's
- * stop signals, SIGINT and SIGTERM). While event_loop_run runs, they are
+ * stop signals SIGINT, SIGTERM and SIGHUP, and SIGUSR1: server_stop_signals). While event_loop_run runs, they are
  * blocked in this thread except inside each wait, which lets them in and
  * waits in one step (pselect, ppoll, epoll_pwait), as common/pool.c does with
  * ppoll: a signal that lands after the check of the flag stays pending and

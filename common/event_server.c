@@ -36,6 +36,7 @@ void event_server_listen(struct server *server, bool reuseport)
         server->listen_fd = fds[0];
         free(fds);
     }
+    server->options.max_conns_enforced = "per event loop, 503 above it";
 }
 
 int event_server_socket(struct server *server, int worker_id, bool reuseport)
@@ -105,6 +106,16 @@ void event_acceptor_refuse(struct event_acceptor *acceptor, int conn_fd, const c
 
 static void on_listen_ready(struct event_loop *loop, int listen_fd, int ready, void *data);
 
+int event_server_run(struct event_loop *loop, struct server *server)
+{
+    while (!server_stopping()) {
+        if (event_loop_run(loop, &server_attention) != 0)
+            return -1;
+        server_service(server);
+    }
+    return 0;
+}
+
 void event_acceptor_start(struct event_acceptor *acceptor)
 {
     if (event_watch(acceptor->loop, acceptor->listen_fd, EVENT_READ, on_listen_ready,
@@ -164,6 +175,10 @@ static void on_listen_ready(struct event_loop *loop, int listen_fd, int ready, v
         if (conn_fd >= event_loop_capacity(loop)) {
             event_acceptor_refuse(acceptor, conn_fd,
                                   "descriptor beyond what the backend can watch (select: FD_SETSIZE)");
+            continue;
+        }
+        if (acceptor->open != NULL && *acceptor->open >= acceptor->server->options.max_conns) {
+            event_acceptor_refuse(acceptor, conn_fd, "--max-conns reached");
             continue;
         }
         net_prepare_connection(conn_fd, 0);     /* TCP_NODELAY; no socket timeouts: timers */

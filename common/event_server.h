@@ -33,12 +33,16 @@ int event_server_socket(struct server *server, int worker_id, bool reuseport);
 struct event_loop *event_server_loop(const struct server *server, const char *backend,
                                      struct worker_stats *stats);
 
+/* Run the loop until a stop request, serving what the signals asked for
+ * between passes (server_service). Returns 0, or -1 if the wait failed. */
+int event_server_run(struct event_loop *loop, struct server *server);
+
 /* After a stop: run the loop until *busy connections are left no more, or
  * milliseconds have passed; then say how many were still busy. */
 void event_server_drain(struct event_loop *loop, const int *busy, int milliseconds,
                         const char *name);
 
-/* The accepting side of one loop: set the fields up to data (designated
+/* The accepting side of one loop: set the fields up to open (designated
  * initializers), then event_acceptor_start. on_listen_ready (event_server.c)
  * calls accept4() and hands each new socket to on_connection. */
 struct event_acceptor;
@@ -54,6 +58,7 @@ struct event_acceptor {
      * and one the loop can watch. It owns it from then on. */
     event_accept_fn *on_connection;
     void *data;                     /* for on_connection */
+    const int *open;                /* the loop's open connections: 503 at --max-conns */
     /* Private: */
     struct event_timer pause;       /* out of descriptors: listen again after it */
     time_t paused_logged_at, refused_logged_at;

@@ -148,6 +148,8 @@ static void serve(struct http_conn *conn)
     const struct http_site *site = conn->site;
     struct worker_stats *stats = conn->stats;
     size_t start = 0;               /* where the next request begins in conn->in */
+    struct http_session session;
+    http_session_start(&session, conn_fd);
     stats_add(&stats->connections, 1);
 
     for (;;) {
@@ -204,7 +206,7 @@ static void serve(struct http_conn *conn)
             fail_and_close(conn, 413);
             return;
         }
-        http_respond(site, &request, keep_alive, conn->out, HTTP_OUT_SIZE, &response);
+        http_respond(site, &session, &request, keep_alive, conn->out, HTTP_OUT_SIZE, &response);
         start += request.head_length;
         int body_status = discard_body(conn, &request, &start);
         if (body_status != 0) {
@@ -226,7 +228,12 @@ static void serve(struct http_conn *conn)
             net_lingering_close(conn_fd);
             return;
         }
-        if (conn->pool != NULL && start == conn->in_length) {
+        /* DOC: take-turns
+         * More pipelined requests are waiting: a cooperative server would
+         * answer them all before anybody else (docs/coroutine.md#fairness). */
+        if (conn->in_length > start) {
+            io_yield();
+        } else if (conn->pool != NULL) {
             http_conn_release(conn);    /* idle with nothing buffered (pipelined bytes are) */
             start = 0;
         }

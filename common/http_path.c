@@ -77,6 +77,24 @@ int http_path_normalize(const char *encoded, size_t length, char *out, size_t si
     return 0;
 }
 
+/* DOC: path-hidden
+ * normalize has removed "." and "..", so any segment left that starts with
+ * '.' is a dot-file or a dot-directory, however the request spelled it. */
+bool http_path_hidden(const char *relative)
+{
+    static const char well_known[] = ".well-known";
+    size_t skip = sizeof well_known - 1;
+    if (strncmp(relative, well_known, skip) == 0 &&
+        (relative[skip] == '/' || relative[skip] == '\0'))
+        relative += skip;
+    else if (relative[0] == '.' && relative[1] != '\0')
+        return true;                /* "." alone is the root */
+    for (const char *slash = strchr(relative, '/'); slash != NULL; slash = strchr(slash + 1, '/'))
+        if (slash[1] == '.')
+            return true;
+    return false;
+}
+
 static int status_for_errno(int error)
 {
     switch (error) {

@@ -18,6 +18,11 @@ enum { HTTP_PATH_MAX = 4096 };
  * 400 (bad escape, NUL, encoded '/'), 403 (above the root), 414 (too long). */
 int http_path_normalize(const char *encoded, size_t length, char *out, size_t size);
 
+/* Whether a normalized path names a hidden file: a segment that starts with
+ * '.' (".env", ".git/config"), except a first segment ".well-known"
+ * (docs/design.md#dot-files). */
+bool http_path_hidden(const char *relative);
+
 /* Open relative under root_fd for reading; a directory means its index.html
  * (*is_index then says so). Returns 0 with *file_fd and *info set, or the
  * status: 301 (a directory named without its trailing slash), 403, 404. */

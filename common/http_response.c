@@ -13,6 +13,7 @@
 
 #include "file_cache.h"
 #include "http_path.h"
+#include "net.h"
 #include "options.h"
 
 /* /lab/bytes content: 64-byte lines, repeated; a literal, so nothing runs at start-up. */
@@ -234,14 +235,35 @@ static void spin_microseconds(long microseconds)
            microseconds);
 }
 
+void http_session_start(struct http_session *session, int fd)
+{
+    *session = (struct http_session){.fd = fd, .peer_loopback = fd < 0 ? 1 : -1};
+}
+
+static bool peer_is_loopback(struct http_session *session)
+{
+    if (session->peer_loopback < 0)
+        session->peer_loopback = net_peer_is_loopback(session->fd);
+    return session->peer_loopback == 1;
+}
+
 /* DOC: lab-endpoints
- * The lab endpoints. Returns false if path is not one of them. */
-static bool respond_lab(const struct http_site *site, const struct http_request *request,
-                        bool keep_alive, char *out, size_t size, struct http_response *response)
+ * The lab endpoints. Returns false if path is not one of them. They answer
+ * loopback clients only unless --lab-public: they spend the server's CPU and
+ * time on request. */
+static bool respond_lab(const struct http_site *site, struct http_session *session,
+                        const struct http_request *request, bool keep_alive, char *out,
+                        size_t size, struct http_response *response)
 {
     bool head_only = request->method == HTTP_HEAD, http10 = request->version_minor == 0;
-    char body[64];
+    char body[96];
     long n;
+    if (!site->options->lab_public && !peer_is_loopback(session)) {
+        respond_text(403, keep_alive, http10, head_only, "",
+                     "403 Forbidden: /lab/ answers loopback clients only (--lab-public)\n", out,
+                     size, response);
+        return true;
+    }
     if (has_prefix(request->path, "/lab/bytes/")) {
         if ((n = lab_number(request->path, 11, LAB_BYTES_MAX)) < 0)
             goto bad;
@@ -272,6 +294,15 @@ static bool respond_lab(const struct http_site *site, const struct http_request 
     if (has_prefix(request->path, "/lab/cpu/")) {
         if ((n = lab_number(request->path, 9, LAB_CPU_MAX_US)) < 0)
             goto bad;
+        if (session->lab_cpu_us + n > HTTP_LAB_CPU_BUDGET_US) {
+            /* A connection pipelining spins would hold a loop for as long as it likes. */
+            snprintf(body, sizeof body,
+                     "503 Service Unavailable: this connection has spent its %d s of /lab/cpu\n",
+                     HTTP_LAB_CPU_BUDGET_US / 1000000);
+            respond_text(503, false, http10, head_only, "", body, out, size, response);
+            return true;
+        }
+        session->lab_cpu_us += n;
         spin_microseconds(n);               /* CPU-bound work: it holds whoever runs it */
         snprintf(body, sizeof body, "spun %ld us\n", n);
         respond_text(200, keep_alive, http10, head_only, "", body, out, size, response);
@@ -289,6 +320,8 @@ bad:
 }
 
 /* DOC: respond-file
+ * Hidden files (a segment starting with '.') answer 404 unless --dotfiles, as
+ * if absent: a root that holds .git or .env must not hand them out.
  * A small file comes from the one-second cache when it can (file_cache.h):
  * the head is built from the cached facts and the body copied right behind it.
  * Only if another thread replaced the entry in between is the file opened. */
@@ -303,6 +336,8 @@ static void respond_file(const struct http_site *site, const struct http_request
     bool trailing_slash = path.length > 0 && path.start[path.length - 1] == '/';
     bool from_cache = false;
     int status = http_path_normalize(path.start, path.length, relative, sizeof relative);
+    if (status == 0 && !site->options->dotfiles && http_path_hidden(relative))
+        status = 404;
     if (status == 0 && use_cache)
         from_cache = file_cache_get(relative, trailing_slash, &file);
     if (status == 0 && !from_cache) {
@@ -382,17 +417,22 @@ static void respond_file(const struct http_site *site, const struct http_request
     response->head_length = length;
 }
 
-/* DOC: respond */
-void http_respond(const struct http_site *site, const struct http_request *request,
-                  bool keep_alive, char *out, size_t size, struct http_response *response)
+/* DOC: respond
+ * The N-th request of a connection (--keepalive-requests) is its last: its
+ * answer says Connection: close. */
+void http_respond(const struct http_site *site, struct http_session *session,
+                  const struct http_request *request, bool keep_alive, char *out, size_t size,
+                  struct http_response *response)
 {
     response_init(response);
+    if (++session->requests >= site->options->keepalive_requests)
+        keep_alive = false;
     if (request->method == HTTP_UNKNOWN)
         respond_status(request, 501, keep_alive, out, size, response);
     else if (request->method == HTTP_OTHER_KNOWN)
         respond_status(request, 405, keep_alive, out, size, response);
     else if (site->options->lab && has_prefix(request->path, "/lab/") &&
-             respond_lab(site, request, keep_alive, out, size, response))
+             respond_lab(site, session, request, keep_alive, out, size, response))
         return;
     else
         respond_file(site, request, keep_alive, true, out, size, response);

@@ -25,12 +25,29 @@ struct http_response {
     bool close_after;               /* Connection: close was sent */
 };
 
+/* DOC: session
+ * What the response builder keeps about one connection across its requests,
+ * for the per-connection limits (docs/design.md#per-connection-limits). */
+struct http_session {
+    int fd;                         /* the client's socket (its peer); -1: no socket, a test */
+    int requests;                   /* answered on this connection so far */
+    long lab_cpu_us;                /* /lab/cpu spun for this connection so far */
+    signed char peer_loopback;      /* -1: not looked up yet; 0 or 1 */
+};
+
+enum { HTTP_LAB_CPU_BUDGET_US = 2000000 };  /* /lab/cpu per connection */
+
+/* A new connection on fd (-1 for a caller without one: counted as loopback). */
+void http_session_start(struct http_session *session, int fd);
+
 extern const char http_pattern[65536];  /* the bytes /lab/bytes sends, repeated */
 
 /* Build the response to a parsed request into out[0, size). keep_alive: whether
- * the connection may stay open (the request's wish, unless the server is stopping). */
-void http_respond(const struct http_site *site, const struct http_request *request,
-                  bool keep_alive, char *out, size_t size, struct http_response *response);
+ * the connection may stay open (the request's wish, unless the server is stopping);
+ * the session's limits may close it anyway (response->close_after says). */
+void http_respond(const struct http_site *site, struct http_session *session,
+                  const struct http_request *request, bool keep_alive, char *out, size_t size,
+                  struct http_response *response);
 
 /* An error response with a small body; closes if close_after. */
 void http_respond_error(int status, bool close_after, char *out, size_t size,

@@ -139,6 +139,12 @@ int io_sendfile_all(int fd, int file_fd, off_t *offset, size_t length, int64_t d
     return 0;
 }
 
+void io_yield(void)
+{
+    if (installed_hooks != NULL)
+        installed_hooks->sleep(0);
+}
+
 void io_sleep_ms(int milliseconds)
 {
     if (installed_hooks != NULL) {

@@ -64,6 +64,10 @@ int io_write_all(int fd, const void *buf, size_t length, int64_t deadline_ms);
 /* Send length bytes of file_fd from *offset with sendfile: 0, or -1. */
 int io_sendfile_all(int fd, int file_fd, off_t *offset, size_t length, int64_t deadline_ms);
 void io_sleep_ms(int milliseconds);
+/* Give the others a turn: with hooks, a zero sleep, so the scheduler runs every
+ * connection that is ready before this one goes on (docs/coroutine.md); without
+ * hooks each connection has a thread or process of its own, and it returns. */
+void io_yield(void);
 /* Close a connection's socket, the one way every handler does: through the
  * hook if one is installed, else close(). */
 void io_close(int fd);

@@ -82,6 +82,39 @@ int net_local_port(int listen_fd)
     return ntohs(((struct sockaddr_in *)&address)->sin_port);
 }
 
+static bool sockaddr_is_loopback(const struct sockaddr *address)
+{
+    if (address->sa_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)address)->sin_addr.s_addr) >> 24) == 127;
+    if (address->sa_family != AF_INET6)
+        return false;
+    const struct in6_addr *a6 = &((const struct sockaddr_in6 *)address)->sin6_addr;
+    return IN6_IS_ADDR_LOOPBACK(a6) || (IN6_IS_ADDR_V4MAPPED(a6) && a6->s6_addr[12] == 127);
+}
+
+bool net_peer_is_loopback(int conn_fd)
+{
+    struct sockaddr_storage address;
+    socklen_t length = sizeof address;
+    return getpeername(conn_fd, (struct sockaddr *)&address, &length) == 0 &&
+           sockaddr_is_loopback((struct sockaddr *)&address);
+}
+
+/* Every address the name resolves to must be a loopback one. */
+bool net_address_is_loopback(const char *address)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE};
+    struct addrinfo *found;
+    if (getaddrinfo(address, NULL, &hints, &found) != 0)
+        return false;
+    bool loopback = true;
+    for (struct addrinfo *a = found; a != NULL; a = a->ai_next)
+        loopback = loopback && sockaddr_is_loopback(a->ai_addr);
+    freeaddrinfo(found);
+    return loopback;
+}
+
 int net_set_nonblocking(int fd, bool on)
 {
     int flags = fcntl(fd, F_GETFL);

@@ -49,6 +49,12 @@ int net_accept_in_wait(int listen_fd, struct worker_stats *worker);
  * TCP_NODELAY. */
 void net_prepare_connection(int conn_fd, int timeout_ms);
 
+/* Whether the peer of a connected socket is a loopback address (127.0.0.0/8,
+ * ::1, or 127.x mapped into IPv6). */
+bool net_peer_is_loopback(int conn_fd);
+/* Whether a --bind address is a loopback one ("127.0.0.1", "::1", "localhost"). */
+bool net_address_is_loopback(const char *address);
+
 /* Close after an error while the client may still be sending: shut the write
  * side, read and drop what arrives for a short while, then close
  * (docs/design.md#lingering-close). The bounds of that drain, for every server

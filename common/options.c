@@ -16,7 +16,7 @@ enum { MODEL_OPTIONS_MAX = 16 };
 enum {
     OPT_PORT = 1000, OPT_BIND, OPT_ROOT, OPT_WORKERS, OPT_MAX_CONNS, OPT_TIMEOUT,
     OPT_STATS_FILE, OPT_QUIET, OPT_NO_LAB, OPT_LAB_CRASH, OPT_NO_FILE_CACHE, OPT_HELP,
-    OPT_VERSION,
+    OPT_VERSION, OPT_KEEPALIVE_REQUESTS, OPT_DOTFILES, OPT_LAB_PUBLIC,
     OPT_MODEL = 2000
 };
 
@@ -32,6 +32,9 @@ static const struct option common_options[] = {
     {"no-lab", no_argument, NULL, OPT_NO_LAB},
     {"lab-crash", no_argument, NULL, OPT_LAB_CRASH},
     {"no-file-cache", no_argument, NULL, OPT_NO_FILE_CACHE},
+    {"keepalive-requests", required_argument, NULL, OPT_KEEPALIVE_REQUESTS},
+    {"dotfiles", no_argument, NULL, OPT_DOTFILES},
+    {"lab-public", no_argument, NULL, OPT_LAB_PUBLIC},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
 };
@@ -70,14 +73,21 @@ static void print_help(const struct server_spec *spec)
     if (spec->default_workers > 0)
         printf("  --workers N       worker processes or threads (default %d)\n",
                spec->default_workers);
-    printf("  --max-conns N     connections served at once, where the model bounds them\n"
-           "                    (default 1024)\n"
+    printf("  --max-conns N     connections served at once (default 1024): threaded with a\n"
+           "                    thread per connection accepts no more until one ends; each\n"
+           "                    event loop of multiplex and coroutine answers more 503;\n"
+           "                    iterative, fork_per_conn (--max-procs), prefork,\n"
+           "                    prefork_select and threaded --pool are bound by their\n"
+           "                    workers instead and ignore it\n"
+           "  --keepalive-requests N  close a connection after N requests (default 1000)\n"
            "  --timeout-ms N    wait for a request head or an idle keep-alive connection\n"
            "                    at most N ms (default 10000)\n"
-           "  --stats-file PATH write the counters as JSON at exit\n"
+           "  --stats-file PATH write the counters as JSON at exit and on SIGUSR1\n"
            "  --quiet           no summary on stderr at exit\n"
            "  --no-lab          turn off the /lab/ endpoints\n"
            "  --lab-crash       enable /lab/crash (a deliberate handler fault)\n"
+           "  --lab-public      answer /lab/ to every client, not only loopback ones\n"
+           "  --dotfiles        serve hidden files (a path segment starting with '.')\n"
            "  --no-file-cache   open every file on every request (no 1 s small-file cache)\n"
            "  --help, --version\n");
     const struct model_option *o = spec->model_options;
@@ -125,7 +135,7 @@ void options_parse(int argc, char **argv, const struct server_spec *spec,
     *options = (struct server_options){
         .port = 8080, .bind_address = "127.0.0.1", .root = ".",
         .workers = spec->default_workers > 0 ? spec->default_workers : 1,
-        .max_conns = 1024, .timeout_ms = 10000, .lab = true,
+        .max_conns = 1024, .keepalive_requests = 1000, .timeout_ms = 10000, .lab = true,
         .file_cache = true,
     };
 
@@ -152,6 +162,12 @@ void options_parse(int argc, char **argv, const struct server_spec *spec,
         case OPT_MAX_CONNS:
             options->max_conns = parse_number(spec, "--max-conns", arg, 1, 1000000);
             break;
+        case OPT_KEEPALIVE_REQUESTS:
+            options->keepalive_requests =
+                parse_number(spec, "--keepalive-requests", arg, 1, 1000000000);
+            break;
+        case OPT_DOTFILES: options->dotfiles = true; break;
+        case OPT_LAB_PUBLIC: options->lab_public = true; break;
         case OPT_TIMEOUT:
             options->timeout_ms = parse_number(spec, "--timeout-ms", arg, 1, 3600000);
             break;

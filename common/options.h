@@ -35,12 +35,16 @@ struct server_options {
     const char *root;
     int workers;
     int max_conns;
+    const char *max_conns_enforced;     /* set by a model that keeps --max-conns: how */
+    int keepalive_requests;         /* requests per connection, then Connection: close */
     int timeout_ms;
     const char *stats_file;
     bool quiet;
     bool lab;                       /* --no-lab clears it */
     bool lab_crash;                 /* --lab-crash */
     bool file_cache;                /* --no-file-cache clears it (file_cache.h) */
+    bool dotfiles;                  /* --dotfiles: serve hidden files too */
+    bool lab_public;                /* --lab-public: lab endpoints for every peer */
 };
 
 enum { OPTIONS_EXIT_USAGE = 2, OPTIONS_EXIT_RUNTIME = 1 };

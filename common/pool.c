@@ -207,6 +207,7 @@ void pool_start(struct server *server, pool_worker_fn *worker_main, pool_fork_fn
 /* DOC: pool-poll */
 int pool_poll(struct pollfd *fds, int count)
 {
+    server_service(pool.server);
     reap_workers();
     int64_t next_ms = replace_due_workers();
     struct timespec timeout = {next_ms / 1000, (long)(next_ms % 1000) * 1000000};

@@ -19,9 +19,9 @@ struct server {
     struct stats_region *stats;
 };
 
-/* Set by SIGINT/SIGTERM (see server_wake_on_stop for the rest of a stop). The
- * handler is installed without SA_RESTART, so a read() it interrupts returns EINTR
- * and the connection loop can look at the flag. */
+/* Set by SIGINT/SIGTERM/SIGHUP (see server_wake_on_stop for the rest of a stop).
+ * The handler is installed without SA_RESTART, so a read() it interrupts returns
+ * EINTR and the connection loop can look at the flag. */
 extern volatile sig_atomic_t server_stop_requested;
 
 /* Threads read the flag the main thread's handler sets: a relaxed atomic load
@@ -30,6 +30,11 @@ static inline bool server_stopping(void)
 {
     return __atomic_load_n(&server_stop_requested, __ATOMIC_RELAXED) != 0;
 }
+
+/* Set by every signal the main loop must act on (a stop, SIGUSR1), for a loop
+ * that waits on one flag (event_loop_run in event_server_run); server_service
+ * clears it. */
+extern volatile sig_atomic_t server_attention;
 
 /* DOC: stop-wake
  * What a stop does, in every server. SIGINT or SIGTERM runs one handler
@@ -47,8 +52,9 @@ static inline bool server_stopping(void)
  * its first step. */
 void server_wake_on_stop(int listen_fd);
 
-/* The stop signals, SIGINT and SIGTERM, as a set: for a loop that blocks them
- * outside its wait (common/pool.c, event_loop_set_stop_signals). */
+/* The signals a main loop serves, as a set: the stop signals SIGINT, SIGTERM and
+ * SIGHUP, and SIGUSR1 (server_service). For a loop that blocks them outside its
+ * wait (common/pool.c, event_loop_set_stop_signals). */
 void server_stop_signals(sigset_t *set);
 
 /* Parse the options, open the root, map the counters, install the signal
@@ -60,6 +66,15 @@ void server_stop_signals(sigset_t *set);
 void server_start(struct server *server, const struct server_spec *spec, int argc, char **argv);
 /* The start-up line, for a model that listens itself (spec->listens_itself). */
 void server_announce(const struct server *server, int port);
+
+/* What a main loop does before each wait: if SIGUSR1 asked for it, write the
+ * stats file now (the handler only sets a flag: fopen is not async-signal-safe).
+ * The signal interrupts the wait (EINTR), and the loop comes round to it. A
+ * SIGUSR1 that lands between the call and a blocking accept() waits for the
+ * next connection; the pool parent's ppoll and the event loops' waits, which
+ * let the signal in only while they wait (server_stop_signals), do not have
+ * that window. */
+void server_service(struct server *server);
 
 /* Record CPU, print the summary, write the stats file. Returns the exit status. */
 int server_finish(struct server *server);

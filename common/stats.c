@@ -1,6 +1,7 @@
 /* stats — see stats.h. */
 #include "stats.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,11 +125,14 @@ static void write_json(FILE *out, const struct stats_region *region,
     json_string(out, options->bind_address);
     fprintf(out, ", \"root\": ");
     json_string(out, options->root);
-    fprintf(out, ", \"workers\": %d, \"max_conns\": %d, \"timeout_ms\": %d, \"lab\": %s, "
-                 "\"lab_crash\": %s, \"file_cache\": %s",
-            options->workers, options->max_conns, options->timeout_ms,
-            options->lab ? "true" : "false", options->lab_crash ? "true" : "false",
-            options->file_cache ? "true" : "false");
+    fprintf(out, ", \"workers\": %d, \"max_conns\": %d, \"max_conns_enforced\": ",
+            options->workers, options->max_conns);
+    json_string(out, options->max_conns_enforced ? options->max_conns_enforced : "no");
+    fprintf(out, ", \"keepalive_requests\": %d, \"timeout_ms\": %d, \"lab\": %s, "
+                 "\"lab_crash\": %s, \"lab_public\": %s, \"dotfiles\": %s, \"file_cache\": %s",
+            options->keepalive_requests, options->timeout_ms, options->lab ? "true" : "false",
+            options->lab_crash ? "true" : "false", options->lab_public ? "true" : "false",
+            options->dotfiles ? "true" : "false", options->file_cache ? "true" : "false");
     for (const struct model_option *o = spec->model_options; o && o->name; o++) {
         char buf[32];
         fprintf(out, ", ");
@@ -186,28 +190,37 @@ static void print_summary(const struct stats_region *region, const struct server
     }
 }
 
+static int cannot_write(const struct server_spec *spec, const char *path)
+{
+    fprintf(stderr, "%s: --stats-file %s: cannot write: %s\n", spec->name, path, strerror(errno));
+    return 1;
+}
+
+int stats_write_file(const struct stats_region *region, const struct server_spec *spec,
+                     const struct server_options *options)
+{
+    struct rusage self, children;
+    getrusage(RUSAGE_SELF, &self);
+    getrusage(RUSAGE_CHILDREN, &children);      /* only reaped children count */
+    /* Write beside, then rename: a reader never sees half a file. */
+    char temporary[4096];
+    snprintf(temporary, sizeof temporary, "%s.tmp", options->stats_file);
+    FILE *out = fopen(temporary, "w");
+    if (out == NULL)
+        return cannot_write(spec, temporary);
+    write_json(out, region, spec, options, self, children);
+    if (fclose(out) != 0 || rename(temporary, options->stats_file) != 0)
+        return cannot_write(spec, options->stats_file);
+    return 0;
+}
+
 int stats_report(const struct stats_region *region, const struct server_spec *spec,
                  const struct server_options *options)
 {
     struct rusage self, children;
     getrusage(RUSAGE_SELF, &self);
-    getrusage(RUSAGE_CHILDREN, &children);      /* only reaped children count */
+    getrusage(RUSAGE_CHILDREN, &children);
     if (!options->quiet)
         print_summary(region, spec, self, children);
-    if (options->stats_file == NULL)
-        return 0;
-    /* Write beside, then rename: a reader never sees half a file. */
-    char temporary[4096];
-    snprintf(temporary, sizeof temporary, "%s.tmp", options->stats_file);
-    FILE *out = fopen(temporary, "w");
-    if (out == NULL) {
-        fprintf(stderr, "%s: --stats-file %s: cannot write\n", spec->name, options->stats_file);
-        return 1;
-    }
-    write_json(out, region, spec, options, self, children);
-    if (fclose(out) != 0 || rename(temporary, options->stats_file) != 0) {
-        fprintf(stderr, "%s: --stats-file %s: cannot write\n", spec->name, options->stats_file);
-        return 1;
-    }
-    return 0;
+    return options->stats_file == NULL ? 0 : stats_write_file(region, spec, options);
 }

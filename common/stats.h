@@ -50,6 +50,11 @@ void stats_sleeps_since_mark(struct worker_stats *worker);
 /* Record the calling thread's (RUSAGE_THREAD) or process's CPU into the slot. */
 void stats_record_cpu(struct worker_stats *worker, int who);
 
+/* Write options->stats_file now (beside, then renamed). Returns 0, or 1 after
+ * one line on stderr naming the file and the system's reason. */
+int stats_write_file(const struct stats_region *region, const struct server_spec *spec,
+                     const struct server_options *options);
+
 /* At exit: the summary on stderr and, if options->stats_file, the JSON file.
  * Returns 0, or 1 if the stats file could not be written. */
 int stats_report(const struct stats_region *region, const struct server_spec *spec,

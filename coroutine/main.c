@@ -124,11 +124,12 @@ static void serve_loop(struct server *server, int worker_id, void *context)
         .loop = loop, .server = server, .stats = stats,
         .listen_fd = event_server_socket(server, worker_id, reuseport),
         .batch = ACCEPT_BATCH, .on_connection = sched_spawn, .data = &scheduler,
+        .open = &scheduler.count,
     };
     event_acceptor_start(&scheduler.acceptor);
 
     /* DOC: event-loop */
-    if (event_loop_run(loop, &server_stop_requested) != 0)
+    if (event_server_run(loop, server) != 0)
         perror("coroutine: event loop");
 
     event_acceptor_stop(&scheduler.acceptor);

@@ -179,6 +179,7 @@ static struct task *calling_task(void)
  * deadline, and yield to the loop. */
 static int wait_for_socket(int fd, enum io_event event, int64_t deadline_ms)
 {
+    /* EXERCISE coro-wait: park on the socket and the deadline, yield to the loop */
     struct task *task = calling_task();
     if (task->cancelled)
         return IO_WAIT_TIMEOUT;     /* unwinding (sched_destroy): never yield again */
@@ -193,6 +194,7 @@ static int wait_for_socket(int fd, enum io_event event, int64_t deadline_ms)
     task->waiting = events;
     coro_yield(NULL);               /* the loop runs the others; run() comes back here */
     return task->wake;
+    /* END EXERCISE */
 }
 
 /* DOC: sleep-hook */

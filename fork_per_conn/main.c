@@ -80,6 +80,7 @@ static volatile sig_atomic_t live_children;
  * waitpid() may change errno under the interrupted code: save and restore it. */
 static void reap_children(int signal_number)
 {
+    /* EXERCISE fork-reap: reap every child that has exited, and forget it */
     (void)signal_number;
     int saved_errno = errno;
     pid_t pid;
@@ -90,16 +91,19 @@ static void reap_children(int signal_number)
         live_children--;
     }
     errno = saved_errno;
+    /* END EXERCISE */
 }
 
 static void remember_child(pid_t pid)       /* SIGCHLD blocked */
 {
+    /* EXERCISE fork-reap: note a new child */
     for (int i = 0; i < max_procs; i++)
         if (children[i] == 0) {
             children[i] = pid;
             break;
         }
     live_children++;
+    /* END EXERCISE */
 }
 
 /* DOC: max-procs
@@ -109,8 +113,10 @@ static void remember_child(pid_t pid)       /* SIGCHLD blocked */
  * would leave the parent asleep with a free slot.) */
 static void wait_for_free_slot(const sigset_t *unblocked)
 {
+    /* EXERCISE fork-reap: wait, without a lost wakeup, while max_procs children live */
     while (live_children >= max_procs && !server_stopping())
         sigsuspend(unblocked);
+    /* END EXERCISE */
 }
 
 /* The child: serve one connection, exit. It owns conn_fd, never listen_fd. */
@@ -169,6 +175,7 @@ int main(int argc, char **argv)
     while (!server_stopping()) {
         wait_for_free_slot(&unblocked);
         sigprocmask(SIG_UNBLOCK, &with_sigchld, NULL);  /* reap while we sleep in accept */
+        server_service(&server);
         int conn_fd = net_accept(server.listen_fd, stats);
         sigprocmask(SIG_BLOCK, &with_sigchld, NULL);    /* from here to remember_child */
         if (conn_fd < 0)

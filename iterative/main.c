@@ -48,6 +48,7 @@ int main(int argc, char **argv)
 
     /* DOC: accept-loop */
     while (!server_stopping()) {
+        server_service(&server);
         int conn_fd = net_accept(server.listen_fd, stats);
         if (conn_fd < 0)
             continue;               /* a stop (the loop test ends it), or backed off */

@@ -160,8 +160,8 @@ static enum step read_head(struct conn *conn)
                 return enter_error(conn, 413);
             /* Build the answer while the request's fields still point into in[]. */
             bool keep_alive = request.keep_alive && !server_stopping();
-            http_respond(http->site, &request, keep_alive, http->out, HTTP_OUT_SIZE,
-                         &conn->response);
+            http_respond(http->site, &conn->session, &request, keep_alive, http->out,
+                         HTTP_OUT_SIZE, &conn->response);
             conn->start += request.head_length;
             http_body_start(&conn->body, &request, HTTP_BODY_LIMIT);
             conn->state = CONN_READING_BODY;
@@ -218,6 +218,7 @@ static enum step read_body(struct conn *conn)
  * slow reader of a large file is bounded per step, not in total. */
 static enum step wrote(struct conn *conn, ssize_t n, enum conn_state done_state, bool done)
 {
+    /* EXERCISE mux-write: after a write, go on, wait for room, or give up */
     if (n < 0) {
         if (errno == EINTR)
             return STEP_NEXT;
@@ -229,6 +230,7 @@ static enum step wrote(struct conn *conn, ssize_t n, enum conn_state done_state,
     if (done)
         conn->state = done_state;
     return STEP_NEXT;
+    /* END EXERCISE */
 }
 
 static enum step finish_response(struct conn *conn)
@@ -236,8 +238,14 @@ static enum step finish_response(struct conn *conn)
     http_response_done(&conn->response);
     if (!conn->response.close_after) {      /* keep-alive */
         if (conn->http.in_length == conn->start)
-            return enter_idle(conn);
-        return enter_reading_head(conn);    /* a pipelined request is in in[] */
+            return enter_idle(conn);        /* back to the loop: it waits for the socket */
+        enter_reading_head(conn);           /* a pipelined request is in in[] */
+        /* DOC: take-turns
+         * Answering it now, and the next, would keep the loop from everybody
+         * else. Wait for the socket to be writable instead (it is: the loop
+         * reports it next pass, after the others ready in this one).
+         * (docs/multiplex.md#fairness) */
+        return wait_for(conn, EVENT_WRITE);
     }
     /* Connection: close — shut our side, then read what the client may still
      * send until it closes too, so our answer is not destroyed by a reset. */
@@ -252,6 +260,7 @@ static enum step finish_response(struct conn *conn)
 /* DOC: sending */
 static enum step send_some(struct conn *conn)
 {
+    /* EXERCISE mux-write: write the next part of the response, never blocking */
     struct http_conn *http = &conn->http;
     ssize_t n;
     switch (conn->state) {
@@ -286,6 +295,7 @@ static enum step send_some(struct conn *conn)
             conn->bytes_left -= (uint64_t)n;
         return wrote(conn, n, CONN_SENDING_BYTES, false);
     }
+    /* END EXERCISE */
 }
 
 static enum step linger(struct conn *conn)
@@ -378,6 +388,7 @@ void conn_start(struct event_acceptor *acceptor, int conn_fd)
         .fd = conn_fd, .site = &mux->server->site, .stats = mux->stats, .pool = &mux->buffers};
     conn->mux = mux;
     conn->start = 0;
+    http_session_start(&conn->session, conn_fd);
     conn->response = (struct http_response){.file_fd = -1};
     conn->timer = (struct event_timer)EVENT_TIMER_INIT;
     list_push(&mux->conns, &conn->node);

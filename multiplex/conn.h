@@ -51,6 +51,7 @@ struct conn {
     enum conn_state state;
     /* The blocking handler's local variables, kept across returns to the loop: */
     size_t start;                   /* where the next request begins in http.in */
+    struct http_session session;    /* the per-connection limits' counts */
     size_t head_scanned;            /* bytes of that request the parser answered NEED_MORE for */
     struct http_body_reader body;   /* progress through a request body */
     struct http_response response;  /* what to send, and the file it holds */

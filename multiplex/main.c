@@ -86,11 +86,12 @@ static void serve_loop(struct server *server, int worker_id, void *context)
         .loop = loop, .server = server, .stats = stats,
         .listen_fd = event_server_socket(server, worker_id, reuseport),
         .batch = 1, .on_connection = conn_start, .data = &mux,
+        .open = &mux.count,
     };
     event_acceptor_start(&mux.acceptor);
 
     /* DOC: event-loop */
-    if (event_loop_run(loop, &server_stop_requested) != 0)
+    if (event_server_run(loop, server) != 0)
         perror("multiplex: event loop");
 
     event_acceptor_stop(&mux.acceptor);

@@ -34,6 +34,7 @@ static struct http_conn conn;
 /* Send conn_fd with one byte of data: SCM_RIGHTS needs at least one byte to ride on. */
 static int send_fd(int channel_fd, int conn_fd)
 {
+    /* EXERCISE pass-fd: one byte with conn_fd in an SCM_RIGHTS control message */
     char byte = 0;
     struct iovec data = {.iov_base = &byte, .iov_len = 1};
     union {
@@ -48,6 +49,7 @@ static int send_fd(int channel_fd, int conn_fd)
     header->cmsg_len = CMSG_LEN(sizeof(int));
     memcpy(CMSG_DATA(header), &conn_fd, sizeof conn_fd);
     return sendmsg(channel_fd, &message, MSG_NOSIGNAL) == 1 ? 0 : -1;
+    /* END EXERCISE */
 }
 
 /* The descriptor the parent sent, or -1: errno EINTR (a signal), EPIPE (the

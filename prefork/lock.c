@@ -60,8 +60,10 @@ bool accept_lock_acquire(void)
 {
     switch (lock_kind) {
     case ACCEPT_LOCK_FCNTL: {
+        /* EXERCISE prefork-lock: take the record lock, sleeping until it is free */
         struct flock lock = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
         return fcntl(lock_fd, F_SETLKW, &lock) == 0;    /* EINTR: a signal */
+        /* END EXERCISE */
     }
     case ACCEPT_LOCK_MUTEX: {
         /* Never EINTR: a signal runs its handler and the wait goes on, so the
@@ -79,8 +81,10 @@ bool accept_lock_acquire(void)
 void accept_lock_release(void)
 {
     if (lock_kind == ACCEPT_LOCK_FCNTL) {
+        /* EXERCISE prefork-lock: give the record lock back */
         struct flock lock = {.l_type = F_UNLCK, .l_whence = SEEK_SET};
         fcntl(lock_fd, F_SETLK, &lock);
+        /* END EXERCISE */
     } else if (lock_kind == ACCEPT_LOCK_MUTEX) {
         pthread_mutex_unlock(lock_mutex);
     }

@@ -139,7 +139,9 @@ def raise_nofile(count):
 def idle_bytes(bin_dir, config, count, hold_s, root, kernel=None):
     """(bytes per connection, connections answered again after the hold) for count
     idle connections. kernel, a dict, gets the kernel's growth per connection."""
-    with ts.Server(bin_dir, config, root=root, timeout_ms=600000) as server:
+    # --max-conns (default 1024; per loop in multiplex and coroutine) must leave room.
+    with ts.Server(bin_dir, config, ["--max-conns", str(count + 100)], root=root,
+                   timeout_ms=600000) as server:
         time.sleep(0.2)             # let the workers start
         before = pss_bytes(server)
         kernel_before = kernel_bytes() if kernel is not None else {}

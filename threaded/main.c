@@ -141,11 +141,13 @@ static void start_connection_thread(struct server *server, int slot, int conn_fd
 static void serve_thread_per_connection(struct server *server)
 {
     live_init(&live, server->options.max_conns);
+    server->options.max_conns_enforced = "total, accepts wait above it";
     struct worker_stats *stats = &server->stats->workers[0];
     while (!server_stopping()) {
         int slot = live_reserve(&live);
         if (slot < 0)
             break;                  /* stop requested while waiting for room */
+        server_service(server);
         int conn_fd = net_accept(server->listen_fd, stats);
         if (conn_fd < 0) {
             live_release(&live, slot);

@@ -67,6 +67,7 @@ static void *pool_thread_main(void *argument)
 static void accept_into_queue(struct server *server, struct worker_stats *stats)
 {
     while (!server_stopping()) {
+        server_service(server);
         int conn_fd = net_accept(server->listen_fd, stats);
         if (conn_fd < 0)
             continue;
@@ -81,17 +82,18 @@ static void accept_into_queue(struct server *server, struct worker_stats *stats)
 /* accept-lock: the pool accepts, the main thread only waits for the stop
  * signal. sigsuspend unblocks and sleeps in one step, so a signal that arrives
  * just before cannot be missed (it stays pending until then). */
-static void wait_for_stop(void)
+static void wait_for_stop(struct server *server)
 {
     sigset_t stop_signals, unblocked;
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGINT);
-    sigaddset(&stop_signals, SIGTERM);
+    server_stop_signals(&stop_signals);     /* SIGUSR1 too: it ends sigsuspend */
     pthread_sigmask(SIG_BLOCK, &stop_signals, &unblocked);
-    sigdelset(&unblocked, SIGINT);
-    sigdelset(&unblocked, SIGTERM);
-    while (!server_stopping())
+    for (int signal_number = 1; signal_number < NSIG; signal_number++)
+        if (sigismember(&stop_signals, signal_number) == 1)
+            sigdelset(&unblocked, signal_number);
+    while (!server_stopping()) {
+        server_service(server);
         sigsuspend(&unblocked);
+    }
     pthread_sigmask(SIG_UNBLOCK, &stop_signals, NULL);
 }
 
@@ -125,7 +127,7 @@ void prethread_run(struct server *server, int threads, bool use_queue)
     if (use_queue)
         accept_into_queue(server, &server->stats->workers[threads]);
     else
-        wait_for_stop();
+        wait_for_stop(server);
 
     /* Stop: end idle connections, wake every thread where it sleeps (the queue;
      * a thread in accept() was woken already: the stop signal's handler shut

@@ -31,6 +31,7 @@ void queue_init(struct queue *queue, int capacity)
 /* DOC: queue-insert */
 bool queue_insert(struct queue *queue, int conn_fd)
 {
+    /* EXERCISE queue: the producer's side, waiting while the queue is full */
     pthread_mutex_lock(&queue->lock);
     /* Full. A signal does not wake a condition variable, so the main thread
      * waits in half-second steps and looks at the stop flag between them. */
@@ -46,10 +47,12 @@ bool queue_insert(struct queue *queue, int conn_fd)
     }
     pthread_mutex_unlock(&queue->lock);
     return inserted;
+    /* END EXERCISE */
 }
 
 int queue_remove(struct queue *queue, struct worker_stats *worker)
 {
+    /* EXERCISE queue: the consumers' side, waiting while the queue is empty */
     pthread_mutex_lock(&queue->lock);
     stats_wait_begin(worker);
     while (queue->count == 0 && !queue->closed)
@@ -64,6 +67,7 @@ int queue_remove(struct queue *queue, struct worker_stats *worker)
     }
     pthread_mutex_unlock(&queue->lock);
     return conn_fd;
+    /* END EXERCISE */
 }
 
 void queue_close(struct queue *queue)

@@ -5,6 +5,8 @@
 #include <signal.h>
 #include <stddef.h>
 
+#include "server.h"
+
 static size_t stack_size;           /* 0: glibc's default */
 
 int spawn_default_stack_kb(void)
@@ -34,9 +36,7 @@ int spawn_thread(void *(*function)(void *), void *argument)
     /* A new thread inherits its creator's signal mask: block the stop signals
      * around the creation, and the main thread alone keeps receiving them. */
     sigset_t stop_signals, old;
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGINT);
-    sigaddset(&stop_signals, SIGTERM);
+    server_stop_signals(&stop_signals);
     pthread_sigmask(SIG_BLOCK, &stop_signals, &old);
     pthread_t thread;
     int error = pthread_create(&thread, &attributes, function, argument);

@@ -45,6 +45,7 @@ IO_TIMEOUT_S = 5.0                 # every socket operation
 STOP_TIMEOUT_S = 5.0               # SIGTERM to exit
 MTIME = 1704164645                 # every file's mtime: Tue, 02 Jan 2024 03:04:05 GMT
 SECRET = b"SECRET-7f3a9c-outside-the-root"
+HIDDEN = b"HIDDEN-5e1b2d-a-dot-file"
 STARTUP_LINE = re.compile(r"^(\S+) listening on http://([^ /]+):(\d+)/ root=(.+) pid=(\d+)$")
 HTTP_DATE = re.compile(r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d "
                        r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} "
@@ -86,6 +87,10 @@ class DocRoot:
         self.add("/sub/index.html", b"<h1>sub index</h1>\n")
         self.add("/sub/b.txt", b"bee\n")
         self.add("/noindex/listing-marker.txt", b"should never be listed\n")
+        self.add("/.env", HIDDEN + b"\n")
+        self.add("/.git/config", HIDDEN + b"\n")
+        self.add("/sub/.hidden", HIDDEN + b"\n")
+        self.add("/.well-known/security.txt", b"Contact: nobody\n")
         self.add("/private.txt", b"mode 000\n")
         os.chmod(self.path("/private.txt"), 0)
         self.write(os.path.join(self.base, "secret"), SECRET + b"\n")
@@ -150,8 +155,8 @@ class Client:
     """One connection to the server. Responses are framed by Content-Length
     (HEAD and 304 carry none), so several pipelined ones can be read in turn."""
 
-    def __init__(self, port, timeout=IO_TIMEOUT_S):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    def __init__(self, port, timeout=IO_TIMEOUT_S, address="127.0.0.1"):
+        self.sock = socket.create_connection((address, port), timeout=timeout)
         self.buffer = b""
         self.timeout = timeout
 
@@ -441,6 +446,7 @@ class Context:
         self.server = None
         self.stopped = False
         self.clients = []
+        self.extra_processes = []           # started by a case itself (start_process)
         self.workdir = tempfile.mkdtemp(prefix="case-", dir=docroot.base)
 
     def argv(self, extra=(), port="0"):
@@ -491,6 +497,8 @@ class Context:
         problems = []
         for client in self.clients:
             client.close()
+        for process in self.extra_processes:
+            process.kill()
         if self.server and not self.stopped:
             if passed:
                 try:
@@ -915,6 +923,186 @@ def case_stats_file(t):
            f"per_worker connections sum to {per_worker}, totals say {totals['connections']}")
 
 
+# ---------------------------------------------------------------- cases: hostile clients
+
+def hidden(target):
+    """A dot-file answers 404 however the path spells it (docs/design.md#dot-files)."""
+    def case(t):
+        response = t.get(target)
+        expect(HIDDEN not in response.body, f"GET {target} served a dot-file: {response!r}")
+        expect_status(response, 404, f"GET {target}")
+    return case
+
+
+def case_dotfiles_option(t):
+    expect_file(t, t.get("/.env"), "/.env", "application/octet-stream", "--dotfiles GET /.env")
+
+
+def case_keepalive_requests(t):
+    """--keepalive-requests 3: the third answer says Connection: close, and
+    the fourth pipelined request is never answered."""
+    client = t.connect()
+    client.send(request("/a.txt") * 4)
+    for n in (1, 2, 3):
+        response = client.read_response()
+        expect_status(response, 200, f"request {n} of 4 pipelined")
+        closes = (response.get("Connection") or "").lower() == "close"
+        expect(closes == (n == 3), f"answer {n}: Connection {response.get('Connection')!r}")
+    expect_closed(client, "after --keepalive-requests 3")
+
+
+def case_lab_cpu_budget(t):
+    """Three pipelined /lab/cpu/700000 on one connection: 1.4 s fit the
+    connection's 2 s of /lab/cpu, the third does not: 503, the reason, closed."""
+    client = t.connect(timeout=10)
+    client.send(request("/lab/cpu/700000") * 3)
+    for n in (1, 2):
+        expect_status(client.read_response(), 200, f"/lab/cpu/700000 number {n}")
+    response = client.read_response()
+    expect_status(response, 503, "the third /lab/cpu/700000 (past 2 s)")
+    expect(b"/lab/cpu" in response.body, f"503 without the reason: {show(response.body)}")
+    expect_closed(client, "503 after the /lab/cpu budget")
+
+
+def start_process(t, extra):
+    """Start the binary with extra options; the first stdout line and the process."""
+    process = Process(t.argv(extra), t.workdir)
+    t.extra_processes.append(process)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        out = process.stdout()
+        if b"\n" in out:
+            return out.split(b"\n", 1)[0].decode(errors="replace"), process
+        if process.popen.poll() is not None:
+            raise Failure(f"{' '.join(extra)}: exited {process.popen.poll()}: "
+                          f"{process.stderr_tail()!r}")
+        time.sleep(0.005)
+    raise Failure(f"{' '.join(extra)}: no start-up line in 10 s")
+
+
+def case_ipv6_brackets(t):
+    probe = socket.socket(socket.AF_INET6)
+    try:
+        probe.bind(("::1", 0))
+    except OSError:
+        raise Skip("no ::1 on this host")
+    finally:
+        probe.close()
+    line, _ = start_process(t, ["--bind", "::1"])
+    expect(re.search(r" listening on http://\[::1\]:\d+/ ", line),
+           f"--bind ::1: start-up line {line!r}, expected http://[::1]:PORT/")
+
+
+def case_exposed_bind(t):
+    """--bind 0.0.0.0: one warning line naming what is reachable; a loopback peer
+    still gets the files and /lab/. Tests send traffic to 127.0.0.1 only, so a
+    peer that is not loopback (403 from /lab/ unless --lab-public) is the unit
+    test's job (tests/unit/test_http_response.c, test_lab_peers)."""
+    for extra in (["--bind", "0.0.0.0"], ["--bind", "0.0.0.0", "--lab-public"]):
+        line, process = start_process(t, extra)
+        match = re.search(r":(\d+)/ ", line)
+        expect(match, f"start-up line {line!r}")
+        time.sleep(0.1)
+        err = process.stderr().decode(errors="replace").strip().splitlines()
+        expect(len(err) == 1 and "warning" in err[0] and "0.0.0.0" in err[0],
+               f"{' '.join(extra)}: stderr should be one warning line, got {err!r}")
+        for target in ("/a.txt", "/lab/bytes/10"):
+            client = Client(int(match.group(1)))
+            t.clients.append(client)
+            client.send(request(target, headers=["Connection: close"]))
+            expect_status(client.read_response(), 200, f"{' '.join(extra)}: GET {target} "
+                                                       "from 127.0.0.1")
+        os.kill(process.popen.pid, signal.SIGTERM)
+        expect(process.wait(STOP_TIMEOUT_S) == 0, "exit status after SIGTERM")
+
+
+def case_stats_file_unwritable(t):
+    for path, reason in (("/nonexistent-dir/stats.json", b"No such file or directory"),
+                         (t.workdir, b"Is a directory")):
+        status, out, err = t.run(t.argv()[1:] + ["--stats-file", path])
+        expect(status == 1, f"--stats-file {path}: exit status {status}, expected 1 at start")
+        expect(reason in err and len(err.strip().splitlines()) == 1,
+               f"--stats-file {path}: stderr {show(err, 200)}, expected one line with "
+               f"{reason.decode()!r}")
+        expect(b"listening" not in out, f"--stats-file {path}: printed {show(out)}")
+
+
+def read_stats(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError) as error:
+        raise Failure(f"stats file {path}: {error}")
+
+
+def case_signals(t):
+    """SIGUSR1 writes the stats file and the server goes on; SIGUSR2 is
+    ignored; SIGHUP stops it like SIGTERM (stats written, status 0)."""
+    stats_path = os.path.join(t.workdir, "stats.json")
+    t.start(["--stats-file", stats_path])
+    expect_status(t.get("/a.txt"), 200, "GET /a.txt")
+    os.kill(t.server.pid, signal.SIGUSR1)
+    deadline = time.monotonic() + 3
+    while not os.path.exists(stats_path) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    expect(os.path.exists(stats_path), "no stats file 3 s after SIGUSR1")
+    expect(read_stats(stats_path)["totals"]["requests"] >= 1, "SIGUSR1 stats: no request")
+    os.kill(t.server.pid, signal.SIGUSR2)
+    time.sleep(0.2)
+    expect_status(t.get("/a.txt"), 200, "GET /a.txt after SIGUSR1 and SIGUSR2")
+    os.remove(stats_path)
+    t.stopped = True
+    os.kill(t.server.pid, signal.SIGHUP)
+    status = t.server.process.wait(STOP_TIMEOUT_S)
+    t.server.process.reap_group()
+    expect(status == 0, f"exit status {status} after SIGHUP, expected 0")
+    expect(read_stats(stats_path)["totals"]["requests"] == 2, "stats after SIGHUP")
+
+
+def case_max_conns(t):
+    """--max-conns 2: event loops answer a third connection 503; threaded's
+    thread per connection leaves it waiting until one ends; the others are
+    bound by their workers and say so in --help."""
+    threaded = t.name == "threaded" and "--pool" not in t.words
+    if t.name not in ("multiplex", "coroutine") and not threaded:
+        raise Skip("bound by its workers, not --max-conns")
+    stats_path = os.path.join(t.workdir, "stats.json")
+    t.start(["--max-conns", "2", "--stats-file", stats_path])
+    workers = int(t.words[t.words.index("--workers") + 1]) if "--workers" in t.words else 1
+    held = []
+    if threaded:
+        for n in range(2):
+            client = t.connect()
+            client.send(request("/a.txt"))
+            expect_status(client.read_response(), 200, f"connection {n + 1} within --max-conns")
+            held.append(client)
+        extra = t.connect()
+        extra.send(request("/a.txt", headers=["Connection: close"]))
+        closed, data = extra.wait_closed(0.5)
+        expect(not closed and not data, "threaded answered beyond --max-conns")
+        held[0].close()
+        expect_status(extra.read_response(), 200, "the waiting connection once one ended")
+    else:
+        # Per loop: with N loops the kernel may give any loop the next one, so
+        # the first 503 comes at the 3rd connection at the soonest, and at the
+        # (2N + 1)-th at the latest.
+        statuses = []
+        while 503 not in statuses and len(statuses) <= 2 * workers:
+            client = t.connect()
+            client.send(request("/a.txt"))
+            statuses.append(client.read_response().status)
+            held.append(client)
+        expect(statuses[:2] == [200, 200] and statuses[-1] == 503 and
+               set(statuses[:-1]) == {200},
+               f"--max-conns 2 with {workers} loop(s): statuses {statuses}")
+    for client in held:
+        client.close()
+    t.stop_server()
+    options = read_stats(stats_path)["options"]
+    expect(options.get("max_conns") == 2 and options.get("max_conns_enforced") not in
+           (None, "no"), f"stats options {options}")
+
+
 # ---------------------------------------------------------------- the table
 
 H = "Host: 127.0.0.1\r\n"
@@ -1017,6 +1205,20 @@ CASES = [
     ("port_in_use", case_port_in_use, NO_SERVER),
     ("sigterm_right_after_request", case_sigterm_after_request, NO_SERVER),
     ("sigterm_stats_file", case_stats_file, NO_SERVER),
+    ("hidden_dotfile_404", hidden("/.env"), SERVER),
+    ("hidden_encoded_dot_404", hidden("/%2eenv"), SERVER),
+    ("hidden_git_config_404", hidden("/.git/config"), SERVER),
+    ("hidden_in_subdir_404", hidden("/sub/.hidden"), SERVER),
+    ("hidden_after_dotdot_404", hidden("/sub/../.env"), SERVER),
+    ("well_known_200", get_file("/.well-known/security.txt", "text/plain"), SERVER),
+    ("dotfiles_option_200", case_dotfiles_option, {"options": ["--dotfiles"]}),
+    ("keepalive_requests_3", case_keepalive_requests, {"options": ["--keepalive-requests", "3"]}),
+    ("lab_cpu_budget_503", case_lab_cpu_budget, SERVER),
+    ("ipv6_start_line_brackets", case_ipv6_brackets, NO_SERVER),
+    ("exposed_bind_warning_and_lab", case_exposed_bind, NO_SERVER),
+    ("stats_file_unwritable_at_start", case_stats_file_unwritable, NO_SERVER),
+    ("sigusr1_sigusr2_sighup", case_signals, NO_SERVER),
+    ("max_conns_kept", case_max_conns, NO_SERVER),
 ]
 
 

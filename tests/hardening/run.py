@@ -295,7 +295,8 @@ def build_client(directory):
     binary = os.path.join(directory, "client")
     if not os.path.exists(binary):
         subprocess.run([os.environ.get("CC", "cc"), "-std=c17", "-O2", "-D_GNU_SOURCE", "-o",
-                        binary, os.path.join(ts.ROOT, "bench", "client.c")],
+                        binary, os.path.join(ts.ROOT, "bench", "client.c"),
+                        os.path.join(ts.ROOT, "bench", "histogram.c")],
                        check=True, capture_output=True, text=True)
     return binary
 
@@ -397,14 +398,13 @@ def main():
             results.check(f"{name}: binary exists", False, f"no {args.bin_dir}/{name}")
             continue
         for check in checks:
-            try:
-                if check == "resources":
-                    check_resources(results, args.bin_dir, root, name, args.connections,
-                                    build_client(os.path.dirname(root)))
-                else:
-                    globals()[f"check_{check}"](results, args.bin_dir, root, name)
-            except Exception as error:   # a check that blew up is a failure, not a crash
-                results.check(f"{check} {name}", False, f"{type(error).__name__}: {error}")
+            if check == "resources":
+                ts.run_check(results, f"{check} {name}", lambda: check_resources(
+                    results, args.bin_dir, root, name, args.connections,
+                    build_client(os.path.dirname(root))))
+            else:
+                ts.run_check(results, f"{check} {name}", globals()[f"check_{check}"], results,
+                             args.bin_dir, root, name)
     return results.finish()
 
 

@@ -211,6 +211,15 @@ def make_root(directory):
     return directory
 
 
+def run_check(results, name, function, *args):
+    """function(*args); one that blows up is a failed check named name, not the
+    end of the suite."""
+    try:
+        function(*args)
+    except Exception as error:
+        results.check(name, False, f"{type(error).__name__}: {error}")
+
+
 class Results:
     """Counts cases and prints the closing line every suite ends with."""
 

@@ -378,7 +378,8 @@ static void test_handler_stack(void **state)
 
     /* The io layer's default socket timeout: no poll() before each call, and all
      * the answers fit in the socket buffer, so one coroutine can run it all. */
-    struct server_options options = {.timeout_ms = 10000, .lab = true};
+    struct server_options options = {.timeout_ms = 10000, .lab = true,
+                                      .keepalive_requests = 1000};
     struct http_site site = {.root_fd = open(dir, O_PATH | O_DIRECTORY), .options = &options};
     assert_true(site.root_fd >= 0);
     int pair[2];

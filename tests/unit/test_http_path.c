@@ -351,6 +351,31 @@ static void test_normalize_then_open(void **state)
     }
 }
 
+/* ---- http_path_hidden ---------------------------------------------------------- */
+
+static void test_hidden(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *relative;       /* as http_path_normalize leaves it */
+        bool hidden;
+    } cases[] = {
+        {".env", true},           {".git/config", true},        {"a/.git/config", true},
+        {"a/b/.c", true},         {"..a", true},                {"...", true},
+        {".well-known/.x", true}, {".well-knownx/y", true},     {"a/.well-known/x", true},
+        {".", false},             {"a.txt", false},             {"dir/file.name", false},
+        {"a/b./c", false},        {".well-known", false},       {".well-known/x", false},
+        {".well-known/a/b", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        if (http_path_hidden(cases[i].relative) != cases[i].hidden) {
+            print_error("%s: expected %s\n", cases[i].relative,
+                        cases[i].hidden ? "hidden" : "not hidden");
+            fail();
+        }
+    }
+}
+
 int main(void)
 {
     struct CMUnitTest tests[NORMALIZE_CASES + 1];
@@ -368,6 +393,7 @@ int main(void)
         cmocka_unit_test(test_open_fifo),
         cmocka_unit_test(test_open_outside),
         cmocka_unit_test(test_normalize_then_open),
+        cmocka_unit_test(test_hidden),
     };
     failed += cmocka_run_group_tests_name("http_path_open", open_tests, tree_setup,
                                           tree_teardown);

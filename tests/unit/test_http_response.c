@@ -14,6 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -46,6 +49,13 @@ static void make_file(const char *relative, const char *content, size_t length)
     close(fd);
 }
 
+static int make_dir(const char *relative)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/%s", base, relative);
+    return mkdir(path, 0755);
+}
+
 static void make_sized(const char *relative, size_t length)
 {
     char *content = malloc(length);
@@ -69,12 +79,15 @@ static int root_setup(void **state)
     make_sized("inline.bin", HTTP_INLINE_BODY_MAX);
     make_sized("sendfile.bin", HTTP_INLINE_BODY_MAX + 1);
     make_sized("big.bin", 100000);
-    char dir[128];
-    snprintf(dir, sizeof dir, "%s/dir", base);
-    if (mkdir(dir, 0755) != 0)
+    if (make_dir("dir") != 0 || make_dir(".well-known") != 0)
         return -1;
     make_file("dir/index.html", "<h1>index</h1>\n", 15);
-    options = (struct server_options){.root = base, .lab = true, .timeout_ms = 10000};
+    make_file(".env", "KEY=1\n", 6);
+    make_file("dir/.secret", "KEY=2\n", 6);
+    make_file(".well-known/info.txt", "info\n", 5);
+    make_file(".well-known/.env", "KEY=3\n", 6);
+    options = (struct server_options){.root = base, .lab = true, .timeout_ms = 10000,
+                                        .keepalive_requests = 1000};
     site.options = &options;
     site.root_fd = open(base, O_PATH | O_DIRECTORY | O_CLOEXEC);
     return site.root_fd < 0 ? -1 : 0;
@@ -98,14 +111,15 @@ struct answer {
     long content_length;            /* -1 if none */
 };
 
-/* Parse request (it must be COMPLETE) and answer it. */
-static void ask(const char *request_text, struct answer *a)
+/* Parse request (it must be COMPLETE) and answer it as the next request of
+ * session's connection. */
+static void ask_in(struct http_session *session, const char *request_text, struct answer *a)
 {
     struct http_request request;
     assert_int_equal(http_parse_request(request_text, strlen(request_text), 0, &request),
                      HTTP_PARSE_COMPLETE);
     memset(a, 0, sizeof *a);
-    http_respond(&site, &request, request.keep_alive, a->out, HTTP_OUT_SIZE, &a->response);
+    http_respond(&site, session, &request, request.keep_alive, a->out, HTTP_OUT_SIZE, &a->response);
     assert_true(a->response.head_length > 0 && a->response.head_length <= HTTP_OUT_SIZE);
     a->out[a->response.head_length] = '\0';
     char *end = strstr(a->out, "\r\n\r\n");
@@ -115,6 +129,14 @@ static void ask(const char *request_text, struct answer *a)
     a->content_length = field != NULL && (size_t)(field - a->out) < a->fields_end
                             ? atol(field + strlen("\r\nContent-Length: "))
                             : -1;
+}
+
+/* The same on a connection of its own. */
+static void ask(const char *request_text, struct answer *a)
+{
+    struct http_session session;
+    http_session_start(&session, -1);
+    ask_in(&session, request_text, a);
 }
 
 /* The value of a field in the head, as a static string; NULL if absent. */
@@ -503,6 +525,113 @@ static void test_no_lab(void **state)
     options.lab = true;
 }
 
+static void test_dotfiles(void **state)
+{
+    (void)state;
+    struct answer a;
+    static const char *const hidden[] = {"/.env", "/%2eenv", "/.git/config", "/dir/.secret",
+                                         "/dir/../.env", "/.well-known/.env"};
+    for (size_t i = 0; i < sizeof hidden / sizeof hidden[0]; i++) {
+        char request[128];
+        snprintf(request, sizeof request, "GET %s HTTP/1.1\r\nHost: h\r\n\r\n", hidden[i]);
+        ask(request, &a);
+        check_common(&a, 404, false);
+        assert_false(a.response.close_after);
+    }
+    ask("GET /.well-known/info.txt HTTP/1.1\r\nHost: h\r\n\r\n", &a);
+    check_common(&a, 200, false);
+    options.dotfiles = true;
+    ask("GET /.env HTTP/1.1\r\nHost: h\r\n\r\n", &a);
+    check_common(&a, 200, false);
+    assert_memory_equal(a.out + a.fields_end, "KEY=1\n", 6);
+    options.dotfiles = false;
+}
+
+static void test_keepalive_requests(void **state)
+{
+    (void)state;
+    struct answer a;
+    struct http_session session;
+    http_session_start(&session, -1);
+    options.keepalive_requests = 3;
+    for (int n = 1; n <= 3; n++) {
+        ask_in(&session, "GET /small.txt HTTP/1.1\r\nHost: h\r\n\r\n", &a);
+        check_common(&a, 200, false);
+        assert_int_equal(a.response.close_after, n == 3);
+        const char *connection = field(&a, "Connection");
+        assert_true(n == 3 ? connection != NULL && strcmp(connection, "close") == 0
+                           : connection == NULL);
+    }
+    options.keepalive_requests = 1000;
+}
+
+static void test_lab_cpu_budget(void **state)
+{
+    (void)state;
+    struct answer a;
+    struct http_session session;
+    http_session_start(&session, -1);
+    session.lab_cpu_us = HTTP_LAB_CPU_BUDGET_US - 100;     /* as if it had spun that long */
+    ask_in(&session, "GET /lab/cpu/100 HTTP/1.1\r\nHost: h\r\n\r\n", &a);
+    check_common(&a, 200, false);
+    assert_false(a.response.close_after);
+    ask_in(&session, "GET /lab/cpu/1 HTTP/1.1\r\nHost: h\r\n\r\n", &a);
+    check_common(&a, 503, false);
+    assert_true(a.response.close_after);
+    assert_non_null(strstr(a.out + a.fields_end, "/lab/cpu"));
+    ask("GET /lab/cpu/1 HTTP/1.1\r\nHost: h\r\n\r\n", &a);   /* a new connection */
+    check_common(&a, 200, false);
+}
+
+/* A connected TCP socket over loopback: its peer is 127.0.0.1. */
+static int loopback_socket(int *other, int *listener)
+{
+    struct sockaddr_in address = {.sin_family = AF_INET,
+                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t length = sizeof address;
+    *listener = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(*listener >= 0);
+    assert_int_equal(bind(*listener, (struct sockaddr *)&address, sizeof address), 0);
+    assert_int_equal(listen(*listener, 1), 0);
+    assert_int_equal(getsockname(*listener, (struct sockaddr *)&address, &length), 0);
+    *other = socket(AF_INET, SOCK_STREAM, 0);
+    assert_int_equal(connect(*other, (struct sockaddr *)&address, sizeof address), 0);
+    int fd = accept(*listener, NULL, NULL);
+    assert_true(fd >= 0);
+    return fd;
+}
+
+static void test_lab_peers(void **state)
+{
+    (void)state;
+    struct answer a;
+    struct http_session session;
+    /* A UNIX socket's peer is no loopback address: it stands for a remote client. */
+    int pair[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, pair), 0);
+    http_session_start(&session, pair[0]);
+    ask_in(&session, "GET /lab/bytes/1 HTTP/1.1\r\nHost: h\r\n\r\n", &a);
+    check_common(&a, 403, false);
+    assert_non_null(strstr(a.out + a.fields_end, "--lab-public"));
+    ask_in(&session, "GET /small.txt HTTP/1.1\r\nHost: h\r\n\r\n", &a);
+    check_common(&a, 200, false);                       /* files for everyone */
+    options.lab_public = true;
+    ask_in(&session, "GET /lab/bytes/1 HTTP/1.1\r\nHost: h\r\n\r\n", &a);
+    check_common(&a, 200, false);
+    options.lab_public = false;
+    close(pair[0]);
+    close(pair[1]);
+
+    int other, listener;
+    int fd = loopback_socket(&other, &listener);
+    http_session_start(&session, fd);
+    ask_in(&session, "GET /lab/bytes/1 HTTP/1.1\r\nHost: h\r\n\r\n", &a);
+    check_common(&a, 200, false);
+    close(fd);
+    close(other);
+    close(listener);
+}
+
 static void test_lab_crash(void **state)
 {
     (void)state;
@@ -522,7 +651,9 @@ static void test_lab_crash(void **state)
         struct http_request request;
         const char *text = "GET /lab/crash HTTP/1.1\r\nHost: h\r\n\r\n";
         http_parse_request(text, strlen(text), 0, &request);
-        http_respond(&site, &request, true, a.out, HTTP_OUT_SIZE, &a.response);
+        struct http_session session;
+        http_session_start(&session, -1);
+        http_respond(&site, &session, &request, true, a.out, HTTP_OUT_SIZE, &a.response);
         _exit(0);                               /* reached only if it did not crash */
     }
     int status;
@@ -621,6 +752,8 @@ int main(void)
         cmocka_unit_test(test_respond_error),    cmocka_unit_test(test_lab_bytes),
         cmocka_unit_test(test_lab_sleep_and_cpu), cmocka_unit_test(test_no_lab),
         cmocka_unit_test(test_lab_crash),        cmocka_unit_test(test_dates),
+        cmocka_unit_test(test_dotfiles),         cmocka_unit_test(test_keepalive_requests),
+        cmocka_unit_test(test_lab_cpu_budget),   cmocka_unit_test(test_lab_peers),
         cmocka_unit_test(test_mime_types),       cmocka_unit_test(test_cached_answer),
     };
     return cmocka_run_group_tests_name("http_response", tests, root_setup, root_teardown);

@@ -1,0 +1,305 @@
+#!/usr/bin/env python3
+"""exercises.py [--dest DIR] [--only ID[,ID]] [--list] — write the student tree: a copy of the
+project's tracked files in which every region of the servers' code marked
+
+    /* EXERCISE ID: what the region does */
+    ...the reference code...
+    /* END EXERCISE */
+
+is replaced by a stub that compiles (with -Werror) and fails the exercise's
+checks quickly: the task, in a comment that names the chapter section to read
+first, and just enough code to build. The regions are cut from the reference
+sources, so an exercise cannot drift from them; an ID may mark several regions
+(the two halves of the queue), each with its own stub, in order.
+
+EXERCISES below is the table `make grade` (scripts/grade.py) reads too: per
+exercise the stubs, the section to read and the checks that prove it.
+Files the copy leaves as they are keep their modification times, so a build
+tree copied next to them rebuilds only what the stubs changed.
+
+--only cuts only those exercises (the others stay the reference code);
+--list prints the exercises, one a line. Default DEST: build/student (it is
+emptied first). Exit status 2, with one line naming the problem, when a marker
+and the table disagree. The exercises are described in docs/labs/exercises.md.
+"""
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BEGIN = re.compile(r"^(\s*)/\* EXERCISE ([a-z0-9-]+): (.*) \*/\s*$")
+END = re.compile(r"^\s*/\* END EXERCISE \*/\s*$")
+
+# The black-box cases each exercise runs against its configuration: the basic
+# answers, keep-alive and pipelining, a slow handler, both timeouts and a stop.
+BLACKBOX_CASES = ("get_html,big_file_sha256,keep_alive_two_requests,pipeline_three_in_order,"
+                  "lab_sleep_100,idle_timeout,stalled_header,sigterm_right_after_request")
+
+
+def blackbox(config, bin_dir="build/bin", limit=60):
+    """A check: the black-box cases against one configuration, with the servers
+    of bin_dir (build-san-thread/bin: built with TSan)."""
+    where = " under TSan" if "san-thread" in bin_dir else ""
+    return {"name": f"blackbox [{config}]{where}", "points": 10, "bin_dir": bin_dir,
+            "argv": ["tests/blackbox/run.py", "--server", config, "--case", BLACKBOX_CASES],
+            "lines": None, "sleeps": None, "limit": limit}
+
+
+def suite_check(suite, only, points, lines=None, sleeps=None, limit=20):
+    """A check: one --only case of tests/process or tests/eventloop. With lines,
+    only its result lines containing that text count (at least one must be
+    there); with sleeps=(LOW, HIGH), the herd line containing it must measure
+    LOW <= sleeps/connection <= HIGH."""
+    return {"name": f"{suite} --only {only}" + (f" [{lines}]" if lines else ""),
+            "points": points, "bin_dir": "build/bin",
+            "argv": [f"tests/{suite}/run.py", "--only", only],
+            "lines": lines, "sleeps": sleeps, "limit": limit}
+
+
+# The accept lock adds one sleep per connection to the one in accept(): the
+# next worker's, in the lock (2.3-2.6 with the reference, 16 workers, Linux 6;
+# up to 4.5 on a loaded machine); no lock at all measures 1.05, a lock taken
+# by polling or a herd of 16 woken workers far more.
+LOCK_SLEEPS = (1.5, 8.0)
+
+EXERCISES = {
+    "fork-reap": {
+        "file": "fork_per_conn/main.c",
+        "read": "docs/fork_per_conn.md#the-sigchld-handler",
+        "task": """Reap the children and bound how many run (--max-procs).
+reap_children is the SIGCHLD handler: reap every child that has exited (one
+signal may stand for several), without blocking, and keep children[] and
+live_children true; remember_child records a new child. wait_for_free_slot
+waits while max_procs children live, with no lost wakeup between the test
+and the wait (docs/fork_per_conn.md#race-2-check-then-wait--the-lost-wakeup).
+Until then every child stays a zombie and nothing bounds them.""",
+        "stubs": ["(void)signal_number;", "(void)pid;",
+                  "(void)unblocked;               /* never waits: nothing bounds the children */"],
+        "checks": [blackbox("fork_per_conn --max-procs 8"),
+                   suite_check("process", "zombies", 10),
+                   suite_check("process", "max-procs", 10)],
+    },
+    "prefork-lock": {
+        "file": "prefork/lock.c",
+        "read": "docs/prefork.md#--accept-lock-fcntl--mutex-unp-307308",
+        "task": """The fcntl accept lock (--accept-lock fcntl). accept_lock_acquire
+takes a write lock on lock_fd, sleeping until it is free, and says whether it
+holds it (false when a signal interrupted the wait); accept_lock_release gives
+it back. The kernel drops the lock of a child that dies holding it.""",
+        "stubs": ["""usleep(100 * 1000);         /* no lock yet: never held, and no busy loop */
+return false;""", """/* nothing to release yet */"""],
+        "checks": [blackbox("prefork --workers 2 --accept-lock fcntl"),
+                   suite_check("process", "kill", 10, lines="--accept-lock fcntl"),
+                   suite_check("process", "herd", 10, lines="herd prefork --accept-lock fcntl",
+                               sleeps=LOCK_SLEEPS, limit=30)],
+    },
+    "pass-fd": {
+        "file": "prefork/dispatch.c",
+        "read": "docs/prefork.md#--dispatch-pass-fd-unp-309",
+        "task": """The parent's side of --dispatch pass-fd. send_fd sends conn_fd to a
+child over its Unix socket: one byte of data carrying an SCM_RIGHTS control
+message with the descriptor (receive_fd, just below, is the child's side).
+0 when sent, -1 with errno set otherwise; never SIGPIPE.""",
+        "stubs": ["""(void)channel_fd, (void)conn_fd;
+errno = ENOSYS;
+return -1;"""],
+        "checks": [blackbox("prefork --workers 2 --dispatch pass-fd"),
+                   suite_check("process", "counters", 10, lines="--dispatch pass-fd")],
+    },
+    "queue": {
+        "file": "threaded/queue.c",
+        "read": "docs/threaded.md#the-model",
+        "task": """The bounded queue of --pool-mode queue: one mutex, two condition
+variables. queue_insert (the main thread) waits while the queue is full (in
+timed steps, looking at server_stopping() between them), then appends conn_fd
+and wakes one consumer; false if the queue is closed. queue_remove (a pool
+thread) waits while it is empty and not closed, then takes the oldest
+descriptor and wakes the producer; -1 once it is closed and empty. Count the
+wait with stats_wait_begin/stats_wait_end.""",
+        "stubs": ["""(void)queue, (void)conn_fd;
+return false;                   /* every connection is closed unanswered */""",
+                  """(void)queue, (void)worker;
+return -1;                      /* the pool thread ends at once */"""],
+        "checks": [blackbox("threaded --pool 4 --pool-mode queue"),
+                   blackbox("threaded --pool 1 --pool-mode queue"),
+                   blackbox("threaded --pool 4 --pool-mode queue", "build-san-thread/bin")],
+    },
+    "mux-write": {
+        "file": "multiplex/conn.c",
+        "read": "docs/multiplex.md#the-state-machine",
+        "task": """One step of the state machine: sending the response without blocking.
+send_some writes what the state says is next (CONN_SENDING_HEAD: the rest of
+the head in http->out; CONN_SENDING_FILE: up to FILE_CHUNK of the file with
+sendfile; CONN_SENDING_BYTES: the generated body, from http_pattern), then
+calls finish_response once all is sent. wrote decides what follows a write
+that returned n: progress earns a fresh deadline, and done_state once done;
+EINTR: again; EAGAIN: wait until the socket is writable (wait_for); anything
+else: the client is gone (fail_conn).""",
+        "stubs": ["""(void)n, (void)done_state, (void)done;
+return fail_conn(conn);""",
+                  """(void)wrote, (void)finish_response;   /* unused until you call them */
+return fail_conn(conn);         /* no response is ever sent */"""],
+        "checks": [blackbox("multiplex --backend epoll"),
+                   suite_check("eventloop", "sleep20", 10),
+                   suite_check("eventloop", "half-request", 5)],
+    },
+    "coro-wait": {
+        "file": "coroutine/sched.c",
+        "read": "docs/coroutine.md#how-timers-wake-a-coroutine",
+        "task": """The wait hook: io_read and friends met EAGAIN. Park the calling
+coroutine: watch fd for the event (on_ready resumes it), arm the task's timer
+for deadline_ms (on_timer resumes it with IO_WAIT_TIMEOUT), note what it waits
+for in task->waiting, yield to the loop, and return why it was resumed.
+A cancelled task never yields; a stop interrupts one read
+(docs/coroutine.md#stopping).""",
+        "stubs": ["""(void)fd, (void)event, (void)deadline_ms, (void)on_ready;
+return IO_WAIT_TIMEOUT;         /* every wait fails at once */"""],
+        "checks": [blackbox("coroutine"),
+                   suite_check("eventloop", "coroutine-sleep20", 10),
+                   suite_check("eventloop", "coroutine-half-request", 5)],
+    },
+}
+
+
+class Problem(Exception):
+    """The markers and the table disagree; the message says where."""
+
+
+def tracked_files(root):
+    """The project's tracked files (relative paths); outside git, every file but
+    the build trees' and the VCS's."""
+    try:
+        out = subprocess.run(["git", "-C", root, "ls-files", "-z"], capture_output=True,
+                             check=True).stdout.decode()
+        return [p for p in out.split("\0") if p and os.path.isfile(os.path.join(root, p))]
+    except (OSError, subprocess.CalledProcessError):
+        found = []
+        for top, dirs, names in os.walk(root):
+            dirs[:] = sorted(d for d in dirs if not d.startswith((".", "build")))
+            found += [os.path.relpath(os.path.join(top, n), root) for n in sorted(names)]
+        return found
+
+
+def regions(path, text):
+    """[(id, first line index, last line index, indent)] of the marked regions."""
+    found, open_at = [], None
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        begin = BEGIN.match(line)
+        if begin and open_at is not None:
+            raise Problem(f"{path}:{i + 1}: EXERCISE inside the region begun at line {open_at[1] + 1}")
+        if begin:
+            open_at = (begin.group(2), i, begin.group(1))
+        elif END.match(line):
+            if open_at is None:
+                raise Problem(f"{path}:{i + 1}: END EXERCISE without an EXERCISE line")
+            found.append((open_at[0], open_at[1], i, open_at[2]))
+            open_at = None
+    if open_at is not None:
+        raise Problem(f"{path}:{open_at[1] + 1}: EXERCISE {open_at[0]} has no END EXERCISE")
+    return found
+
+
+def stub_lines(exercise_id, exercise, index, indent):
+    """The replacement of the index-th region of an exercise."""
+    lines = []
+    if index == 0:
+        lines.append(f"/* TODO exercise {exercise_id}.")
+        lines += [f" * {t}" for t in exercise["task"].split("\n")]
+        lines.append(f" * Read first: {exercise['read']}")
+        lines.append(f" * Then: make grade ONLY={exercise_id} */")
+    else:
+        lines.append(f"/* TODO exercise {exercise_id}, part {index + 1}: see part 1 above. */")
+    lines += exercise["stubs"][index].split("\n")
+    return [indent + line if line else "" for line in lines]
+
+
+def cut(path, text, wanted):
+    """text with the marked regions of the wanted exercises replaced by their
+    stubs (the markers of the others dropped), and the ids found."""
+    lines, out, ids, at = text.split("\n"), [], [], 0
+    for exercise_id, first, last, indent in regions(path, text):
+        exercise = EXERCISES.get(exercise_id)
+        if exercise is None:
+            raise Problem(f"{path}:{first + 1}: no exercise {exercise_id} in scripts/exercises.py")
+        if exercise["file"] != path:
+            raise Problem(f"{path}:{first + 1}: exercise {exercise_id} belongs to {exercise['file']}")
+        index = ids.count(exercise_id)
+        if index >= len(exercise["stubs"]):
+            raise Problem(f"{path}:{first + 1}: exercise {exercise_id} has "
+                          f"{len(exercise['stubs'])} stub(s), this is region {index + 1}")
+        if exercise_id in wanted:
+            out += lines[at:first] + stub_lines(exercise_id, exercise, index, indent)
+        else:
+            out += lines[at:first] + lines[first + 1:last]
+        at = last + 1
+        ids.append(exercise_id)
+    return "\n".join(out + lines[at:]), ids
+
+
+def write_tree(root, dest, wanted):
+    """Copy root's tracked files to dest, the marked regions of the wanted
+    exercises stubbed. Returns {exercise id: number of regions}."""
+    files = tracked_files(root)
+    found = {}
+    cuts = {}
+    for path in files:
+        if path.endswith((".c", ".h")):
+            with open(os.path.join(root, path), encoding="utf-8") as f:
+                text = f.read()
+            if "EXERCISE" in text:
+                new, ids = cut(path, text, wanted)
+                if ids:
+                    cuts[path] = new
+                    for i in ids:
+                        found[i] = found.get(i, 0) + 1
+    for exercise_id, exercise in EXERCISES.items():
+        count = found.get(exercise_id, 0)
+        if count != len(exercise["stubs"]):
+            raise Problem(f"{exercise['file']}: exercise {exercise_id}: {count} marked "
+                          f"region(s), scripts/exercises.py has {len(exercise['stubs'])} stub(s)")
+    if os.path.realpath(dest) == os.path.realpath(root):
+        raise Problem(f"{dest}: the student tree cannot be the repository itself")
+    if os.path.exists(dest):
+        shutil.rmtree(dest)
+    for path in files:
+        target = os.path.join(dest, path)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        if path in cuts:
+            with open(target, "w", encoding="utf-8") as f:
+                f.write(cuts[path])
+            shutil.copymode(os.path.join(root, path), target)
+        else:
+            shutil.copy2(os.path.join(root, path), target)
+    return found
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--dest", default=os.path.join(ROOT, "build", "student"))
+    parser.add_argument("--only", default="", help="comma-separated: " + ", ".join(EXERCISES))
+    parser.add_argument("--list", action="store_true", help="print the exercises and stop")
+    args = parser.parse_args()
+    wanted = [e for e in args.only.split(",") if e] or list(EXERCISES)
+    unknown = [e for e in wanted if e not in EXERCISES]
+    if unknown:
+        parser.error(f"no such exercise: {', '.join(unknown)} (there are {', '.join(EXERCISES)})")
+    if args.list:
+        for exercise_id, exercise in EXERCISES.items():
+            print(f"{exercise_id:13} {exercise['file']:22} {exercise['read']}")
+        return 0
+    try:
+        write_tree(ROOT, os.path.abspath(args.dest), wanted)
+    except (Problem, OSError) as error:
+        print(f"exercises: {error}", file=sys.stderr)
+        return 2
+    print(f"exercises: wrote {args.dest}: {len(wanted)} exercises ({', '.join(wanted)}); "
+          f"build and grade it with: make -C {args.dest} grade")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

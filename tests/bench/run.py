@@ -1,0 +1,233 @@
+#!/usr/bin/env python3
+"""The bench's open-loop client (bench/client.c `rate`) checked end to end, bounded
+in time and count, traffic only to 127.0.0.1, every server stopped by PID.
+
+usage: run.py [--bin-dir DIR] [--only CASE[,CASE]]
+Cases:
+  sleep        coroutine, GET /lab/sleep/50 at 100/s on 8 connections: p50 is
+               50 ms give or take, every request answered
+  stall        iterative busy 1 s with /lab/sleep/1000: the open-loop client at
+               200/s shows p99 >= 500 ms, while a closed-loop client (the next
+               request only after the last answer, as wrk does) shows p99 < 500 ms
+  unanswered   prefork --workers 1 and 4 keep-alive connections: the three it never
+               takes count as unanswered with latency >= the run, never dropped
+  refused      a port nobody listens on: every request failed, none answered
+  status       GET /missing: a 404 is counted failed, not answered
+  conns1000    coroutine, 1000 keep-alive connections: all connected, all answered
+  addresses    400 connections with 100 per source address: 127.0.0.1 to .4 are
+               used (the server sees them), all connected, all answered
+  limits       more connections than RLIMIT_NOFILE allows, and bad arguments:
+               exit status 2 and one line naming the problem
+The client is compiled from bench/client.c and bench/histogram.c into a temporary
+directory. Ends with "bench: N passed, N failed".
+"""
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import testserver as ts  # noqa: E402
+
+CASES = ["sleep", "stall", "unanswered", "refused", "status", "conns1000", "addresses",
+         "limits"]
+
+
+def build_client(directory):
+    binary = os.path.join(directory, "client")
+    subprocess.run([os.environ.get("CC", "cc"), "-std=c17", "-O2", "-D_GNU_SOURCE", "-o", binary,
+                    os.path.join(ts.ROOT, "bench", "client.c"),
+                    os.path.join(ts.ROOT, "bench", "histogram.c")],
+                   check=True, capture_output=True, text=True)
+    return binary
+
+
+def rate(client, port, path, conns, per_s, seconds, mode="keepalive", drain_ms=1000, env=None):
+    """Run `client rate`; its RATE line as a dict of numbers, plus the exit status."""
+    argv = [client, "rate", "127.0.0.1", str(port), path, str(conns), str(per_s), str(seconds),
+            mode, str(drain_ms)]
+    res = subprocess.run(argv, capture_output=True, text=True,
+                         timeout=seconds + drain_ms / 1000 + 30,
+                         env=dict(os.environ, **env) if env else None)
+    line = next((l for l in res.stdout.splitlines() if l.startswith("RATE ")), "")
+    got = {}
+    for kv in line.split()[1:]:
+        k, v = kv.split("=", 1)
+        try:
+            got[k] = float(v)
+        except ValueError:
+            got[k] = v
+    got["status"], got["stderr"] = res.returncode, res.stderr.strip()
+    return got
+
+
+def consistent(got):
+    """scheduled = answered + failed + unanswered: no request is ever dropped."""
+    return got.get("scheduled", -1) == got.get("answered", 0) + got.get("failed", 0) + \
+        got.get("unanswered", 0)
+
+
+def brief(got):
+    keys = ("scheduled", "answered", "failed", "unanswered", "p50_us", "p99_us", "max_us")
+    return " ".join(f"{k}={got.get(k)}" for k in keys) + (f" stderr={got['stderr']!r}"
+                                                          if got.get("stderr") else "")
+
+
+def stall(port, ms):
+    """A connection that asks for /lab/sleep/MS: an iterative server is busy with it."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(f"GET /lab/sleep/{ms} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+    time.sleep(0.1)         # accepted and sleeping before the load starts
+    return s
+
+
+def closed_loop(port, seconds):
+    """What a closed-loop tool does: one client, the next request only after the
+    last answer, each timed from its own send. Returns the latencies in ms."""
+    latencies, end = [], time.monotonic() + seconds
+    while time.monotonic() < end:
+        start = time.monotonic()
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(b"GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            while s.recv(65536):
+                pass
+        latencies.append((time.monotonic() - start) * 1000)
+    return latencies
+
+
+def p99(values):
+    ranked = sorted(values)
+    return ranked[max(0, -(-len(ranked) * 99 // 100) - 1)] if ranked else None
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--bin-dir", default=os.path.join(ts.ROOT, "build", "bin"))
+    ap.add_argument("--only", default="")
+    args = ap.parse_args()
+    only = [c for c in args.only.split(",") if c] or CASES
+    for c in only:
+        if c not in CASES:
+            ap.error(f"unknown case {c!r}; choose from {', '.join(CASES)}")
+    results = ts.Results("bench")
+    tmp = tempfile.mkdtemp(prefix="bench-suite-")
+    root = ts.make_root(os.path.join(tmp, "www"))
+    client = build_client(tmp)
+    bins = os.path.realpath(args.bin_dir)
+
+    if "sleep" in only:
+        with ts.Server(bins, "coroutine", root=root) as server:
+            got = rate(client, server.port, "/lab/sleep/50", 8, 100, 1.5)
+        results.check("sleep: p50 of /lab/sleep/50 is 50-80 ms, all answered",
+                      got["status"] == 0 and 50000 <= got.get("p50_us", 0) <= 80000
+                      and got.get("answered") == got.get("scheduled") == 150
+                      and consistent(got), brief(got))
+
+    if "stall" in only:
+        with ts.Server(bins, "iterative", root=root) as server:
+            busy = stall(server.port, 1000)
+            got = rate(client, server.port, "/a.txt", 1, 200, 2.5, "close")
+            busy.close()
+            busy = stall(server.port, 1000)
+            closed = closed_loop(server.port, 2.5)
+            busy.close()
+        results.check("stall: open loop at 200/s sees the 1 s stall, p99 >= 500 ms",
+                      got["status"] == 0 and got.get("p99_us", 0) >= 500000
+                      and got.get("answered") == got.get("scheduled") and consistent(got),
+                      brief(got))
+        results.check("stall: a closed-loop client on the same stall reports p99 < 500 ms",
+                      len(closed) > 100 and p99(closed) < 500,
+                      f"{len(closed)} requests, p99 {p99(closed)} ms")
+
+    if "unanswered" in only:
+        with ts.Server(bins, "prefork --workers 1", root=root) as server:
+            got = rate(client, server.port, "/a.txt", 4, 100, 1, drain_ms=500)
+        # Connection 0 is served; 1-3 wait in the listen queue until the end.
+        results.check("unanswered: 3 of 4 connections never taken, counted, not dropped",
+                      got["status"] == 0 and got.get("scheduled") == 100
+                      and got.get("unanswered") == 75 and got.get("answered") == 25
+                      and got.get("connected") == 4 and consistent(got)
+                      and got.get("max_us", 0) >= 1400000 and got.get("p90_us", 0) >= 500000,
+                      brief(got))
+
+    if "refused" in only:
+        with socket.socket() as s:      # a port that was free a moment ago
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        got = rate(client, port, "/a.txt", 2, 50, 0.4, "close", drain_ms=200)
+        results.check("refused: every request failed, none answered",
+                      got["status"] == 0 and got.get("scheduled") == 20
+                      and got.get("failed") == 20 and got.get("answered") == 0
+                      and consistent(got), brief(got))
+
+    if "status" in only:
+        with ts.Server(bins, "coroutine", root=root) as server:
+            got = rate(client, server.port, "/missing", 2, 100, 0.5)
+        results.check("status: 404 answers are failed, not answered",
+                      got["status"] == 0 and got.get("failed") == 50
+                      and got.get("answered") == 0 and consistent(got), brief(got))
+
+    if "conns1000" in only:
+        with ts.Server(bins, "coroutine", root=root) as server:
+            got = rate(client, server.port, "/a.txt", 1000, 2000, 1)
+        results.check("conns1000: 1000 keep-alive connections up, every request answered",
+                      got["status"] == 0 and got.get("connected") == 1000
+                      and got.get("answered") == got.get("scheduled") == 2000
+                      and consistent(got), brief(got))
+
+    if "addresses" in only:
+        with ts.Server(bins, "coroutine", root=root) as server:
+            peers = {}
+
+            def watch():
+                """The source addresses of the server's established connections."""
+                out = subprocess.run(["ss", "-Htn", "state", "established",
+                                      f"( dport = :{server.port} )"],
+                                     capture_output=True, text=True).stdout
+                for line in out.splitlines():
+                    local = line.split()[-2]
+                    peers[local.rsplit(":", 1)[0]] = peers.get(local.rsplit(":", 1)[0], 0) + 1
+
+            argv = [client, "rate", "127.0.0.1", str(server.port), "/a.txt", "400", "400", "1.5"]
+            proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True,
+                                    env=dict(os.environ, CLIENT_CONNS_PER_ADDR="100"))
+            proc.stdout.readline()          # the connections are up
+            watch()
+            out, _ = proc.communicate(timeout=30)
+            got = {k: v for k, _, v in (kv.partition("=") for kv in
+                                        next(l for l in out.splitlines()
+                                             if l.startswith("RATE ")).split()[1:])}
+        results.check("addresses: 400 connections from 127.0.0.1-4, 100 each, all answered",
+                      peers == {f"127.0.0.{i}": 100 for i in range(1, 5)}
+                      and got.get("addrs") == "4" and got.get("connected") == "400"
+                      and got.get("answered") == got.get("scheduled") == "600",
+                      f"peers {peers}, {got}")
+
+    if "limits" in only:
+        import resource
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        if hard != resource.RLIM_INFINITY and hard < 100000:
+            got = rate(client, 9, "/", 100000, 10, 0.1)
+            results.check("limits: 100000 connections over the descriptor limit: exit 2, says so",
+                          got["status"] == 2 and "RLIMIT_NOFILE" in got["stderr"], brief(got))
+        for bad in (["0", "10", "1"], ["4", "0", "1"], ["4", "10", "x"]):
+            res = subprocess.run([client, "rate", "127.0.0.1", "9", "/"] + bad,
+                                 capture_output=True, text=True, timeout=10)
+            results.check(f"limits: rate {' '.join(bad)} is refused with exit 2",
+                          res.returncode == 2 and res.stderr.count("\n") == 1,
+                          f"exit {res.returncode}, stderr {res.stderr!r}")
+        res = subprocess.run([client, "rate", "127.0.0.1", "9", "/", "4", "10", "1", "pipelined"],
+                             capture_output=True, text=True, timeout=10)
+        results.check("limits: an unknown MODE is refused with exit 2",
+                      res.returncode == 2 and "MODE" in res.stderr, res.stderr)
+
+    subprocess.run(["rm", "-rf", tmp])
+    return results.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

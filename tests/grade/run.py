@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""The grader can fail: the reference scores full marks on every exercise, and a
+freshly written student tree (scripts/exercises.py) still builds, keeps the
+servers it does not touch working, and scores zero on every exercise, leaving
+no server running (checks stopped early take theirs along).
+
+usage: run.py [--bin-dir DIR]
+The reference is graded with DIR (default build/bin) and build-san-thread/bin
+(made here if missing); at the same time the student tree is written to a
+temporary directory, built there (reusing build/'s objects where the sources
+did not change: only the stubbed files recompile) and graded by its own
+`scripts/grade.py`. Each grading is bounded by GRADE_TIMEOUT_S, each build by
+BUILD_TIMEOUT_S. Ends with "grade: N passed, N failed". docs/labs/exercises.md.
+"""
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "scripts"))
+import testserver as ts  # noqa: E402
+from exercises import BLACKBOX_CASES, EXERCISES  # noqa: E402
+from grade import stop_tree  # noqa: E402
+
+GRADE_TIMEOUT_S = 170
+BUILD_TIMEOUT_S = 240
+ROW = re.compile(r"^(\S+)\s+(\d+)/(\d+)\s*$")
+
+
+def run(argv, cwd, timeout):
+    """(exit status or None on timeout, output); the command runs in its own
+    process group, killed at the end with everything it started."""
+    process = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    try:
+        out, _ = process.communicate(timeout=timeout)
+        status = process.returncode
+    except subprocess.TimeoutExpired:
+        out, status = b"", None
+    finally:
+        if process.poll() is None:
+            stop_tree(process.pid)
+        process.wait()
+    return status, out.decode(errors="replace")
+
+
+def points(output):
+    """{exercise: (points, out of)} from grade.py's per-exercise table."""
+    table = output.split("\nExercise        Points\n", 1)[-1]
+    rows = {}
+    for line in table.splitlines():
+        match = ROW.match(line)
+        if match and match.group(1) in EXERCISES:
+            rows[match.group(1)] = (int(match.group(2)), int(match.group(3)))
+    return rows
+
+
+def grade_reference(bin_dir, outcome):
+    status, out = run(["make", "--no-print-directory", "-s", "SAN=thread",
+                       "build-san-thread/bin/threaded"], ts.ROOT, BUILD_TIMEOUT_S)
+    if status != 0:
+        outcome["reference"] = (None, f"TSan build failed: {out[-300:]}")
+        return
+    status, out = run([sys.executable, "scripts/grade.py", "--bin-dir", bin_dir], ts.ROOT,
+                      GRADE_TIMEOUT_S)
+    outcome["reference"] = (status, out)
+
+
+def running_from(directory):
+    """PIDs of the processes whose executable lies under directory."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and os.readlink(f"/proc/{entry}/exe").startswith(directory + "/"):
+                pids.append(int(entry))
+        except OSError:
+            pass
+    return pids
+
+
+def copy_build(source, dest):
+    """A build tree's objects and library, their times kept, so that make in the
+    student tree rebuilds only what is newer: the stubbed files."""
+    if os.path.isdir(os.path.join(source, "obj")):
+        shutil.copytree(os.path.join(source, "obj"), os.path.join(dest, "obj"), symlinks=True)
+    if os.path.exists(os.path.join(source, "libcommon.a")):
+        shutil.copy2(os.path.join(source, "libcommon.a"), os.path.join(dest, "libcommon.a"))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--bin-dir", default=os.path.join(ts.ROOT, "build", "bin"))
+    args = parser.parse_args()
+    results = ts.Results("grade")
+    outcome = {}
+    reference = threading.Thread(target=grade_reference,
+                                 args=(os.path.abspath(args.bin_dir), outcome))
+    reference.start()
+
+    with tempfile.TemporaryDirectory(prefix="grade-test-") as scratch:
+        student = os.path.join(scratch, "student")
+        status, out = run([sys.executable, "scripts/exercises.py", "--dest", student], ts.ROOT, 60)
+        results.check("make exercises writes the student tree", status == 0, out[-300:])
+        built = False
+        if status == 0:
+            for tree in ("build", "build-san-thread"):
+                copy_build(os.path.join(ts.ROOT, tree), os.path.join(student, tree))
+            status, out = run(["make", "--no-print-directory", "-s", "-j2", "all"], student,
+                              BUILD_TIMEOUT_S)
+            if status == 0:
+                status, out = run(["make", "--no-print-directory", "-s", "SAN=thread",
+                                   "build-san-thread/bin/threaded"], student, BUILD_TIMEOUT_S)
+            built = status == 0
+            results.check("the student tree builds (-Werror), threaded under TSan too", built,
+                          out[-500:])
+        if built:
+            status, out = run([sys.executable, "tests/blackbox/run.py",
+                               "--bin-dir", os.path.join(student, "build", "bin"),
+                               "--server", "iterative", "--server", "prefork_select --workers 3",
+                               "--case", BLACKBOX_CASES], student, 120)
+            results.check("student tree: the servers without exercises still pass their "
+                          "black-box cases", status == 0, out[-500:])
+            status, out = run([sys.executable, "scripts/grade.py"], student, GRADE_TIMEOUT_S)
+            scores = points(out)
+            results.check("student tree: the grader ran to its total",
+                          status is not None and "\ngrade: " in out, out[-300:])
+            for exercise_id in EXERCISES:
+                got, out_of = scores.get(exercise_id, (None, None))
+                results.check(f"student tree: {exercise_id} scores 0 (stubs fail every check)",
+                              got == 0 and out_of, f"scored {got}/{out_of}")
+            left = running_from(student)    # checks stopped early must take their servers along
+            results.check("student tree: no server left running after the grading", not left,
+                          f"pids {left}")
+            for pid in left:
+                os.kill(pid, 9)
+
+    reference.join()
+    status, out = outcome["reference"]
+    scores = points(out) if status is not None else {}
+    for exercise_id in EXERCISES:
+        got, out_of = scores.get(exercise_id, (None, None))
+        results.check(f"reference: {exercise_id} scores full marks",
+                      out_of and got == out_of,
+                      f"scored {got}/{out_of}: " + "; ".join(
+                          line for line in out.splitlines()
+                          if line.startswith(f"FAIL {exercise_id}:"))[:400])
+    results.check("reference: grade.py exits 0 at full marks", status == 0,
+                  f"status {status}: {out[-200:]}")
+    return results.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
