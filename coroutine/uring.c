@@ -41,6 +41,7 @@
 
 #include "bufpool.h"
 #include "coro.h"
+#include "event_server.h"
 #include "http_conn.h"
 #include "io.h"
 #include "list.h"
@@ -92,7 +93,7 @@ static char accept_tag, pause_tag, signal_tag, deadline_tag;
 
 static struct uring_loop {
     struct io_uring ring;
-    const struct server *server;
+    struct server *server;
     struct worker_stats *stats;
     int listen_fd;
     bool multishot;                 /* accept: multishot, until the kernel says EINVAL */
@@ -101,6 +102,7 @@ static struct uring_loop {
     struct list tasks, free_tasks;
     int count, free_count;
     struct bufpool buffers;
+    struct event_acceptor refuser;  /* only for event_acceptor_refuse (--max-conns) */
     unsigned waits_unread;
     struct __kernel_timespec pause;
     int64_t sweep_at;               /* the deadline timeout armed last; -1 none */
@@ -453,6 +455,8 @@ static void accepted(int result, unsigned flags)
     if (result >= 0) {
         if (server_stopping()) {
             close(result);          /* taken in the moment the stop came: not served */
+        } else if (loop.count >= loop.server->options.max_conns) {
+            event_acceptor_refuse(&loop.refuser, result, "--max-conns reached");
         } else {
             int on = 1;
             setsockopt(result, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
@@ -487,6 +491,26 @@ static void read_signals(void)
     io_uring_sqe_set_data(sqe, TAG(signal_tag));
 }
 
+/* A signal came through the signalfd: let the process's own handler have it
+ * (raised, then let in for a moment: the stop's flag, or SIGUSR1's stats
+ * dump, exactly as in the other servers), serve it, and read again unless
+ * it was the stop. */
+static void signalled(int result)
+{
+    if (result == (int)sizeof loop.signal) {
+        sigset_t one;
+        sigemptyset(&one);
+        sigaddset(&one, (int)loop.signal.ssi_signo);
+        raise((int)loop.signal.ssi_signo);
+        pthread_sigmask(SIG_UNBLOCK, &one, NULL);   /* the handler runs here */
+        pthread_sigmask(SIG_BLOCK, &one, NULL);
+    }
+    if (server_attention)
+        server_service(loop.server);
+    if (!server_stopping())
+        read_signals();
+}
+
 static void complete(const struct io_uring_cqe *cqe)
 {
     void *data = io_uring_cqe_get_data(cqe);
@@ -495,10 +519,7 @@ static void complete(const struct io_uring_cqe *cqe)
     if (data == TAG(accept_tag)) {
         accepted(cqe->res, cqe->flags);
     } else if (data == TAG(signal_tag)) {
-        if (cqe->res == (int)sizeof loop.signal)    /* SIGINT or SIGTERM: the stop */
-            __atomic_store_n(&server_stop_requested, 1, __ATOMIC_RELAXED);
-        else
-            read_signals();         /* interrupted, say: read again */
+        signalled(cqe->res);
     } else if (data == TAG(deadline_tag)) {
         sweep_deadlines();
     } else if (data == TAG(pause_tag)) {
@@ -637,13 +658,14 @@ void uring_serve(struct server *server, int worker_id, int listen_fd, int drain_
     provide_first_buffers();
     bufpool_init(&loop.buffers, HTTP_BUFFERS_SIZE);
     loop.buffers.free_max = SPARE_BUFFERS;
+    loop.refuser = (struct event_acceptor){.server = server, .stats = loop.stats};
     stats_sleeps_mark(loop.stats);
     io_set_hooks(&ring_hooks);
 
     /* DOC: uring-stop-signal
-     * The stop signals are blocked from here on and read from a signalfd,
-     * through the ring: a SIGTERM is a completion like any other, which ends
-     * the wait. (One that came before the block ran the handler, which set
+     * The stop signals (and SIGUSR1) are blocked from here on and read from
+     * a signalfd, through the ring: a SIGTERM is a completion like any
+     * other, which ends the wait (signalled() hands it to the handler). (One that came before the block ran the handler, which set
      * the flag: the loop below does not start.) io_uring_enter's own sigmask
      * argument is not enough here: the kernels we run on (6.x) let the
      * handler run without ending the wait. */

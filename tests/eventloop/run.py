@@ -20,7 +20,8 @@ Cases:
                  docs/multiplex.md and docs/coroutine.md give the real figures)
   uring-half-request, uring-sleep20, uring-idle2000: the same against
                  coroutine --io uring; uring-timeouts: its deadlines (idle close,
-                 408 for a half head, a steady client not cut); uring-unavailable:
+                 408 for a half head, a steady client not cut); uring-max-conns:
+                 503 above --max-conns; uring-unavailable:
                  without io_uring, one line and exit status 2
   stop           multiplex and coroutine on select, poll and epoll, and
                  coroutine --io uring: 200
@@ -381,6 +382,23 @@ def case_uring_timeouts(args, results, root):
         results.check("uring-timeouts: server still running", server.alive())
 
 
+def case_uring_max_conns(args, results, root):
+    """coroutine --io uring --max-conns 2: a third client gets 503 at once; once one
+    of the two leaves, a new client is served."""
+    with ts.Server(args.bin_dir, "coroutine --io uring --max-conns 2", root=root) as server:
+        with ts.Connection(server), ts.Connection(server) as second:
+            second.send(b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+            second.read_response()  # both are held by now
+            with ts.Connection(server) as third:
+                status, _, _ = third.read_response()
+                results.check("uring-max-conns: a third client gets 503", status == 503,
+                              f"status {status}")
+        time.sleep(0.2)
+        status, _, _ = ts.get(server, "/a.txt")
+        results.check("uring-max-conns: served again once the two left", status == 200,
+                      f"status {status}")
+
+
 def case_uring_unavailable(args, results, root):
     """Where io_uring cannot be had (an old kernel: ENOSYS; kernel.io_uring_disabled:
     EPERM; a seccomp filter: either), coroutine --io uring says so in one line and
@@ -415,6 +433,7 @@ CASES = {"half-request": case_half_request, "sleep20": case_sleep20, "idle1000":
          "uring-sleep20": on_coroutine(case_sleep20, variants=("uring",)),
          "uring-idle2000": on_coroutine(case_idle1000, count=2000, variants=("uring",)),
          "uring-timeouts": case_uring_timeouts, "uring-unavailable": case_uring_unavailable,
+         "uring-max-conns": case_uring_max_conns,
          "idle-memory": case_idle_memory, "stop": case_stop}
 
 
