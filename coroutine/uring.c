@@ -47,14 +47,14 @@
 #include "list.h"
 
 enum {
-    RING_ENTRIES = 1024,            /* SQEs per turn before an early submit; the
-                                     * CQ is twice that, and overflow is kept */
-    ACCEPT_PAUSE_MS = 100,          /* out of descriptors: accept again after */
-    SLEEPS_READ_EVERY = 64,         /* as the event loop (event.c, DOC: loop-sleeps) */
+    RING_ENTRIES = 1024,    /* SQEs per turn before an early submit; the
+                             * CQ is twice that, and overflow is kept */
+    ACCEPT_PAUSE_MS = 100,  /* out of descriptors: accept again after */
+    SLEEPS_READ_EVERY = 64, /* as the event loop (event.c, DOC: loop-sleeps) */
     TASK_FREE_MAX = CORO_FREE_MAX,
-    FIRST_BYTES = 2048,             /* a provided buffer: an idle connection's first read */
-    FIRST_BUFFERS = 64,             /* how many (a power of two); lent for one turn each */
-    FIRST_GROUP = 1,                /* their buffer group id */
+    FIRST_BYTES = 2048, /* a provided buffer: an idle connection's first read */
+    FIRST_BUFFERS = 64, /* how many (a power of two); lent for one turn each */
+    FIRST_GROUP = 1,    /* their buffer group id */
     /* Spare handler buffers kept (bufpool.h). The readiness loop answers a
      * request within one resume, so a few are in hand at once; here each
      * request holds its buffers from its receive to its send's completion, a
@@ -69,22 +69,22 @@ enum {
 enum op { OP_NONE, OP_READ, OP_OTHER };
 
 struct task {
-    struct http_conn http;          /* the handler's state; its buffers only while in use */
+    struct http_conn http; /* the handler's state; its buffers only while in use */
     struct coro *coro;
     int fd;
-    int result;                     /* the completion's res */
-    unsigned result_flags;          /* and its flags */
-    enum op op;                     /* in flight, or OP_NONE */
-    int64_t deadline_ms;            /* of the operation in flight; -1 none (a sleep) */
-    bool timed_out;                 /* the deadline sweep cancelled it */
-    char *first;                    /* a provided buffer holding the request's first */
-    size_t first_length, first_used;    /* bytes, read before the handler had buffers */
+    int result;                      /* the completion's res */
+    unsigned result_flags;           /* and its flags */
+    enum op op;                      /* in flight, or OP_NONE */
+    int64_t deadline_ms;             /* of the operation in flight; -1 none (a sleep) */
+    bool timed_out;                  /* the deadline sweep cancelled it */
+    char *first;                     /* a provided buffer holding the request's first */
+    size_t first_length, first_used; /* bytes, read before the handler had buffers */
     unsigned first_id;
-    bool interrupted;               /* the stop has failed one of its reads already */
-    bool interrupting;              /* a cancel for the stop is on its way */
-    bool cancelled;                 /* abandoned after the drain: every hook fails at once */
-    struct __kernel_timespec when;  /* the deadline (or sleep) the kernel reads at submit */
-    struct list_node node;          /* in tasks, or free_tasks */
+    bool interrupted;              /* the stop has failed one of its reads already */
+    bool interrupting;             /* a cancel for the stop is on its way */
+    bool cancelled;                /* abandoned after the drain: every hook fails at once */
+    struct __kernel_timespec when; /* the deadline (or sleep) the kernel reads at submit */
+    struct list_node node;         /* in tasks, or free_tasks */
 };
 
 /* user_data of the SQEs that are not a task's; 0: nobody waits for it. */
@@ -96,21 +96,21 @@ static struct uring_loop {
     struct server *server;
     struct worker_stats *stats;
     int listen_fd;
-    bool multishot;                 /* accept: multishot, until the kernel says EINVAL */
-    bool accepting;                 /* an accept is armed, or the pause before one */
-    struct task *current;           /* the task running now; NULL in the loop */
+    bool multishot;       /* accept: multishot, until the kernel says EINVAL */
+    bool accepting;       /* an accept is armed, or the pause before one */
+    struct task *current; /* the task running now; NULL in the loop */
     struct list tasks, free_tasks;
     int count, free_count;
     struct bufpool buffers;
-    struct event_acceptor refuser;  /* only for event_acceptor_refuse (--max-conns) */
+    struct event_acceptor refuser; /* only for event_acceptor_refuse (--max-conns) */
     unsigned waits_unread;
     struct __kernel_timespec pause;
-    int64_t sweep_at;               /* the deadline timeout armed last; -1 none */
+    int64_t sweep_at; /* the deadline timeout armed last; -1 none */
     struct __kernel_timespec sweep_when;
-    struct io_uring_buf_ring *first_ring;   /* NULL: idle waits are polls */
-    char *first_bytes;              /* FIRST_BUFFERS x FIRST_BYTES */
-    int signal_fd;                  /* the stop signals, read through the ring */
-    struct signalfd_siginfo signal; /* what the read of signal_fd fills */
+    struct io_uring_buf_ring *first_ring; /* NULL: idle waits are polls */
+    char *first_bytes;                    /* FIRST_BUFFERS x FIRST_BYTES */
+    int signal_fd;                        /* the stop signals, read through the ring */
+    struct signalfd_siginfo signal;       /* what the read of signal_fd fills */
 } loop;
 
 /* A test switch: URING_TEST_SETUP_ERRNO=N makes the ring's creation fail with
@@ -133,8 +133,9 @@ int uring_available(char *error, size_t size)
         io_uring_queue_exit(&probe);
         if (ext_arg)
             return 0;
-        snprintf(error, size, "io_uring unavailable: the kernel is older than 5.11 "
-                              "(no IORING_FEAT_EXT_ARG)");
+        snprintf(error, size,
+                 "io_uring unavailable: the kernel is older than 5.11 "
+                 "(no IORING_FEAT_EXT_ARG)");
         return -1;
     }
     const char *why = result == -ENOSYS   ? " (a kernel without io_uring, or a seccomp filter)"
@@ -220,7 +221,7 @@ static int submit_and_yield(struct task *task, struct io_uring_sqe *sqe, enum op
     if (loop.sweep_at < 0 || deadline_ms < loop.sweep_at)
         arm_sweep(deadline_ms);
     task->op = op;
-    coro_yield(NULL);               /* the loop resumes us with task->result */
+    coro_yield(NULL); /* the loop resumes us with task->result */
     return task->result;
 }
 
@@ -260,7 +261,7 @@ static void give_back_first(struct task *task)
 static ssize_t ring_read(int fd, void *buf, size_t length, int64_t deadline_ms)
 {
     struct task *task = calling_task();
-    if (task->first != NULL) {      /* what the idle wait read: no system call */
+    if (task->first != NULL) { /* what the idle wait read: no system call */
         size_t n = task->first_length - task->first_used;
         n = n < length ? n : length;
         memcpy(buf, task->first + task->first_used, n);
@@ -320,10 +321,11 @@ static int first_bytes_wait(struct task *task, int fd, int64_t deadline_ms)
         task->first_used = 0;
     }
     if (result >= 0 || result == -ENOBUFS)
-        return IO_WAIT_READY;       /* end of stream or data: the read sees which */
+        return IO_WAIT_READY; /* end of stream or data: the read sees which */
     int error = failure_errno(task, result);
-    return error == EINTR ? IO_WAIT_INTERRUPTED : error == ETIMEDOUT ? IO_WAIT_TIMEOUT
-                                                                     : IO_WAIT_READY;
+    return error == EINTR       ? IO_WAIT_INTERRUPTED
+           : error == ETIMEDOUT ? IO_WAIT_TIMEOUT
+                                : IO_WAIT_READY;
 }
 
 /* The wait hook: for reading, first_bytes_wait if there are provided
@@ -339,13 +341,14 @@ static int ring_wait(int fd, enum io_event event, int64_t deadline_ms)
         return first_bytes_wait(task, fd, deadline_ms);
     struct io_uring_sqe *sqe = take_sqe(1);
     io_uring_prep_poll_add(sqe, fd, event == IO_READABLE ? POLLIN : POLLOUT);
-    int result = submit_and_yield(task, sqe, event == IO_READABLE ? OP_READ : OP_OTHER,
-                                  deadline_ms);
+    int result =
+        submit_and_yield(task, sqe, event == IO_READABLE ? OP_READ : OP_OTHER, deadline_ms);
     if (result >= 0)
-        return IO_WAIT_READY;       /* ready, or an error the retried call will see */
+        return IO_WAIT_READY; /* ready, or an error the retried call will see */
     int error = failure_errno(task, result);
-    return error == EINTR ? IO_WAIT_INTERRUPTED : error == ETIMEDOUT ? IO_WAIT_TIMEOUT
-                                                                     : IO_WAIT_READY;
+    return error == EINTR       ? IO_WAIT_INTERRUPTED
+           : error == ETIMEDOUT ? IO_WAIT_TIMEOUT
+                                : IO_WAIT_READY;
 }
 
 /* DOC: uring-sleep-hook */
@@ -359,8 +362,8 @@ static void ring_sleep(int milliseconds)
     io_uring_prep_timeout(sqe, &task->when, 0, 0);
     io_uring_sqe_set_data(sqe, task);
     task->op = OP_OTHER;
-    task->deadline_ms = -1;         /* not the sweep's */
-    coro_yield(NULL);               /* res -ETIME: the time is up */
+    task->deadline_ms = -1; /* not the sweep's */
+    coro_yield(NULL);       /* res -ETIME: the time is up */
 }
 
 /* The close hook: closed by the ring, in the next submit; nobody waits. */
@@ -403,7 +406,7 @@ static void run(struct task *task)
     if (!coro_finished(task->coro))
         return;
     if (task->first != NULL)
-        give_back_first(task);      /* its handler ended before reading them */
+        give_back_first(task); /* its handler ended before reading them */
     list_remove(&task->node);
     loop.count--;
     coro_free(task->coro);
@@ -435,7 +438,7 @@ static void spawn(int conn_fd)
     *task = (struct task){.coro = coro, .fd = conn_fd};
     list_push(&loop.tasks, &task->node);
     loop.count++;
-    run(task);                      /* usually as far as its first wait */
+    run(task); /* usually as far as its first wait */
 }
 
 /* DOC: uring-accept */
@@ -443,7 +446,8 @@ static void arm_accept(void)
 {
     struct io_uring_sqe *sqe = take_sqe(1);
     if (loop.multishot)
-        io_uring_prep_multishot_accept(sqe, loop.listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        io_uring_prep_multishot_accept(sqe, loop.listen_fd, NULL, NULL,
+                                       SOCK_NONBLOCK | SOCK_CLOEXEC);
     else
         io_uring_prep_accept(sqe, loop.listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     io_uring_sqe_set_data(sqe, TAG(accept_tag));
@@ -454,7 +458,7 @@ static void accepted(int result, unsigned flags)
 {
     if (result >= 0) {
         if (server_stopping()) {
-            close(result);          /* taken in the moment the stop came: not served */
+            close(result); /* taken in the moment the stop came: not served */
         } else if (loop.count >= loop.server->options.max_conns) {
             event_acceptor_refuse(&loop.refuser, result, "--max-conns reached");
         } else {
@@ -464,12 +468,12 @@ static void accepted(int result, unsigned flags)
         }
     }
     if (flags & IORING_CQE_F_MORE)
-        return;                     /* the multishot accept is still armed */
+        return; /* the multishot accept is still armed */
     loop.accepting = false;
     if (server_stopping())
         return;
     if (result == -EINVAL && loop.multishot) {
-        loop.multishot = false;     /* a kernel before 5.19: one accept at a time */
+        loop.multishot = false; /* a kernel before 5.19: one accept at a time */
     } else if (result == -EMFILE || result == -ENFILE) {
         fprintf(stderr, "%s: accept: %s; pausing %d ms\n", loop.server->spec->name,
                 strerror(-result), ACCEPT_PAUSE_MS);
@@ -502,7 +506,7 @@ static void signalled(int result)
         sigemptyset(&one);
         sigaddset(&one, (int)loop.signal.ssi_signo);
         raise((int)loop.signal.ssi_signo);
-        pthread_sigmask(SIG_UNBLOCK, &one, NULL);   /* the handler runs here */
+        pthread_sigmask(SIG_UNBLOCK, &one, NULL); /* the handler runs here */
         pthread_sigmask(SIG_BLOCK, &one, NULL);
     }
     if (server_attention)
@@ -515,7 +519,7 @@ static void complete(const struct io_uring_cqe *cqe)
 {
     void *data = io_uring_cqe_get_data(cqe);
     if (data == NULL)
-        return;                     /* a linked timeout, a close, a cancel */
+        return; /* a linked timeout, a close, a cancel */
     if (data == TAG(accept_tag)) {
         accepted(cqe->res, cqe->flags);
     } else if (data == TAG(signal_tag)) {
@@ -621,8 +625,8 @@ static void provide_first_buffers(void)
     size_t ring_size = FIRST_BUFFERS * sizeof(struct io_uring_buf);
     void *ring = mmap(NULL, ring_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     loop.first_bytes = malloc((size_t)FIRST_BUFFERS * FIRST_BYTES);
-    struct io_uring_buf_reg reg = {.ring_addr = (uintptr_t)ring, .ring_entries = FIRST_BUFFERS,
-                                   .bgid = FIRST_GROUP};
+    struct io_uring_buf_reg reg = {
+        .ring_addr = (uintptr_t)ring, .ring_entries = FIRST_BUFFERS, .bgid = FIRST_GROUP};
     if (ring == MAP_FAILED || loop.first_bytes == NULL ||
         io_uring_register_buf_ring(&loop.ring, &reg, 0) != 0) {
         if (ring != MAP_FAILED)
@@ -642,18 +646,20 @@ static void provide_first_buffers(void)
 /* DOC: uring-serve */
 void uring_serve(struct server *server, int worker_id, int listen_fd, int drain_ms)
 {
-    loop = (struct uring_loop){.server = server, .stats = &server->stats->workers[worker_id],
-                               .listen_fd = listen_fd, .multishot = true};
-    struct io_uring_params params = {.flags = IORING_SETUP_SINGLE_ISSUER |
-                                              IORING_SETUP_DEFER_TASKRUN};
+    loop = (struct uring_loop){.server = server,
+                               .stats = &server->stats->workers[worker_id],
+                               .listen_fd = listen_fd,
+                               .multishot = true};
+    struct io_uring_params params = {.flags =
+                                         IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN};
     int result = io_uring_queue_init_params(RING_ENTRIES, &loop.ring, &params);
-    if (result == -EINVAL)          /* a kernel before 6.1: without those two */
+    if (result == -EINVAL) /* a kernel before 6.1: without those two */
         result = queue_init(RING_ENTRIES, &loop.ring, 0);
     if (result != 0) {
         errno = -result;
         server_die(server, "io_uring_queue_init");
     }
-    io_uring_register_ring_fd(&loop.ring);  /* each enter skips a file lookup; optional */
+    io_uring_register_ring_fd(&loop.ring); /* each enter skips a file lookup; optional */
     loop.sweep_at = -1;
     provide_first_buffers();
     bufpool_init(&loop.buffers, HTTP_BUFFERS_SIZE);
@@ -665,10 +671,10 @@ void uring_serve(struct server *server, int worker_id, int listen_fd, int drain_
     /* DOC: uring-stop-signal
      * The stop signals (and SIGUSR1) are blocked from here on and read from
      * a signalfd, through the ring: a SIGTERM is a completion like any
-     * other, which ends the wait (signalled() hands it to the handler). (One that came before the block ran the handler, which set
-     * the flag: the loop below does not start.) io_uring_enter's own sigmask
-     * argument is not enough here: the kernels we run on (6.x) let the
-     * handler run without ending the wait. */
+     * other, which ends the wait (signalled() hands it to the handler). (One that came before the
+     * block ran the handler, which set the flag: the loop below does not start.) io_uring_enter's
+     * own sigmask argument is not enough here: the kernels we run on (6.x) let the handler run
+     * without ending the wait. */
     sigset_t stop_signals, outside;
     server_stop_signals(&stop_signals);
     pthread_sigmask(SIG_BLOCK, &stop_signals, &outside);
@@ -691,7 +697,7 @@ void uring_serve(struct server *server, int worker_id, int listen_fd, int drain_
         fprintf(stderr, "%s: %d connections still busy after %d ms; closing them\n",
                 server->spec->name, loop.count, drain_ms);
     cancel_all();
-    io_uring_submit(&loop.ring);    /* the closes queued last */
+    io_uring_submit(&loop.ring); /* the closes queued last */
     io_uring_queue_exit(&loop.ring);
     if (loop.first_ring != NULL) {
         munmap(loop.first_ring, FIRST_BUFFERS * sizeof(struct io_uring_buf));
