@@ -145,7 +145,7 @@ fuzz: $(BUILD)/tests/test_http_parse
 # set (about 5 minutes on 2 cores) into bench/results/<date>-<host>/, point
 # bench/results/latest at it. FULL=1: longer sweeps, more repeats. ONLY=name: one
 # experiment (fig30.1 herd distribution throughput slow-handler slow-clients memory coro-switch
-# greedy-client reference). A server that does not build is left out, not fatal.
+# greedy-client syscalls reference). A server that does not build is left out, not fatal.
 bench:
 	@scripts/deps.sh bench
 	@$(MAKE) --no-print-directory -s -k all || echo "make bench: some servers did not build; benching what is in $(BUILD)/bin"
