@@ -10,6 +10,8 @@ CC      ?= cc
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 CFLAGS  := -std=c17 -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE -MMD -MP -Icommon
 LDLIBS  := -lpthread
+# Libraries one server links besides: NAME_LDLIBS.
+coroutine_LDLIBS := -luring
 
 # SAN=address,undefined or SAN=thread: a separate build tree, same tests.
 ifneq ($(SAN),)
@@ -57,7 +59,7 @@ source_objs = $(patsubst %,$(BUILD)/obj/%.o,$(basename $(1)))
 .SECONDEXPANSION:
 $(BUILD)/bin/%: $$(call server_objs,$$*) $(BUILD)/libcommon.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $($*_LDLIBS) $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $$(call source_objs,$$($$*_EXTRA)) $(BUILD)/libcommon.a
 	@mkdir -p $(dir $@)
@@ -143,7 +145,7 @@ fuzz: $(BUILD)/tests/test_http_parse
 # set (about 5 minutes on 2 cores) into bench/results/<date>-<host>/, point
 # bench/results/latest at it. FULL=1: longer sweeps, more repeats. ONLY=name: one
 # experiment (fig30.1 herd distribution throughput slow-handler slow-clients memory coro-switch
-# greedy-client reference). A server that does not build is left out, not fatal.
+# greedy-client syscalls reference). A server that does not build is left out, not fatal.
 bench:
 	@scripts/deps.sh bench
 	@$(MAKE) --no-print-directory -s -k all || echo "make bench: some servers did not build; benching what is in $(BUILD)/bin"

@@ -35,10 +35,11 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 from configs import CONFIGS, Config, many_conns, slow_client_configs  # noqa: E402
 import greedy  # noqa: E402  (the greedy-client experiment)
+import syscalls  # noqa: E402  (bench/syscalls.py: system calls per request)
 
 EXPERIMENTS = ["fig30.1", "herd", "distribution", "throughput", "latency", "connections",
                "slow-handler", "slow-clients", "memory", "coro-switch",
-               "greedy-client"]
+               "greedy-client", "syscalls"]
 BODY = 4000                 # bytes per answer: UNP's client asked for 4000 bytes
 FILE = "/bench-4000.bin"    # a static file of BODY bytes under the servers' root
 
@@ -1163,7 +1164,8 @@ BUILDERS = {"fig30.1": exp_fig30_1, "herd": exp_herd, "distribution": exp_distri
             "slow-clients": exp_slow_clients, "memory": exp_memory,
             "coro-switch": exp_coro,
             "greedy-client": lambda bench, csvs: greedy.experiment(sys.modules[__name__], bench,
-                                                                   csvs)}
+                                                                   csvs),
+            "syscalls": lambda bench, csvs: syscalls.bench_experiment(bench, csvs, Experiment)}
 
 
 def describe(cfg, workers):

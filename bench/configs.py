@@ -92,7 +92,12 @@ CONFIGS = [
            ("main",)),
     Config("coroutine --backend select", "coroutine", ["--workers", "1", "--backend", "select"],
            ("full",)),
+    # Completion instead of readiness (docs/coroutine.md, "Readiness and
+    # completion"); where io_uring is refused, the row says "did not start".
+    Config("coroutine --io uring", "coroutine", ["--workers", "1", "--io", "uring"], ("main",)),
     Config("floor (reference)", "floor", ["--body", "4000"], ("main", "model"), reference=True),
+    Config("floor --io uring (reference)", "floor", ["--body", "4000", "--io", "uring"],
+           ("main", "model"), reference=True),
     Config("nginx 1 worker (reference)", "nginx", [], ("main", "model"), reference=True),
 ]
 

@@ -6,8 +6,14 @@
  * seven servers cost beyond this line is the price of their model and of real
  * HTTP; what this costs is the kernel's TCP and syscall work over loopback.
  *
+ * --io uring: the completion floor. The same answers with io_uring instead of
+ * epoll: a multishot accept, and per connection a recv, then a send of the
+ * fixed reply, then the next recv; all the SQEs of one turn go in with one
+ * io_uring_submit_and_wait. No timeouts, no stop drain: the least a
+ * completion server can do.
+ *
  * It speaks the suite's contract so the bench drives it like the others:
- *   floor --port 0 [--bind ADDR] [--body N] [--stats-file PATH] [--quiet]
+ *   floor --port 0 [--bind ADDR] [--body N] [--io epoll|uring] [--stats-file PATH] [--quiet]
  * prints "floor listening on http://ADDR:PORT/ root=- pid=PID", and on SIGTERM
  * writes the stats JSON (connections, requests, CPU) and exits 0. --root and
  * the other common options are accepted and ignored.
@@ -15,10 +21,12 @@
  * Not a server to learn HTTP from: no Host check, no methods, no paths. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <liburing.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,6 +148,129 @@ static int serve(int epfd, int fd, struct conn *c)
     }
 }
 
+/* user_data of the accept; a connection's SQEs carry its descriptor + 1. */
+enum { ACCEPT_DATA = 0 };
+
+/* An SQE; a full submission queue is submitted first. */
+static struct io_uring_sqe *take_sqe(struct io_uring *ring)
+{
+    struct io_uring_sqe *sqe;
+    while ((sqe = io_uring_get_sqe(ring)) == NULL)
+        io_uring_submit(ring);
+    return sqe;
+}
+
+static void uring_recv(struct io_uring *ring, int fd)
+{
+    struct conn *c = conns[fd];
+    struct io_uring_sqe *sqe = take_sqe(ring);
+    io_uring_prep_recv(sqe, fd, c->in + c->in_len, sizeof c->in - c->in_len, 0);
+    io_uring_sqe_set_data64(sqe, (uint64_t)fd + 1);
+}
+
+static void uring_send(struct io_uring *ring, int fd)
+{
+    struct conn *c = conns[fd];
+    const char *reply = c->close_after ? reply_close : reply_keep;
+    size_t len = c->close_after ? reply_close_len : reply_keep_len;
+    struct io_uring_sqe *sqe = take_sqe(ring);
+    io_uring_prep_send(sqe, fd, reply + c->out_off, len - c->out_off, MSG_NOSIGNAL);
+    io_uring_sqe_set_data64(sqe, (uint64_t)fd + 1);
+}
+
+static void uring_drop(struct io_uring *ring, int fd)
+{
+    struct io_uring_sqe *sqe = take_sqe(ring);
+    io_uring_prep_close(sqe, fd);
+    io_uring_sqe_set_data64(sqe, UINT64_MAX);   /* nobody waits for it */
+    free(conns[fd]);
+    conns[fd] = NULL;
+}
+
+/* A connection's recv or send completed: answer a complete request (one at
+ * a time: a pipelined one is answered after), or read more. */
+static void uring_step(struct io_uring *ring, int fd, int res)
+{
+    struct conn *c = conns[fd];
+    if (res <= 0) {
+        if (res < 0)
+            n_errors++;
+        uring_drop(ring, fd);
+        return;
+    }
+    if (c->answering) {
+        size_t len = c->close_after ? reply_close_len : reply_keep_len;
+        c->out_off += (size_t)res;
+        if (c->out_off < len) {
+            uring_send(ring, fd);
+            return;
+        }
+        c->answering = 0;
+        c->out_off = 0;
+        if (c->close_after) {
+            uring_drop(ring, fd);
+            return;
+        }
+    } else {
+        c->in_len += (size_t)res;
+    }
+    char *end = memmem(c->in, c->in_len, "\r\n\r\n", 4);
+    if (end == NULL) {
+        if (c->in_len == sizeof c->in)
+            uring_drop(ring, fd);       /* a header too big */
+        else
+            uring_recv(ring, fd);
+        return;
+    }
+    size_t used = (size_t)(end - c->in) + 4;
+    *end = '\0';
+    c->close_after = strcasestr(c->in, "\nConnection: close") != NULL;
+    memmove(c->in, c->in + used, c->in_len - used);
+    c->in_len -= used;
+    c->answering = 1;
+    n_requests++;
+    uring_send(ring, fd);
+}
+
+/* The completion floor's loop: until SIGTERM interrupts the wait. */
+static void uring_loop(struct io_uring *ring_made, int lfd)
+{
+    struct io_uring ring = *ring_made;
+    int one = 1;
+    struct io_uring_sqe *sqe = take_sqe(&ring);
+    io_uring_prep_multishot_accept(sqe, lfd, NULL, NULL, 0);
+    io_uring_sqe_set_data64(sqe, ACCEPT_DATA);
+    while (!stopping) {
+        struct io_uring_cqe *cqe;
+        if (io_uring_submit_and_wait(&ring, 1) < 0)
+            continue;               /* EINTR: the stop */
+        while (io_uring_peek_cqe(&ring, &cqe) == 0) {
+            uint64_t data = io_uring_cqe_get_data64(cqe);
+            int res = cqe->res;
+            unsigned flags = cqe->flags;
+            io_uring_cqe_seen(&ring, cqe);
+            if (data == ACCEPT_DATA) {
+                if (res >= 0 && (res >= MAX_FDS || (conns[res] = calloc(1, sizeof(struct conn)))
+                                                       == NULL)) {
+                    close(res);
+                } else if (res >= 0) {
+                    setsockopt(res, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+                    n_connections++;
+                    uring_recv(&ring, res);
+                }
+                if (!(flags & IORING_CQE_F_MORE)) {
+                    sqe = take_sqe(&ring);
+                    io_uring_prep_multishot_accept(sqe, lfd, NULL, NULL, 0);
+                    io_uring_sqe_set_data64(sqe, ACCEPT_DATA);
+                }
+            } else if (data != UINT64_MAX && conns[data - 1] != NULL) {
+                uring_step(&ring, (int)data - 1, res);
+            }
+        }
+    }
+    io_uring_queue_exit(&ring);
+}
+
 static void write_stats(const char *path, int port)
 {
     struct rusage self;
@@ -171,6 +302,7 @@ int main(int argc, char **argv)
     int port = 8080;
     long body = 4000;
     const char *bind_addr = "127.0.0.1", *stats_file = NULL;
+    bool uring = false;
     for (int i = 1; i < argc; i++) {
         const char *value = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(argv[i], "--quiet") == 0)
@@ -185,6 +317,9 @@ int main(int argc, char **argv)
             bind_addr = value;
         else if (strcmp(argv[i], "--body") == 0)
             body = atol(value);
+        else if (strcmp(argv[i], "--io") == 0 && (strcmp(value, "epoll") == 0 ||
+                                                  strcmp(value, "uring") == 0))
+            uring = strcmp(value, "uring") == 0;
         else if (strcmp(argv[i], "--stats-file") == 0)
             stats_file = value;
         else if (strcmp(argv[i], "--root") != 0 && strcmp(argv[i], "--workers") != 0 &&
@@ -220,9 +355,25 @@ int main(int argc, char **argv)
     if (listen(lfd, 4096) < 0 || getsockname(lfd, (struct sockaddr *)&addr, &alen) < 0)
         die("listen");
     port = ntohs(addr.sin_port);
+    struct io_uring ring;           /* made before the start-up line: without it, exit 2 */
+    struct io_uring_params params = {.flags = IORING_SETUP_SINGLE_ISSUER |
+                                              IORING_SETUP_DEFER_TASKRUN};
+    int made = uring ? io_uring_queue_init_params(1024, &ring, &params) : 0;
+    if (made == -EINVAL)            /* a kernel before 6.1: without those two */
+        made = io_uring_queue_init(1024, &ring, 0);
+    if (made < 0) {
+        fprintf(stderr, "floor: --io uring: io_uring_setup: %s\n", strerror(-made));
+        return 2;
+    }
     printf("floor listening on http://%s:%d/ root=- pid=%d\n", bind_addr, port, (int)getpid());
     fflush(stdout);
 
+    if (uring) {
+        uring_loop(&ring, lfd);
+        if (stats_file != NULL)
+            write_stats(stats_file, port);
+        return 0;
+    }
     int epfd = epoll_create1(0);
     struct epoll_event ev = {.events = EPOLLIN, .data.fd = lfd};
     if (epfd < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &ev) < 0)

@@ -159,6 +159,8 @@ class Report:
         if not rows and not tput and not lat:
             return
         knees = self.knees()
+        calls = {r["config"]: r.get("per_request") for r in read_csv(self.out, "syscalls")
+                 if r.get("clients") == "256" and r.get("per_request")}
         self("## Scoreboard: CPU per request next to the floor and nginx, and the knee\n")
         self("The floor server (`bench/floor.c`: one epoll loop, a fixed prepared answer, no "
              "parsing, no files) is what the kernel's TCP work costs; nginx (one process) is a "
@@ -169,7 +171,9 @@ class Report:
              "(`open_file_cache` off; its config is in `nginx/nginx.conf` here). The *knee* "
              "column is from the open-loop latency experiment below: the highest offered rate "
              f"whose p99 stayed under {KNEE_P99_MS:g} ms with every request answered "
-             "(*none*: no rate did).\n")
+             "(*none*: no rate did). *syscalls/req* is from the syscalls experiment "
+             "(`bench/syscalls.py`: `strace -f -c`, 256 keep-alive clients; – where not "
+             "measured).\n")
         med = medians(rows, ["config"], ["cpu_per_conn_us", "req_per_s"])
         ka = medians([r for r in tput if r["mode"] == "keepalive"], ["config", "clients"],
                      ["cpu_per_req_us", "req_per_s"])
@@ -194,10 +198,10 @@ class Report:
                         f(c / nginx, 2) if c and nginx else "–", f(kc),
                         f(kc / floor_ka, 2) if kc and floor_ka else "–",
                         f(kc / nginx_ka, 2) if kc and nginx_ka else "–", f(k.get("req_per_s"), 0),
-                        knee_cell))
+                        knee_cell, f(float(calls[l]), 2) if l in calls else "–"))
         self(table(["configuration", "µs/conn (close)", "× floor", "× nginx",
                     f"µs/req keep-alive c={pick or '–'}", "× floor", "× nginx",
-                    f"req/s keep-alive c={pick or '–'}", "knee (open loop)"], out))
+                    f"req/s keep-alive c={pick or '–'}", "knee (open loop)", "syscalls/req"], out))
 
     def herd(self):
         rows = read_csv(self.out, "herd")

@@ -9,7 +9,7 @@
 void bufpool_init(struct bufpool *pool, size_t size)
 {
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    *pool = (struct bufpool){.size = (size + page - 1) / page * page};
+    *pool = (struct bufpool){.size = (size + page - 1) / page * page, .free_max = BUFPOOL_FREE_MAX};
 }
 
 void *bufpool_get(struct bufpool *pool)
@@ -31,7 +31,7 @@ void *bufpool_get(struct bufpool *pool)
 void bufpool_put(struct bufpool *pool, void *buffer)
 {
     pool->lent--;
-    if (pool->free_count >= BUFPOOL_FREE_MAX) {
+    if (pool->free_count >= pool->free_max) {
         munmap(buffer, pool->size);
         return;
     }

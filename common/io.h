@@ -6,6 +6,11 @@
  * waits for the socket (it registers interest with the event loop and yields) and
  * the call retries. The handler code is the same in both.
  *
+ * A completion backend (the coroutine server's --io uring) goes one step
+ * further: it installs operation hooks, and io_read and io_write_all hand the
+ * operation itself to the kernel through them (submit, yield until the
+ * completion) instead of calling read/write and waiting after EAGAIN.
+ *
  * Deadlines are absolute times in milliseconds on the monotonic clock (io_now_ms).
  * Every call returns -1 with errno ETIMEDOUT when its deadline passes. */
 #ifndef IO_H
@@ -32,6 +37,15 @@ struct io_hooks {
     /* Close a connection's socket: an event loop stops watching it first (the
      * rule in event.h), then closes it. */
     void (*close)(int fd);
+    /* Operation hooks, optional (NULL: the call above, waiting after EAGAIN).
+     * Each performs one operation, waiting up to the deadline; it returns what
+     * the system call would (read: >0 bytes, 0 end of stream; write: >0 bytes
+     * sent), or -1 with errno: ETIMEDOUT when the deadline passed, EINTR when a
+     * stop interrupted a read. sendfile has none: io_sendfile_all calls
+     * sendfile(2) and waits through the wait hook (zero-copy from the page
+     * cache; small files come from the file cache inside the head anyway). */
+    ssize_t (*read)(int fd, void *buf, size_t length, int64_t deadline_ms);
+    ssize_t (*write)(int fd, const void *buf, size_t length, int64_t deadline_ms);
 };
 
 /* Install hooks for this process; NULL restores the blocking behaviour. */

@@ -3,13 +3,14 @@
  * The model: a single loop waits in epoll (or select, or poll: --backend) for
  * any socket to become ready, as in multiplex; but each connection is a
  * coroutine — a function with a small stack of its own — that runs the
- * blocking servers' handler, http_serve_connection() (common/http_conn.c),
- * unchanged: it parses and answers the requests. accept() is in
+ * blocking servers' connection loop (common/http_conn.c) unchanged, entered
+ * as http_serve_pooled(): http_serve_connection() with its buffers lent by
+ * the loop's pool. It parses and answers the requests. accept() is in
  * on_listen_ready (common/event_server.c), which hands each new socket to
  * sched_spawn (coroutine/sched.c), the .on_connection below. A connection's life:
  *
  *   on_listen_ready: accept4() ─▶ sched_spawn: a task and a coroutine
- *     └▶ run(): resume the coroutine ─▶ http_serve_connection(conn)
+ *     └▶ run(): resume the coroutine ─▶ http_serve_pooled(conn)
  *          io_read() gets EAGAIN: it would block ─▶ io layer calls the wait hook
  *          wait hook (sched.c): watch the socket, arm the deadline timer, yield
  *     loop: other coroutines run ... the socket is ready (or the timer fires)
@@ -40,6 +41,11 @@
  * its read failing (EINTR, as a signal fails a blocking read), so the handler
  * ends those connections; the others get DRAIN_MS to finish.
  *
+ * --io uring (coroutine/uring.c): the same coroutines and handler, but each
+ * read and send is submitted to an io_uring and the coroutine yields until
+ * its completion; one io_uring_enter per loop turn submits and reaps for
+ * every connection (docs/coroutine.md, "Readiness and completion").
+ *
  * Neighbour: multiplex, with the same loop, timers, accept and stop, but no
  * state machine (multiplex/conn.c): where a connection is in the code and its
  * local variables stay on its coroutine's stack, so the handler is
@@ -50,19 +56,31 @@
  * system call per switch), tests/eventloop/run.py (2000 idle clients, 20
  * sleeps at once), and `make bench` coro-switch and throughput. */
 
+#include <stdio.h>
+
 #include "coro.h"
 #include "event_server.h"
 #include "pool.h"
 #include "sched.h"
 #include "server.h"
+#include "uring.h"
 
+/* --io: how a coroutine does its I/O. readiness: wait for the socket (the
+ * loop above, sched.c), then call; uring: hand the call itself to the kernel
+ * and collect its completion (coroutine/uring.c). */
+static const char *const io_names[] = {"readiness", "uring", NULL};
+enum { IO_READINESS, IO_URING };
+
+static int io_mode = IO_READINESS;  /* --io */
 static int backend = EVENT_BACKEND_EPOLL;      /* --backend */
 static int reuseport;               /* --reuseport */
 static int stack_kb = CORO_DEFAULT_STACK_KB;    /* --stack-kb */
 
 static const struct model_option model_options[] = {
     {.name = "backend", .arg = "NAME", .choices = event_backend_names, .value = &backend,
-     .help = "how the loop waits (default epoll)"},
+     .help = "how the loop waits (default epoll; readiness only)"},
+    {.name = "io", .arg = "MODE", .choices = io_names, .value = &io_mode,
+     .help = "readiness (wait, then call) or uring (io_uring completions) (default readiness)"},
     {.name = "reuseport", .value = &reuseport,
      .help = "each worker listens on its own socket (SO_REUSEPORT)"},
     {.name = "stack-kb", .arg = "N", .value = &stack_kb, .min = 32, .max = 65536,
@@ -92,6 +110,11 @@ enum { ACCEPT_BATCH = 64 };
 static void serve_loop(struct server *server, int worker_id, void *context)
 {
     (void)context;
+    if (io_mode == IO_URING) {
+        uring_serve(server, worker_id, event_server_socket(server, worker_id, reuseport),
+                    DRAIN_MS);
+        return;
+    }
     struct worker_stats *stats = &server->stats->workers[worker_id];
     struct event_loop *loop = event_server_loop(server, event_backend_names[backend], stats);
     struct scheduler scheduler;
@@ -124,6 +147,11 @@ int main(int argc, char **argv)
      * bind(); the counters have one slot per --workers. */
     struct server server;
     server_start(&server, &spec, argc, argv);
+    char error[SERVER_ERROR_SIZE];
+    if (io_mode == IO_URING && uring_available(error, sizeof error) != 0) {
+        fprintf(stderr, "%s: --io uring: %s\n", spec.name, error);
+        return 2;
+    }
     event_server_listen(&server, reuseport != 0);
     coro_set_stack_size((size_t)stack_kb * 1024);
 

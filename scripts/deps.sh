@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # deps.sh SET... — install the Debian packages a set needs, if any are missing.
-#   test   what `make test` needs: compiler, make, cmocka, python3, and curl and
+#   test   what `make test` needs: compiler, make, cmocka, liburing (the
+#          coroutine server's --io uring), python3, and curl and
 #          procps (ps, pgrep) for the docs' quick command blocks (make check)
 #   bench  what `make bench` needs: wrk, gnuplot, python3, taskset, and nginx
 #          for the reference line (installed with its service kept from
@@ -15,7 +16,7 @@ set -euo pipefail
 
 packages_for() {
     case "$1" in
-        test)  echo "gcc make libcmocka-dev python3 libc6-dev curl procps" ;;
+        test)  echo "gcc make libcmocka-dev liburing-dev python3 libc6-dev curl procps" ;;
         bench) echo "gcc make wrk gnuplot-nox python3 util-linux procps nginx-light" ;;
         check) echo "clang-format" ;;
         fuzz)  echo "clang libclang-rt-14-dev" ;;

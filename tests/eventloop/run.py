@@ -18,7 +18,13 @@ Cases:
                  (one GET answered on each) cost at most 4 KiB / 12 KiB of user-space
                  memory each (scripts/idle_memory.py measures; a regression guard,
                  docs/multiplex.md and docs/coroutine.md give the real figures)
-  stop           multiplex and coroutine on select, poll and epoll: 200
+  uring-half-request, uring-sleep20, uring-idle2000: the same against
+                 coroutine --io uring; uring-timeouts: its deadlines (idle close,
+                 408 for a half head, a steady client not cut); uring-max-conns:
+                 503 above --max-conns; uring-unavailable:
+                 without io_uring, one line and exit status 2
+  stop           multiplex and coroutine on select, poll and epoll, and
+                 coroutine --io uring: 200
                  start/SIGTERM cycles each (SIGTERM at a random moment after the
                  start-up line, some with a connection open), every one exiting
                  within 100 ms of the signal
@@ -106,6 +112,7 @@ def send_all(socks, payload):
 
 def case_half_request(args, results, root, binary="multiplex"):
     with ts.Server(args.bin_dir, binary, root=root, timeout_ms=5000) as server:
+        binary = binary.replace("--", "")   # in the check names
         with ts.Connection(server) as slow:
             slow.send(b"GET /a.txt HTTP/1.1\r\nHo")
             time.sleep(0.2)
@@ -120,9 +127,10 @@ def case_half_request(args, results, root, binary="multiplex"):
                           status == 200 and body == b"hello\n", f"status {status} body {body!r}")
 
 
-def case_sleep20(args, results, root, binary="multiplex"):
-    for backend in ("select", "epoll"):
-        with ts.Server(args.bin_dir, f"{binary} --backend {backend}", root=root) as server:
+def case_sleep20(args, results, root, binary="multiplex", variants=None):
+    for backend in variants or ("select", "epoll"):
+        option = "--io" if backend == "uring" else "--backend"
+        with ts.Server(args.bin_dir, f"{binary} {option} {backend}", root=root) as server:
             socks = open_many(server, 20)
             start = time.monotonic()
             send_all(socks, b"GET /lab/sleep/300 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
@@ -136,15 +144,16 @@ def case_sleep20(args, results, root, binary="multiplex"):
                           f"{ok}/20 answered 200 in {elapsed:.2f} s")
 
 
-def case_idle1000(args, results, root, binary="multiplex", count=1000):
+def case_idle1000(args, results, root, binary="multiplex", count=1000, variants=None):
     name = f"idle{count}"
     if raise_nofile(count + 1000) < count + 100:
         results.check(f"{name}: descriptor limit", False,
                       f"cannot raise RLIMIT_NOFILE to {count + 100}")
         return
-    for backend in ("poll", "epoll"):
+    for backend in variants or ("poll", "epoll"):
+        option = "--io" if backend == "uring" else "--backend"
         # --max-conns (default 1024) bounds each loop: room for count and the probe.
-        with ts.Server(args.bin_dir, f"{binary} --backend {backend} --max-conns {count + 100}",
+        with ts.Server(args.bin_dir, f"{binary} {option} {backend} --max-conns {count + 100}",
                        root=root, timeout_ms=30000) as server:
             socks = open_many(server, count)
             time.sleep(0.5)         # held idle
@@ -321,26 +330,91 @@ def case_stop(args, results, root):
     SIGTERM that lands between the loop's check of the flag and its wait is not
     lost; a lost one would hold the server in its wait until the next event."""
     rng = random.Random(os.environ.get("STOP_SEED", "stop"))
-    for binary in ("multiplex", "coroutine"):
-        for backend in ("select", "poll", "epoll"):
-            argv = [os.path.join(args.bin_dir, binary), "--port", "0", "--quiet",
-                    "--root", root, "--backend", backend]
-            times, problems = [], []
-            for _ in range(STOP_CYCLES):
-                elapsed, status = stop_cycle(argv, rng)
-                if elapsed is None or status != 0:
-                    problems.append(status)
-                else:
-                    times.append(elapsed)
-            times.sort()
-            slow = [t for t in times if t > STOP_BOUND_S]
-            results.check(f"stop {binary} {backend}: {STOP_CYCLES} SIGTERMs, each exit within "
-                          f"{STOP_BOUND_S * 1000:.0f} ms (median "
-                          f"{times[len(times) // 2] * 1000 if times else 0:.1f} ms, slowest "
-                          f"{times[-1] * 1000 if times else 0:.1f} ms)",
-                          not slow and not problems,
-                          f"{len(slow)} slower: {[round(t * 1000) for t in slow[:10]]} ms; "
-                          f"problems: {problems[:5]}")
+    variants = [(binary, "--backend", backend) for binary in ("multiplex", "coroutine")
+                for backend in ("select", "poll", "epoll")] + [("coroutine", "--io", "uring")]
+    for binary, option, backend in variants:
+        argv = [os.path.join(args.bin_dir, binary), "--port", "0", "--quiet",
+                "--root", root, option, backend]
+        times, problems = [], []
+        for _ in range(STOP_CYCLES):
+            elapsed, status = stop_cycle(argv, rng)
+            if elapsed is None or status != 0:
+                problems.append(status)
+            else:
+                times.append(elapsed)
+        times.sort()
+        slow = [t for t in times if t > STOP_BOUND_S]
+        results.check(f"stop {binary} {backend}: {STOP_CYCLES} SIGTERMs, each exit within "
+                      f"{STOP_BOUND_S * 1000:.0f} ms (median "
+                      f"{times[len(times) // 2] * 1000 if times else 0:.1f} ms, slowest "
+                      f"{times[-1] * 1000 if times else 0:.1f} ms)",
+                      not slow and not problems,
+                      f"{len(slow)} slower: {[round(t * 1000) for t in slow[:10]]} ms; "
+                      f"problems: {problems[:5]}")
+
+
+def case_uring_timeouts(args, results, root):
+    """coroutine --io uring: the deadlines are io_uring linked timeouts. An idle
+    connection is closed after --timeout-ms, a half-sent head gets 408, and a
+    connection that keeps sending in time is not cut."""
+    with ts.Server(args.bin_dir, "coroutine --io uring", root=root, timeout_ms=500) as server:
+        with ts.Connection(server) as idle, ts.Connection(server) as half:
+            half.send(b"GET /a.txt HTTP/1.1\r\nHo")
+            start = time.monotonic()
+            idle.sock.settimeout(5)
+            closed = idle.sock.recv(100) == b""
+            elapsed = time.monotonic() - start
+            results.check(f"uring-timeouts: an idle connection is closed after --timeout-ms "
+                          f"500 ({elapsed:.2f} s)", closed and 0.3 < elapsed < 2.0,
+                          f"closed {closed} after {elapsed:.2f} s")
+            status, _, _ = half.read_response()
+            results.check("uring-timeouts: a half-sent head gets 408", status == 408,
+                          f"status {status}")
+        with ts.Connection(server) as steady:
+            for _ in range(4):      # 4 requests 0.3 s apart: 1.2 s in all, each within 500 ms
+                steady.send(b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+                status, _, _ = steady.read_response()
+                if status != 200:
+                    break
+                time.sleep(0.3)
+            results.check("uring-timeouts: a keep-alive client in time is not cut",
+                          status == 200, f"status {status}")
+        results.check("uring-timeouts: server still running", server.alive())
+
+
+def case_uring_max_conns(args, results, root):
+    """coroutine --io uring --max-conns 2: a third client gets 503 at once; once one
+    of the two leaves, a new client is served."""
+    with ts.Server(args.bin_dir, "coroutine --io uring --max-conns 2", root=root) as server:
+        with ts.Connection(server), ts.Connection(server) as second:
+            second.send(b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+            second.read_response()  # both are held by now
+            with ts.Connection(server) as third:
+                status, _, _ = third.read_response()
+                results.check("uring-max-conns: a third client gets 503", status == 503,
+                              f"status {status}")
+        time.sleep(0.2)
+        status, _, _ = ts.get(server, "/a.txt")
+        results.check("uring-max-conns: served again once the two left", status == 200,
+                      f"status {status}")
+
+
+def case_uring_unavailable(args, results, root):
+    """Where io_uring cannot be had (an old kernel: ENOSYS; kernel.io_uring_disabled:
+    EPERM; a seccomp filter: either), coroutine --io uring says so in one line and
+    exits 2 before it listens. URING_TEST_SETUP_ERRNO makes the ring's creation
+    fail with that errno (coroutine/uring.c)."""
+    for errno_value, cause in ((38, "Function not implemented"), (1, "Operation not permitted")):
+        env = dict(os.environ, URING_TEST_SETUP_ERRNO=str(errno_value))
+        done = subprocess.run([os.path.join(args.bin_dir, "coroutine"), "--io", "uring",
+                               "--port", "0", "--root", root], env=env, capture_output=True,
+                              timeout=10)
+        lines = done.stderr.decode().splitlines()
+        results.check(f"uring-unavailable: io_uring_setup failing with {cause}: exit 2, one "
+                      "line naming it, nothing listening",
+                      done.returncode == 2 and len(lines) == 1 and "io_uring" in lines[0]
+                      and cause in lines[0] and done.stdout == b"",
+                      f"status {done.returncode}, stderr {lines}, stdout {done.stdout[:80]!r}")
 
 
 def on_coroutine(case, **extra):
@@ -354,6 +428,12 @@ CASES = {"half-request": case_half_request, "sleep20": case_sleep20, "idle1000":
          "coroutine-sleep20": on_coroutine(case_sleep20),
          "coroutine-idle2000": on_coroutine(case_idle1000, count=2000),
          "coroutine-select1100": on_coroutine(case_select1100),
+         "uring-half-request": lambda args, results, root: case_half_request(
+             args, results, root, binary="coroutine --io uring"),
+         "uring-sleep20": on_coroutine(case_sleep20, variants=("uring",)),
+         "uring-idle2000": on_coroutine(case_idle1000, count=2000, variants=("uring",)),
+         "uring-timeouts": case_uring_timeouts, "uring-unavailable": case_uring_unavailable,
+         "uring-max-conns": case_uring_max_conns,
          "idle-memory": case_idle_memory, "stop": case_stop}
 
 
@@ -368,7 +448,7 @@ def main():
         if args.only and name not in args.only.split(","):
             continue
         binary = ("threaded" if name == "max-conns" else "coroutine" if name == "stop" else
-                  "coroutine" if name.startswith("coroutine-") else "multiplex")
+                  "coroutine" if name.startswith(("coroutine-", "uring-")) else "multiplex")
         if not os.access(os.path.join(args.bin_dir, binary), os.X_OK):
             print(f"skip {name}: no {binary} in {args.bin_dir}")
             continue
