@@ -46,8 +46,8 @@
  *       and exits 2 if CONNS does not fit) and binds to 127.0.0.2, .3, ... when
  *       one source address runs out of ports (9/10 of the local port range per
  *       address; CLIENT_CONNS_PER_ADDR=N in the environment sets it, for
- *       tests). Prints a summary for a person, then one line for the bench: "RATE conns=... scheduled=S answered=A
- *       failed=F unanswered=U p50_us=... p99_us=... cpu_s=..." (answered: a 2xx
+ *       tests). Prints a summary for a person, then one line for the bench: "RATE conns=...
+ * scheduled=S answered=A failed=F unanswered=U p50_us=... p99_us=... cpu_s=..." (answered: a 2xx
  *       answer; failed: another status, or the connection failed).
  *
  * "ok" means the status line was HTTP/1.x 2xx. Nothing here is clever: it is a
@@ -64,8 +64,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/resource.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -191,7 +191,7 @@ static int hold(const struct sockaddr_in *addr, const char *path, int n, int wai
         for (int i = 0; i < n; i++) {
             if (pfd[i].revents == 0)
                 continue;
-            if (state[i] >= 2) { /* closed under us: poll would say so forever */
+            if (state[i] >= 2) {        /* closed under us: poll would say so forever */
                 pfd[i].fd = ~pfd[i].fd; /* a negative fd is skipped; ~ gives it back */
                 continue;
             }
@@ -912,8 +912,7 @@ int main(int argc, char **argv)
         }
         int drain_ms = argc > 9 ? (int)number(argv, 9, "DRAIN_MS", 0, 60000) : 1000;
         return rate(&addr, argv[4], (int)n, real(argv, 6, "RATE", 0.1, 1e7),
-                    real(argv, 7, "SECONDS", 0.01, 3600), strcmp(mode, "keepalive") == 0,
-                    drain_ms);
+                    real(argv, 7, "SECONDS", 0.01, 3600), strcmp(mode, "keepalive") == 0, drain_ms);
     }
     fprintf(stderr, "client: unknown mode %s\n", argv[1]);
     return 2;

@@ -21,8 +21,8 @@
  * Not a server to learn HTTP from: no Host check, no methods, no paths. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <liburing.h>
 #include <fcntl.h>
+#include <liburing.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -182,7 +182,7 @@ static void uring_drop(struct io_uring *ring, int fd)
 {
     struct io_uring_sqe *sqe = take_sqe(ring);
     io_uring_prep_close(sqe, fd);
-    io_uring_sqe_set_data64(sqe, UINT64_MAX);   /* nobody waits for it */
+    io_uring_sqe_set_data64(sqe, UINT64_MAX); /* nobody waits for it */
     free(conns[fd]);
     conns[fd] = NULL;
 }
@@ -217,7 +217,7 @@ static void uring_step(struct io_uring *ring, int fd, int res)
     char *end = memmem(c->in, c->in_len, "\r\n\r\n", 4);
     if (end == NULL) {
         if (c->in_len == sizeof c->in)
-            uring_drop(ring, fd);       /* a header too big */
+            uring_drop(ring, fd); /* a header too big */
         else
             uring_recv(ring, fd);
         return;
@@ -243,15 +243,15 @@ static void uring_loop(struct io_uring *ring_made, int lfd)
     while (!stopping) {
         struct io_uring_cqe *cqe;
         if (io_uring_submit_and_wait(&ring, 1) < 0)
-            continue;               /* EINTR: the stop */
+            continue; /* EINTR: the stop */
         while (io_uring_peek_cqe(&ring, &cqe) == 0) {
             uint64_t data = io_uring_cqe_get_data64(cqe);
             int res = cqe->res;
             unsigned flags = cqe->flags;
             io_uring_cqe_seen(&ring, cqe);
             if (data == ACCEPT_DATA) {
-                if (res >= 0 && (res >= MAX_FDS || (conns[res] = calloc(1, sizeof(struct conn)))
-                                                       == NULL)) {
+                if (res >= 0 &&
+                    (res >= MAX_FDS || (conns[res] = calloc(1, sizeof(struct conn))) == NULL)) {
                     close(res);
                 } else if (res >= 0) {
                     setsockopt(res, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -317,8 +317,8 @@ int main(int argc, char **argv)
             bind_addr = value;
         else if (strcmp(argv[i], "--body") == 0)
             body = atol(value);
-        else if (strcmp(argv[i], "--io") == 0 && (strcmp(value, "epoll") == 0 ||
-                                                  strcmp(value, "uring") == 0))
+        else if (strcmp(argv[i], "--io") == 0 &&
+                 (strcmp(value, "epoll") == 0 || strcmp(value, "uring") == 0))
             uring = strcmp(value, "uring") == 0;
         else if (strcmp(argv[i], "--stats-file") == 0)
             stats_file = value;
@@ -355,11 +355,11 @@ int main(int argc, char **argv)
     if (listen(lfd, 4096) < 0 || getsockname(lfd, (struct sockaddr *)&addr, &alen) < 0)
         die("listen");
     port = ntohs(addr.sin_port);
-    struct io_uring ring;           /* made before the start-up line: without it, exit 2 */
-    struct io_uring_params params = {.flags = IORING_SETUP_SINGLE_ISSUER |
-                                              IORING_SETUP_DEFER_TASKRUN};
+    struct io_uring ring; /* made before the start-up line: without it, exit 2 */
+    struct io_uring_params params = {.flags =
+                                         IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN};
     int made = uring ? io_uring_queue_init_params(1024, &ring, &params) : 0;
-    if (made == -EINVAL)            /* a kernel before 6.1: without those two */
+    if (made == -EINVAL) /* a kernel before 6.1: without those two */
         made = io_uring_queue_init(1024, &ring, 0);
     if (made < 0) {
         fprintf(stderr, "floor: --io uring: io_uring_setup: %s\n", strerror(-made));

@@ -19,8 +19,7 @@ void *bufpool_get(struct bufpool *pool)
         pool->free = *(void **)buffer;
         pool->free_count--;
     } else {
-        buffer = mmap(NULL, pool->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
-                      0);
+        buffer = mmap(NULL, pool->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (buffer == MAP_FAILED)
             return NULL;
     }

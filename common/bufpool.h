@@ -25,13 +25,13 @@
 enum { BUFPOOL_FREE_MAX = 16 };
 
 struct bufpool {
-    size_t size;                    /* bytes per buffer, a whole number of pages */
-    void *free;                     /* the free buffers, chained through their first bytes */
+    size_t size; /* bytes per buffer, a whole number of pages */
+    void *free;  /* the free buffers, chained through their first bytes */
     int free_count;
-    int lent;                       /* out now: for tests and the chapters' figures */
-    int free_max;                   /* spares kept: BUFPOOL_FREE_MAX, unless the owner sets
-                                     * more (a completion loop holds a buffer per request
-                                     * across a turn: coroutine/uring.c) */
+    int lent;     /* out now: for tests and the chapters' figures */
+    int free_max; /* spares kept: BUFPOOL_FREE_MAX, unless the owner sets
+                   * more (a completion loop holds a buffer per request
+                   * across a turn: coroutine/uring.c) */
 };
 
 /* An empty pool of buffers of at least size bytes. */

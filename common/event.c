@@ -44,10 +44,10 @@ struct event_loop {
     uint64_t next_sequence;
     struct worker_stats *stats;
     unsigned waits_unread; /* waits since stats' sleeps were last read */
-    sigset_t stop_signals;       /* see event_loop_set_stop_signals */
+    sigset_t stop_signals; /* see event_loop_set_stop_signals */
     bool has_stop_signals;
-    sigset_t wait_mask;          /* the mask each wait sets, when masked: */
-    bool masked;                 /* inside event_loop_run, with stop signals set */
+    sigset_t wait_mask; /* the mask each wait sets, when masked: */
+    bool masked;        /* inside event_loop_run, with stop signals set */
 };
 
 struct event_loop *event_loop_create(const char *backend_name, int max_fds, char *error,
@@ -208,7 +208,7 @@ int event_timer_start(struct event_loop *loop, struct event_timer *timer, int64_
         size_t size = loop->heap_size ? 2 * loop->heap_size : 64;
         struct event_timer **heap = realloc(loop->heap, size * sizeof *heap);
         if (heap == NULL)
-            return -1;              /* errno ENOMEM */
+            return -1; /* errno ENOMEM */
         loop->heap = heap;
         loop->heap_size = size;
     }
@@ -263,10 +263,9 @@ int event_loop_run_once(struct event_loop *loop, int max_wait_ms)
      * switches, is read with getrusage only every EVENT_SLEEPS_READ_EVERY waits
      * and when the loop is destroyed, not around each wait: a pair of system
      * calls per wait was over a third of the loop's system calls when a client
-     * sends a byte at a time (a few per cent of its CPU). Nothing else in the loop's thread blocks (every socket
-     * is non-blocking), so the switches between two readings are the wait's;
-     * only a callback that sleeps (a file read missing the page cache) adds to
-     * them. */
+     * sends a byte at a time (a few per cent of its CPU). Nothing else in the loop's thread blocks
+     * (every socket is non-blocking), so the switches between two readings are the wait's; only a
+     * callback that sleeps (a file read missing the page cache) adds to them. */
     if (loop->stats != NULL) {
         stats_add(&loop->stats->waits, 1);
         if (++loop->waits_unread == EVENT_SLEEPS_READ_EVERY) {

@@ -84,7 +84,7 @@ void event_close(struct event_loop *loop, int fd);
  * Returns 0, or -1 with errno ENOMEM when the heap cannot grow: the timer is
  * then not pending, and the caller must not wait for it. */
 int event_timer_start(struct event_loop *loop, struct event_timer *timer, int64_t deadline_ms,
-                       event_timer_fn *callback, void *data);
+                      event_timer_fn *callback, void *data);
 /* Disarm timer (no-op if it is not pending). O(log n). */
 void event_timer_cancel(struct event_loop *loop, struct event_timer *timer);
 static inline bool event_timer_pending(const struct event_timer *timer)
@@ -102,11 +102,10 @@ int64_t event_next_deadline(const struct event_loop *loop);
 int event_loop_run_once(struct event_loop *loop, int max_wait_ms);
 
 /* The signals whose handlers set the flag event_loop_run watches (a server's
- * stop signals SIGINT, SIGTERM and SIGHUP, and SIGUSR1: server_stop_signals). While event_loop_run runs, they are
- * blocked in this thread except inside each wait, which lets them in and
- * waits in one step (pselect, ppoll, epoll_pwait), as common/pool.c does with
- * ppoll: a signal that lands after the check of the flag stays pending and
- * ends the wait at once instead of being lost. */
+ * stop signals SIGINT, SIGTERM and SIGHUP, and SIGUSR1: server_stop_signals). While event_loop_run
+ * runs, they are blocked in this thread except inside each wait, which lets them in and waits in
+ * one step (pselect, ppoll, epoll_pwait), as common/pool.c does with ppoll: a signal that lands
+ * after the check of the flag stays pending and ends the wait at once instead of being lost. */
 void event_loop_set_stop_signals(struct event_loop *loop, const sigset_t *signals);
 
 /* Iterate until *stop becomes non-zero (e.g. server_stop_requested) or a wait

@@ -14,13 +14,13 @@
 #include "event_backend.h"
 
 struct select_state {
-    fd_set read_set, write_set;     /* what is watched */
-    int highest;                    /* the highest watched descriptor, or -1 */
+    fd_set read_set, write_set; /* what is watched */
+    int highest;                /* the highest watched descriptor, or -1 */
 };
 
 static void *select_create(int capacity)
 {
-    (void)capacity;                 /* at most FD_SETSIZE: event.c caps it */
+    (void)capacity; /* at most FD_SETSIZE: event.c caps it */
     struct select_state *state = calloc(1, sizeof *state);
     if (state == NULL)
         return NULL;
@@ -30,7 +30,10 @@ static void *select_create(int capacity)
     return state;
 }
 
-static void select_destroy(void *state) { free(state); }
+static void select_destroy(void *state)
+{
+    free(state);
+}
 
 static int select_update(void *opaque, int fd, int old_events, int new_events)
 {

@@ -26,8 +26,8 @@ void event_server_listen(struct server *server, bool reuseport)
     int *fds = calloc((size_t)count, sizeof *fds);
     if (fds == NULL)
         server_die(server, "listening sockets");
-    if (net_listen_each(server->options.bind_address, server->options.port, reuseport, fds,
-                        count, error, sizeof error) != 0)
+    if (net_listen_each(server->options.bind_address, server->options.port, reuseport, fds, count,
+                        error, sizeof error) != 0)
         server_fail(server, error);
     server_announce(server, net_local_port(fds[0]));
     if (reuseport) {
@@ -53,7 +53,8 @@ struct event_loop *event_server_loop(const struct server *server, const char *ba
      * costs only what is touched (see event_loop_create). */
     struct rlimit limit;
     int max_fds = getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < (1 << 20)
-                      ? (int)limit.rlim_cur : 1 << 20;
+                      ? (int)limit.rlim_cur
+                      : 1 << 20;
     char error[SERVER_ERROR_SIZE];
     struct event_loop *loop = event_loop_create(backend, max_fds, error, sizeof error);
     if (loop == NULL)
@@ -73,8 +74,8 @@ void event_server_drain(struct event_loop *loop, const int *busy, int millisecon
         if (event_loop_run_once(loop, 100) < 0)
             break;
     if (*busy > 0)
-        fprintf(stderr, "%s: %d connections still busy after %d ms; closing them\n", name,
-                *busy, milliseconds);
+        fprintf(stderr, "%s: %d connections still busy after %d ms; closing them\n", name, *busy,
+                milliseconds);
 }
 
 /* DOC: refuse
@@ -97,8 +98,8 @@ void event_acceptor_refuse(struct event_acceptor *acceptor, int conn_fd, const c
     acceptor->refused_since_log++;
     time_t now = time(NULL);
     if (now != acceptor->refused_logged_at) {
-        fprintf(stderr, "%s: %d connection(s) refused with 503: %s\n",
-                acceptor->server->spec->name, acceptor->refused_since_log, why);
+        fprintf(stderr, "%s: %d connection(s) refused with 503: %s\n", acceptor->server->spec->name,
+                acceptor->refused_since_log, why);
         acceptor->refused_logged_at = now;
         acceptor->refused_since_log = 0;
     }
@@ -118,8 +119,8 @@ int event_server_run(struct event_loop *loop, struct server *server)
 
 void event_acceptor_start(struct event_acceptor *acceptor)
 {
-    if (event_watch(acceptor->loop, acceptor->listen_fd, EVENT_READ, on_listen_ready,
-                    acceptor) != 0)
+    if (event_watch(acceptor->loop, acceptor->listen_fd, EVENT_READ, on_listen_ready, acceptor) !=
+        0)
         server_die(acceptor->server, "watch the listening socket");
 }
 
@@ -141,8 +142,8 @@ static void pause_accepting(struct event_acceptor *acceptor, int error)
 {
     time_t now = time(NULL);
     if (now != acceptor->paused_logged_at) {
-        fprintf(stderr, "%s: accept: %s; pausing accepts for %d ms\n",
-                acceptor->server->spec->name, strerror(error), ACCEPT_PAUSE_MS);
+        fprintf(stderr, "%s: accept: %s; pausing accepts for %d ms\n", acceptor->server->spec->name,
+                strerror(error), ACCEPT_PAUSE_MS);
         acceptor->paused_logged_at = now;
     }
     /* With no timer to end the pause (out of memory), keep listening. */
@@ -166,23 +167,24 @@ static void on_listen_ready(struct event_loop *loop, int listen_fd, int ready, v
         if (conn_fd < 0) {
             enum net_accept_failure failure = net_accept_failure(errno);
             if (failure == NET_ACCEPT_RETRY)
-                continue;           /* the client gave up first: try the next (UNP) */
+                continue; /* the client gave up first: try the next (UNP) */
             if (failure == NET_ACCEPT_NOTHING && accepted == 0)
                 stats_add(&acceptor->stats->spurious, 1);
             if (failure == NET_ACCEPT_EXHAUSTED)
-                pause_accepting(acceptor, errno);   /* a timer, never a sleep */
-            return;                 /* EAGAIN, EINTR...: the next readiness retries */
+                pause_accepting(acceptor, errno); /* a timer, never a sleep */
+            return;                               /* EAGAIN, EINTR...: the next readiness retries */
         }
         if (conn_fd >= event_loop_capacity(loop)) {
-            event_acceptor_refuse(acceptor, conn_fd,
-                                  "descriptor beyond what the backend can watch (select: FD_SETSIZE)");
+            event_acceptor_refuse(
+                acceptor, conn_fd,
+                "descriptor beyond what the backend can watch (select: FD_SETSIZE)");
             continue;
         }
         if (acceptor->open != NULL && *acceptor->open >= acceptor->server->options.max_conns) {
             event_acceptor_refuse(acceptor, conn_fd, "--max-conns reached");
             continue;
         }
-        net_prepare_connection(conn_fd, 0);     /* TCP_NODELAY; no socket timeouts: timers */
+        net_prepare_connection(conn_fd, 0); /* TCP_NODELAY; no socket timeouts: timers */
         acceptor->on_connection(acceptor, conn_fd);
     }
 }

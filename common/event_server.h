@@ -1,9 +1,9 @@
 /* event_server — what the two event-loop servers, multiplex and coroutine, do
  * the same way around their loop: listen (once, or once per worker with
  * --reuseport, always in the parent; prefork_select listens so too), give each
- * worker a loop as large as its descriptor limit, accept without ever blocking — pausing when out of descriptors, refusing
- * with 503 what the loop cannot watch — and drain at a stop. How a connection
- * is served once accepted is each server's own model. */
+ * worker a loop as large as its descriptor limit, accept without ever blocking — pausing when out
+ * of descriptors, refusing with 503 what the loop cannot watch — and drain at a stop. How a
+ * connection is served once accepted is each server's own model. */
 #ifndef EVENT_SERVER_H
 #define EVENT_SERVER_H
 
@@ -17,7 +17,8 @@
  * socket non-blocking before any fork: with several loops on one socket, the
  * one that loses the race for a connection must get EAGAIN, not sleep. With
  * reuseport, one socket per worker, all opened here, in the parent
- * (net_listen_each): a worker that replaces a dead one inherits its socket and the connections queued on it. Exits 1 on failure. */
+ * (net_listen_each): a worker that replaces a dead one inherits its socket and the connections
+ * queued on it. Exits 1 on failure. */
 void event_server_listen(struct server *server, bool reuseport);
 
 /* The listening socket worker worker_id accepts on: server->listen_fd, or with
@@ -50,16 +51,16 @@ typedef void event_accept_fn(struct event_acceptor *acceptor, int conn_fd);
 struct event_acceptor {
     struct event_loop *loop;
     const struct server *server;
-    struct worker_stats *stats;     /* spurious accepts and refusals are counted here */
+    struct worker_stats *stats; /* spurious accepts and refusals are counted here */
     int listen_fd;
-    int batch;                      /* at most this many accepts per readiness (>= 1) */
+    int batch; /* at most this many accepts per readiness (>= 1) */
     /* Gets each accepted descriptor: non-blocking, close-on-exec, TCP_NODELAY,
      * and one the loop can watch. It owns it from then on. */
     event_accept_fn *on_connection;
-    void *data;                     /* for on_connection */
-    const int *open;                /* the loop's open connections: 503 at --max-conns */
+    void *data;      /* for on_connection */
+    const int *open; /* the loop's open connections: 503 at --max-conns */
     /* Private: */
-    struct event_timer pause;       /* out of descriptors: listen again after it */
+    struct event_timer pause; /* out of descriptors: listen again after it */
     time_t paused_logged_at, refused_logged_at;
     int refused_since_log;
 };

@@ -11,19 +11,22 @@
 struct entry {
     bool used;
     bool trailing_slash;
-    int64_t expires_ms;             /* io_now_ms() clock */
+    int64_t expires_ms; /* io_now_ms() clock */
     struct file_cache_meta meta;
     char key[FILE_CACHE_KEY_MAX];
-    char *body;                     /* meta.size bytes, in a buffer of capacity */
+    char *body; /* meta.size bytes, in a buffer of capacity */
     size_t capacity;
 };
 
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;   /* guards everything below */
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* guards everything below */
 static struct entry slots[FILE_CACHE_SLOTS];
-static bool disabled;               /* set once at start-up, before any thread */
-static unsigned long put_count;     /* versions: one per put */
+static bool disabled;           /* set once at start-up, before any thread */
+static unsigned long put_count; /* versions: one per put */
 
-void file_cache_disable(void) { disabled = true; }
+void file_cache_disable(void)
+{
+    disabled = true;
+}
 
 /* FNV-1a: short, and plenty for 64 slots. */
 static struct entry *slot_for(const char *key, size_t length, bool trailing_slash)
@@ -62,8 +65,8 @@ bool file_cache_copy_body(const char *relative, bool trailing_slash,
 {
     pthread_mutex_lock(&lock);
     struct entry *entry = find(relative, trailing_slash);
-    bool same = entry != NULL && entry->meta.version == meta->version &&
-                entry->meta.size <= body_size;
+    bool same =
+        entry != NULL && entry->meta.version == meta->version && entry->meta.size <= body_size;
     if (same)
         memcpy(body, entry->body, entry->meta.size);
     pthread_mutex_unlock(&lock);
@@ -80,7 +83,7 @@ void file_cache_put(const char *relative, bool trailing_slash, const struct file
     pthread_mutex_lock(&lock);
     if (entry->capacity < meta->size || entry->body == NULL) {
         char *grown = realloc(entry->body, meta->size > 0 ? meta->size : 1);
-        if (grown == NULL) {        /* no memory: just don't cache */
+        if (grown == NULL) { /* no memory: just don't cache */
             entry->used = false;
             pthread_mutex_unlock(&lock);
             return;

@@ -22,17 +22,17 @@
 
 enum {
     FILE_CACHE_TTL_MS = 1000,
-    FILE_CACHE_SLOTS = 64,          /* direct-mapped by a hash of the path */
-    FILE_CACHE_KEY_MAX = 256,       /* longer paths are simply not cached */
+    FILE_CACHE_SLOTS = 64,    /* direct-mapped by a hash of the path */
+    FILE_CACHE_KEY_MAX = 256, /* longer paths are simply not cached */
 };
 
 /* What a hit hands back besides the body. */
 struct file_cache_meta {
     size_t size;
     time_t mtime;
-    char last_modified[40];         /* mtime as an HTTP date, formatted once */
-    bool is_index;                  /* the path named a directory: its index.html */
-    unsigned long version;          /* which put made it (filled in by the cache) */
+    char last_modified[40]; /* mtime as an HTTP date, formatted once */
+    bool is_index;          /* the path named a directory: its index.html */
+    unsigned long version;  /* which put made it (filled in by the cache) */
 };
 
 /* Off for the whole process (--no-file-cache). */

@@ -26,8 +26,8 @@ static enum read_outcome read_more(struct http_conn *conn, size_t *start, int64_
         *start = 0;
     }
     for (;;) {
-        ssize_t n = io_read(conn->fd, conn->in + conn->in_length,
-                            HTTP_IN_SIZE - conn->in_length, deadline);
+        ssize_t n =
+            io_read(conn->fd, conn->in + conn->in_length, HTTP_IN_SIZE - conn->in_length, deadline);
         if (n > 0) {
             conn->in_length += (size_t)n;
             return READ_OK;
@@ -58,8 +58,8 @@ static int send_response(struct http_conn *conn, struct http_response *response)
     off_t offset = response->file_offset;
     for (size_t left = response->file_length; left > 0;) {
         size_t chunk = left < (1 << 20) ? left : (1 << 20);
-        if (io_sendfile_all(conn->fd, response->file_fd, &offset, chunk,
-                            io_now_ms() + timeout) != 0)
+        if (io_sendfile_all(conn->fd, response->file_fd, &offset, chunk, io_now_ms() + timeout) !=
+            0)
             return -1;
         left -= chunk;
     }
@@ -85,8 +85,7 @@ static void fail_and_close(struct http_conn *conn, int status)
 
 /* Discard a request body that follows the head at in[*start]: from the buffer,
  * then from the socket. Returns 0, or the status that ends the connection. */
-static int discard_body(struct http_conn *conn, const struct http_request *request,
-                        size_t *start)
+static int discard_body(struct http_conn *conn, const struct http_request *request, size_t *start)
 {
     struct http_body_reader body;
     http_body_start(&body, request, HTTP_BODY_LIMIT);
@@ -136,7 +135,7 @@ static enum read_outcome wait_for_request(struct http_conn *conn, int64_t deadli
         if (errno != EINTR)
             return READ_ERROR;
         if (server_stopping())
-            return READ_CLOSED;     /* as read_more: no request under way */
+            return READ_CLOSED; /* as read_more: no request under way */
     }
     return READ_OK;
 }
@@ -147,7 +146,7 @@ static void serve(struct http_conn *conn)
     int conn_fd = conn->fd;
     const struct http_site *site = conn->site;
     struct worker_stats *stats = conn->stats;
-    size_t start = 0;               /* where the next request begins in conn->in */
+    size_t start = 0; /* where the next request begins in conn->in */
     struct http_session session;
     http_session_start(&session, conn_fd);
     stats_add(&stats->connections, 1);
@@ -155,7 +154,7 @@ static void serve(struct http_conn *conn)
     for (;;) {
         /* One deadline bounds both an idle keep-alive wait and a slow head. */
         int64_t deadline = io_now_ms() + site->options->timeout_ms;
-        if (conn->in == NULL) {     /* idle, buffers given back: wait, then borrow */
+        if (conn->in == NULL) { /* idle, buffers given back: wait, then borrow */
             enum read_outcome outcome = wait_for_request(conn, deadline);
             if (outcome == READ_OK && http_conn_borrow(conn) != 0)
                 outcome = READ_ERROR;
@@ -169,7 +168,7 @@ static void serve(struct http_conn *conn)
         struct http_request request;
         enum http_parse_result parsed = HTTP_PARSE_NEED_MORE;
         enum read_outcome outcome = READ_OK;
-        size_t scanned = 0;         /* of this head, what the parser answered NEED_MORE for */
+        size_t scanned = 0; /* of this head, what the parser answered NEED_MORE for */
         while (outcome == READ_OK) {
             if (conn->in_length > start) {
                 size_t length = conn->in_length - start;
@@ -186,7 +185,7 @@ static void serve(struct http_conn *conn)
             fail_and_close(conn, 408);
             return;
         }
-        if (outcome != READ_OK) {   /* closed, idle timeout, or an error */
+        if (outcome != READ_OK) { /* closed, idle timeout, or an error */
             if (outcome == READ_ERROR)
                 stats_add(&stats->errors, 1);
             io_close(conn_fd);
@@ -234,7 +233,7 @@ static void serve(struct http_conn *conn)
         if (conn->in_length > start) {
             io_yield();
         } else if (conn->pool != NULL) {
-            http_conn_release(conn);    /* idle with nothing buffered (pipelined bytes are) */
+            http_conn_release(conn); /* idle with nothing buffered (pipelined bytes are) */
             start = 0;
         }
     }

@@ -6,14 +6,14 @@
 
 #include <stddef.h>
 
-#include "http_site.h"
 #include "bufpool.h"
+#include "http_site.h"
 #include "stats.h"
 
 enum {
-    HTTP_IN_SIZE = 32768,           /* request line + header section limits, plus room */
-    HTTP_OUT_SIZE = 16384,          /* response head, plus a small body in the same write */
-    HTTP_BODY_LIMIT = 1 << 20,      /* request bodies are discarded up to this: 413 above */
+    HTTP_IN_SIZE = 32768,      /* request line + header section limits, plus room */
+    HTTP_OUT_SIZE = 16384,     /* response head, plus a small body in the same write */
+    HTTP_BODY_LIMIT = 1 << 20, /* request bodies are discarded up to this: 413 above */
 };
 
 /* DOC: conn-buffers
@@ -24,10 +24,10 @@ struct http_conn {
     int fd;
     const struct http_site *site;
     struct worker_stats *stats;
-    size_t in_length;               /* bytes received and not yet used, from in[0] */
-    char *in;                       /* HTTP_IN_SIZE bytes, or NULL while it holds no buffers */
-    char *out;                      /* HTTP_OUT_SIZE bytes, right after in[] */
-    struct bufpool *pool;           /* lends in[] and out[]; NULL: they are malloc'd */
+    size_t in_length;     /* bytes received and not yet used, from in[0] */
+    char *in;             /* HTTP_IN_SIZE bytes, or NULL while it holds no buffers */
+    char *out;            /* HTTP_OUT_SIZE bytes, right after in[] */
+    struct bufpool *pool; /* lends in[] and out[]; NULL: they are malloc'd */
 };
 
 enum { HTTP_BUFFERS_SIZE = HTTP_IN_SIZE + HTTP_OUT_SIZE };

@@ -87,9 +87,8 @@ static bool has_bare_cr(const char *buf, size_t start, size_t stop, size_t end)
     return false;
 }
 
-static const char *const refused_methods[] = {
-    "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", NULL
-};
+static const char *const refused_methods[] = {"POST",    "PUT",   "DELETE", "CONNECT",
+                                              "OPTIONS", "TRACE", "PATCH",  NULL};
 
 static enum http_method classify_method(struct http_text name)
 {
@@ -100,14 +99,14 @@ static enum http_method classify_method(struct http_text name)
     for (int i = 0; refused_methods[i] != NULL; i++)
         if (text_is(name, refused_methods[i]))
             return HTTP_OTHER_KNOWN;
-    return HTTP_UNKNOWN;            /* methods are case-sensitive: "get" lands here */
+    return HTTP_UNKNOWN; /* methods are case-sensitive: "get" lands here */
 }
 
 /* HTTP-version = "HTTP" "/" DIGIT "." DIGIT. Returns 0, 400 or 505. */
 static int parse_version(const char *text, size_t length, int *minor)
 {
-    if (length != 8 || memcmp(text, "HTTP/", 5) != 0 || text[6] != '.' ||
-        text[5] < '0' || text[5] > '9' || text[7] < '0' || text[7] > '9')
+    if (length != 8 || memcmp(text, "HTTP/", 5) != 0 || text[6] != '.' || text[5] < '0' ||
+        text[5] > '9' || text[7] < '0' || text[7] > '9')
         return 400;
     if (text[5] != '1')
         return 505;
@@ -133,7 +132,7 @@ static bool valid_host(struct http_text host)
             if (!is_host_char((unsigned char)*p) && *p != ':')
                 return false;
         if (p == end)
-            return false;               /* no closing bracket */
+            return false; /* no closing bracket */
         p++;
     } else {
         while (p < end && is_host_char((unsigned char)*p))
@@ -156,20 +155,20 @@ static int parse_target(struct http_request *request)
     const char *start = target.start, *end = target.start + target.length;
     const char *fragment = memchr(start, '#', target.length);
     if (fragment != NULL)
-        end = fragment;             /* never meant to be sent; ignored as nginx does */
+        end = fragment; /* never meant to be sent; ignored as nginx does */
     if (start == end)
         return 400;
 
-    if (target.length >= 7 && (http_text_equals((struct http_text){start, 7}, "http://") ||
-                               (target.length >= 8 &&
-                                http_text_equals((struct http_text){start, 8}, "https://")))) {
+    if (target.length >= 7 &&
+        (http_text_equals((struct http_text){start, 7}, "http://") ||
+         (target.length >= 8 && http_text_equals((struct http_text){start, 8}, "https://")))) {
         const char *authority = start + (lower(start[4]) == 's' ? 8 : 7);
         const char *slash = authority;
         while (slash < end && *slash != '/' && *slash != '?')
             slash++;
         request->host = (struct http_text){authority, (size_t)(slash - authority)};
         if (request->host.length == 0 || !valid_host(request->host))
-            return 400;                 /* userinfo too: '@' is no host byte */
+            return 400; /* userinfo too: '@' is no host byte */
         start = slash;
         if (start == end || *start == '?') {
             static const char root[] = "/";
@@ -197,8 +196,8 @@ struct transfer_coding_state {
 
 static int parse_transfer_encoding(struct http_text value, struct transfer_coding_state *state)
 {
-    static const char *const known[] = {"gzip", "x-gzip", "deflate", "compress",
-                                        "x-compress", NULL};
+    static const char *const known[] = {"gzip",     "x-gzip",     "deflate",
+                                        "compress", "x-compress", NULL};
     const char *p = value.start, *end = value.start + value.length;
     state->seen = true;
     while (p < end) {
@@ -213,8 +212,8 @@ static int parse_transfer_encoding(struct http_text value, struct transfer_codin
         while (p < end && (*p == ' ' || *p == '\t'))
             p++;
         if (coding.length == 0 || (p < end && *p != ',' && *p != ';'))
-            return 400;                     /* "chunked x" is no list of codings */
-        while (p < end && *p != ',')        /* skip transfer-parameters */
+            return 400;              /* "chunked x" is no list of codings */
+        while (p < end && *p != ',') /* skip transfer-parameters */
             p++;
         if (state->chunked_last)
             state->chunked_not_last = true;
@@ -254,7 +253,7 @@ static int parse_content_length(struct http_text value, uint64_t *length)
     if (value.length == 0)
         return 400;
     uint64_t n = 0;
-    int significant = 0;                /* digits after leading zeros: at most 18 fit */
+    int significant = 0; /* digits after leading zeros: at most 18 fit */
     for (size_t i = 0; i < value.length; i++) {
         char c = value.start[i];
         if (c < '0' || c > '9')
@@ -303,10 +302,9 @@ static enum http_parse_result parse_head(const char *buf, size_t length,
      * whether or not the line is complete. */
     size_t line_start = pos, newline = 0, line_end = 0;
     bool complete = find_line(buf, length, pos, &newline, &line_end);
-    size_t end = complete ? newline : length;   /* what has arrived of the line */
-    size_t stop = end - line_start > HTTP_REQUEST_LINE_MAX + 1
-                      ? line_start + HTTP_REQUEST_LINE_MAX + 1
-                      : end;
+    size_t end = complete ? newline : length; /* what has arrived of the line */
+    size_t stop =
+        end - line_start > HTTP_REQUEST_LINE_MAX + 1 ? line_start + HTTP_REQUEST_LINE_MAX + 1 : end;
 
     /* DOC: request-line
      * Refuse garbage at once instead of waiting for 8 KiB of it: the method is a
@@ -357,10 +355,10 @@ static enum http_parse_result parse_head(const char *buf, size_t length,
             return fail(request, 400);
         if (!complete)
             return length - fields_start > HTTP_HEAD_MAX ? fail(request, 431)
-                                                          : HTTP_PARSE_NEED_MORE;
+                                                         : HTTP_PARSE_NEED_MORE;
         if (newline + 1 - fields_start > HTTP_HEAD_MAX)
             return fail(request, 431);
-        if (line_end == pos) {              /* the empty line: end of the head */
+        if (line_end == pos) { /* the empty line: end of the head */
             pos = newline + 1;
             break;
         }
@@ -407,7 +405,7 @@ static enum http_parse_result parse_head(const char *buf, size_t length,
 
     /* DOC: request-semantics */
     if (request->version_minor == 1 && host_count != 1)
-        return fail(request, 400);          /* RFC 9112 §3.2 */
+        return fail(request, 400); /* RFC 9112 §3.2 */
     if (host_count > 1)
         return fail(request, 400);
     if (coding.seen) {
@@ -450,7 +448,7 @@ static bool resume(const char *buf, size_t length, size_t scanned, struct http_r
     if (skip_empty_lines(buf, length, &line_start) != 0 || line_start >= scanned ||
         memchr(buf + scanned, '\n', length - scanned) != NULL)
         return false;
-    size_t from = scanned - 1;      /* a CR there had no next byte to be judged by */
+    size_t from = scanned - 1; /* a CR there had no next byte to be judged by */
     const char *lf = memchr(buf + line_start, '\n', scanned - line_start);
     if (lf == NULL) {
         /* The request-line is open: as parse_head, the method token must end in
@@ -492,7 +490,7 @@ enum http_parse_result http_parse_request(const char *buf, size_t length, size_t
 {
     memset(request, 0, sizeof *request);
     if (scanned > 0 && scanned == length)
-        return HTTP_PARSE_NEED_MORE;    /* the same bytes again: the same answer */
+        return HTTP_PARSE_NEED_MORE; /* the same bytes again: the same answer */
     enum http_parse_result result;
     if (scanned > 0 && scanned < length && resume(buf, length, scanned, request, &result))
         return result;
@@ -501,9 +499,16 @@ enum http_parse_result http_parse_request(const char *buf, size_t length, size_t
 
 /* DOC: body-discard */
 enum chunk_state {
-    CHUNK_SIZE, CHUNK_SIZE_END, CHUNK_EXTENSION, CHUNK_SIZE_LF,
-    CHUNK_DATA, CHUNK_DATA_CR, CHUNK_DATA_LF,
-    CHUNK_TRAILER_START, CHUNK_TRAILER, CHUNK_FINAL_LF
+    CHUNK_SIZE,
+    CHUNK_SIZE_END,
+    CHUNK_EXTENSION,
+    CHUNK_SIZE_LF,
+    CHUNK_DATA,
+    CHUNK_DATA_CR,
+    CHUNK_DATA_LF,
+    CHUNK_TRAILER_START,
+    CHUNK_TRAILER,
+    CHUNK_FINAL_LF
 };
 
 void http_body_start(struct http_body_reader *reader, const struct http_request *request,
@@ -556,7 +561,7 @@ enum http_body_result http_body_discard(struct http_body_reader *reader, const c
             if (reader->line_length == 0)
                 return HTTP_BODY_BAD;
             reader->state = CHUNK_SIZE_END;
-            continue;                       /* judge c again in the new state */
+            continue; /* judge c again in the new state */
         }
         case CHUNK_SIZE_END:
             /* chunk-size [ BWS ";" chunk-ext ] CRLF: after the digits only
@@ -569,7 +574,7 @@ enum http_body_result http_body_discard(struct http_body_reader *reader, const c
                 reader->state = CHUNK_SIZE_LF;
             else if (c != ' ' && c != '\t')
                 return HTTP_BODY_BAD;
-            i += c != '\n';                 /* CHUNK_SIZE_LF reads the '\n' itself */
+            i += c != '\n'; /* CHUNK_SIZE_LF reads the '\n' itself */
             break;
         case CHUNK_SIZE_LF:
             if (c != '\n')
@@ -589,7 +594,7 @@ enum http_body_result http_body_discard(struct http_body_reader *reader, const c
             if (++reader->line_length > 4096)
                 return HTTP_BODY_BAD;
             if (c == '\r' || c == '\n') {
-                reader->state = CHUNK_SIZE_LF;  /* which reads the '\n' itself */
+                reader->state = CHUNK_SIZE_LF; /* which reads the '\n' itself */
                 i += c == '\r';
                 break;
             }

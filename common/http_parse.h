@@ -13,22 +13,23 @@
 #include <stdint.h>
 
 enum {
-    HTTP_REQUEST_LINE_MAX = 8192,   /* longer request line: 414 */
-    HTTP_HEAD_MAX = 16384,          /* longer header section: 431 */
-    HTTP_FIELDS_MAX = 100,          /* more header fields: 431 */
+    HTTP_REQUEST_LINE_MAX = 8192, /* longer request line: 414 */
+    HTTP_HEAD_MAX = 16384,        /* longer header section: 431 */
+    HTTP_FIELDS_MAX = 100,        /* more header fields: 431 */
 };
 
 enum http_parse_result { HTTP_PARSE_COMPLETE, HTTP_PARSE_NEED_MORE, HTTP_PARSE_ERROR };
 
 enum http_method {
-    HTTP_GET, HTTP_HEAD,            /* served */
-    HTTP_OTHER_KNOWN,               /* a method RFC 9110 defines that we refuse: 405 */
-    HTTP_UNKNOWN                    /* any other token: 501 */
+    HTTP_GET,
+    HTTP_HEAD,        /* served */
+    HTTP_OTHER_KNOWN, /* a method RFC 9110 defines that we refuse: 405 */
+    HTTP_UNKNOWN      /* any other token: 501 */
 };
 
 enum http_body_framing { HTTP_BODY_NONE, HTTP_BODY_LENGTH, HTTP_BODY_CHUNKED };
 
-struct http_text {                  /* a slice of the caller's buffer; not NUL-terminated */
+struct http_text { /* a slice of the caller's buffer; not NUL-terminated */
     const char *start;
     size_t length;
 };
@@ -36,16 +37,16 @@ struct http_text {                  /* a slice of the caller's buffer; not NUL-t
 struct http_request {
     enum http_method method;
     struct http_text method_name;
-    struct http_text target;        /* as sent: origin-form or absolute-form */
-    struct http_text path;          /* the path part of the target, still percent-encoded */
-    struct http_text query;         /* after '?', without it; length 0 if none */
-    struct http_text host;          /* Host field (or authority of an absolute-form target) */
+    struct http_text target; /* as sent: origin-form or absolute-form */
+    struct http_text path;   /* the path part of the target, still percent-encoded */
+    struct http_text query;  /* after '?', without it; length 0 if none */
+    struct http_text host;   /* Host field (or authority of an absolute-form target) */
     struct http_text if_modified_since;
-    int version_minor;              /* 0 or 1 for HTTP/1.0 or HTTP/1.1 */
-    bool keep_alive;                /* the connection may persist after this request */
+    int version_minor; /* 0 or 1 for HTTP/1.0 or HTTP/1.1 */
+    bool keep_alive;   /* the connection may persist after this request */
     enum http_body_framing body;
-    uint64_t content_length;        /* when body == HTTP_BODY_LENGTH */
-    size_t head_length;             /* bytes of the request head, blank line included */
+    uint64_t content_length; /* when body == HTTP_BODY_LENGTH */
+    size_t head_length;      /* bytes of the request head, blank line included */
     /* On ERROR: the status to answer, and whether the connection must close after
      * it because the framing of what follows can no longer be trusted. */
     int error_status;
@@ -66,11 +67,11 @@ enum http_parse_result http_parse_request(const char *buf, size_t length, size_t
 /* Discarding a request body, incrementally: Content-Length or chunked. */
 struct http_body_reader {
     enum http_body_framing framing;
-    uint64_t remaining;             /* of the current chunk, or of the whole body */
-    uint64_t total;                 /* bytes of body data seen, for the size limit */
+    uint64_t remaining; /* of the current chunk, or of the whole body */
+    uint64_t total;     /* bytes of body data seen, for the size limit */
     uint64_t limit;
-    int state;                      /* chunked decoder state; private */
-    int line_length;                /* bytes of the current size/trailer line; private */
+    int state;       /* chunked decoder state; private */
+    int line_length; /* bytes of the current size/trailer line; private */
 };
 
 enum http_body_result { HTTP_BODY_DONE, HTTP_BODY_MORE, HTTP_BODY_TOO_LARGE, HTTP_BODY_BAD };

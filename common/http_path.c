@@ -24,7 +24,7 @@ static int hex_digit(char c)
 /* DOC: path-normalize */
 int http_path_normalize(const char *encoded, size_t length, char *out, size_t size)
 {
-    size_t used = 0;                /* out[0, used) is "/seg/seg...", built as we go */
+    size_t used = 0; /* out[0, used) is "/seg/seg...", built as we go */
     size_t i = 0;
     if (size < 2)
         return 414;
@@ -33,14 +33,14 @@ int http_path_normalize(const char *encoded, size_t length, char *out, size_t si
             i++;
         if (i == length)
             break;
-        size_t segment = used;      /* where this segment's '/' goes */
+        size_t segment = used; /* where this segment's '/' goes */
         if (used + 1 >= size)
             return 414;
         out[used++] = '/';
         for (; i < length && encoded[i] != '/'; i++) {
             char c = encoded[i];
             if (c == '\0')
-                return 400;         /* the parser never passes one; refuse it anyway */
+                return 400; /* the parser never passes one; refuse it anyway */
             if (c == '%') {
                 int high = i + 2 < length ? hex_digit(encoded[i + 1]) : -1;
                 int low = i + 2 < length ? hex_digit(encoded[i + 2]) : -1;
@@ -49,7 +49,7 @@ int http_path_normalize(const char *encoded, size_t length, char *out, size_t si
                 c = (char)(high * 16 + low);
                 i += 2;
                 if (c == '\0' || c == '/')
-                    return 400;     /* NUL ends a C string; %2F would hide a separator */
+                    return 400; /* NUL ends a C string; %2F would hide a separator */
             }
             if (used + 1 >= size)
                 return 414;
@@ -58,11 +58,11 @@ int http_path_normalize(const char *encoded, size_t length, char *out, size_t si
         size_t name_length = used - segment - 1;
         const char *name = out + segment + 1;
         if (name_length == 1 && name[0] == '.') {
-            used = segment;                         /* "." : stay */
+            used = segment; /* "." : stay */
         } else if (name_length == 2 && name[0] == '.' && name[1] == '.') {
             if (segment == 0)
-                return 403;                         /* ".." above the root */
-            used = segment - 1;                     /* drop the previous segment */
+                return 403;     /* ".." above the root */
+            used = segment - 1; /* drop the previous segment */
             while (used > 0 && out[used] != '/')
                 used--;
         }
@@ -72,7 +72,7 @@ int http_path_normalize(const char *encoded, size_t length, char *out, size_t si
         out[1] = '\0';
         return 0;
     }
-    memmove(out, out + 1, used - 1);                /* relative: no leading '/' */
+    memmove(out, out + 1, used - 1); /* relative: no leading '/' */
     out[used - 1] = '\0';
     return 0;
 }
@@ -88,7 +88,7 @@ bool http_path_hidden(const char *relative)
         (relative[skip] == '/' || relative[skip] == '\0'))
         relative += skip;
     else if (relative[0] == '.' && relative[1] != '\0')
-        return true;                /* "." alone is the root */
+        return true; /* "." alone is the root */
     for (const char *slash = strchr(relative, '/'); slash != NULL; slash = strchr(slash + 1, '/'))
         if (slash[1] == '.')
             return true;
@@ -98,12 +98,13 @@ bool http_path_hidden(const char *relative)
 static int status_for_errno(int error)
 {
     switch (error) {
-    case ENOENT: case ENOTDIR: case ENAMETOOLONG:
-        return 404;
-    case EMFILE: case ENFILE: case ENOMEM:
-        return 503;
-    default:                        /* EXDEV (outside the root), ELOOP, EACCES, ... */
-        return 403;
+    case ENOENT:
+    case ENOTDIR:
+    case ENAMETOOLONG: return 404;
+    case EMFILE:
+    case ENFILE:
+    case ENOMEM: return 503;
+    default: /* EXDEV (outside the root), ELOOP, EACCES, ... */ return 403;
     }
 }
 
@@ -130,18 +131,18 @@ int http_path_open(int root_fd, const char *relative, bool trailing_slash, int *
         goto fail;
     if (!S_ISDIR(info->st_mode) && trailing_slash) {
         close(fd);
-        return 404;                 /* "file.txt/" names a directory that is not there */
+        return 404; /* "file.txt/" names a directory that is not there */
     }
     if (S_ISDIR(info->st_mode)) {
         if (!trailing_slash) {
             close(fd);
-            return 301;             /* so relative links in its index resolve */
+            return 301; /* so relative links in its index resolve */
         }
         int index_fd = open_beneath(fd, "index.html");
         int saved = errno;
         close(fd);
         if (index_fd < 0)
-            return saved == ENOENT ? 403 : status_for_errno(saved);   /* no listings */
+            return saved == ENOENT ? 403 : status_for_errno(saved); /* no listings */
         fd = index_fd;
         *is_index = true;
         if (fstat(fd, info) != 0)
@@ -149,7 +150,7 @@ int http_path_open(int root_fd, const char *relative, bool trailing_slash, int *
     }
     if (!S_ISREG(info->st_mode)) {
         close(fd);
-        return 403;                 /* devices, FIFOs, sockets: never */
+        return 403; /* devices, FIFOs, sockets: never */
     }
     *file_fd = fd;
     return 0;

@@ -17,12 +17,12 @@
 #include "options.h"
 
 /* /lab/bytes content: 64-byte lines, repeated; a literal, so nothing runs at start-up. */
-#define LINE64 "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.\n"
+#define LINE64    "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.\n"
 #define TIMES4(s) s s s s
 const char http_pattern[65536] = TIMES4(TIMES4(TIMES4(TIMES4(TIMES4(LINE64)))));
 
 enum {
-    LAB_BYTES_MAX = 64 << 20,       /* (docs/design.md#lab-endpoints) */
+    LAB_BYTES_MAX = 64 << 20, /* (docs/design.md#lab-endpoints) */
     LAB_SLEEP_MAX_MS = 10000,
     LAB_CPU_MAX_US = 1000000,
 };
@@ -45,7 +45,7 @@ const char *http_reason(int status)
     case 501: return "Not Implemented";
     case 503: return "Service Unavailable";
     case 505: return "HTTP Version Not Supported";
-    default:  return "Unknown";
+    default: return "Unknown";
     }
 }
 
@@ -53,18 +53,30 @@ static const struct {
     const char *extension;
     const char *type;
 } mime_types[] = {
-    {"html", "text/html; charset=utf-8"}, {"htm", "text/html; charset=utf-8"},
-    {"css", "text/css; charset=utf-8"},   {"js", "text/javascript; charset=utf-8"},
-    {"mjs", "text/javascript; charset=utf-8"}, {"json", "application/json"},
-    {"txt", "text/plain; charset=utf-8"}, {"md", "text/markdown; charset=utf-8"},
-    {"csv", "text/csv; charset=utf-8"},   {"xml", "application/xml"},
-    {"svg", "image/svg+xml"},             {"png", "image/png"},
-    {"jpg", "image/jpeg"},                {"jpeg", "image/jpeg"},
-    {"gif", "image/gif"},                 {"webp", "image/webp"},
-    {"ico", "image/x-icon"},              {"pdf", "application/pdf"},
-    {"wasm", "application/wasm"},         {"woff", "font/woff"},
-    {"woff2", "font/woff2"},              {"mp4", "video/mp4"},
-    {"zip", "application/zip"},           {"gz", "application/gzip"},
+    {"html", "text/html; charset=utf-8"},
+    {"htm", "text/html; charset=utf-8"},
+    {"css", "text/css; charset=utf-8"},
+    {"js", "text/javascript; charset=utf-8"},
+    {"mjs", "text/javascript; charset=utf-8"},
+    {"json", "application/json"},
+    {"txt", "text/plain; charset=utf-8"},
+    {"md", "text/markdown; charset=utf-8"},
+    {"csv", "text/csv; charset=utf-8"},
+    {"xml", "application/xml"},
+    {"svg", "image/svg+xml"},
+    {"png", "image/png"},
+    {"jpg", "image/jpeg"},
+    {"jpeg", "image/jpeg"},
+    {"gif", "image/gif"},
+    {"webp", "image/webp"},
+    {"ico", "image/x-icon"},
+    {"pdf", "application/pdf"},
+    {"wasm", "application/wasm"},
+    {"woff", "font/woff"},
+    {"woff2", "font/woff2"},
+    {"mp4", "video/mp4"},
+    {"zip", "application/zip"},
+    {"gz", "application/gzip"},
 };
 
 const char *http_mime_type(const char *path)
@@ -101,8 +113,8 @@ const char *http_date_now(void)
 int http_parse_date(const char *text, size_t length, time_t *t)
 {
     /* IMF-fixdate, RFC 850 and asctime (RFC 9110 §5.6.7). */
-    static const char *const formats[] = {"%a, %d %b %Y %H:%M:%S GMT",
-                                          "%A, %d-%b-%y %H:%M:%S GMT", "%a %b %e %H:%M:%S %Y"};
+    static const char *const formats[] = {"%a, %d %b %Y %H:%M:%S GMT", "%A, %d-%b-%y %H:%M:%S GMT",
+                                          "%a %b %e %H:%M:%S %Y"};
     char copy[64];
     if (length == 0 || length >= sizeof copy)
         return -1;
@@ -130,8 +142,9 @@ static size_t start_head(char *out, size_t size, int status, bool keep_alive,
                      "Date: %s\r\n"
                      "%s",
                      status, http_reason(status), server_version, http_date_now(),
-                     !keep_alive ? "Connection: close\r\n"
-                     : http10_keep_alive ? "Connection: keep-alive\r\n" : "");
+                     !keep_alive         ? "Connection: close\r\n"
+                     : http10_keep_alive ? "Connection: keep-alive\r\n"
+                                         : "");
     return n > 0 && (size_t)n < size ? (size_t)n : 0;
 }
 
@@ -160,9 +173,9 @@ static void respond_text(int status, bool keep_alive, bool http10, bool head_onl
     size_t body_length = strlen(body);
     if (length == 0 ||
         !append(out, size, &length,
-                "%sContent-Type: text/plain; charset=utf-8\r\nContent-Length: %zu\r\n\r\n%s",
-                extra, body_length, head_only ? "" : body))
-        length = 0;                 /* cannot happen with our sizes; send nothing */
+                "%sContent-Type: text/plain; charset=utf-8\r\nContent-Length: %zu\r\n\r\n%s", extra,
+                body_length, head_only ? "" : body))
+        length = 0; /* cannot happen with our sizes; send nothing */
     response->status = status;
     response->head_length = length;
     response->close_after = !keep_alive;
@@ -180,8 +193,8 @@ void http_respond_error(int status, bool close_after, char *out, size_t size,
     char body[64];
     snprintf(body, sizeof body, "%d %s\n", status, http_reason(status));
     response_init(response);
-    respond_text(status, !close_after, false, false,
-                 status == 405 ? "Allow: GET, HEAD\r\n" : "", body, out, size, response);
+    respond_text(status, !close_after, false, false, status == 405 ? "Allow: GET, HEAD\r\n" : "",
+                 body, out, size, response);
 }
 
 /* An error page for a parsed request: HEAD gets the head alone. */
@@ -191,9 +204,8 @@ static void respond_status(const struct http_request *request, int status, bool 
     char body[64];
     snprintf(body, sizeof body, "%d %s\n", status, http_reason(status));
     response_init(response);
-    respond_text(status, keep_alive, request->version_minor == 0,
-                 request->method == HTTP_HEAD, status == 405 ? "Allow: GET, HEAD\r\n" : "",
-                 body, out, size, response);
+    respond_text(status, keep_alive, request->version_minor == 0, request->method == HTTP_HEAD,
+                 status == 405 ? "Allow: GET, HEAD\r\n" : "", body, out, size, response);
 }
 
 void http_response_done(struct http_response *response)
@@ -252,8 +264,8 @@ static bool peer_is_loopback(struct http_session *session)
  * loopback clients only unless --lab-public: they spend the server's CPU and
  * time on request. */
 static bool respond_lab(const struct http_site *site, struct http_session *session,
-                        const struct http_request *request, bool keep_alive, char *out,
-                        size_t size, struct http_response *response)
+                        const struct http_request *request, bool keep_alive, char *out, size_t size,
+                        struct http_response *response)
 {
     bool head_only = request->method == HTTP_HEAD, http10 = request->version_minor == 0;
     char body[96];
@@ -270,12 +282,13 @@ static bool respond_lab(const struct http_site *site, struct http_session *sessi
         size_t length = start_head(out, size, 200, keep_alive, http10 && keep_alive);
         if (length == 0 || !append(out, size, &length,
                                    "Content-Type: application/octet-stream\r\n"
-                                   "Content-Length: %ld\r\n\r\n", n))
+                                   "Content-Length: %ld\r\n\r\n",
+                                   n))
             goto bad;
         response->status = 200;
         response->close_after = !keep_alive;
         if (!head_only && (size_t)n <= size - length) {
-            memcpy(out + length, http_pattern, (size_t)n);   /* small: one write */
+            memcpy(out + length, http_pattern, (size_t)n); /* small: one write */
             length += (size_t)n;
         } else if (!head_only) {
             response->generated_length = (uint64_t)n;
@@ -288,7 +301,7 @@ static bool respond_lab(const struct http_site *site, struct http_session *sessi
             goto bad;
         snprintf(body, sizeof body, "slept %ld ms\n", n);
         respond_text(200, keep_alive, http10, head_only, "", body, out, size, response);
-        response->delay_ms = (int)n;        /* the caller waits: blocking or by a timer */
+        response->delay_ms = (int)n; /* the caller waits: blocking or by a timer */
         return true;
     }
     if (has_prefix(request->path, "/lab/cpu/")) {
@@ -303,7 +316,7 @@ static bool respond_lab(const struct http_site *site, struct http_session *sessi
             return true;
         }
         session->lab_cpu_us += n;
-        spin_microseconds(n);               /* CPU-bound work: it holds whoever runs it */
+        spin_microseconds(n); /* CPU-bound work: it holds whoever runs it */
         snprintf(body, sizeof body, "spun %ld us\n", n);
         respond_text(200, keep_alive, http10, head_only, "", body, out, size, response);
         return true;
@@ -344,7 +357,7 @@ static void respond_file(const struct http_site *site, const struct http_request
         struct stat info;
         status = http_path_open(site->root_fd, relative, trailing_slash, &file_fd, &info,
                                 &file.is_index);
-        if (status == 0) {          /* info is only filled in on success */
+        if (status == 0) { /* info is only filled in on success */
             file.size = (size_t)info.st_size;
             file.mtime = info.st_mtime;
             http_format_date(file.mtime, file.last_modified, sizeof file.last_modified);
@@ -357,9 +370,8 @@ static void respond_file(const struct http_site *site, const struct http_request
             return;
         }
         snprintf(location, sizeof location, "Location: %.*s/\r\n", (int)path.length, path.start);
-        respond_text(301, keep_alive, request->version_minor == 0,
-                     request->method == HTTP_HEAD, location, "301 Moved Permanently\n", out,
-                     size, response);
+        respond_text(301, keep_alive, request->version_minor == 0, request->method == HTTP_HEAD,
+                     location, "301 Moved Permanently\n", out, size, response);
         return;
     }
     if (status != 0) {
@@ -373,16 +385,16 @@ static void respond_file(const struct http_site *site, const struct http_request
                                         request->if_modified_since.length, &since) == 0 &&
                         file.mtime <= since;
     int code = not_modified ? 304 : 200;
-    size_t length = start_head(out, size, code, keep_alive,
-                               request->version_minor == 0 && keep_alive);
+    size_t length =
+        start_head(out, size, code, keep_alive, request->version_minor == 0 && keep_alive);
     bool fits = length > 0;
     if (fits && not_modified)
         fits = append(out, size, &length, "Last-Modified: %s\r\n\r\n", file.last_modified);
     else if (fits)
         fits = append(out, size, &length,
                       "Content-Type: %s\r\nContent-Length: %lld\r\nLast-Modified: %s\r\n\r\n",
-                      http_mime_type(file.is_index ? "index.html" : relative),
-                      (long long)file.size, file.last_modified);
+                      http_mime_type(file.is_index ? "index.html" : relative), (long long)file.size,
+                      file.last_modified);
     if (!fits) {
         if (file_fd >= 0)
             close(file_fd);
@@ -397,7 +409,7 @@ static void respond_file(const struct http_site *site, const struct http_request
     } else if (from_cache) {
         if (!file_cache_copy_body(relative, trailing_slash, &file, out + length, size - length)) {
             respond_file(site, request, keep_alive, false, out, size, response);
-            return;                 /* replaced meanwhile: open it after all */
+            return; /* replaced meanwhile: open it after all */
         }
         length += file.size;
     } else if (file.size <= HTTP_INLINE_BODY_MAX && file.size <= size - length) {
@@ -411,7 +423,7 @@ static void respond_file(const struct http_site *site, const struct http_request
         file_cache_put(relative, trailing_slash, &file, out + length, HTTP_INLINE_BODY_MAX);
         length += file.size;
     } else {
-        response->file_fd = file_fd;    /* the caller sends it with sendfile */
+        response->file_fd = file_fd; /* the caller sends it with sendfile */
         response->file_length = file.size;
     }
     response->head_length = length;

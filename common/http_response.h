@@ -12,35 +12,35 @@
 #include "http_parse.h"
 #include "http_site.h"
 
-enum { HTTP_INLINE_BODY_MAX = 8192 };   /* files up to this go out in the head's write */
+enum { HTTP_INLINE_BODY_MAX = 8192 }; /* files up to this go out in the head's write */
 
 struct http_response {
     int status;
-    size_t head_length;             /* bytes in out[]: status line, fields, small body */
-    int file_fd;                    /* -1, or a file to send after the head (sendfile) */
+    size_t head_length; /* bytes in out[]: status line, fields, small body */
+    int file_fd;        /* -1, or a file to send after the head (sendfile) */
     off_t file_offset;
     size_t file_length;
-    uint64_t generated_length;      /* /lab/bytes: bytes of http_pattern to send after the head */
-    int delay_ms;                   /* /lab/sleep: wait this long before sending */
-    bool close_after;               /* Connection: close was sent */
+    uint64_t generated_length; /* /lab/bytes: bytes of http_pattern to send after the head */
+    int delay_ms;              /* /lab/sleep: wait this long before sending */
+    bool close_after;          /* Connection: close was sent */
 };
 
 /* DOC: session
  * What the response builder keeps about one connection across its requests,
  * for the per-connection limits (docs/design.md#per-connection-limits). */
 struct http_session {
-    int fd;                         /* the client's socket (its peer); -1: no socket, a test */
-    int requests;                   /* answered on this connection so far */
-    long lab_cpu_us;                /* /lab/cpu spun for this connection so far */
-    signed char peer_loopback;      /* -1: not looked up yet; 0 or 1 */
+    int fd;                    /* the client's socket (its peer); -1: no socket, a test */
+    int requests;              /* answered on this connection so far */
+    long lab_cpu_us;           /* /lab/cpu spun for this connection so far */
+    signed char peer_loopback; /* -1: not looked up yet; 0 or 1 */
 };
 
-enum { HTTP_LAB_CPU_BUDGET_US = 2000000 };  /* /lab/cpu per connection */
+enum { HTTP_LAB_CPU_BUDGET_US = 2000000 }; /* /lab/cpu per connection */
 
 /* A new connection on fd (-1 for a caller without one: counted as loopback). */
 void http_session_start(struct http_session *session, int fd);
 
-extern const char http_pattern[65536];  /* the bytes /lab/bytes sends, repeated */
+extern const char http_pattern[65536]; /* the bytes /lab/bytes sends, repeated */
 
 /* Build the response to a parsed request into out[0, size). keep_alive: whether
  * the connection may stay open (the request's wish, unless the server is stopping);

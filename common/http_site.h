@@ -8,7 +8,7 @@
 #include "options.h"
 
 struct http_site {
-    int root_fd;                    /* the document root, opened once (O_PATH) */
+    int root_fd; /* the document root, opened once (O_PATH) */
     const struct server_options *options;
 };
 

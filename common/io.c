@@ -8,11 +8,17 @@
 #include <time.h>
 #include <unistd.h>
 
-static const struct io_hooks *installed_hooks;  /* set once per process, before serving */
+static const struct io_hooks *installed_hooks; /* set once per process, before serving */
 static int socket_timeout_ms = 10000;
 
-void io_set_hooks(const struct io_hooks *hooks) { installed_hooks = hooks; }
-void io_set_socket_timeout(int timeout_ms) { socket_timeout_ms = timeout_ms; }
+void io_set_hooks(const struct io_hooks *hooks)
+{
+    installed_hooks = hooks;
+}
+void io_set_socket_timeout(int timeout_ms)
+{
+    socket_timeout_ms = timeout_ms;
+}
 
 void io_block_outside_waits(const sigset_t *signals, sigset_t *outside, sigset_t *wait_mask)
 {
@@ -56,8 +62,8 @@ static int wait_if_deadline_near(int fd, short events, int64_t deadline_ms)
  * socket's own timeout expired (-1, ETIMEDOUT). */
 static int wait_after_eagain(int fd, enum io_event event, int64_t deadline_ms)
 {
-    int waited = installed_hooks != NULL ? installed_hooks->wait(fd, event, deadline_ms)
-                                         : IO_WAIT_TIMEOUT;
+    int waited =
+        installed_hooks != NULL ? installed_hooks->wait(fd, event, deadline_ms) : IO_WAIT_TIMEOUT;
     if (waited == IO_WAIT_READY)
         return 0;
     errno = waited == IO_WAIT_INTERRUPTED ? EINTR : ETIMEDOUT;
@@ -76,7 +82,7 @@ ssize_t io_read(int fd, void *buf, size_t length, int64_t deadline_ms)
         if (n >= 0)
             return n;
         if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return -1;              /* EINTR included: the caller decides whether to stop */
+            return -1; /* EINTR included: the caller decides whether to stop */
         if (wait_after_eagain(fd, IO_READABLE, deadline_ms) != 0)
             return -1;
     }
@@ -103,7 +109,7 @@ int io_write_all(int fd, const void *buf, size_t length, int64_t deadline_ms)
     while (length > 0 && installed_hooks != NULL && installed_hooks->write != NULL) {
         ssize_t n = installed_hooks->write(fd, p, length, deadline_ms);
         if (n <= 0)
-            return -1;              /* a send of a non-empty buffer never answers 0 */
+            return -1; /* a send of a non-empty buffer never answers 0 */
         p += n;
         length -= (size_t)n;
     }
@@ -115,7 +121,7 @@ int io_write_all(int fd, const void *buf, size_t length, int64_t deadline_ms)
             p += n;
             length -= (size_t)n;
         } else if (n < 0 && errno == EINTR) {
-            continue;               /* nothing was written: a response is never cut */
+            continue; /* nothing was written: a response is never cut */
         } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             if (wait_after_eagain(fd, IO_WRITABLE, deadline_ms) != 0)
                 return -1;
@@ -135,7 +141,7 @@ int io_sendfile_all(int fd, int file_fd, off_t *offset, size_t length, int64_t d
         if (n > 0) {
             length -= (size_t)n;
         } else if (n == 0) {
-            errno = EIO;            /* the file shrank under us */
+            errno = EIO; /* the file shrank under us */
             return -1;
         } else if (errno == EINTR) {
             continue;

@@ -2,6 +2,7 @@
 #include "net.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -11,13 +12,13 @@
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
-#include <fcntl.h>
 
 #include "io.h"
 
 int net_listen(const char *address, int port, bool reuseport, char *error, size_t size)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *found;
     char service[16];
@@ -32,8 +33,7 @@ int net_listen(const char *address, int port, bool reuseport, char *error, size_
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
         (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0) ||
         bind(fd, found->ai_addr, found->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0) {
-        snprintf(error, size, "cannot listen on %s port %d: %s", address, port,
-                 strerror(errno));
+        snprintf(error, size, "cannot listen on %s port %d: %s", address, port, strerror(errno));
         if (fd >= 0)
             close(fd);
         fd = -1;
@@ -43,8 +43,8 @@ int net_listen(const char *address, int port, bool reuseport, char *error, size_
 }
 
 /* DOC: listen-each */
-int net_listen_each(const char *address, int port, bool reuseport, int *fds, int count,
-                    char *error, size_t size)
+int net_listen_each(const char *address, int port, bool reuseport, int *fds, int count, char *error,
+                    size_t size)
 {
     reuseport = reuseport || count > 1;
     for (int i = 0; i < count; i++) {
@@ -58,7 +58,7 @@ int net_listen_each(const char *address, int port, bool reuseport, int *fds, int
                 close(fds[opened]);
             return -1;
         }
-        port = net_local_port(fds[i]);  /* --port 0: the rest join the first */
+        port = net_local_port(fds[i]); /* --port 0: the rest join the first */
     }
     return 0;
 }
@@ -103,8 +103,8 @@ bool net_peer_is_loopback(int conn_fd)
 /* Every address the name resolves to must be a loopback one. */
 bool net_address_is_loopback(const char *address)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE};
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
     struct addrinfo *found;
     if (getaddrinfo(address, NULL, &hints, &found) != 0)
         return false;
@@ -140,17 +140,18 @@ static void back_off(int error)
 enum net_accept_failure net_accept_failure(int error)
 {
     switch (error) {
-    case ECONNABORTED: case EPROTO:
-        return NET_ACCEPT_RETRY;
+    case ECONNABORTED:
+    case EPROTO: return NET_ACCEPT_RETRY;
     case EAGAIN:
 #if EWOULDBLOCK != EAGAIN
     case EWOULDBLOCK:
 #endif
         return NET_ACCEPT_NOTHING;
-    case EMFILE: case ENFILE: case ENOBUFS: case ENOMEM:
-        return NET_ACCEPT_EXHAUSTED;
-    default:
-        return NET_ACCEPT_OTHER;
+    case EMFILE:
+    case ENFILE:
+    case ENOBUFS:
+    case ENOMEM: return NET_ACCEPT_EXHAUSTED;
+    default: return NET_ACCEPT_OTHER;
     }
 }
 
@@ -163,16 +164,14 @@ int net_accept_in_wait(int listen_fd, struct worker_stats *worker)
             return conn_fd;
         int error = errno;
         switch (net_accept_failure(error)) {
-        case NET_ACCEPT_RETRY:              /* the client gave up first: try again (UNP) */
-            continue;
-        case NET_ACCEPT_NOTHING:            /* readiness said yes, accept found nothing */
+        case NET_ACCEPT_RETRY: /* the client gave up first: try again (UNP) */ continue;
+        case NET_ACCEPT_NOTHING: /* readiness said yes, accept found nothing */
             stats_add(&worker->spurious, 1);
             break;
-        case NET_ACCEPT_EXHAUSTED:          /* out of descriptors: pause, never spin */
+        case NET_ACCEPT_EXHAUSTED: /* out of descriptors: pause, never spin */
             back_off(error);
             break;
-        case NET_ACCEPT_OTHER:              /* EINTR and anything unexpected */
-            break;
+        case NET_ACCEPT_OTHER: /* EINTR and anything unexpected */ break;
         }
         errno = error;
         return -1;

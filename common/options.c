@@ -14,9 +14,22 @@ enum { MODEL_OPTIONS_MAX = 16 };
 
 /* Common options: getopt_long values at 1000 and up; model options are 2000 + index. */
 enum {
-    OPT_PORT = 1000, OPT_BIND, OPT_ROOT, OPT_WORKERS, OPT_MAX_CONNS, OPT_TIMEOUT,
-    OPT_STATS_FILE, OPT_QUIET, OPT_NO_LAB, OPT_LAB_CRASH, OPT_NO_FILE_CACHE, OPT_HELP,
-    OPT_VERSION, OPT_KEEPALIVE_REQUESTS, OPT_DOTFILES, OPT_LAB_PUBLIC,
+    OPT_PORT = 1000,
+    OPT_BIND,
+    OPT_ROOT,
+    OPT_WORKERS,
+    OPT_MAX_CONNS,
+    OPT_TIMEOUT,
+    OPT_STATS_FILE,
+    OPT_QUIET,
+    OPT_NO_LAB,
+    OPT_LAB_CRASH,
+    OPT_NO_FILE_CACHE,
+    OPT_HELP,
+    OPT_VERSION,
+    OPT_KEEPALIVE_REQUESTS,
+    OPT_DOTFILES,
+    OPT_LAB_PUBLIC,
     OPT_MODEL = 2000
 };
 
@@ -41,7 +54,7 @@ static const struct option common_options[] = {
 enum { COMMON_COUNT = sizeof common_options / sizeof common_options[0] };
 
 _Noreturn static void usage_error(const struct server_spec *spec, const char *format, const char *a,
-                        const char *b)
+                                  const char *b)
 {
     fprintf(stderr, "%s: ", spec->name);
     fprintf(stderr, format, a, b);
@@ -97,8 +110,7 @@ static void print_help(const struct server_spec *spec)
             char words[48] = "";
             for (int i = 0; o->choices[i] != NULL; i++) {
                 size_t used = strlen(words);
-                snprintf(words + used, sizeof words - used, "%s%s", i ? "|" : "",
-                         o->choices[i]);
+                snprintf(words + used, sizeof words - used, "%s%s", i ? "|" : "", o->choices[i]);
             }
             snprintf(left, sizeof left, "--%s %s", o->name, words);
         } else {
@@ -133,9 +145,14 @@ void options_parse(int argc, char **argv, const struct server_spec *spec,
                    struct server_options *options)
 {
     *options = (struct server_options){
-        .port = 8080, .bind_address = "127.0.0.1", .root = ".",
+        .port = 8080,
+        .bind_address = "127.0.0.1",
+        .root = ".",
         .workers = spec->default_workers > 0 ? spec->default_workers : 1,
-        .max_conns = 1024, .keepalive_requests = 1000, .timeout_ms = 10000, .lab = true,
+        .max_conns = 1024,
+        .keepalive_requests = 1000,
+        .timeout_ms = 10000,
+        .lab = true,
         .file_cache = true,
     };
 
@@ -144,13 +161,12 @@ void options_parse(int argc, char **argv, const struct server_spec *spec,
     int count = COMMON_COUNT;
     const struct model_option *model = spec->model_options;
     for (int i = 0; model != NULL && model[i].name != NULL && i < MODEL_OPTIONS_MAX; i++)
-        table[count++] = (struct option){model[i].name,
-                                         model[i].arg || model[i].choices ? required_argument
-                                                                          : no_argument,
-                                         NULL, OPT_MODEL + i};
+        table[count++] = (struct option){
+            model[i].name, model[i].arg || model[i].choices ? required_argument : no_argument, NULL,
+            OPT_MODEL + i};
     table[count] = (struct option){0};
 
-    opterr = 0;                     /* we print our own one-line messages */
+    opterr = 0; /* we print our own one-line messages */
     int c;
     while ((c = getopt_long(argc, argv, ":", table, NULL)) != -1) {
         const char *arg = optarg;

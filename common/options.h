@@ -14,19 +14,19 @@ struct model_option {
     const char *name;
     const char *arg;
     const char *help;
-    const char *const *choices;     /* NULL-terminated */
+    const char *const *choices; /* NULL-terminated */
     int *value;
     int min, max;
 };
 
 struct server_spec {
-    const char *name;               /* "prefork": the binary, the start-up line, stats */
-    const char *summary;            /* one line for --help */
-    int default_workers;            /* 0: --workers means nothing to this model */
-    const struct model_option *model_options;   /* ends with an entry whose name is NULL */
+    const char *name;                         /* "prefork": the binary, the start-up line, stats */
+    const char *summary;                      /* one line for --help */
+    int default_workers;                      /* 0: --workers means nothing to this model */
+    const struct model_option *model_options; /* ends with an entry whose name is NULL */
     /* For server_start (server.h): */
-    bool listens_itself;            /* the model opens its listening socket(s) itself */
-    int (*counter_slots)(void);     /* called after parsing; NULL: see server_start */
+    bool listens_itself;        /* the model opens its listening socket(s) itself */
+    int (*counter_slots)(void); /* called after parsing; NULL: see server_start */
 };
 
 struct server_options {
@@ -35,16 +35,16 @@ struct server_options {
     const char *root;
     int workers;
     int max_conns;
-    const char *max_conns_enforced;     /* set by a model that keeps --max-conns: how */
+    const char *max_conns_enforced; /* set by a model that keeps --max-conns: how */
     int keepalive_requests;         /* requests per connection, then Connection: close */
     int timeout_ms;
     const char *stats_file;
     bool quiet;
-    bool lab;                       /* --no-lab clears it */
-    bool lab_crash;                 /* --lab-crash */
-    bool file_cache;                /* --no-file-cache clears it (file_cache.h) */
-    bool dotfiles;                  /* --dotfiles: serve hidden files too */
-    bool lab_public;                /* --lab-public: lab endpoints for every peer */
+    bool lab;        /* --no-lab clears it */
+    bool lab_crash;  /* --lab-crash */
+    bool file_cache; /* --no-file-cache clears it (file_cache.h) */
+    bool dotfiles;   /* --dotfiles: serve hidden files too */
+    bool lab_public; /* --lab-public: lab endpoints for every peer */
 };
 
 enum { OPTIONS_EXIT_USAGE = 2, OPTIONS_EXIT_RUNTIME = 1 };

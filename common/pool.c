@@ -16,18 +16,18 @@
 #include "io.h"
 
 enum {
-    POOL_STOP_GRACE_MS = 5000,      /* in-flight responses may finish; then SIGKILL */
-    POOL_RESEND_MS = 200,           /* during the stop, SIGTERM again this often */
-    POOL_QUICK_DEATH_MS = 1000,     /* a worker dying younger than this is crash-looping */
+    POOL_STOP_GRACE_MS = 5000,  /* in-flight responses may finish; then SIGKILL */
+    POOL_RESEND_MS = 200,       /* during the stop, SIGTERM again this often */
+    POOL_QUICK_DEATH_MS = 1000, /* a worker dying younger than this is crash-looping */
     POOL_BACKOFF_FIRST_MS = 100,
     POOL_BACKOFF_MAX_MS = 5000,
 };
 
 struct pool_slot {
-    pid_t pid;                      /* 0: no worker in this slot right now */
+    pid_t pid; /* 0: no worker in this slot right now */
     int64_t started_ms;
-    int64_t restart_ms;             /* when a dead slot's replacement is due */
-    int backoff_ms;                 /* 0 while the slot's workers live long enough */
+    int64_t restart_ms; /* when a dead slot's replacement is due */
+    int backoff_ms;     /* 0 while the slot's workers live long enough */
 };
 
 /* One pool per process: the parent's bookkeeping. Only the parent touches it. */
@@ -38,22 +38,25 @@ static struct {
     void *context;
     struct pool_slot *slots;
     int count;
-    sigset_t outside_mask;          /* the mask before pool_start: workers get it back */
-    sigset_t wait_mask;             /* inside pool_poll: SIGINT, SIGTERM, SIGCHLD let in */
+    sigset_t outside_mask; /* the mask before pool_start: workers get it back */
+    sigset_t wait_mask;    /* inside pool_poll: SIGINT, SIGTERM, SIGCHLD let in */
 } pool;
 
 /* Its only job is to interrupt ppoll(). Reaping happens in the loop, with
  * wait4(), outside any handler: nothing here can race with the bookkeeping. */
-static void on_child(int signal_number) { (void)signal_number; }
+static void on_child(int signal_number)
+{
+    (void)signal_number;
+}
 
 static void name_worker(int worker_id)
 {
-    enum { NAME_MAX_CHARS = 15 };   /* the kernel keeps 15 characters of a name */
+    enum { NAME_MAX_CHARS = 15 }; /* the kernel keeps 15 characters of a name */
     char suffix[16], name[32];
     snprintf(suffix, sizeof suffix, "-w%d", worker_id);
-    int room = NAME_MAX_CHARS - (int)strlen(suffix);   /* shorten the server's name, */
+    int room = NAME_MAX_CHARS - (int)strlen(suffix); /* shorten the server's name, */
     snprintf(name, sizeof name, "%.*s%s", room, pool.server->spec->name, suffix);
-    prctl(PR_SET_NAME, name);       /* not the worker number: "prefork_sele-w3" */
+    prctl(PR_SET_NAME, name); /* not the worker number: "prefork_sele-w3" */
 }
 
 /* DOC: pool-worker
@@ -66,7 +69,7 @@ _Noreturn static void run_worker(int worker_id, pid_t parent)
     sigaction(SIGCHLD, &action, NULL);
     sigprocmask(SIG_SETMASK, &pool.outside_mask, NULL);
     prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() != parent)        /* the parent died before prctl took effect */
+    if (getppid() != parent) /* the parent died before prctl took effect */
         exit(0);
     name_worker(worker_id);
     pool.worker_main(pool.server, worker_id, pool.context);
@@ -79,7 +82,7 @@ static void start_worker(int worker_id)
     if (pool.before_fork != NULL)
         pool.before_fork(worker_id, pool.context);
     pid_t parent = getpid();
-    fflush(NULL);                   /* or the child would print the parent's buffer again */
+    fflush(NULL); /* or the child would print the parent's buffer again */
     pid_t pid = fork();
     if (pid == 0)
         run_worker(worker_id, parent);
@@ -102,7 +105,10 @@ static int slot_of(pid_t pid)
     return -1;
 }
 
-static double seconds(struct timeval t) { return (double)t.tv_sec + (double)t.tv_usec / 1e6; }
+static double seconds(struct timeval t)
+{
+    return (double)t.tv_sec + (double)t.tv_usec / 1e6;
+}
 
 /* A worker that died while the server is running: say how, and schedule its
  * replacement, later and later while its workers keep dying young. */
@@ -126,8 +132,8 @@ static void schedule_replacement(int worker_id, pid_t pid, int status)
                  strsignal(WTERMSIG(status)));
     else
         snprintf(how, sizeof how, "exited with status %d", WEXITSTATUS(status));
-    fprintf(stderr, "%s: worker %d (pid %d) %s; replacing it in %d ms\n",
-            pool.server->spec->name, worker_id, (int)pid, how, slot->backoff_ms);
+    fprintf(stderr, "%s: worker %d (pid %d) %s; replacing it in %d ms\n", pool.server->spec->name,
+            worker_id, (int)pid, how, slot->backoff_ms);
 }
 
 /* DOC: pool-reap

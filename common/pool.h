@@ -28,8 +28,9 @@ void pool_run(struct server *server, pool_worker_fn *worker_main, void *context)
  * first time and for every replacement: the place to make that worker's channel.
  *
  * Between pool_start and pool_stop the parent keeps SIGCHLD and the signals of
- * server_stop_signals (SIGINT, SIGTERM, SIGHUP, SIGUSR1) blocked except inside pool_poll, so a stop request or a child's death can never
- * slip in between the loop's check and its wait (the lost wakeup). */
+ * server_stop_signals (SIGINT, SIGTERM, SIGHUP, SIGUSR1) blocked except inside pool_poll, so a stop
+ * request or a child's death can never slip in between the loop's check and its wait (the lost
+ * wakeup). */
 typedef void pool_fork_fn(int worker_id, void *context);
 void pool_start(struct server *server, pool_worker_fn *worker_main, pool_fork_fn *before_fork,
                 void *context);

@@ -17,9 +17,9 @@
 
 volatile sig_atomic_t server_stop_requested;
 volatile sig_atomic_t server_attention;
-static volatile sig_atomic_t dump_requested;   /* SIGUSR1: see server_service */
-static pid_t main_pid;              /* the process that writes the stats file */
-static volatile sig_atomic_t wake_fd = -1;     /* see server_wake_on_stop */
+static volatile sig_atomic_t dump_requested; /* SIGUSR1: see server_service */
+static pid_t main_pid;                       /* the process that writes the stats file */
+static volatile sig_atomic_t wake_fd = -1;   /* see server_wake_on_stop */
 
 static void request_stop(int signal_number)
 {
@@ -41,7 +41,10 @@ static void request_dump(int signal_number)
     server_attention = 1;
 }
 
-void server_wake_on_stop(int listen_fd) { wake_fd = listen_fd; }
+void server_wake_on_stop(int listen_fd)
+{
+    wake_fd = listen_fd;
+}
 
 void server_service(struct server *server)
 {
@@ -62,7 +65,7 @@ void server_stop_signals(sigset_t *set)
     sigemptyset(set);
     for (size_t i = 0; i < sizeof stop_signals / sizeof stop_signals[0]; i++)
         sigaddset(set, stop_signals[i]);
-    sigaddset(set, SIGUSR1);        /* not a stop, but the main loop's to serve too */
+    sigaddset(set, SIGUSR1); /* not a stop, but the main loop's to serve too */
 }
 
 _Noreturn void server_die(const struct server *server, const char *what)
@@ -111,7 +114,7 @@ static void check_stats_file(const struct server *server)
     if (slash == NULL)
         snprintf(directory, sizeof directory, ".");
     else
-        slash[slash == directory ? 1 : 0] = '\0';   /* "/x" keeps "/" */
+        slash[slash == directory ? 1 : 0] = '\0'; /* "/x" keeps "/" */
     struct stat info;
     if (path[0] == '\0' || path[strlen(path) - 1] == '/' ||
         (stat(path, &info) == 0 && S_ISDIR(info.st_mode)))
@@ -128,8 +131,9 @@ static void warn_if_exposed(const struct server *server)
     const struct server_options *o = &server->options;
     if (net_address_is_loopback(o->bind_address))
         return;
-    fprintf(stderr, "%s: warning: --bind %s is not loopback: every file under %s%s is "
-                    "reachable from the network%s\n",
+    fprintf(stderr,
+            "%s: warning: --bind %s is not loopback: every file under %s%s is "
+            "reachable from the network%s\n",
             server->spec->name, o->bind_address, o->root,
             o->dotfiles ? " (hidden ones too: --dotfiles)" : "",
             o->lab && o->lab_public ? ", and /lab/ (--lab-public)" : "");
@@ -148,7 +152,7 @@ static void raise_fd_limit(void)
 void server_announce(const struct server *server, int port)
 {
     const char *address = server->options.bind_address;
-    bool literal_v6 = strchr(address, ':') != NULL;     /* RFC 3986: in brackets */
+    bool literal_v6 = strchr(address, ':') != NULL; /* RFC 3986: in brackets */
     printf("%s listening on http://%s%s%s:%d/ root=%s pid=%d\n", server->spec->name,
            literal_v6 ? "[" : "", address, literal_v6 ? "]" : "", port, server->options.root,
            (int)getpid());
@@ -170,7 +174,7 @@ void server_start(struct server *server, const struct server_spec *spec, int arg
     server->listen_fd = -1;
     options_parse(argc, argv, spec, &server->options);
 
-    static char root[4096];         /* the absolute root, shown in the start-up line */
+    static char root[4096]; /* the absolute root, shown in the start-up line */
     if (realpath(server->options.root, root) == NULL) {
         fprintf(stderr, "%s: --root %s: %s\n", spec->name, server->options.root, strerror(errno));
         exit(OPTIONS_EXIT_RUNTIME);
@@ -195,8 +199,8 @@ void server_start(struct server *server, const struct server_spec *spec, int arg
 
     if (!spec->listens_itself) {
         char error[SERVER_ERROR_SIZE];
-        server->listen_fd = net_listen(server->options.bind_address, server->options.port,
-                                       false, error, sizeof error);
+        server->listen_fd = net_listen(server->options.bind_address, server->options.port, false,
+                                       error, sizeof error);
         if (server->listen_fd < 0)
             server_fail(server, error);
         server_announce(server, net_local_port(server->listen_fd));

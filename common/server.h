@@ -14,8 +14,8 @@
 struct server {
     const struct server_spec *spec;
     struct server_options options;
-    int listen_fd;                  /* -1 when the model listens per worker (--reuseport) */
-    struct http_site site;          /* what the handler needs: root, lab switches, timeout */
+    int listen_fd;         /* -1 when the model listens per worker (--reuseport) */
+    struct http_site site; /* what the handler needs: root, lab switches, timeout */
     struct stats_region *stats;
 };
 

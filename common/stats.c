@@ -63,7 +63,10 @@ void stats_sleeps_since_mark(struct worker_stats *worker)
     worker->wait_nvcsw_start = now;
 }
 
-static double seconds(struct timeval t) { return (double)t.tv_sec + (double)t.tv_usec / 1e6; }
+static double seconds(struct timeval t)
+{
+    return (double)t.tv_sec + (double)t.tv_usec / 1e6;
+}
 
 void stats_record_cpu(struct worker_stats *worker, int who)
 {
@@ -109,25 +112,27 @@ static void json_string(FILE *out, const char *s)
     fputc('"', out);
 }
 
-static void write_json(FILE *out, const struct stats_region *region,
-                       const struct server_spec *spec, const struct server_options *options,
-                       struct rusage self, struct rusage children)
+static void write_json(FILE *out, const struct stats_region *region, const struct server_spec *spec,
+                       const struct server_options *options, struct rusage self,
+                       struct rusage children)
 {
     struct totals t = sum(region);
     fprintf(out, "{\"server\": ");
     json_string(out, spec->name);
     fprintf(out, ", \"version\": ");
     json_string(out, server_version);
-    fprintf(out, ", \"workers\": %d,\n \"options\": {\"port\": %d, \"bind\": ", region->worker_count,
+    fprintf(out,
+            ", \"workers\": %d,\n \"options\": {\"port\": %d, \"bind\": ", region->worker_count,
             options->port);
     json_string(out, options->bind_address);
     fprintf(out, ", \"root\": ");
     json_string(out, options->root);
-    fprintf(out, ", \"workers\": %d, \"max_conns\": %d, \"max_conns_enforced\": ",
-            options->workers, options->max_conns);
+    fprintf(out, ", \"workers\": %d, \"max_conns\": %d, \"max_conns_enforced\": ", options->workers,
+            options->max_conns);
     json_string(out, options->max_conns_enforced ? options->max_conns_enforced : "no");
-    fprintf(out, ", \"keepalive_requests\": %d, \"timeout_ms\": %d, \"lab\": %s, "
-                 "\"lab_crash\": %s, \"lab_public\": %s, \"dotfiles\": %s, \"file_cache\": %s",
+    fprintf(out,
+            ", \"keepalive_requests\": %d, \"timeout_ms\": %d, \"lab\": %s, "
+            "\"lab_crash\": %s, \"lab_public\": %s, \"dotfiles\": %s, \"file_cache\": %s",
             options->keepalive_requests, options->timeout_ms, options->lab ? "true" : "false",
             options->lab_crash ? "true" : "false", options->lab_public ? "true" : "false",
             options->dotfiles ? "true" : "false", options->file_cache ? "true" : "false");
@@ -138,20 +143,23 @@ static void write_json(FILE *out, const struct stats_region *region,
         fprintf(out, ": ");
         json_string(out, options_model_value(o, buf, sizeof buf));
     }
-    fprintf(out, "},\n \"cpu\": {\"self_user_s\": %.6f, \"self_sys_s\": %.6f, "
-                 "\"children_user_s\": %.6f, \"children_sys_s\": %.6f},\n",
+    fprintf(out,
+            "},\n \"cpu\": {\"self_user_s\": %.6f, \"self_sys_s\": %.6f, "
+            "\"children_user_s\": %.6f, \"children_sys_s\": %.6f},\n",
             seconds(self.ru_utime), seconds(self.ru_stime), seconds(children.ru_utime),
             seconds(children.ru_stime));
-    fprintf(out, " \"totals\": {\"connections\": %llu, \"requests\": %llu, \"waits\": %llu, "
-                 "\"sleeps\": %llu, \"spurious\": %llu, \"errors\": %llu},\n \"per_worker\": [",
+    fprintf(out,
+            " \"totals\": {\"connections\": %llu, \"requests\": %llu, \"waits\": %llu, "
+            "\"sleeps\": %llu, \"spurious\": %llu, \"errors\": %llu},\n \"per_worker\": [",
             (unsigned long long)t.connections, (unsigned long long)t.requests,
             (unsigned long long)t.waits, (unsigned long long)t.sleeps,
             (unsigned long long)t.spurious, (unsigned long long)t.errors);
     for (int i = 0; i < region->worker_count; i++) {
         const struct worker_stats *w = &region->workers[i];
-        fprintf(out, "%s\n  {\"id\": %d, \"pid\": %d, \"connections\": %llu, \"requests\": %llu, "
-                     "\"waits\": %llu, \"sleeps\": %llu, \"spurious\": %llu, \"errors\": %llu, "
-                     "\"user_s\": %.6f, \"sys_s\": %.6f}",
+        fprintf(out,
+                "%s\n  {\"id\": %d, \"pid\": %d, \"connections\": %llu, \"requests\": %llu, "
+                "\"waits\": %llu, \"sleeps\": %llu, \"spurious\": %llu, \"errors\": %llu, "
+                "\"user_s\": %.6f, \"sys_s\": %.6f}",
                 i ? "," : "", w->id, (int)w->pid, (unsigned long long)w->connections,
                 (unsigned long long)w->requests, (unsigned long long)w->waits,
                 (unsigned long long)w->sleeps, (unsigned long long)w->spurious,
@@ -169,8 +177,9 @@ static void print_summary(const struct stats_region *region, const struct server
             spec->name, seconds(self.ru_utime) + seconds(children.ru_utime),
             seconds(self.ru_stime) + seconds(children.ru_stime), seconds(self.ru_utime),
             seconds(self.ru_stime), seconds(children.ru_utime), seconds(children.ru_stime));
-    fprintf(stderr, "%s: %llu connections, %llu requests, %llu waits, %llu sleeps, "
-                    "%llu spurious, %llu errors\n",
+    fprintf(stderr,
+            "%s: %llu connections, %llu requests, %llu waits, %llu sleeps, "
+            "%llu spurious, %llu errors\n",
             spec->name, (unsigned long long)t.connections, (unsigned long long)t.requests,
             (unsigned long long)t.waits, (unsigned long long)t.sleeps,
             (unsigned long long)t.spurious, (unsigned long long)t.errors);
@@ -180,11 +189,10 @@ static void print_summary(const struct stats_region *region, const struct server
             "requests", "waits", "sleeps", "spurious", "user_s", "sys_s");
     for (int i = 0; i < region->worker_count; i++) {
         const struct worker_stats *w = &region->workers[i];
-        fprintf(stderr, "%6d %8d %11llu %9llu %8llu %8llu %8llu %8.3f %8.3f\n", w->id,
-                (int)w->pid, (unsigned long long)w->connections,
-                (unsigned long long)w->requests, (unsigned long long)w->waits,
-                (unsigned long long)w->sleeps, (unsigned long long)w->spurious, w->user_s,
-                w->sys_s);
+        fprintf(stderr, "%6d %8d %11llu %9llu %8llu %8llu %8llu %8.3f %8.3f\n", w->id, (int)w->pid,
+                (unsigned long long)w->connections, (unsigned long long)w->requests,
+                (unsigned long long)w->waits, (unsigned long long)w->sleeps,
+                (unsigned long long)w->spurious, w->user_s, w->sys_s);
     }
 }
 
@@ -199,7 +207,7 @@ int stats_write_file(const struct stats_region *region, const struct server_spec
 {
     struct rusage self, children;
     getrusage(RUSAGE_SELF, &self);
-    getrusage(RUSAGE_CHILDREN, &children);      /* only reaped children count */
+    getrusage(RUSAGE_CHILDREN, &children); /* only reaped children count */
     /* Write beside, then rename: a reader never sees half a file. */
     char temporary[4096];
     snprintf(temporary, sizeof temporary, "%s.tmp", options->stats_file);

@@ -18,12 +18,12 @@ struct worker_stats {
     pid_t pid;
     uint64_t connections;
     uint64_t requests;
-    uint64_t waits;                 /* returns from the blocking wait (accept, select, ...) */
-    uint64_t sleeps;                /* ru_nvcsw delta around wait + accept */
-    uint64_t spurious;              /* an accept that found nothing */
-    uint64_t errors;                /* connections ended by an I/O error or a timeout */
-    double user_s, sys_s;           /* CPU of this worker, filled when it ends */
-    long wait_nvcsw_start;          /* private to stats_wait_begin/end */
+    uint64_t waits;        /* returns from the blocking wait (accept, select, ...) */
+    uint64_t sleeps;       /* ru_nvcsw delta around wait + accept */
+    uint64_t spurious;     /* an accept that found nothing */
+    uint64_t errors;       /* connections ended by an I/O error or a timeout */
+    double user_s, sys_s;  /* CPU of this worker, filled when it ends */
+    long wait_nvcsw_start; /* private to stats_wait_begin/end */
 };
 
 struct stats_region {

@@ -21,9 +21,9 @@
 #include <unistd.h>
 
 #if (defined(__x86_64__) || defined(__aarch64__)) && !defined(CORO_UCONTEXT)
-#define CORO_ASSEMBLY 1             /* coro_switch.S */
+#define CORO_ASSEMBLY 1 /* coro_switch.S */
 #else
-#define CORO_ASSEMBLY 0             /* the fallback: ucontext, a system call per switch */
+#define CORO_ASSEMBLY 0 /* the fallback: ucontext, a system call per switch */
 #include <ucontext.h>
 #endif
 
@@ -70,22 +70,22 @@ static void tsan_deliver_pending_signals(void)
 
 struct coro {
 #if CORO_ASSEMBLY
-    void *sp;                       /* its stack pointer while suspended */
-    void *resumer_sp;               /* its resumer's, while it runs */
+    void *sp;         /* its stack pointer while suspended */
+    void *resumer_sp; /* its resumer's, while it runs */
 #else
     ucontext_t context, resumer_context;
 #endif
-    struct coro *resumer;           /* who resumed it: NULL for the main context */
+    struct coro *resumer; /* who resumed it: NULL for the main context */
     coro_fn *fn;
     void *arg;
-    void *transfer;                 /* the value the last resume or yield passed */
-    bool running;                   /* resumed and not yet yielded (maybe nested below) */
+    void *transfer; /* the value the last resume or yield passed */
+    bool running;   /* resumed and not yet yielded (maybe nested below) */
     bool finished;
-    char *mapping;                  /* guard page + stack + this struct */
+    char *mapping; /* guard page + stack + this struct */
     size_t mapping_size;
     struct coro *next_free;
 #if CORO_ASAN
-    const void *resumer_stack;      /* the resumer's stack, to tell ASan on yield */
+    const void *resumer_stack; /* the resumer's stack, to tell ASan on yield */
     size_t resumer_stack_size;
 #endif
 #if CORO_TSAN
@@ -120,10 +120,22 @@ void coro_set_stack_size(size_t bytes)
     stack_bytes = bytes < MIN_STACK ? MIN_STACK : bytes;
 }
 
-size_t coro_stack_size(void) { return stack_bytes; }
-struct coro *coro_current(void) { return current; }
-bool coro_finished(const struct coro *coro) { return coro->finished; }
-size_t coro_stacks_mapped(void) { return mapped_count; }
+size_t coro_stack_size(void)
+{
+    return stack_bytes;
+}
+struct coro *coro_current(void)
+{
+    return current;
+}
+bool coro_finished(const struct coro *coro)
+{
+    return coro->finished;
+}
+size_t coro_stacks_mapped(void)
+{
+    return mapped_count;
+}
 
 const char *coro_switch_kind(void)
 {
@@ -136,8 +148,14 @@ const char *coro_switch_kind(void)
 #endif
 }
 
-static char *stack_low(const struct coro *coro) { return coro->mapping + page_size(); }
-static char *stack_top(const struct coro *coro) { return (char *)coro; }  /* 64-aligned */
+static char *stack_low(const struct coro *coro)
+{
+    return coro->mapping + page_size();
+}
+static char *stack_top(const struct coro *coro)
+{
+    return (char *)coro;
+} /* 64-aligned */
 
 /* DOC: coro-stack
  * A fresh mapping: the guard page, the stack, and the struct at the top.
@@ -166,16 +184,16 @@ static struct coro *map_stack(void)
 static void unmap_stack(struct coro *coro)
 {
     mapped_count--;
-    munmap(coro->mapping, coro->mapping_size);  /* the struct goes with it */
+    munmap(coro->mapping, coro->mapping_size); /* the struct goes with it */
 }
 
 /* Switching: the three moves, each with what the sanitizers must be told. */
 
 #if CORO_ASSEMBLY
-void coro_switch(void **save_sp, void *load_sp);    /* coro_switch.S */
+void coro_switch(void **save_sp, void *load_sp); /* coro_switch.S */
 void coro_start(void);
 #else
-static _Thread_local struct coro *starting;         /* makecontext passes only ints */
+static _Thread_local struct coro *starting; /* makecontext passes only ints */
 #endif
 
 _Noreturn static void coro_main(struct coro *coro);
@@ -229,7 +247,10 @@ static void switch_out(struct coro *coro, bool finished)
 }
 
 #if !CORO_ASSEMBLY
-static void coro_main_ucontext(void) { coro_main(starting); }
+static void coro_main_ucontext(void)
+{
+    coro_main(starting);
+}
 #endif
 
 /* DOC: coro-frame
@@ -243,17 +264,17 @@ static void prepare_frame(struct coro *coro)
      * aligned at coro_start, whose call then aligns coro_main's frame. */
     uint64_t *frame = (uint64_t *)(stack_top(coro) - 16 - 8 * 8);
     memset(frame, 0, 16 + 8 * 8);
-    frame[0] = 0x037Full << 32 | 0x1F80u;   /* x87 control word, MXCSR: the ABI's initial values */
-    frame[3] = (uintptr_t)coro_main;        /* r13: the entry */
-    frame[4] = (uintptr_t)coro;             /* r12: its argument */
-    frame[7] = (uintptr_t)coro_start;       /* return address; rbp (frame[6]) = 0 */
+    frame[0] = 0x037Full << 32 | 0x1F80u; /* x87 control word, MXCSR: the ABI's initial values */
+    frame[3] = (uintptr_t)coro_main;      /* r13: the entry */
+    frame[4] = (uintptr_t)coro;           /* r12: its argument */
+    frame[7] = (uintptr_t)coro_start;     /* return address; rbp (frame[6]) = 0 */
     coro->sp = frame;
 #elif CORO_ASSEMBLY && defined(__aarch64__)
     uint64_t *frame = (uint64_t *)(stack_top(coro) - 160);
     memset(frame, 0, 160);
-    frame[0] = (uintptr_t)coro;             /* x19: the argument */
-    frame[1] = (uintptr_t)coro_main;        /* x20: the entry */
-    frame[11] = (uintptr_t)coro_start;      /* x30: return address; x29 (frame[10]) = 0 */
+    frame[0] = (uintptr_t)coro;        /* x19: the argument */
+    frame[1] = (uintptr_t)coro_main;   /* x20: the entry */
+    frame[11] = (uintptr_t)coro_start; /* x30: return address; x29 (frame[10]) = 0 */
     coro->sp = frame;
 #else
     getcontext(&coro->context);
@@ -275,7 +296,7 @@ _Noreturn static void coro_main(struct coro *coro)
     coro->finished = true;
     coro->transfer = NULL;
     switch_out(coro, true);
-    abort();                        /* a finished coroutine was resumed */
+    abort(); /* a finished coroutine was resumed */
 }
 
 /* DOC: coro-create */
@@ -283,7 +304,7 @@ struct coro *coro_create(coro_fn *fn, void *arg)
 {
     struct coro *coro = free_list;
     size_t wanted = mapping_size_for(stack_bytes);
-    while (coro != NULL && coro->mapping_size != wanted) {  /* the size changed: drop */
+    while (coro != NULL && coro->mapping_size != wanted) { /* the size changed: drop */
         free_list = coro->next_free;
         free_count--;
         unmap_stack(coro);
@@ -313,13 +334,13 @@ struct coro *coro_create(coro_fn *fn, void *arg)
 void *coro_resume(struct coro *coro, void *value)
 {
     if (coro->finished || coro->running)
-        abort();                    /* a bug in the caller: fail loudly, at once */
+        abort(); /* a bug in the caller: fail loudly, at once */
     coro->running = true;
     coro->transfer = value;
     coro->resumer = current;
     current = coro;
     switch_in(coro);
-    current = coro->resumer;        /* it yielded or finished */
+    current = coro->resumer; /* it yielded or finished */
     return coro->transfer;
 }
 
@@ -327,11 +348,11 @@ void *coro_yield(void *value)
 {
     struct coro *coro = current;
     if (coro == NULL)
-        abort();                    /* yield outside any coroutine */
+        abort(); /* yield outside any coroutine */
     coro->transfer = value;
     coro->running = false;
     switch_out(coro, false);
-    return coro->transfer;          /* what the next coro_resume passed */
+    return coro->transfer; /* what the next coro_resume passed */
 }
 
 void coro_free(struct coro *coro)
@@ -339,7 +360,7 @@ void coro_free(struct coro *coro)
     if (coro == NULL)
         return;
     if (coro->running)
-        abort();                    /* freeing the stack it runs on */
+        abort(); /* freeing the stack it runs on */
 #if CORO_ASAN
     /* Frames that never returned (an abandoned coroutine, coro_main's last)
      * leave their redzones poisoned; the next user of the stack must not trip. */
@@ -361,9 +382,9 @@ void coro_free(struct coro *coro)
 size_t coro_release_stack(struct coro *coro)
 {
     if (coro->running || coro->finished)
-        abort();                    /* only a suspended stack stands still */
+        abort(); /* only a suspended stack stands still */
 #if CORO_ASSEMBLY
-    enum { RED_ZONE = 128 };        /* x86-64 System V; aarch64 has none */
+    enum { RED_ZONE = 128 }; /* x86-64 System V; aarch64 has none */
     size_t page = page_size();
     uintptr_t below = ((uintptr_t)coro->sp - RED_ZONE) / page * page;
     char *low = stack_low(coro);
@@ -371,7 +392,7 @@ size_t coro_release_stack(struct coro *coro)
         return 0;
     size_t length = below - (uintptr_t)low;
     if (madvise(low, length, MADV_DONTNEED) != 0)
-        return 0;                   /* only memory is at stake: leave it be */
+        return 0; /* only memory is at stake: leave it be */
     return length;
 #else
     return 0;

@@ -71,19 +71,30 @@
 static const char *const io_names[] = {"readiness", "uring", NULL};
 enum { IO_READINESS, IO_URING };
 
-static int io_mode = IO_READINESS;  /* --io */
-static int backend = EVENT_BACKEND_EPOLL;      /* --backend */
-static int reuseport;               /* --reuseport */
-static int stack_kb = CORO_DEFAULT_STACK_KB;    /* --stack-kb */
+static int io_mode = IO_READINESS;           /* --io */
+static int backend = EVENT_BACKEND_EPOLL;    /* --backend */
+static int reuseport;                        /* --reuseport */
+static int stack_kb = CORO_DEFAULT_STACK_KB; /* --stack-kb */
 
 static const struct model_option model_options[] = {
-    {.name = "backend", .arg = "NAME", .choices = event_backend_names, .value = &backend,
+    {.name = "backend",
+     .arg = "NAME",
+     .choices = event_backend_names,
+     .value = &backend,
      .help = "how the loop waits (default epoll; readiness only)"},
-    {.name = "io", .arg = "MODE", .choices = io_names, .value = &io_mode,
+    {.name = "io",
+     .arg = "MODE",
+     .choices = io_names,
+     .value = &io_mode,
      .help = "readiness (wait, then call) or uring (io_uring completions) (default readiness)"},
-    {.name = "reuseport", .value = &reuseport,
+    {.name = "reuseport",
+     .value = &reuseport,
      .help = "each worker listens on its own socket (SO_REUSEPORT)"},
-    {.name = "stack-kb", .arg = "N", .value = &stack_kb, .min = 32, .max = 65536,
+    {.name = "stack-kb",
+     .arg = "N",
+     .value = &stack_kb,
+     .min = 32,
+     .max = 65536,
      .help = "stack per coroutine, KiB (default 64)"},
     {.name = NULL},
 };
@@ -93,7 +104,7 @@ static const struct server_spec spec = {
     .summary = "One event loop per process, a coroutine per connection.",
     .default_workers = 1,
     .model_options = model_options,
-    .listens_itself = true,         /* event_server_listen, in main */
+    .listens_itself = true, /* event_server_listen, in main */
 };
 
 /* After a stop request, how long in-flight responses get (inside the pool's
@@ -111,8 +122,7 @@ static void serve_loop(struct server *server, int worker_id, void *context)
 {
     (void)context;
     if (io_mode == IO_URING) {
-        uring_serve(server, worker_id, event_server_socket(server, worker_id, reuseport),
-                    DRAIN_MS);
+        uring_serve(server, worker_id, event_server_socket(server, worker_id, reuseport), DRAIN_MS);
         return;
     }
     struct worker_stats *stats = &server->stats->workers[worker_id];
@@ -123,9 +133,13 @@ static void serve_loop(struct server *server, int worker_id, void *context)
      * From here on, in this process, "would block" means "yield to the loop". */
     io_set_hooks(&sched_io_hooks);
     scheduler.acceptor = (struct event_acceptor){
-        .loop = loop, .server = server, .stats = stats,
+        .loop = loop,
+        .server = server,
+        .stats = stats,
         .listen_fd = event_server_socket(server, worker_id, reuseport),
-        .batch = ACCEPT_BATCH, .on_connection = sched_spawn, .data = &scheduler,
+        .batch = ACCEPT_BATCH,
+        .on_connection = sched_spawn,
+        .data = &scheduler,
         .open = &scheduler.count,
     };
     event_acceptor_start(&scheduler.acceptor);

@@ -20,29 +20,29 @@
 #include "http_conn.h"
 
 struct task {
-    struct http_conn http;          /* the handler's state; its buffers only while in use */
+    struct http_conn http; /* the handler's state; its buffers only while in use */
     struct scheduler *scheduler;
     struct coro *coro;
     int fd;
-    int waiting;                    /* EVENT_READ or EVENT_WRITE while parked on fd, else 0 */
-    int wake;                       /* why it was resumed: IO_WAIT_READY, _TIMEOUT, _INTERRUPTED */
-    bool interrupted;               /* the stop has failed one of its reads already */
-    bool released;                  /* its idle stack's pages were given back */
-    int64_t idle_since;             /* when it last went idle (io_now_ms) */
-    bool cancelled;                 /* abandoned at sched_destroy: every wait fails at once */
-    struct event_timer timer;       /* the deadline of the current wait, or a /lab/sleep */
-    struct list_node node;          /* in scheduler->tasks, or ->free_tasks */
+    int waiting;              /* EVENT_READ or EVENT_WRITE while parked on fd, else 0 */
+    int wake;                 /* why it was resumed: IO_WAIT_READY, _TIMEOUT, _INTERRUPTED */
+    bool interrupted;         /* the stop has failed one of its reads already */
+    bool released;            /* its idle stack's pages were given back */
+    int64_t idle_since;       /* when it last went idle (io_now_ms) */
+    bool cancelled;           /* abandoned at sched_destroy: every wait fails at once */
+    struct event_timer timer; /* the deadline of the current wait, or a /lab/sleep */
+    struct list_node node;    /* in scheduler->tasks, or ->free_tasks */
 };
 
 enum { TASK_FREE_MAX = CORO_FREE_MAX };
 
-static struct scheduler *active;    /* the hooks' way to the scheduler: one per process */
+static struct scheduler *active; /* the hooks' way to the scheduler: one per process */
 
-void sched_init(struct scheduler *scheduler, struct event_loop *loop,
-                const struct server *server, struct worker_stats *stats)
+void sched_init(struct scheduler *scheduler, struct event_loop *loop, const struct server *server,
+                struct worker_stats *stats)
 {
-    *scheduler = (struct scheduler){.loop = loop, .server = server, .stats = stats,
-                                    .idle_timer = EVENT_TIMER_INIT};
+    *scheduler = (struct scheduler){
+        .loop = loop, .server = server, .stats = stats, .idle_timer = EVENT_TIMER_INIT};
     bufpool_init(&scheduler->buffers, HTTP_BUFFERS_SIZE);
     active = scheduler;
 }
@@ -51,8 +51,8 @@ void sched_init(struct scheduler *scheduler, struct event_loop *loop,
 static void serve_connection(void *arg)
 {
     struct task *task = arg;
-    http_serve_pooled(&task->http, task->fd, &task->scheduler->server->site,
-                      task->scheduler->stats, &task->scheduler->buffers);
+    http_serve_pooled(&task->http, task->fd, &task->scheduler->server->site, task->scheduler->stats,
+                      &task->scheduler->buffers);
 }
 
 /* The handler has returned, having closed its socket through the close hook
@@ -120,8 +120,7 @@ static void parked(struct task *task)
     task->released = false;
     if (!event_timer_pending(&scheduler->idle_timer))
         event_timer_start(scheduler->loop, &scheduler->idle_timer,
-                          task->idle_since + SCHED_IDLE_RELEASE_MS, release_idle_stacks,
-                          scheduler);
+                          task->idle_since + SCHED_IDLE_RELEASE_MS, release_idle_stacks, scheduler);
 }
 
 /* DOC: run
@@ -182,17 +181,17 @@ static int wait_for_socket(int fd, enum io_event event, int64_t deadline_ms)
     /* EXERCISE coro-wait: park on the socket and the deadline, yield to the loop */
     struct task *task = calling_task();
     if (task->cancelled)
-        return IO_WAIT_TIMEOUT;     /* unwinding (sched_destroy): never yield again */
+        return IO_WAIT_TIMEOUT; /* unwinding (sched_destroy): never yield again */
     if (event == IO_READABLE && server_stopping() && !task->interrupted) {
-        task->interrupted = true;   /* a stop interrupts a read once, like a signal */
+        task->interrupted = true; /* a stop interrupts a read once, like a signal */
         return IO_WAIT_INTERRUPTED;
     }
     int events = event == IO_READABLE ? EVENT_READ : EVENT_WRITE;
     if (event_watch(active->loop, fd, events, on_ready, task) != 0 ||
         event_timer_start(active->loop, &task->timer, deadline_ms, on_timer, task) != 0)
-        return IO_WAIT_TIMEOUT;     /* cannot wait for it at all: the call fails */
+        return IO_WAIT_TIMEOUT; /* cannot wait for it at all: the call fails */
     task->waiting = events;
-    coro_yield(NULL);               /* the loop runs the others; run() comes back here */
+    coro_yield(NULL); /* the loop runs the others; run() comes back here */
     return task->wake;
     /* END EXERCISE */
 }
@@ -203,10 +202,10 @@ static void sleep_a_while(int milliseconds)
     struct task *task = calling_task();
     if (task->cancelled)
         return;
-    if (event_timer_start(active->loop, &task->timer, io_now_ms() + milliseconds, on_timer,
-                          task) != 0)
-        return;                     /* no timer to wake it: the sleep is cut short */
-    coro_yield(NULL);               /* waiting stays 0: on_timer resumes with READY */
+    if (event_timer_start(active->loop, &task->timer, io_now_ms() + milliseconds, on_timer, task) !=
+        0)
+        return;       /* no timer to wake it: the sleep is cut short */
+    coro_yield(NULL); /* waiting stays 0: on_timer resumes with READY */
 }
 
 /* DOC: close-hook
@@ -247,14 +246,14 @@ void sched_spawn(struct event_acceptor *acceptor, int conn_fd)
     task->timer = (struct event_timer)EVENT_TIMER_INIT;
     list_push(&scheduler->tasks, &task->node);
     scheduler->count++;
-    run(task, IO_WAIT_READY);       /* usually as far as its first read's EAGAIN */
+    run(task, IO_WAIT_READY); /* usually as far as its first read's EAGAIN */
 }
 
 /* DOC: stop */
 void sched_interrupt_readers(struct scheduler *scheduler)
 {
     for (struct list_node *node = scheduler->tasks.first, *next; node != NULL; node = next) {
-        next = node->next;          /* run() may finish and recycle task, never next */
+        next = node->next; /* run() may finish and recycle task, never next */
         struct task *task = LIST_ITEM(node, struct task, node);
         if (task->waiting == EVENT_READ && !task->interrupted) {
             task->interrupted = true;
@@ -273,12 +272,12 @@ void sched_interrupt_readers(struct scheduler *scheduler)
 static void cancel(struct task *task)
 {
     task->cancelled = true;
-    run(task, IO_WAIT_TIMEOUT);     /* ends in finish(): no hook yields any more */
+    run(task, IO_WAIT_TIMEOUT); /* ends in finish(): no hook yields any more */
 }
 
 void sched_destroy(struct scheduler *scheduler)
 {
-    while (!list_empty(&scheduler->tasks))  /* abandoned mid-request: the drain ran out */
+    while (!list_empty(&scheduler->tasks)) /* abandoned mid-request: the drain ran out */
         cancel(LIST_ITEM(scheduler->tasks.first, struct task, node));
     event_timer_cancel(scheduler->loop, &scheduler->idle_timer);
     bufpool_trim(&scheduler->buffers);

@@ -17,7 +17,7 @@
 #include "list.h"
 #include "server.h"
 
-struct task;                        /* one connection: a coroutine, its timer */
+struct task; /* one connection: a coroutine, its timer */
 
 struct scheduler {
     struct event_loop *loop;
@@ -27,10 +27,10 @@ struct scheduler {
     struct task *current;           /* the task running now; NULL in the loop */
     struct list tasks;              /* every live task, for the stop */
     int count;
-    struct list free_tasks;         /* finished ones, kept for the next */
+    struct list free_tasks; /* finished ones, kept for the next */
     int free_count;
-    struct bufpool buffers;         /* lent to the connections with a request in hand */
-    struct event_timer idle_timer;  /* the next look for long-idle stacks to release */
+    struct bufpool buffers;        /* lent to the connections with a request in hand */
+    struct event_timer idle_timer; /* the next look for long-idle stacks to release */
 };
 
 /* A connection idle (no request in hand, no buffers) this long gives the pages
@@ -43,8 +43,8 @@ struct scheduler {
  * close. Install after sched_init. */
 extern const struct io_hooks sched_io_hooks;
 
-void sched_init(struct scheduler *scheduler, struct event_loop *loop,
-                const struct server *server, struct worker_stats *stats);
+void sched_init(struct scheduler *scheduler, struct event_loop *loop, const struct server *server,
+                struct worker_stats *stats);
 
 /* The acceptor's callback: a coroutine for conn_fd, run at once as far as it goes. */
 void sched_spawn(struct event_acceptor *acceptor, int conn_fd);

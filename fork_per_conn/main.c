@@ -52,7 +52,11 @@
 static int max_procs = 64;
 
 static const struct model_option model_options[] = {
-    {.name = "max-procs", .arg = "N", .value = &max_procs, .min = 1, .max = 100000,
+    {.name = "max-procs",
+     .arg = "N",
+     .value = &max_procs,
+     .min = 1,
+     .max = 100000,
      .help = "children alive at once; the parent waits at N (default 64)"},
     {.name = NULL},
 };
@@ -63,7 +67,7 @@ static const struct server_spec spec = {
     .model_options = model_options,
 };
 
-static struct http_conn conn;       /* each child's own copy after fork() */
+static struct http_conn conn; /* each child's own copy after fork() */
 
 /* At a stop: SIGTERM to every child this often, until all are gone; SIGKILL after
  * the grace period (common/pool.c stops its workers the same way). */
@@ -71,7 +75,7 @@ enum { STOP_RESEND_MS = 200, STOP_GRACE_MS = 5000 };
 
 /* The live children. Written by the handler and by the main loop; the loop blocks
  * SIGCHLD around each access, so the two never interleave. */
-static pid_t *children;             /* max_procs slots; 0 = free */
+static pid_t *children; /* max_procs slots; 0 = free */
 static volatile sig_atomic_t live_children;
 
 /* DOC: sigchld-handler
@@ -94,7 +98,7 @@ static void reap_children(int signal_number)
     /* END EXERCISE */
 }
 
-static void remember_child(pid_t pid)       /* SIGCHLD blocked */
+static void remember_child(pid_t pid) /* SIGCHLD blocked */
 {
     /* EXERCISE fork-reap: note a new child */
     for (int i = 0; i < max_procs; i++)
@@ -156,7 +160,7 @@ int main(int argc, char **argv)
 {
     struct server server;
     server_start(&server, &spec, argc, argv);
-    struct worker_stats *stats = &server.stats->workers[0];     /* shared by all children */
+    struct worker_stats *stats = &server.stats->workers[0]; /* shared by all children */
     children = calloc((size_t)max_procs, sizeof *children);
     if (children == NULL)
         server_die(&server, "calloc");
@@ -169,17 +173,17 @@ int main(int argc, char **argv)
     sigset_t with_sigchld, unblocked;
     sigemptyset(&with_sigchld);
     sigaddset(&with_sigchld, SIGCHLD);
-    sigprocmask(SIG_BLOCK, &with_sigchld, &unblocked);  /* blocked except where let in */
+    sigprocmask(SIG_BLOCK, &with_sigchld, &unblocked); /* blocked except where let in */
 
     /* DOC: accept-loop */
     while (!server_stopping()) {
         wait_for_free_slot(&unblocked);
-        sigprocmask(SIG_UNBLOCK, &with_sigchld, NULL);  /* reap while we sleep in accept */
+        sigprocmask(SIG_UNBLOCK, &with_sigchld, NULL); /* reap while we sleep in accept */
         server_service(&server);
         int conn_fd = net_accept(server.listen_fd, stats);
-        sigprocmask(SIG_BLOCK, &with_sigchld, NULL);    /* from here to remember_child */
+        sigprocmask(SIG_BLOCK, &with_sigchld, NULL); /* from here to remember_child */
         if (conn_fd < 0)
-            continue;               /* a child's exit (EINTR), a stop, or backed off */
+            continue; /* a child's exit (EINTR), a stop, or backed off */
         pid_t pid = fork();
         if (pid == 0)
             serve_child(&server, conn_fd, &unblocked);
@@ -187,7 +191,7 @@ int main(int argc, char **argv)
             remember_child(pid);
         else
             fprintf(stderr, "fork_per_conn: fork: %s\n", strerror(errno));
-        close(conn_fd);             /* the child has its own copy; ours would hold it open */
+        close(conn_fd); /* the child has its own copy; ours would hold it open */
     }
     stop_children(&unblocked);
     return server_finish(&server);

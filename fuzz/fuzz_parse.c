@@ -45,7 +45,7 @@ static void check_resumed(const uint8_t *data, size_t size, enum http_parse_resu
         if (result == HTTP_PARSE_NEED_MORE) {
             scanned = k;
             if (http_parse_request(buf, k, scanned, &resumed) != HTTP_PARSE_NEED_MORE)
-                abort();                /* the same bytes again */
+                abort(); /* the same bytes again */
             continue;
         }
         if (http_parse_request(buf, k, 0, &scratch) != result)
@@ -102,7 +102,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     } else if (result == HTTP_PARSE_ERROR) {
         switch (request.error_status) {
-        case 400: case 413: case 414: case 431: case 501: case 505: break;
+        case 400:
+        case 413:
+        case 414:
+        case 431:
+        case 501:
+        case 505: break;
         default: abort();
         }
     }

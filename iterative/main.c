@@ -38,7 +38,7 @@ static const struct server_spec spec = {
     .summary = "Serves one connection at a time: the baseline.",
 };
 
-static struct http_conn conn;       /* one connection at a time: one handler state */
+static struct http_conn conn; /* one connection at a time: one handler state */
 
 int main(int argc, char **argv)
 {
@@ -51,7 +51,7 @@ int main(int argc, char **argv)
         server_service(&server);
         int conn_fd = net_accept(server.listen_fd, stats);
         if (conn_fd < 0)
-            continue;               /* a stop (the loop test ends it), or backed off */
+            continue; /* a stop (the loop test ends it), or backed off */
         net_prepare_connection(conn_fd, server.options.timeout_ms);
         http_serve_connection(&conn, conn_fd, &server.site, stats);
     }

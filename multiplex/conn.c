@@ -27,9 +27,9 @@ enum { FILE_CHUNK = 1 << 20 };
 
 /* What a state handler tells the driver. */
 enum step {
-    STEP_NEXT,                      /* the state changed: run the new one now */
-    STEP_WAIT,                      /* waiting for the socket or the timer */
-    STEP_CLOSED,                    /* the connection is gone: touch it no more */
+    STEP_NEXT,   /* the state changed: run the new one now */
+    STEP_WAIT,   /* waiting for the socket or the timer */
+    STEP_CLOSED, /* the connection is gone: touch it no more */
 };
 
 static void on_ready(struct event_loop *loop, int fd, int ready, void *data);
@@ -47,7 +47,10 @@ static int set_deadline(struct conn *conn, int milliseconds)
     return -1;
 }
 
-static int timeout_ms(const struct conn *conn) { return conn->mux->server->options.timeout_ms; }
+static int timeout_ms(const struct conn *conn)
+{
+    return conn->mux->server->options.timeout_ms;
+}
 
 static enum step close_conn(struct conn *conn)
 {
@@ -56,7 +59,7 @@ static enum step close_conn(struct conn *conn)
     http_response_done(&conn->response);
     if (conn->http.in != NULL)
         http_conn_release(&conn->http);
-    event_close(mux->loop, conn->http.fd);      /* unwatch, then close: see event.h */
+    event_close(mux->loop, conn->http.fd); /* unwatch, then close: see event.h */
     list_remove(&conn->node);
     mux->count--;
     free(conn);
@@ -81,7 +84,7 @@ static enum step enter_reading_head(struct conn *conn)
 {
     conn->state = CONN_READING_HEAD;
     conn->head_scanned = 0;
-    set_deadline(conn, timeout_ms(conn));   /* bounds an idle keep-alive and a slow head */
+    set_deadline(conn, timeout_ms(conn)); /* bounds an idle keep-alive and a slow head */
     return STEP_NEXT;
 }
 
@@ -97,7 +100,7 @@ static enum step enter_idle(struct conn *conn)
     conn->state = CONN_IDLE;
     set_deadline(conn, timeout_ms(conn));
     if (server_stopping())
-        return STEP_NEXT;           /* look now: read_head ends it unless a request is there */
+        return STEP_NEXT; /* look now: read_head ends it unless a request is there */
     return wait_for(conn, EVENT_READ);
 }
 
@@ -167,8 +170,8 @@ static enum step read_head(struct conn *conn)
                 return enter_error(conn, 413);
             /* Build the answer while the request's fields still point into in[]. */
             bool keep_alive = request.keep_alive && !server_stopping();
-            http_respond(http->site, &conn->session, &request, keep_alive, http->out,
-                         HTTP_OUT_SIZE, &conn->response);
+            http_respond(http->site, &conn->session, &request, keep_alive, http->out, HTTP_OUT_SIZE,
+                         &conn->response);
             conn->start += request.head_length;
             http_body_start(&conn->body, &request, HTTP_BODY_LIMIT);
             conn->state = CONN_READING_BODY;
@@ -181,13 +184,13 @@ static enum step read_head(struct conn *conn)
     if (n > 0)
         return STEP_NEXT;
     if (n == 0 || n == -2)
-        return close_conn(conn);    /* the client closed (with a head unfinished: nothing to answer) */
+        return close_conn(conn); /* the client closed (with a head unfinished: nothing to answer) */
     if (errno == EINTR)
         return STEP_NEXT;
     if (errno != EAGAIN && errno != EWOULDBLOCK)
         return fail_conn(conn);
     if (server_stopping() && !partial)
-        return close_conn(conn);    /* stopping, and no request under way */
+        return close_conn(conn); /* stopping, and no request under way */
     return wait_for(conn, EVENT_READ);
 }
 
@@ -219,7 +222,7 @@ static enum step read_body(struct conn *conn)
         return STEP_NEXT;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
         return wait_for(conn, EVENT_READ);
-    return close_conn(conn);        /* closed or failed in the middle of a body */
+    return close_conn(conn); /* closed or failed in the middle of a body */
 }
 
 /* After a write that made progress: the next step gets a fresh deadline, so a
@@ -232,7 +235,7 @@ static enum step wrote(struct conn *conn, ssize_t n, enum conn_state done_state,
             return STEP_NEXT;
         if (errno == EAGAIN || errno == EWOULDBLOCK)
             return wait_for(conn, EVENT_WRITE);
-        return fail_conn(conn);     /* EPIPE, ECONNRESET: the client went away */
+        return fail_conn(conn); /* EPIPE, ECONNRESET: the client went away */
     }
     set_deadline(conn, timeout_ms(conn));
     if (done)
@@ -244,10 +247,10 @@ static enum step wrote(struct conn *conn, ssize_t n, enum conn_state done_state,
 static enum step finish_response(struct conn *conn)
 {
     http_response_done(&conn->response);
-    if (!conn->response.close_after) {      /* keep-alive */
+    if (!conn->response.close_after) { /* keep-alive */
         if (conn->http.in_length == conn->start)
-            return enter_idle(conn);        /* back to the loop: it waits for the socket */
-        enter_reading_head(conn);           /* a pipelined request is in in[] */
+            return enter_idle(conn); /* back to the loop: it waits for the socket */
+        enter_reading_head(conn);    /* a pipelined request is in in[] */
         /* DOC: take-turns
          * Answering it now, and the next, would keep the loop from everybody
          * else. Wait for the socket to be writable instead (it is: the loop
@@ -257,11 +260,11 @@ static enum step finish_response(struct conn *conn)
     }
     /* Connection: close — shut our side, then read what the client may still
      * send until it closes too, so our answer is not destroyed by a reset. */
-    http_conn_release(&conn->http);         /* linger() reads into a buffer of its own */
+    http_conn_release(&conn->http); /* linger() reads into a buffer of its own */
     shutdown(conn->http.fd, SHUT_WR);
     conn->state = CONN_LINGERING;
     conn->lingered = 0;
-    set_deadline(conn, NET_LINGER_MS);   /* net.h's bounds */
+    set_deadline(conn, NET_LINGER_MS); /* net.h's bounds */
     return STEP_NEXT;
 }
 
@@ -273,7 +276,8 @@ static enum step send_some(struct conn *conn)
     ssize_t n;
     switch (conn->state) {
     case CONN_SENDING_HEAD:
-        n = write(http->fd, http->out + conn->head_sent, conn->response.head_length - conn->head_sent);
+        n = write(http->fd, http->out + conn->head_sent,
+                  conn->response.head_length - conn->head_sent);
         if (n > 0)
             conn->head_sent += (size_t)n;
         return wrote(conn, n, CONN_SENDING_FILE, conn->head_sent == conn->response.head_length);
@@ -285,16 +289,17 @@ static enum step send_some(struct conn *conn)
         n = sendfile(http->fd, conn->response.file_fd, &conn->file_offset,
                      conn->file_left < FILE_CHUNK ? conn->file_left : FILE_CHUNK);
         if (n == 0) {
-            errno = EIO;            /* the file shrank under us */
+            errno = EIO; /* the file shrank under us */
             n = -1;
         }
         if (n > 0)
             conn->file_left -= (size_t)n;
         return wrote(conn, n, CONN_SENDING_BYTES, conn->file_left == 0);
-    default:                        /* CONN_SENDING_BYTES */
+    default: /* CONN_SENDING_BYTES */
         if (conn->bytes_left == 0)
             return finish_response(conn);
-        size_t at = (size_t)((conn->response.generated_length - conn->bytes_left) % sizeof http_pattern);
+        size_t at =
+            (size_t)((conn->response.generated_length - conn->bytes_left) % sizeof http_pattern);
         size_t chunk = sizeof http_pattern - at;
         if (chunk > conn->bytes_left)
             chunk = (size_t)conn->bytes_left;
@@ -318,7 +323,7 @@ static enum step linger(struct conn *conn)
         return STEP_NEXT;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
         return wait_for(conn, EVENT_READ);
-    return close_conn(conn);        /* the client closed too (or reset): done */
+    return close_conn(conn); /* the client closed too (or reset): done */
 }
 
 /* DOC: advance
@@ -328,12 +333,12 @@ static void advance(struct conn *conn)
     enum step step = STEP_NEXT;
     while (step == STEP_NEXT) {
         switch (conn->state) {
-        case CONN_IDLE:         step = leave_idle(conn); break;
+        case CONN_IDLE: step = leave_idle(conn); break;
         case CONN_READING_HEAD: step = read_head(conn); break;
         case CONN_READING_BODY: step = read_body(conn); break;
-        case CONN_DELAYING:     step = STEP_WAIT; break;
-        case CONN_LINGERING:    step = linger(conn); break;
-        default:                step = send_some(conn); break;
+        case CONN_DELAYING: step = STEP_WAIT; break;
+        case CONN_LINGERING: step = linger(conn); break;
+        default: step = send_some(conn); break;
         }
     }
 }
@@ -352,32 +357,28 @@ static void on_timer(struct event_loop *loop, void *data)
     (void)loop;
     struct conn *conn = data;
     switch (conn->state) {
-    case CONN_DELAYING:             /* not a timeout: the /lab/sleep delay is over */
+    case CONN_DELAYING: /* not a timeout: the /lab/sleep delay is over */
         if (enter_sending(conn) == STEP_NEXT)
             advance(conn);
         return;
     case CONN_IDLE:
-        close_conn(conn);           /* idle keep-alive: end it quietly */
+        close_conn(conn); /* idle keep-alive: end it quietly */
         return;
     case CONN_READING_HEAD:
         if (conn->http.in_length == conn->start) {
-            close_conn(conn);       /* idle keep-alive: end it quietly */
+            close_conn(conn); /* idle keep-alive: end it quietly */
             return;
         }
         stats_add(&conn->mux->stats->errors, 1);
-        enter_error(conn, 408);     /* a head that never finished */
+        enter_error(conn, 408); /* a head that never finished */
         advance(conn);
         return;
     case CONN_READING_BODY:
         enter_error(conn, 408);
         advance(conn);
         return;
-    case CONN_LINGERING:
-        close_conn(conn);
-        return;
-    default:                        /* sending: the client stopped reading */
-        fail_conn(conn);
-        return;
+    case CONN_LINGERING: close_conn(conn); return;
+    default: /* sending: the client stopped reading */ fail_conn(conn); return;
     }
 }
 
@@ -406,13 +407,19 @@ void conn_start(struct event_acceptor *acceptor, int conn_fd)
         advance(conn);
 }
 
-void conn_init(struct multiplex *mux) { bufpool_init(&mux->buffers, HTTP_BUFFERS_SIZE); }
-void conn_destroy(struct multiplex *mux) { bufpool_trim(&mux->buffers); }
+void conn_init(struct multiplex *mux)
+{
+    bufpool_init(&mux->buffers, HTTP_BUFFERS_SIZE);
+}
+void conn_destroy(struct multiplex *mux)
+{
+    bufpool_trim(&mux->buffers);
+}
 
 void conn_close_idle(struct multiplex *mux)
 {
     for (struct list_node *node = mux->conns.first, *next; node != NULL; node = next) {
-        next = node->next;          /* close_conn frees conn, never next */
+        next = node->next; /* close_conn frees conn, never next */
         struct conn *conn = LIST_ITEM(node, struct conn, node);
         if (conn->state == CONN_IDLE ||
             (conn->state == CONN_READING_HEAD && conn->http.in_length == conn->start))

@@ -24,14 +24,14 @@
 
 /* DOC: conn-states */
 enum conn_state {
-    CONN_IDLE,                      /* waiting for a request, holding no buffers */
-    CONN_READING_HEAD,              /* waiting for (the rest of) a request head */
-    CONN_READING_BODY,              /* discarding a request body */
-    CONN_DELAYING,                  /* /lab/sleep: a timer, not a sleeping process */
-    CONN_SENDING_HEAD,              /* status line, fields, small body: out[] */
-    CONN_SENDING_FILE,              /* sendfile() of the rest */
-    CONN_SENDING_BYTES,             /* /lab/bytes: the generated pattern */
-    CONN_LINGERING,                 /* after an error: write side shut, draining input */
+    CONN_IDLE,          /* waiting for a request, holding no buffers */
+    CONN_READING_HEAD,  /* waiting for (the rest of) a request head */
+    CONN_READING_BODY,  /* discarding a request body */
+    CONN_DELAYING,      /* /lab/sleep: a timer, not a sleeping process */
+    CONN_SENDING_HEAD,  /* status line, fields, small body: out[] */
+    CONN_SENDING_FILE,  /* sendfile() of the rest */
+    CONN_SENDING_BYTES, /* /lab/bytes: the generated pattern */
+    CONN_LINGERING,     /* after an error: write side shut, draining input */
 };
 
 /* What one event loop (one process) serves. */
@@ -42,26 +42,26 @@ struct multiplex {
     struct event_acceptor acceptor; /* the listening socket (common/event_server.c) */
     struct list conns;              /* every open connection, for the stop */
     int count;
-    struct bufpool buffers;         /* lent to the connections with a request in hand */
+    struct bufpool buffers; /* lent to the connections with a request in hand */
 };
 
 struct conn {
-    struct http_conn http;          /* fd, and in[] and out[] while a request is in hand */
+    struct http_conn http; /* fd, and in[] and out[] while a request is in hand */
     struct multiplex *mux;
     enum conn_state state;
     /* The blocking handler's local variables, kept across returns to the loop: */
-    size_t start;                   /* where the next request begins in http.in */
-    struct http_session session;    /* the per-connection limits' counts */
-    size_t head_scanned;            /* bytes of that request the parser answered NEED_MORE for */
-    struct http_body_reader body;   /* progress through a request body */
-    struct http_response response;  /* what to send, and the file it holds */
-    size_t head_sent;               /* bytes of out[] already written */
-    off_t file_offset;              /* next byte of the file to send */
+    size_t start;                  /* where the next request begins in http.in */
+    struct http_session session;   /* the per-connection limits' counts */
+    size_t head_scanned;           /* bytes of that request the parser answered NEED_MORE for */
+    struct http_body_reader body;  /* progress through a request body */
+    struct http_response response; /* what to send, and the file it holds */
+    size_t head_sent;              /* bytes of out[] already written */
+    off_t file_offset;             /* next byte of the file to send */
     size_t file_left;
-    uint64_t bytes_left;            /* of the /lab/bytes pattern */
-    size_t lingered;                /* bytes drained while lingering */
-    struct event_timer timer;       /* the one deadline of the current state */
-    struct list_node node;          /* in mux->conns */
+    uint64_t bytes_left;      /* of the /lab/bytes pattern */
+    size_t lingered;          /* bytes drained while lingering */
+    struct event_timer timer; /* the one deadline of the current state */
+    struct list_node node;    /* in mux->conns */
 };
 
 /* Set up mux's buffer pool (before the first conn_start). */

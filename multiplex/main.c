@@ -45,13 +45,17 @@
 #include "pool.h"
 #include "server.h"
 
-static int backend = EVENT_BACKEND_SELECT;     /* --backend */
-static int reuseport;               /* --reuseport */
+static int backend = EVENT_BACKEND_SELECT; /* --backend */
+static int reuseport;                      /* --reuseport */
 
 static const struct model_option model_options[] = {
-    {.name = "backend", .arg = "NAME", .choices = event_backend_names, .value = &backend,
+    {.name = "backend",
+     .arg = "NAME",
+     .choices = event_backend_names,
+     .value = &backend,
      .help = "how the loop waits (default select)"},
-    {.name = "reuseport", .value = &reuseport,
+    {.name = "reuseport",
+     .value = &reuseport,
      .help = "each worker listens on its own socket (SO_REUSEPORT)"},
     {.name = NULL},
 };
@@ -61,7 +65,7 @@ static const struct server_spec spec = {
     .summary = "One event loop per process, a state machine per connection.",
     .default_workers = 1,
     .model_options = model_options,
-    .listens_itself = true,         /* event_server_listen, in main */
+    .listens_itself = true, /* event_server_listen, in main */
 };
 
 /* After a stop request, how long in-flight responses get (inside the pool's
@@ -82,9 +86,13 @@ static void serve_loop(struct server *server, int worker_id, void *context)
      * loop is woken for a connection, one gets it, the others count a spurious
      * accept (the thundering herd, at the level of event loops). */
     mux.acceptor = (struct event_acceptor){
-        .loop = loop, .server = server, .stats = stats,
+        .loop = loop,
+        .server = server,
+        .stats = stats,
         .listen_fd = event_server_socket(server, worker_id, reuseport),
-        .batch = 1, .on_connection = conn_start, .data = &mux,
+        .batch = 1,
+        .on_connection = conn_start,
+        .data = &mux,
         .open = &mux.count,
     };
     event_acceptor_start(&mux.acceptor);

@@ -21,9 +21,9 @@
 #include "pool.h"
 
 struct channel {
-    int parent_fd;                  /* the parent's end; -1 once the child is gone */
-    int child_fd;                   /* the child's end; the parent closes its copy
-                                       when the child first reports (it is running) */
+    int parent_fd; /* the parent's end; -1 once the child is gone */
+    int child_fd;  /* the child's end; the parent closes its copy
+                      when the child first reports (it is running) */
     bool idle;
 };
 
@@ -38,11 +38,13 @@ static int send_fd(int channel_fd, int conn_fd)
     char byte = 0;
     struct iovec data = {.iov_base = &byte, .iov_len = 1};
     union {
-        struct cmsghdr header;      /* the union aligns the buffer for a cmsghdr */
+        struct cmsghdr header; /* the union aligns the buffer for a cmsghdr */
         char space[CMSG_SPACE(sizeof(int))];
     } control = {0};
-    struct msghdr message = {.msg_iov = &data, .msg_iovlen = 1,
-                             .msg_control = control.space, .msg_controllen = sizeof control.space};
+    struct msghdr message = {.msg_iov = &data,
+                             .msg_iovlen = 1,
+                             .msg_control = control.space,
+                             .msg_controllen = sizeof control.space};
     struct cmsghdr *header = CMSG_FIRSTHDR(&message);
     header->cmsg_level = SOL_SOCKET;
     header->cmsg_type = SCM_RIGHTS;
@@ -62,8 +64,10 @@ static int receive_fd(int channel_fd)
         struct cmsghdr header;
         char space[CMSG_SPACE(sizeof(int))];
     } control;
-    struct msghdr message = {.msg_iov = &data, .msg_iovlen = 1,
-                             .msg_control = control.space, .msg_controllen = sizeof control.space};
+    struct msghdr message = {.msg_iov = &data,
+                             .msg_iovlen = 1,
+                             .msg_control = control.space,
+                             .msg_controllen = sizeof control.space};
     ssize_t n = recvmsg(channel_fd, &message, MSG_CMSG_CLOEXEC);
     if (n <= 0) {
         if (n == 0)
@@ -99,7 +103,7 @@ static void make_channel(int worker_id, void *context)
     close_channel(channel);
     int pair[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0)
-        return;                     /* the worker will find no channel and exit */
+        return; /* the worker will find no channel and exit */
     net_set_nonblocking(pair[0], true);
     channel->parent_fd = pair[0];
     channel->child_fd = pair[1];
@@ -110,15 +114,15 @@ static void dispatch_worker(struct server *server, int worker_id, void *context)
 {
     (void)context;
     int channel_fd = channels[worker_id].child_fd;
-    for (int i = 0; i < channel_count; i++) {   /* keep only our own end */
+    for (int i = 0; i < channel_count; i++) { /* keep only our own end */
         if (i != worker_id && channels[i].child_fd >= 0)
             close(channels[i].child_fd);
         if (channels[i].parent_fd >= 0)
             close(channels[i].parent_fd);
     }
-    close(server->listen_fd);       /* only the parent accepts */
+    close(server->listen_fd); /* only the parent accepts */
     struct worker_stats *stats = &server->stats->workers[worker_id];
-    bool reported = false;          /* our idle byte is on its way, not yet answered */
+    bool reported = false; /* our idle byte is on its way, not yet answered */
     while (!server_stopping() && channel_fd >= 0) {
         if (!reported && write(channel_fd, "", 1) != 1)
             break;
@@ -127,9 +131,9 @@ static void dispatch_worker(struct server *server, int worker_id, void *context)
         int conn_fd = receive_fd(channel_fd);
         stats_wait_end(stats);
         if (conn_fd < 0 && errno == EINTR)
-            continue;               /* maybe a stop request; the idle byte still stands */
+            continue; /* maybe a stop request; the idle byte still stands */
         if (conn_fd < 0)
-            break;                  /* the parent is gone, or the channel is broken */
+            break; /* the parent is gone, or the channel is broken */
         reported = false;
         net_prepare_connection(conn_fd, server->options.timeout_ms);
         http_serve_connection(&conn, conn_fd, &server->site, stats);
@@ -143,13 +147,13 @@ static void read_reports(struct channel *channel)
     ssize_t n = read(channel->parent_fd, bytes, sizeof bytes);
     if (n > 0) {
         channel->idle = true;
-        if (channel->child_fd >= 0) {   /* the child runs: our copy of its end can go */
+        if (channel->child_fd >= 0) { /* the child runs: our copy of its end can go */
             close(channel->child_fd);
             channel->child_fd = -1;
         }
     } else if (n == 0) {
-        close(channel->parent_fd);      /* dead; pool replaces it and make_channel */
-        channel->parent_fd = -1;        /* makes a fresh channel */
+        close(channel->parent_fd); /* dead; pool replaces it and make_channel */
+        channel->parent_fd = -1;   /* makes a fresh channel */
         channel->idle = false;
     }
 }
@@ -174,14 +178,13 @@ void dispatch_run(struct server *server)
         channels[i] = (struct channel){.parent_fd = -1, .child_fd = -1};
     /* poll() may say readable and a client reset before accept(): never block there. */
     net_set_nonblocking(server->listen_fd, true);
-    struct worker_stats parent_stats = {0};     /* the parent's accepts are nobody's wait */
+    struct worker_stats parent_stats = {0}; /* the parent's accepts are nobody's wait */
 
     pool_start(server, dispatch_worker, make_channel, NULL);
     while (!server_stopping()) {
         /* Watch the listening socket only while some child is idle: otherwise
          * connections wait in the kernel's queue, not in ours. */
-        fds[0] = (struct pollfd){.fd = server->listen_fd,
-                                 .events = first_idle() >= 0 ? POLLIN : 0};
+        fds[0] = (struct pollfd){.fd = server->listen_fd, .events = first_idle() >= 0 ? POLLIN : 0};
         for (int i = 0; i < channel_count; i++)
             fds[i + 1] = (struct pollfd){.fd = channels[i].parent_fd, .events = POLLIN};
         if (pool_poll(fds, channel_count + 1) <= 0)
@@ -198,8 +201,8 @@ void dispatch_run(struct server *server)
         if (conn_fd < 0)
             continue;
         channels[child].idle = false;
-        send_fd(channels[child].parent_fd, conn_fd);  /* fails only if it just died */
-        close(conn_fd);             /* the child has its own copy now */
+        send_fd(channels[child].parent_fd, conn_fd); /* fails only if it just died */
+        close(conn_fd);                              /* the child has its own copy now */
     }
     pool_stop();
     for (int i = 0; i < channel_count; i++)

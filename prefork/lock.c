@@ -30,7 +30,7 @@ int accept_lock_init(enum accept_lock_kind kind)
         lock_fd = mkostemp(path, O_CLOEXEC);
         if (lock_fd < 0)
             return -1;
-        unlink(path);               /* the open descriptor is all the children need */
+        unlink(path); /* the open descriptor is all the children need */
     } else if (kind == ACCEPT_LOCK_MUTEX) {
         lock_mutex = mmap(NULL, sizeof *lock_mutex, PROT_READ | PROT_WRITE,
                           MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -57,19 +57,18 @@ bool accept_lock_acquire(void)
     case ACCEPT_LOCK_FCNTL: {
         /* EXERCISE prefork-lock: take the record lock, sleeping until it is free */
         struct flock lock = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
-        return fcntl(lock_fd, F_SETLKW, &lock) == 0;    /* EINTR: a signal */
+        return fcntl(lock_fd, F_SETLKW, &lock) == 0; /* EINTR: a signal */
         /* END EXERCISE */
     }
     case ACCEPT_LOCK_MUTEX: {
         /* Never EINTR: a signal runs its handler and the wait goes on, so the
          * caller must look at the stop flag once it holds the lock. */
         int rc = pthread_mutex_lock(lock_mutex);
-        if (rc == EOWNERDEAD)       /* the holder died; nothing it guarded is broken */
+        if (rc == EOWNERDEAD) /* the holder died; nothing it guarded is broken */
             rc = pthread_mutex_consistent(lock_mutex);
         return rc == 0;
     }
-    default:
-        return true;
+    default: return true;
     }
 }
 

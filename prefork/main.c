@@ -50,9 +50,15 @@ static const char *const lock_names[] = {"none", "fcntl", "mutex", NULL};
 static const char *const dispatch_names[] = {"accept", "pass-fd", NULL};
 
 static const struct model_option model_options[] = {
-    {.name = "accept-lock", .arg = "KIND", .choices = lock_names, .value = &accept_lock,
+    {.name = "accept-lock",
+     .arg = "KIND",
+     .choices = lock_names,
+     .value = &accept_lock,
      .help = "a lock around accept(): one child at a time sleeps in it"},
-    {.name = "dispatch", .arg = "HOW", .choices = dispatch_names, .value = &dispatch,
+    {.name = "dispatch",
+     .arg = "HOW",
+     .choices = dispatch_names,
+     .value = &dispatch,
      .help = "accept: every child accepts; pass-fd: the parent accepts and passes the "
              "descriptor"},
     {.name = NULL},
@@ -65,7 +71,7 @@ static const struct server_spec spec = {
     .model_options = model_options,
 };
 
-static struct http_conn conn;       /* one connection at a time per worker process */
+static struct http_conn conn; /* one connection at a time per worker process */
 
 /* DOC: accept-loop */
 static void worker_main(struct server *server, int worker_id, void *context)
@@ -84,7 +90,7 @@ static void worker_main(struct server *server, int worker_id, void *context)
         }
         stats_wait_end(stats);
         if (conn_fd < 0)
-            continue;               /* a stop (EINTR), or backed off */
+            continue; /* a stop (EINTR), or backed off */
         net_prepare_connection(conn_fd, server->options.timeout_ms);
         http_serve_connection(&conn, conn_fd, &server->site, stats);
     }

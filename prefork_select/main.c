@@ -41,9 +41,13 @@ static int reuseport;
 static const char *const wait_names[] = {"select", "poll", "epoll", "epoll-exclusive", NULL};
 
 static const struct model_option model_options[] = {
-    {.name = "wait", .arg = "CALL", .choices = wait_names, .value = &wait_kind,
+    {.name = "wait",
+     .arg = "CALL",
+     .choices = wait_names,
+     .value = &wait_kind,
      .help = "how a child waits for the listening socket to become readable"},
-    {.name = "reuseport", .value = &reuseport,
+    {.name = "reuseport",
+     .value = &reuseport,
      .help = "each child its own listening socket (SO_REUSEPORT)"},
     {.name = NULL},
 };
@@ -53,10 +57,10 @@ static const struct server_spec spec = {
     .summary = "N preforked worker processes, each waiting in select() before accept().",
     .default_workers = 4,
     .model_options = model_options,
-    .listens_itself = true,         /* event_server_listen, in main */
+    .listens_itself = true, /* event_server_listen, in main */
 };
 
-static struct http_conn conn;       /* one connection at a time per worker process */
+static struct http_conn conn; /* one connection at a time per worker process */
 
 /* DOC: accept-loop */
 static void worker_main(struct server *server, int worker_id, void *context)
@@ -74,7 +78,7 @@ static void worker_main(struct server *server, int worker_id, void *context)
             conn_fd = net_accept_in_wait(listen_fd, stats);
         stats_wait_end(stats);
         if (conn_fd < 0)
-            continue;               /* a stop (EINTR), lost the race, or backed off */
+            continue; /* a stop (EINTR), lost the race, or backed off */
         net_prepare_connection(conn_fd, server->options.timeout_ms);
         http_serve_connection(&conn, conn_fd, &server->site, stats);
     }

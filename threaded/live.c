@@ -72,7 +72,7 @@ void live_set_fd(struct live_set *set, int slot, int fd)
     pthread_mutex_lock(&set->lock);
     set->fds[slot] = fd;
     if (set->stopping && fd >= 0)
-        shutdown(fd, SHUT_RD);      /* taken from the queue after the stop: see live_stop */
+        shutdown(fd, SHUT_RD); /* taken from the queue after the stop: see live_stop */
     pthread_mutex_unlock(&set->lock);
 }
 

@@ -13,13 +13,13 @@
 enum { LIVE_DRAIN_MS = 5000 };
 
 struct live_set {
-    pthread_mutex_t lock;           /* guards everything below */
-    pthread_cond_t changed;         /* a slot was released */
+    pthread_mutex_t lock;   /* guards everything below */
+    pthread_cond_t changed; /* a slot was released */
     int capacity;
-    int count;                      /* slots in use */
-    int *fds;                       /* [capacity]: the socket slot i serves, or -1 */
-    bool *used;                     /* [capacity] */
-    bool stopping;                  /* set once by the main thread */
+    int count;     /* slots in use */
+    int *fds;      /* [capacity]: the socket slot i serves, or -1 */
+    bool *used;    /* [capacity] */
+    bool stopping; /* set once by the main thread */
 };
 
 /* Now plus milliseconds on the monotonic clock: the deadline of a timed wait

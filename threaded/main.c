@@ -55,18 +55,29 @@
 
 enum { POOL_MODE_ACCEPT_LOCK, POOL_MODE_QUEUE };
 
-static int pool_threads;            /* --pool N; 0: a thread per connection */
+static int pool_threads; /* --pool N; 0: a thread per connection */
 static int pool_mode = POOL_MODE_ACCEPT_LOCK;
-static int stack_kb;                /* --stack-kb; main sets glibc's default first */
-static char stack_help[80];         /* names that default */
+static int stack_kb;        /* --stack-kb; main sets glibc's default first */
+static char stack_help[80]; /* names that default */
 static const char *const pool_modes[] = {"accept-lock", "queue", NULL};
 
 static const struct model_option model_options[] = {
-    {.name = "pool", .arg = "N", .value = &pool_threads, .min = 0, .max = 1024,
+    {.name = "pool",
+     .arg = "N",
+     .value = &pool_threads,
+     .min = 0,
+     .max = 1024,
      .help = "N threads made at start-up serve every connection (0: a thread each)"},
-    {.name = "pool-mode", .arg = "MODE", .choices = pool_modes, .value = &pool_mode,
+    {.name = "pool-mode",
+     .arg = "MODE",
+     .choices = pool_modes,
+     .value = &pool_mode,
      .help = "how a pool thread gets a connection (default accept-lock)"},
-    {.name = "stack-kb", .arg = "N", .value = &stack_kb, .min = 64, .max = 1048576,
+    {.name = "stack-kb",
+     .arg = "N",
+     .value = &stack_kb,
+     .min = 64,
+     .max = 1048576,
      .help = stack_help},
     {.name = NULL},
 };
@@ -85,14 +96,14 @@ static const struct server_spec spec = {
     .counter_slots = counter_slots,
 };
 
-static struct live_set live;        /* the connection threads, at most --max-conns */
+static struct live_set live; /* the connection threads, at most --max-conns */
 
 /* What a connection thread gets: its socket travels inside the struct, so no
  * integer is ever cast to a pointer. The thread frees it. */
 struct connection_task {
-    struct http_conn conn;          /* conn.fd: the connected socket */
+    struct http_conn conn; /* conn.fd: the connected socket */
     struct server *server;
-    int slot;                       /* its place in `live` */
+    int slot; /* its place in `live` */
 };
 
 /* DOC: connection-thread */
@@ -121,7 +132,7 @@ static void start_connection_thread(struct server *server, int slot, int conn_fd
         error = spawn_thread(connection_thread, task);
     }
     if (error != 0) {
-        static time_t last_logged;  /* main thread only */
+        static time_t last_logged; /* main thread only */
         if (time(NULL) != last_logged) {
             fprintf(stderr, "threaded: cannot start a thread: %s\n", strerror(error));
             last_logged = time(NULL);
@@ -147,12 +158,12 @@ static void serve_thread_per_connection(struct server *server)
     while (!server_stopping()) {
         int slot = live_reserve(&live);
         if (slot < 0)
-            break;                  /* stop requested while waiting for room */
+            break; /* stop requested while waiting for room */
         server_service(server);
         int conn_fd = net_accept(server->listen_fd, stats);
         if (conn_fd < 0) {
             live_release(&live, slot);
-            continue;               /* a stop (the loop test ends it), or backed off */
+            continue; /* a stop (the loop test ends it), or backed off */
         }
         net_prepare_connection(conn_fd, server->options.timeout_ms);
         start_connection_thread(server, slot, conn_fd);
@@ -161,8 +172,8 @@ static void serve_thread_per_connection(struct server *server)
     live_stop(&live);
     int left = live_wait_empty(&live, LIVE_DRAIN_MS);
     if (left > 0)
-        fprintf(stderr, "threaded: %d connections still busy after %d ms; exiting anyway\n",
-                left, LIVE_DRAIN_MS);
+        fprintf(stderr, "threaded: %d connections still busy after %d ms; exiting anyway\n", left,
+                LIVE_DRAIN_MS);
 }
 
 int main(int argc, char **argv)

@@ -3,10 +3,10 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
-#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -16,15 +16,15 @@
 #include "queue.h"
 #include "spawn.h"
 
-static struct live_set live;        /* one slot per pool thread */
-static struct queue queue;          /* queue mode: main thread -> pool threads */
-static pthread_mutex_t accept_mutex = PTHREAD_MUTEX_INITIALIZER;    /* accept-lock mode */
+static struct live_set live; /* one slot per pool thread */
+static struct queue queue;   /* queue mode: main thread -> pool threads */
+static pthread_mutex_t accept_mutex = PTHREAD_MUTEX_INITIALIZER; /* accept-lock mode */
 
 struct pool_thread {
-    struct http_conn conn;          /* its buffers are malloc'd: never on the thread's stack */
+    struct http_conn conn; /* its buffers are malloc'd: never on the thread's stack */
     struct server *server;
-    struct worker_stats *stats;     /* this thread's own slot: no sharing */
-    int slot;                       /* its live slot, reserved before it starts */
+    struct worker_stats *stats; /* this thread's own slot: no sharing */
+    int slot;                   /* its live slot, reserved before it starts */
     bool queue;
 };
 
@@ -47,8 +47,8 @@ static void *pool_thread_main(void *argument)
         int conn_fd = self->queue ? queue_remove(&queue, self->stats) : next_by_accept(self);
         if (conn_fd < 0) {
             if (self->queue)
-                break;              /* the queue was closed and is empty */
-            continue;               /* EINTR, EAGAIN, out of descriptors, or stopping */
+                break; /* the queue was closed and is empty */
+            continue;  /* EINTR, EAGAIN, out of descriptors, or stopping */
         }
         live_set_fd(&live, slot, conn_fd);
         net_prepare_connection(conn_fd, self->server->options.timeout_ms);
@@ -85,7 +85,7 @@ static void accept_into_queue(struct server *server, struct worker_stats *stats)
 static void wait_for_stop(struct server *server)
 {
     sigset_t stop_signals, unblocked;
-    server_stop_signals(&stop_signals);     /* SIGUSR1 too: it ends sigsuspend */
+    server_stop_signals(&stop_signals); /* SIGUSR1 too: it ends sigsuspend */
     pthread_sigmask(SIG_BLOCK, &stop_signals, &unblocked);
     for (int signal_number = 1; signal_number < NSIG; signal_number++)
         if (sigismember(&stop_signals, signal_number) == 1)
@@ -112,7 +112,7 @@ void prethread_run(struct server *server, int threads, bool use_queue)
          * runs must still find it counted, or the main thread would write the
          * stats file while the thread records its CPU. */
         thread->slot = live_reserve(&live);
-        if (thread->slot < 0) {     /* already asked to stop */
+        if (thread->slot < 0) { /* already asked to stop */
             free(thread);
             break;
         }

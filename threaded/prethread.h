@@ -13,7 +13,10 @@
 #include "server.h"
 
 /* Stats slots: one per pool thread, plus the accepting main thread in queue mode. */
-static inline int prethread_slots(int threads, bool queue) { return threads + (queue ? 1 : 0); }
+static inline int prethread_slots(int threads, bool queue)
+{
+    return threads + (queue ? 1 : 0);
+}
 
 /* Serve until a stop is requested, then end the pool (bounded) and return. */
 void prethread_run(struct server *server, int threads, bool queue);

@@ -11,13 +11,13 @@ int queue_init(struct queue *queue, int capacity)
 {
     queue->fds = malloc((size_t)capacity * sizeof *queue->fds);
     if (queue->fds == NULL)
-        return -1;                  /* errno ENOMEM */
+        return -1; /* errno ENOMEM */
     queue->capacity = capacity;
     queue->head = queue->count = 0;
     queue->closed = false;
     pthread_mutex_init(&queue->lock, NULL);
     pthread_cond_init(&queue->not_empty, NULL);
-    pthread_condattr_t attributes;  /* timed waits on the monotonic clock */
+    pthread_condattr_t attributes; /* timed waits on the monotonic clock */
     pthread_condattr_init(&attributes);
     pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC);
     pthread_cond_init(&queue->not_full, &attributes);
@@ -40,7 +40,7 @@ bool queue_insert(struct queue *queue, int conn_fd)
     if (inserted) {
         queue->fds[(queue->head + queue->count) % queue->capacity] = conn_fd;
         queue->count++;
-        pthread_cond_signal(&queue->not_empty);  /* one socket: wake one thread, no herd */
+        pthread_cond_signal(&queue->not_empty); /* one socket: wake one thread, no herd */
     }
     pthread_mutex_unlock(&queue->lock);
     return inserted;

@@ -10,12 +10,12 @@
 #include "stats.h"
 
 struct queue {
-    pthread_mutex_t lock;           /* guards everything below */
-    pthread_cond_t not_empty;       /* a pool thread waits here for work */
-    pthread_cond_t not_full;        /* the main thread waits here for room */
-    int *fds;                       /* ring of capacity slots */
+    pthread_mutex_t lock;     /* guards everything below */
+    pthread_cond_t not_empty; /* a pool thread waits here for work */
+    pthread_cond_t not_full;  /* the main thread waits here for room */
+    int *fds;                 /* ring of capacity slots */
     int capacity, head, count;
-    bool closed;                    /* no more inserts; removers drain, then get -1 */
+    bool closed; /* no more inserts; removers drain, then get -1 */
 };
 
 /* Returns 0, or -1 with errno ENOMEM. */

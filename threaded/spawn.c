@@ -7,7 +7,7 @@
 
 #include "server.h"
 
-static size_t stack_size;           /* 0: glibc's default */
+static size_t stack_size; /* 0: glibc's default */
 
 int spawn_default_stack_kb(void)
 {

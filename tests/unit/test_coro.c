@@ -28,17 +28,17 @@
 
 struct ball {
     int hits;
-    char trail[64];                 /* who hit it, in order */
+    char trail[64]; /* who hit it, in order */
 };
 
 static void player(void *arg)
 {
     const char *name = arg;
-    struct ball *ball = coro_yield(NULL);   /* the first served ball */
+    struct ball *ball = coro_yield(NULL); /* the first served ball */
     while (ball != NULL) {
         ball->hits++;
         strncat(ball->trail, name, sizeof ball->trail - strlen(ball->trail) - 1);
-        ball = coro_yield(ball);    /* hand it back; get the next one (NULL: stop) */
+        ball = coro_yield(ball); /* hand it back; get the next one (NULL: stop) */
     }
 }
 
@@ -49,21 +49,21 @@ static void test_ping_pong(void **state)
     struct coro *pong = coro_create(player, "o");
     assert_non_null(ping);
     assert_non_null(pong);
-    assert_null(coro_resume(ping, NULL));   /* both started, waiting for a ball */
+    assert_null(coro_resume(ping, NULL)); /* both started, waiting for a ball */
     assert_null(coro_resume(pong, NULL));
     struct ball ball = {0};
     struct ball *held = &ball;
     for (int round = 0; round < 5; round++) {
         held = coro_resume(ping, held);
         assert_ptr_equal(held, &ball);
-        strcat(ball.trail, "-");    /* the caller's stroke */
+        strcat(ball.trail, "-"); /* the caller's stroke */
         held = coro_resume(pong, held);
         assert_ptr_equal(held, &ball);
     }
     assert_int_equal(ball.hits, 10);
     assert_string_equal(ball.trail, "i-oi-oi-oi-oi-o");
     assert_false(coro_finished(ping));
-    assert_null(coro_resume(ping, NULL));   /* NULL ball: it returns */
+    assert_null(coro_resume(ping, NULL)); /* NULL ball: it returns */
     assert_null(coro_resume(pong, NULL));
     assert_true(coro_finished(ping));
     assert_true(coro_finished(pong));
@@ -84,7 +84,7 @@ static void inner_body(void *arg)
     struct nest *nest = arg;
     assert_ptr_equal(coro_current(), nest->inner);
     nest->trace[nest->steps++] = 2;
-    coro_yield(NULL);               /* back to outer, not to the test */
+    coro_yield(NULL); /* back to outer, not to the test */
     nest->trace[nest->steps++] = 4;
 }
 
@@ -126,13 +126,13 @@ enum { MANY = 10000 };
 
 struct probe {
     int id;
-    int result;                     /* 1: its local survived the other 9 999 */
+    int result; /* 1: its local survived the other 9 999 */
 };
 
 static void keep_a_local(void *arg)
 {
     struct probe *probe = arg;
-    volatile int local = probe->id * 7 + 1;     /* on this coroutine's own stack */
+    volatile int local = probe->id * 7 + 1; /* on this coroutine's own stack */
     coro_yield(NULL);
     probe->result = local == probe->id * 7 + 1 ? 1 : -1;
 }
@@ -153,7 +153,7 @@ static void test_ten_thousand(void **state)
         coro_resume(coros[i], NULL);
     }
     assert_int_equal(coro_stacks_mapped(), before + MANY);
-    for (int i = MANY - 1; i >= 0; i--) {   /* finish in the other order */
+    for (int i = MANY - 1; i >= 0; i--) { /* finish in the other order */
         coro_resume(coros[i], NULL);
         assert_true(coro_finished(coros[i]));
         assert_int_equal(probes[i].result, 1);
@@ -181,18 +181,18 @@ static void test_ten_thousand(void **state)
 
 struct formatted {
     char text[128];
-    uintptr_t misalignment;         /* of a 16-byte aligned local: must be 0 */
+    uintptr_t misalignment; /* of a 16-byte aligned local: must be 0 */
 };
 
 static void format_floats(void *arg)
 {
     struct formatted *out = arg;
     _Alignas(16) char probe[16] = {0};
-    char *volatile where = probe;   /* volatile: the compiler may not assume the answer */
+    char *volatile where = probe; /* volatile: the compiler may not assume the answer */
     out->misalignment = (uintptr_t)where % 16;
     volatile double pi = 3.14159265358979, big = 12345.678, tenth = 0.1;
     snprintf(out->text, sizeof out->text, "%f %.3e %g %.2f", pi, big, tenth, pi * big);
-    coro_yield(NULL);               /* and again after a switch */
+    coro_yield(NULL); /* and again after a switch */
     char again[64];
     snprintf(again, sizeof again, " %.1f", pi);
     strncat(out->text, again, sizeof out->text - strlen(out->text) - 1);
@@ -221,7 +221,7 @@ static void change_rounding(void *arg)
     unsigned *seen = arg;
     __builtin_ia32_ldmxcsr((__builtin_ia32_stmxcsr() & ~MXCSR_ROUND_MASK) | MXCSR_ROUND_TO_ZERO);
     coro_yield(NULL);
-    *seen = __builtin_ia32_stmxcsr() & MXCSR_ROUND_MASK;    /* still its own mode? */
+    *seen = __builtin_ia32_stmxcsr() & MXCSR_ROUND_MASK; /* still its own mode? */
 }
 #endif
 
@@ -232,21 +232,21 @@ static void test_mxcsr_per_coroutine(void **state)
     unsigned mine = __builtin_ia32_stmxcsr(), seen = 0;
     struct coro *coro = coro_create(change_rounding, &seen);
     coro_resume(coro, NULL);
-    assert_int_equal(__builtin_ia32_stmxcsr(), mine);      /* not leaked to the resumer */
+    assert_int_equal(__builtin_ia32_stmxcsr(), mine); /* not leaked to the resumer */
     coro_resume(coro, NULL);
-    assert_int_equal(seen, MXCSR_ROUND_TO_ZERO);           /* and kept for the coroutine */
+    assert_int_equal(seen, MXCSR_ROUND_TO_ZERO); /* and kept for the coroutine */
     assert_int_equal(__builtin_ia32_stmxcsr(), mine);
     coro_free(coro);
 #else
-    skip();                         /* only x86-64's ABI makes the control word callee-saved */
+    skip(); /* only x86-64's ABI makes the control word callee-saved */
 #endif
 }
 
 /* ---- the guard page is there: /proc/self/maps, seen from inside */
 
 struct guard_seen {
-    bool found;                     /* the mapping of the running stack */
-    bool guarded;                   /* a PROT_NONE page right below it */
+    bool found;   /* the mapping of the running stack */
+    bool guarded; /* a PROT_NONE page right below it */
 };
 
 static void look_for_guard(void *arg)
@@ -286,7 +286,7 @@ static void test_guard_mapping(void **state)
 /* ---- a stack overflow hits the guard page: SIGSEGV, in a child only */
 
 struct depth {
-    uintptr_t first, lowest;        /* addresses of the outermost and deepest frames */
+    uintptr_t first, lowest; /* addresses of the outermost and deepest frames */
 };
 
 static struct depth *shared_depth;
@@ -299,9 +299,9 @@ __attribute__((noinline)) static int recurse(int n)
     if (shared_depth->first == 0)
         shared_depth->first = here;
     shared_depth->lowest = here;
-    if (n > 1000000)                /* 1 GiB deep: never, on a 64 KiB stack */
+    if (n > 1000000) /* 1 GiB deep: never, on a 64 KiB stack */
         return 0;
-    return recurse(n + 1) + frame[0];   /* not a tail call */
+    return recurse(n + 1) + frame[0]; /* not a tail call */
 }
 
 static void overflow(void *arg)
@@ -313,8 +313,8 @@ static void overflow(void *arg)
 static void test_guard_page(void **state)
 {
     (void)state;
-    shared_depth = mmap(NULL, sizeof *shared_depth, PROT_READ | PROT_WRITE,
-                        MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    shared_depth =
+        mmap(NULL, sizeof *shared_depth, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     assert_ptr_not_equal(shared_depth, MAP_FAILED);
     memset(shared_depth, 0, sizeof *shared_depth);
     size_t stack = coro_stack_size();
@@ -326,7 +326,7 @@ static void test_guard_page(void **state)
         signal(SIGSEGV, SIG_DFL);
         struct coro *coro = coro_create(overflow, NULL);
         coro_resume(coro, NULL);
-        _exit(0);                   /* not reached if the guard page works */
+        _exit(0); /* not reached if the guard page works */
     }
     int status;
     assert_int_equal(waitpid(child, &status, 0), child);
@@ -371,15 +371,14 @@ static void test_handler_stack(void **state)
     char dir[] = "/tmp/test-coro-XXXXXX";
     assert_non_null(mkdtemp(dir));
     write_file(dir, "index.html", 300);
-    write_file(dir, "big.bin", 12000);     /* > HTTP_INLINE_BODY_MAX: sendfile */
+    write_file(dir, "big.bin", 12000); /* > HTTP_INLINE_BODY_MAX: sendfile */
     char sub[600];
     snprintf(sub, sizeof sub, "%s/sub", dir);
     assert_int_equal(mkdir(sub, 0755), 0);
 
     /* The io layer's default socket timeout: no poll() before each call, and all
      * the answers fit in the socket buffer, so one coroutine can run it all. */
-    struct server_options options = {.timeout_ms = 10000, .lab = true,
-                                      .keepalive_requests = 1000};
+    struct server_options options = {.timeout_ms = 10000, .lab = true, .keepalive_requests = 1000};
     struct http_site site = {.root_fd = open(dir, O_PATH | O_DIRECTORY), .options = &options};
     assert_true(site.root_fd >= 0);
     int pair[2];
@@ -390,20 +389,21 @@ static void test_handler_stack(void **state)
         "GET /missing HTTP/1.1\r\nHost: x\r\n\r\n"
         "GET /sub HTTP/1.1\r\nHost: x\r\n\r\n"
         "GET /lab/bytes/3000 HTTP/1.1\r\nHost: x\r\n\r\n"
-        "GET /index.html HTTP/1.1\r\nHost: x\r\nIf-Modified-Since: Sun, 06 Nov 2094 08:49:37 GMT\r\n\r\n"
+        "GET /index.html HTTP/1.1\r\nHost: x\r\nIf-Modified-Since: Sun, 06 Nov 2094 08:49:37 "
+        "GMT\r\n\r\n"
         "POST /index.html HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
         "BREW /pot HTTP/1.1\r\nHost: x\r\n\r\n"
         "GET /%2e%2e/secret HTTP/1.1\r\nHost: x\r\n\r\n"
-        "GET /bad HTTP/1.1\r\nHost x\r\n\r\n";         /* 400, then a lingering close */
+        "GET /bad HTTP/1.1\r\nHost x\r\n\r\n"; /* 400, then a lingering close */
     assert_int_equal(write(pair[1], requests, sizeof requests - 1), (ssize_t)(sizeof requests - 1));
-    shutdown(pair[1], SHUT_WR);     /* the lingering close then sees the end at once */
+    shutdown(pair[1], SHUT_WR); /* the lingering close then sees the end at once */
 
     struct http_conn *conn = malloc(sizeof *conn);
     assert_non_null(conn);
     struct handler_run run = {.conn = conn, .fd = pair[0], .site = &site};
-    coro_trim();                    /* a fresh, zeroed stack: the peak is exact */
+    coro_trim(); /* a fresh, zeroed stack: the peak is exact */
     struct coro *coro = coro_create(serve, &run);
-    assert_null(coro_resume(coro, NULL));   /* blocking sockets: it runs to the end */
+    assert_null(coro_resume(coro, NULL)); /* blocking sockets: it runs to the end */
     assert_true(coro_finished(coro));
     size_t peak = coro_stack_peak(coro);
 
@@ -415,7 +415,7 @@ static void test_handler_stack(void **state)
     int responses = 0;
     for (const char *p = answer; (p = strstr(p, "HTTP/1.1 ")) != NULL; p++)
         responses++;
-    assert_int_equal(responses, 10);        /* every path above was taken */
+    assert_int_equal(responses, 10); /* every path above was taken */
     assert_int_equal(run.stats.requests, 10);
     print_message("the handler used %zu bytes of a %zu-byte coroutine stack\n", peak,
                   coro_stack_size());
@@ -454,11 +454,11 @@ struct dig_run {
 static void dig_and_rest(void *arg)
 {
     struct dig_run *run = arg;
-    unsigned char shallow[256];     /* lives in the idle frame: must survive */
+    unsigned char shallow[256]; /* lives in the idle frame: must survive */
     memset(shallow, 0x5A, sizeof shallow);
     run->sums[0] = dig(40);
-    coro_yield(NULL);               /* idle here, 40 KiB below us released */
-    run->sums[1] = dig(40);         /* the pages come back, zeroed, and work */
+    coro_yield(NULL);       /* idle here, 40 KiB below us released */
+    run->sums[1] = dig(40); /* the pages come back, zeroed, and work */
     run->shallow_intact = true;
     for (size_t i = 0; i < sizeof shallow; i++)
         run->shallow_intact &= shallow[i] == 0x5A;
@@ -468,7 +468,7 @@ static void test_release_stack(void **state)
 {
     (void)state;
     if (strcmp(coro_switch_kind(), "ucontext") == 0)
-        skip();                     /* coro_release_stack gives nothing back there */
+        skip(); /* coro_release_stack gives nothing back there */
     struct dig_run run = {{0, 0}, false};
     coro_trim();
     struct coro *coro = coro_create(dig_and_rest, &run);
@@ -477,8 +477,8 @@ static void test_release_stack(void **state)
     assert_true(peak > 40 * 1024);
     size_t released = coro_release_stack(coro);
     assert_true(released > 36 * 1024);
-    assert_true(coro_stack_size() - released < 8 * 1024);  /* only the idle frames are kept */
-    assert_true(coro_stack_peak(coro) < 8 * 1024);          /* the deep pages read as zeros */
+    assert_true(coro_stack_size() - released < 8 * 1024); /* only the idle frames are kept */
+    assert_true(coro_stack_peak(coro) < 8 * 1024);        /* the deep pages read as zeros */
     assert_null(coro_resume(coro, NULL));
     assert_true(coro_finished(coro));
     assert_int_equal(run.sums[0], run.sums[1]);
@@ -489,15 +489,11 @@ static void test_release_stack(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_handler_stack),   /* first: before other tests dirty stacks */
-        cmocka_unit_test(test_ping_pong),
-        cmocka_unit_test(test_nesting),
-        cmocka_unit_test(test_ten_thousand),
-        cmocka_unit_test(test_float_format),
-        cmocka_unit_test(test_mxcsr_per_coroutine),
-        cmocka_unit_test(test_guard_mapping),
-        cmocka_unit_test(test_guard_page),
-        cmocka_unit_test(test_release_stack),
+        cmocka_unit_test(test_handler_stack), /* first: before other tests dirty stacks */
+        cmocka_unit_test(test_ping_pong),           cmocka_unit_test(test_nesting),
+        cmocka_unit_test(test_ten_thousand),        cmocka_unit_test(test_float_format),
+        cmocka_unit_test(test_mxcsr_per_coroutine), cmocka_unit_test(test_guard_mapping),
+        cmocka_unit_test(test_guard_page),          cmocka_unit_test(test_release_stack),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

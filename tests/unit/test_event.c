@@ -12,9 +12,9 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,7 +62,7 @@ static void test_readiness(void **state)
         struct record record = {0};
 
         assert_int_equal(event_watch(loop, pair[0], EVENT_READ, on_ready, &record), 0);
-        assert_int_equal(event_loop_run_once(loop, 0), 0);     /* nothing to read yet */
+        assert_int_equal(event_loop_run_once(loop, 0), 0); /* nothing to read yet */
         assert_int_equal(record.calls, 0);
 
         assert_int_equal(write(pair[1], "x", 1), 1);
@@ -155,7 +155,7 @@ static void test_timer_heap(void **state)
     static struct event_timer timers[N];
     static struct timer_case cases[N];
     struct order unused = {0};
-    int64_t base = io_now_ms() - 1000;      /* all in the past: one pass fires them */
+    int64_t base = io_now_ms() - 1000; /* all in the past: one pass fires them */
     for (int i = 0; i < N; i++) {
         timers[i] = (struct event_timer)EVENT_TIMER_INIT;
         cases[i] = (struct timer_case){&unused, i};
@@ -190,7 +190,7 @@ static void test_timer_heap(void **state)
  * child's exit status says which step failed (0: none). */
 static int heap_out_of_memory(void)
 {
-    enum { N = 1 << 16 };           /* a full heap of 64 Ki pointers: the next needs 512 KiB more */
+    enum { N = 1 << 16 }; /* a full heap of 64 Ki pointers: the next needs 512 KiB more */
     struct event_loop *loop = make_loop("poll");
     struct event_timer *timers = calloc(N + 1, sizeof *timers);
     if (timers == NULL)
@@ -209,7 +209,7 @@ static int heap_out_of_memory(void)
         return 13;
     errno = 0;
     if (event_timer_start(loop, &timers[N], io_now_ms(), on_timer, NULL) != -1)
-        return 1;                   /* armed although the heap could not grow */
+        return 1; /* armed although the heap could not grow */
     if (errno != ENOMEM)
         return 2;
     if (event_timer_pending(&timers[N]))
@@ -277,7 +277,7 @@ static void test_unwatch(void **state)
         struct record record = {0};
         assert_int_equal(event_watch(loop, c.pair_a[0], EVENT_READ, on_ready, &record), 0);
         event_unwatch(loop, c.pair_a[0]);
-        event_unwatch(loop, c.pair_a[0]);               /* twice is harmless */
+        event_unwatch(loop, c.pair_a[0]); /* twice is harmless */
         assert_int_equal(event_loop_run_once(loop, 0), 0);
         assert_int_equal(record.calls, 0);
 
@@ -304,7 +304,7 @@ static void test_select_capacity(void **state)
     assert_int_equal(event_loop_capacity(loop), FD_SETSIZE);
     int high = fcntl(0, F_DUPFD_CLOEXEC, FD_SETSIZE + 10);
     if (high < 0)
-        skip();                     /* RLIMIT_NOFILE too low to try */
+        skip(); /* RLIMIT_NOFILE too low to try */
     struct record record = {0};
     errno = 0;
     assert_int_equal(event_watch(loop, high, EVENT_READ, on_ready, &record), -1);
@@ -312,7 +312,7 @@ static void test_select_capacity(void **state)
     close(high);
     event_loop_destroy(loop);
 
-    loop = make_loop("epoll");      /* the same descriptor number is fine for epoll */
+    loop = make_loop("epoll"); /* the same descriptor number is fine for epoll */
     assert_true(event_loop_capacity(loop) > FD_SETSIZE);
     event_loop_destroy(loop);
 
@@ -340,7 +340,7 @@ static void raise_stop(struct event_loop *loop, void *data)
 {
     (void)loop, (void)data;
     raise(SIGUSR1);
-    ran_early = stop_flag;          /* 0: still pending, as it must be */
+    ran_early = stop_flag; /* 0: still pending, as it must be */
 }
 
 static void test_stop_signal_not_lost(void **state)
@@ -363,7 +363,7 @@ static void test_stop_signal_not_lost(void **state)
         alarm(0);
         assert_int_equal(stop_flag, 1);
         assert_int_equal(ran_early, 0);
-        sigset_t now;                   /* the mask is given back */
+        sigset_t now; /* the mask is given back */
         pthread_sigmask(SIG_SETMASK, NULL, &now);
         assert_int_equal(sigismember(&now, SIGUSR1), 0);
         event_loop_destroy(loop);

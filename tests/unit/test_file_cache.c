@@ -16,8 +16,8 @@
 #include "file_cache.h"
 
 /* Both steps of a hit, as respond_file takes them. */
-static bool get(const char *relative, bool trailing_slash, struct file_cache_meta *meta,
-                char *body, size_t body_size)
+static bool get(const char *relative, bool trailing_slash, struct file_cache_meta *meta, char *body,
+                size_t body_size)
 {
     return file_cache_get(relative, trailing_slash, meta) &&
            file_cache_copy_body(relative, trailing_slash, meta, body, body_size);
@@ -58,17 +58,13 @@ static void test_key_is_path_and_slash(void **state)
         bool trailing_slash;
         bool hit;
     } rows[] = {
-        {"dir", true, true},
-        {"dir", false, false},      /* "/dir" is a 301, never the index */
-        {"di", true, false},
-        {"dir2", true, false},
-        {"", true, false},
+        {"dir", true, true}, {"dir", false, false}, /* "/dir" is a 301, never the index */
+        {"di", true, false}, {"dir2", true, false}, {"", true, false},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         struct file_cache_meta got;
         char out[16];
-        assert_int_equal(get(rows[i].path, rows[i].trailing_slash, &got, out,
-                                        sizeof out),
+        assert_int_equal(get(rows[i].path, rows[i].trailing_slash, &got, out, sizeof out),
                          rows[i].hit);
     }
 }

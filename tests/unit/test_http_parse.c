@@ -12,8 +12,8 @@
  *      scanned the length the last NEED_MORE was answered for; every answer must
  *      equal the one for the same prefix parsed from scratch, field by field.
  * Each row is one cmocka test named after it. The split rule (and 4, a byte at a
- * time) is then checked on inputs nobody wrote: 100 mutations of each row. The body reader's rows are fed
- * whole, in two pieces cut at every byte, and one byte at a time. */
+ * time) is then checked on inputs nobody wrote: 100 mutations of each row. The body reader's rows
+ * are fed whole, in two pieces cut at every byte, and one byte at a time. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -35,20 +35,20 @@
 #define DONE     .result = HTTP_PARSE_COMPLETE
 #define MORE     .result = HTTP_PARSE_NEED_MORE
 #define ERROR(s) .result = HTTP_PARSE_ERROR, .status = (s)
-#define NEXT     "GET / HTTP/1.1\r\nHost: h\r\n\r\n"   /* a following request */
+#define NEXT     "GET / HTTP/1.1\r\nHost: h\r\n\r\n" /* a following request */
 
 static const char ANY[] = "(not checked)";
 
 struct parse_case {
     const char *name;
-    const char *input;              /* NULL: made by make() */
+    const char *input; /* NULL: made by make() */
     size_t length;
     size_t (*make)(char *buf, size_t size);
     enum http_parse_result result;
-    int status;                     /* ERROR: the status */
+    int status; /* ERROR: the status */
     /* COMPLETE: every field below is checked. Strings: NULL means empty, ANY
      * means not checked; the defaults are GET, HTTP/1.1, keep-alive, no body. */
-    size_t tail;                    /* bytes after the head (body, next request) */
+    size_t tail; /* bytes after the head (body, next request) */
     enum http_method method;
     const char *path, *query, *host, *ims;
     bool http10;
@@ -82,8 +82,14 @@ static size_t request_line_of(char *buf, size_t size, size_t line_length)
     n = put(buf, size, n, " HTTP/1.1\r\n" HOST "\r\n");
     return n;
 }
-static size_t line_8192(char *buf, size_t size) { return request_line_of(buf, size, 8192); }
-static size_t line_8193(char *buf, size_t size) { return request_line_of(buf, size, 8193); }
+static size_t line_8192(char *buf, size_t size)
+{
+    return request_line_of(buf, size, 8192);
+}
+static size_t line_8193(char *buf, size_t size)
+{
+    return request_line_of(buf, size, 8193);
+}
 
 static size_t line_never_ends(char *buf, size_t size)
 {
@@ -150,8 +156,14 @@ static size_t fields(char *buf, size_t size, int count)
     }
     return put(buf, size, n, "\r\n");
 }
-static size_t fields_100(char *buf, size_t size) { return fields(buf, size, 100); }
-static size_t fields_101(char *buf, size_t size) { return fields(buf, size, 101); }
+static size_t fields_100(char *buf, size_t size)
+{
+    return fields(buf, size, 100);
+}
+static size_t fields_101(char *buf, size_t size)
+{
+    return fields(buf, size, 101);
+}
 
 /* ---- the table ------------------------------------------------------------- */
 
@@ -196,10 +208,10 @@ static const struct parse_case parse_cases[] = {
      .method = HTTP_OTHER_KNOWN, .host = "h:443"},
     {"authority with GET", BYTES("GET h:80 HTTP/1.1\r\n" HOST "\r\n"), ERROR(400)},
     {"relative target", BYTES("GET a/b HTTP/1.1\r\n" HOST "\r\n"), ERROR(400)},
-    {"fragment in target ignored", BYTES("GET /a#f HTTP/1.1\r\n" HOST "\r\n"), DONE,
-     .path = "/a", .host = "h"},
-    {"fragment after query", BYTES("GET /a?q#f HTTP/1.1\r\n" HOST "\r\n"), DONE,
-     .path = "/a", .query = "q", .host = "h"},
+    {"fragment in target ignored", BYTES("GET /a#f HTTP/1.1\r\n" HOST "\r\n"), DONE, .path = "/a",
+     .host = "h"},
+    {"fragment after query", BYTES("GET /a?q#f HTTP/1.1\r\n" HOST "\r\n"), DONE, .path = "/a",
+     .query = "q", .host = "h"},
     {"non-ASCII in target (obs-text, as nginx)", BYTES("GET /\xc3\xa9 HTTP/1.1\r\n" HOST "\r\n"),
      DONE, .path = "/\xc3\xa9", .host = "h"},
     {"DEL in target", BYTES("GET /a\x7f HTTP/1.1\r\n" HOST "\r\n"), ERROR(400)},
@@ -506,14 +518,14 @@ enum { PARSE_CASES = sizeof parse_cases / sizeof parse_cases[0] };
 /* ---- the guard page --------------------------------------------------------- */
 
 enum { GUARDED_SIZE = 64 * 1024 };
-static char *guarded_end;           /* the first byte of the PROT_NONE page */
+static char *guarded_end; /* the first byte of the PROT_NONE page */
 
 static void guard_setup(void)
 {
     long page = sysconf(_SC_PAGESIZE);
     size_t data = ((GUARDED_SIZE + (size_t)page - 1) / (size_t)page) * (size_t)page;
-    char *region = mmap(NULL, data + (size_t)page, PROT_READ | PROT_WRITE,
-                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char *region =
+        mmap(NULL, data + (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (region == MAP_FAILED || mprotect(region + data, (size_t)page, PROT_NONE) != 0) {
         perror("guard page");
         exit(1);
@@ -611,7 +623,7 @@ static bool same_answer(const struct answer *a, const struct answer *b, size_t l
     if (a->result == HTTP_PARSE_ERROR)
         return x->error_status == y->error_status && x->error_closes == y->error_closes;
     if (a->result == HTTP_PARSE_NEED_MORE)
-        return true;                /* the fields mean nothing yet */
+        return true; /* the fields mean nothing yet */
     return x->method == y->method && x->version_minor == y->version_minor &&
            x->keep_alive == y->keep_alive && x->body == y->body &&
            x->content_length == y->content_length && x->head_length == y->head_length &&
@@ -637,8 +649,7 @@ static struct answer parse_from_scratch(const char *input, size_t k)
  * unused bytes to the front of its buffer), until an answer other than
  * NEED_MORE. Each answer must be the one parsing that prefix from scratch gives.
  * Returns false, having said why, if not. */
-static bool resumed_matches(const char *input, const size_t *cuts, size_t count,
-                            const char *name)
+static bool resumed_matches(const char *input, const size_t *cuts, size_t count, const char *name)
 {
     static char moving[2][GUARDED_SIZE];
     size_t scanned = 0;
@@ -682,9 +693,9 @@ static void check_resumed(const struct parse_case *c, const char *input, size_t 
         size_t count = 0;
         for (size_t k = 0; k < length;) {
             uint32_t r = next_random(&seed);
-            size_t piece = r % 8 == 0 ? 0       /* no new bytes: a wake-up with nothing read */
-                           : r % 2 ? 1 + (r >> 1) % 4
-                                   : 1 + (r >> 1) % (1 + length / 4);
+            size_t piece = r % 8 == 0 ? 0 /* no new bytes: a wake-up with nothing read */
+                           : r % 2    ? 1 + (r >> 1) % 4
+                                      : 1 + (r >> 1) % (1 + length / 4);
             k = k + piece < length ? k + piece : length;
             cuts[count++] = k;
         }
@@ -710,9 +721,9 @@ static void check_prefixes(const struct parse_case *c, const char *input, size_t
             }
         } else if (got == HTTP_PARSE_ERROR) {
             if (c->result != HTTP_PARSE_ERROR || r.error_status != c->status) {
-                print_error("%s: prefix %zu of %zu: ERROR %d, expected %s %d\n", c->name, k,
-                            length, r.error_status,
-                            c->result == HTTP_PARSE_ERROR ? "ERROR" : "no error", c->status);
+                print_error("%s: prefix %zu of %zu: ERROR %d, expected %s %d\n", c->name, k, length,
+                            r.error_status, c->result == HTTP_PARSE_ERROR ? "ERROR" : "no error",
+                            c->status);
                 fail();
             }
             failed_before = true;
@@ -756,14 +767,14 @@ static bool split_consistent(const char *input, size_t length)
     for (size_t k = 0; k < length; k++) {
         enum http_parse_result got = http_parse_request(behind_guard(input, k), k, 0, &part);
         bool ok = k >= head ? got == HTTP_PARSE_COMPLETE && part.head_length == head
-                : got == HTTP_PARSE_ERROR
-                    ? answer == HTTP_PARSE_ERROR && part.error_status == whole.error_status
-                    : got == HTTP_PARSE_NEED_MORE;
+                  : got == HTTP_PARSE_ERROR
+                      ? answer == HTTP_PARSE_ERROR && part.error_status == whole.error_status
+                      : got == HTTP_PARSE_NEED_MORE;
         if (!ok) {
             print_error("prefix %zu of %zu answers %d (status %d), the whole %d (status %d): "
                         "\"%.*s\"\n",
-                        k, length, got, part.error_status, answer, whole.error_status,
-                        (int)length, input);
+                        k, length, got, part.error_status, answer, whole.error_status, (int)length,
+                        input);
             return false;
         }
     }
@@ -826,11 +837,11 @@ struct body_case {
     const char *name;
     const char *input;
     size_t length;
-    enum http_body_result result;   /* DONE, or the error; MORE: wants more after all */
+    enum http_body_result result; /* DONE, or the error; MORE: wants more after all */
     enum http_body_framing framing;
-    uint64_t content_length;        /* HTTP_BODY_LENGTH */
-    size_t tail;                    /* DONE: bytes after the body, left alone */
-    uint64_t limit;                 /* 0: LIMIT */
+    uint64_t content_length; /* HTTP_BODY_LENGTH */
+    size_t tail;             /* DONE: bytes after the body, left alone */
+    uint64_t limit;          /* 0: LIMIT */
 };
 
 #define LENGTH(n) .framing = HTTP_BODY_LENGTH, .content_length = (n)
@@ -907,8 +918,8 @@ static void start_reader(struct http_body_reader *reader, const struct body_case
 
 /* Feed input in pieces cut at the given offsets (ascending, ending at length);
  * returns the last answer and the bytes used in all. */
-static enum http_body_result feed(const struct body_case *c, const char *input,
-                                  const size_t *cuts, size_t cut_count, size_t *total_used)
+static enum http_body_result feed(const struct body_case *c, const char *input, const size_t *cuts,
+                                  size_t cut_count, size_t *total_used)
 {
     struct http_body_reader reader;
     start_reader(&reader, c);
@@ -919,7 +930,7 @@ static enum http_body_result feed(const struct body_case *c, const char *input,
         size_t piece = cuts[i] - at, used = 12345;
         result = http_body_discard(&reader, behind_guard(input + at, piece), piece, &used);
         if (result == HTTP_BODY_MORE)
-            assert_int_equal(used, piece);   /* MORE: everything given was body */
+            assert_int_equal(used, piece); /* MORE: everything given was body */
         if (result == HTTP_BODY_DONE)
             assert_true(used <= piece);
         *total_used += result == HTTP_BODY_DONE || result == HTTP_BODY_MORE ? used : 0;
@@ -930,16 +941,15 @@ static enum http_body_result feed(const struct body_case *c, const char *input,
     return result;
 }
 
-static void check_body_answer(const struct body_case *c, const char *how,
-                              enum http_body_result got, size_t used)
+static void check_body_answer(const struct body_case *c, const char *how, enum http_body_result got,
+                              size_t used)
 {
     if (got != c->result) {
         print_error("%s (%s): result %d, expected %d\n", c->name, how, got, c->result);
         fail();
     }
     if (got == HTTP_BODY_DONE && used != c->length - c->tail) {
-        print_error("%s (%s): used %zu, expected %zu\n", c->name, how, used,
-                    c->length - c->tail);
+        print_error("%s (%s): used %zu, expected %zu\n", c->name, how, used, c->length - c->tail);
         fail();
     }
 }

@@ -30,8 +30,8 @@ struct normalize_case {
     const char *name;
     const char *encoded;
     size_t length;
-    int status;                     /* 0, 400, 403 or 414 */
-    const char *relative;           /* when status is 0 */
+    int status;           /* 0, 400, 403 or 414 */
+    const char *relative; /* when status is 0 */
 };
 
 static const struct normalize_case normalize_cases[] = {
@@ -127,7 +127,7 @@ static void test_normalize_long(void **state)
 
 /* ---- http_path_open ----------------------------------------------------------- */
 
-static char base[64];               /* base/root is the root, base/outside is not */
+static char base[64]; /* base/root is the root, base/outside is not */
 static int root_fd = -1;
 
 static void make_file(const char *relative, const char *content)
@@ -213,8 +213,8 @@ static int open_fd_count(void)
 }
 
 /* Open relative; expect the status; on 0 the content and is_index. */
-static void expect_open(const char *relative, bool trailing_slash, int status,
-                        const char *content, bool is_index)
+static void expect_open(const char *relative, bool trailing_slash, int status, const char *content,
+                        bool is_index)
 {
     int fd = -12345, before = open_fd_count();
     struct stat info;
@@ -226,7 +226,7 @@ static void expect_open(const char *relative, bool trailing_slash, int status,
         fail();
     }
     if (status != 0) {
-        assert_int_equal(fd, -12345);            /* untouched */
+        assert_int_equal(fd, -12345);              /* untouched */
         assert_int_equal(open_fd_count(), before); /* nothing leaked */
         return;
     }
@@ -258,14 +258,14 @@ static void test_open_refusals(void **state)
     (void)state;
     expect_open("dir", false, 301, NULL, false);
     expect_open(".", false, 301, NULL, false);
-    expect_open(".", true, 403, NULL, false);          /* the root has no index.html */
-    expect_open("noindex", true, 403, NULL, false);    /* no listings */
+    expect_open(".", true, 403, NULL, false);       /* the root has no index.html */
+    expect_open("noindex", true, 403, NULL, false); /* no listings */
     expect_open("index_is_dir", true, 403, NULL, false);
     expect_open("missing", false, 404, NULL, false);
     expect_open("dir/missing.html", false, 404, NULL, false);
     expect_open("missing/", true, 404, NULL, false);
     expect_open("file.txt/x", false, 404, NULL, false);
-    expect_open("file.txt", true, 404, NULL, false);   /* "/file.txt/" */
+    expect_open("file.txt", true, 404, NULL, false); /* "/file.txt/" */
     expect_open("loop", false, 403, NULL, false);
     char long_name[300];
     memset(long_name, 'n', sizeof long_name - 1);
@@ -300,13 +300,13 @@ static void test_open_outside(void **state)
     expect_open("index_out", true, 403, NULL, false);
     expect_open("../outside/secret", false, 403, NULL, false);
     expect_open("dir/../../outside/secret", false, 403, NULL, false);
-    expect_open(secret, false, 403, NULL, false);      /* absolute */
+    expect_open(secret, false, 403, NULL, false); /* absolute */
     expect_open("link_passwd", false, 403, NULL, false);
     expect_open("/etc/passwd", false, 403, NULL, false);
 
     char events[4096];
     ssize_t n = read(watch, events, sizeof events);
-    assert_int_equal(n, -1);                           /* no event: never opened */
+    assert_int_equal(n, -1); /* no event: never opened */
     assert_int_equal(errno, EAGAIN);
 
     /* The watch does work: opening the file ourselves is seen. */
@@ -325,11 +325,18 @@ static void test_normalize_then_open(void **state)
         const char *path;
         int status;
     } cases[] = {
-        {"/file.txt", 0},         {"/dir/", 0},          {"/./file.txt", 0},
-        {"/dir/../file.txt", 0},  {"/%66ile.txt", 0},    {"/../outside/secret", 403},
-        {"/%2e%2e/outside/secret", 403}, {"/..%2foutside%2fsecret", 400},
-        {"/..%5coutside%5csecret", 404},  {"/%252e%252e/outside/secret", 404},
-        {"/link_out", 403},       {"/file.txt%00.html", 400},
+        {"/file.txt", 0},
+        {"/dir/", 0},
+        {"/./file.txt", 0},
+        {"/dir/../file.txt", 0},
+        {"/%66ile.txt", 0},
+        {"/../outside/secret", 403},
+        {"/%2e%2e/outside/secret", 403},
+        {"/..%2foutside%2fsecret", 400},
+        {"/..%5coutside%5csecret", 404},
+        {"/%252e%252e/outside/secret", 404},
+        {"/link_out", 403},
+        {"/file.txt%00.html", 400},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *path = cases[i].path;
@@ -340,8 +347,8 @@ static void test_normalize_then_open(void **state)
         struct stat info;
         bool is_index;
         if (status == 0)
-            status = http_path_open(root_fd, relative, path[length - 1] == '/', &fd, &info,
-                                    &is_index);
+            status =
+                http_path_open(root_fd, relative, path[length - 1] == '/', &fd, &info, &is_index);
         if (status != cases[i].status) {
             print_error("%s: %d, expected %d\n", path, status, cases[i].status);
             fail();
@@ -357,14 +364,24 @@ static void test_hidden(void **state)
 {
     (void)state;
     static const struct {
-        const char *relative;       /* as http_path_normalize leaves it */
+        const char *relative; /* as http_path_normalize leaves it */
         bool hidden;
     } cases[] = {
-        {".env", true},           {".git/config", true},        {"a/.git/config", true},
-        {"a/b/.c", true},         {"..a", true},                {"...", true},
-        {".well-known/.x", true}, {".well-knownx/y", true},     {"a/.well-known/x", true},
-        {".", false},             {"a.txt", false},             {"dir/file.name", false},
-        {"a/b./c", false},        {".well-known", false},       {".well-known/x", false},
+        {".env", true},
+        {".git/config", true},
+        {"a/.git/config", true},
+        {"a/b/.c", true},
+        {"..a", true},
+        {"...", true},
+        {".well-known/.x", true},
+        {".well-knownx/y", true},
+        {"a/.well-known/x", true},
+        {".", false},
+        {"a.txt", false},
+        {"dir/file.name", false},
+        {"a/b./c", false},
+        {".well-known", false},
+        {".well-known/x", false},
         {".well-known/a/b", false},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -384,18 +401,14 @@ int main(void)
                                        .test_func = test_normalize_case,
                                        .initial_state = (void *)&normalize_cases[i]};
     tests[NORMALIZE_CASES] = (struct CMUnitTest)cmocka_unit_test(test_normalize_long);
-    int failed = _cmocka_run_group_tests("http_path_normalize", tests, NORMALIZE_CASES + 1,
-                                         NULL, NULL);
+    int failed =
+        _cmocka_run_group_tests("http_path_normalize", tests, NORMALIZE_CASES + 1, NULL, NULL);
 
     const struct CMUnitTest open_tests[] = {
-        cmocka_unit_test(test_open_files),
-        cmocka_unit_test(test_open_refusals),
-        cmocka_unit_test(test_open_fifo),
-        cmocka_unit_test(test_open_outside),
-        cmocka_unit_test(test_normalize_then_open),
-        cmocka_unit_test(test_hidden),
+        cmocka_unit_test(test_open_files),          cmocka_unit_test(test_open_refusals),
+        cmocka_unit_test(test_open_fifo),           cmocka_unit_test(test_open_outside),
+        cmocka_unit_test(test_normalize_then_open), cmocka_unit_test(test_hidden),
     };
-    failed += cmocka_run_group_tests_name("http_path_open", open_tests, tree_setup,
-                                          tree_teardown);
+    failed += cmocka_run_group_tests_name("http_path_open", open_tests, tree_setup, tree_teardown);
     return failed;
 }

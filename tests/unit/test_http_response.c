@@ -9,13 +9,13 @@
 
 #include <cmocka.h>
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -28,7 +28,7 @@
 #include "http_response.h"
 #include "options.h"
 
-enum { FILE_TIME = 1700000000 };    /* Tue, 14 Nov 2023 22:13:20 GMT */
+enum { FILE_TIME = 1700000000 }; /* Tue, 14 Nov 2023 22:13:20 GMT */
 #define FILE_DATE "Tue, 14 Nov 2023 22:13:20 GMT"
 
 static char base[64];
@@ -86,8 +86,8 @@ static int root_setup(void **state)
     make_file("dir/.secret", "KEY=2\n", 6);
     make_file(".well-known/info.txt", "info\n", 5);
     make_file(".well-known/.env", "KEY=3\n", 6);
-    options = (struct server_options){.root = base, .lab = true, .timeout_ms = 10000,
-                                        .keepalive_requests = 1000};
+    options = (struct server_options){
+        .root = base, .lab = true, .timeout_ms = 10000, .keepalive_requests = 1000};
     site.options = &options;
     site.root_fd = open(base, O_PATH | O_DIRECTORY | O_CLOEXEC);
     return site.root_fd < 0 ? -1 : 0;
@@ -106,9 +106,9 @@ static int root_teardown(void **state)
 
 struct answer {
     struct http_response response;
-    char out[HTTP_OUT_SIZE + 1];    /* + 1: a NUL after the bytes, for strstr */
-    size_t fields_end;              /* where the body starts in out[] */
-    long content_length;            /* -1 if none */
+    char out[HTTP_OUT_SIZE + 1]; /* + 1: a NUL after the bytes, for strstr */
+    size_t fields_end;           /* where the body starts in out[] */
+    long content_length;         /* -1 if none */
 };
 
 /* Parse request (it must be COMPLETE) and answer it as the next request of
@@ -174,15 +174,15 @@ static void check_common(const struct answer *a, int status, bool head_only)
     const char *date = field(a, "Date");
     assert_non_null(date);
     time_t t, now = time(NULL);
-    assert_int_equal(strlen(date), 29);            /* IMF-fixdate */
+    assert_int_equal(strlen(date), 29); /* IMF-fixdate */
     assert_int_equal(http_parse_date(date, strlen(date), &t), 0);
     char again[40];
     http_format_date(t, again, sizeof again);
-    assert_string_equal(again, date);              /* exactly our own format */
+    assert_string_equal(again, date); /* exactly our own format */
     assert_true(t > now - 86400 && t < now + 86400);
 
-    uint64_t after_head = body_bytes_inline(a) + a->response.file_length +
-                          a->response.generated_length;
+    uint64_t after_head =
+        body_bytes_inline(a) + a->response.file_length + a->response.generated_length;
     if (head_only || status == 304) {
         assert_int_equal(after_head, 0);
         assert_int_equal(a->response.file_fd, -1);
@@ -204,7 +204,7 @@ static void test_small_file(void **state)
     assert_string_equal(a.out + a.fields_end, "hello\n");
     assert_string_equal(field(&a, "Content-Type"), "text/plain; charset=utf-8");
     assert_string_equal(field(&a, "Last-Modified"), FILE_DATE);
-    assert_null(field(&a, "Connection"));          /* 1.1 persists by default */
+    assert_null(field(&a, "Connection")); /* 1.1 persists by default */
     assert_false(a.response.close_after);
     assert_int_equal(a.response.file_fd, -1);
 }
@@ -271,7 +271,7 @@ static void test_head(void **state)
 
     ask("HEAD /missing HTTP/1.1\r\nHost: h\r\n\r\n", &a);
     check_common(&a, 404, true);
-    assert_true(a.content_length > 0);             /* the length a GET would get */
+    assert_true(a.content_length > 0); /* the length a GET would get */
 
     ask("HEAD /lab/bytes/100000 HTTP/1.1\r\nHost: h\r\n\r\n", &a);
     check_common(&a, 200, true);
@@ -300,7 +300,7 @@ static void test_inline_or_sendfile(void **state)
     int fd = a.response.file_fd;
     http_response_done(&a.response);
     assert_int_equal(a.response.file_fd, -1);
-    assert_int_equal(fcntl(fd, F_GETFD), -1);      /* closed */
+    assert_int_equal(fcntl(fd, F_GETFD), -1); /* closed */
 
     ask("GET /big.bin HTTP/1.1\r\nHost: h\r\n\r\n", &a);
     check_common(&a, 200, false);
@@ -327,13 +327,15 @@ static void test_cached_answer(void **state)
     assert_int_equal(second.response.head_length, first.response.head_length);
     assert_int_equal(second.content_length, 3);
     assert_memory_equal(second.out + second.fields_end, "v1\n", 3);
-    char *date_first = strstr(first.out, "\r\nDate: "), *date_second = strstr(second.out, "\r\nDate: ");
+    char *date_first = strstr(first.out, "\r\nDate: "),
+         *date_second = strstr(second.out, "\r\nDate: ");
     assert_non_null(date_first);
     assert_non_null(date_second);
     memcpy(date_second, date_first, strlen("\r\nDate: Tue, 14 Nov 2023 22:13:20 GMT"));
     assert_memory_equal(first.out, second.out, first.response.head_length);
 
-    struct timespec pause = {(FILE_CACHE_TTL_MS + 50) / 1000, ((FILE_CACHE_TTL_MS + 50) % 1000) * 1000000L};
+    struct timespec pause = {(FILE_CACHE_TTL_MS + 50) / 1000,
+                             ((FILE_CACHE_TTL_MS + 50) % 1000) * 1000000L};
     nanosleep(&pause, NULL);
     ask("GET /cached.txt HTTP/1.1\r\nHost: x\r\n\r\n", &after);
     assert_int_equal(after.content_length, 10);
@@ -358,23 +360,24 @@ static void test_if_modified_since(void **state)
     assert_string_equal(field(&a, "Last-Modified"), FILE_DATE);
 
     ask("GET /small.txt HTTP/1.1\r\nHost: h\r\n"
-        "If-Modified-Since: Wed, 15 Nov 2023 00:00:00 GMT\r\n\r\n", &a);
+        "If-Modified-Since: Wed, 15 Nov 2023 00:00:00 GMT\r\n\r\n",
+        &a);
     check_common(&a, 304, false);
 
     ask("GET /small.txt HTTP/1.1\r\nHost: h\r\n"
-        "If-Modified-Since: Tue, 14 Nov 2023 22:13:19 GMT\r\n\r\n", &a);
-    check_common(&a, 200, false);                  /* one second older */
+        "If-Modified-Since: Tue, 14 Nov 2023 22:13:19 GMT\r\n\r\n",
+        &a);
+    check_common(&a, 200, false); /* one second older */
     assert_string_equal(a.out + a.fields_end, "hello\n");
 
     ask("GET /small.txt HTTP/1.1\r\nHost: h\r\nIf-Modified-Since: yesterday\r\n\r\n", &a);
-    check_common(&a, 200, false);                  /* not a date: ignored */
+    check_common(&a, 200, false); /* not a date: ignored */
 
     ask("HEAD /small.txt HTTP/1.1\r\nHost: h\r\nIf-Modified-Since: " FILE_DATE "\r\n\r\n", &a);
     check_common(&a, 304, true);
 
-    ask("GET /sendfile.bin HTTP/1.1\r\nHost: h\r\nIf-Modified-Since: " FILE_DATE "\r\n\r\n",
-        &a);
-    check_common(&a, 304, false);                  /* and no file left open */
+    ask("GET /sendfile.bin HTTP/1.1\r\nHost: h\r\nIf-Modified-Since: " FILE_DATE "\r\n\r\n", &a);
+    check_common(&a, 304, false); /* and no file left open */
 }
 
 static void test_paths(void **state)
@@ -393,7 +396,7 @@ static void test_paths(void **state)
     check_common(&a, 200, false);
     assert_string_equal(a.out + a.fields_end, "hello\n");
     ask("GET / HTTP/1.1\r\nHost: h\r\n\r\n", &a);
-    check_common(&a, 403, false);                  /* no index.html, no listing */
+    check_common(&a, 403, false); /* no index.html, no listing */
     ask("GET /missing.txt HTTP/1.1\r\nHost: h\r\n\r\n", &a);
     check_common(&a, 404, false);
     ask("GET /%2e%2e/etc/passwd HTTP/1.1\r\nHost: h\r\n\r\n", &a);
@@ -471,13 +474,13 @@ static void test_lab_bytes(void **state)
     assert_int_equal(body_bytes_inline(&a), 0);
     assert_int_equal(a.response.generated_length, 1000000);
 
-    ask("GET /lab/bytes/67108864 HTTP/1.1\r\nHost: h\r\n\r\n", &a);   /* 64 MiB */
+    ask("GET /lab/bytes/67108864 HTTP/1.1\r\nHost: h\r\n\r\n", &a); /* 64 MiB */
     check_common(&a, 200, false);
     assert_int_equal(a.response.generated_length, 67108864);
 
     static const char *const bad[] = {"/lab/bytes/67108865", "/lab/bytes/1000000000",
-                                      "/lab/bytes/", "/lab/bytes/12a", "/lab/bytes/-1",
-                                      "/lab/bytes/99999999999999999999"};
+                                      "/lab/bytes/",         "/lab/bytes/12a",
+                                      "/lab/bytes/-1",       "/lab/bytes/99999999999999999999"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char request[128];
         snprintf(request, sizeof request, "GET %s HTTP/1.1\r\nHost: h\r\n\r\n", bad[i]);
@@ -529,8 +532,8 @@ static void test_dotfiles(void **state)
 {
     (void)state;
     struct answer a;
-    static const char *const hidden[] = {"/.env", "/%2eenv", "/.git/config", "/dir/.secret",
-                                         "/dir/../.env", "/.well-known/.env"};
+    static const char *const hidden[] = {"/.env",        "/%2eenv",      "/.git/config",
+                                         "/dir/.secret", "/dir/../.env", "/.well-known/.env"};
     for (size_t i = 0; i < sizeof hidden / sizeof hidden[0]; i++) {
         char request[128];
         snprintf(request, sizeof request, "GET %s HTTP/1.1\r\nHost: h\r\n\r\n", hidden[i]);
@@ -571,7 +574,7 @@ static void test_lab_cpu_budget(void **state)
     struct answer a;
     struct http_session session;
     http_session_start(&session, -1);
-    session.lab_cpu_us = HTTP_LAB_CPU_BUDGET_US - 100;     /* as if it had spun that long */
+    session.lab_cpu_us = HTTP_LAB_CPU_BUDGET_US - 100; /* as if it had spun that long */
     ask_in(&session, "GET /lab/cpu/100 HTTP/1.1\r\nHost: h\r\n\r\n", &a);
     check_common(&a, 200, false);
     assert_false(a.response.close_after);
@@ -579,15 +582,14 @@ static void test_lab_cpu_budget(void **state)
     check_common(&a, 503, false);
     assert_true(a.response.close_after);
     assert_non_null(strstr(a.out + a.fields_end, "/lab/cpu"));
-    ask("GET /lab/cpu/1 HTTP/1.1\r\nHost: h\r\n\r\n", &a);   /* a new connection */
+    ask("GET /lab/cpu/1 HTTP/1.1\r\nHost: h\r\n\r\n", &a); /* a new connection */
     check_common(&a, 200, false);
 }
 
 /* A connected TCP socket over loopback: its peer is 127.0.0.1. */
 static int loopback_socket(int *other, int *listener)
 {
-    struct sockaddr_in address = {.sin_family = AF_INET,
-                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in address = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t length = sizeof address;
     *listener = socket(AF_INET, SOCK_STREAM, 0);
     assert_true(*listener >= 0);
@@ -614,7 +616,7 @@ static void test_lab_peers(void **state)
     check_common(&a, 403, false);
     assert_non_null(strstr(a.out + a.fields_end, "--lab-public"));
     ask_in(&session, "GET /small.txt HTTP/1.1\r\nHost: h\r\n\r\n", &a);
-    check_common(&a, 200, false);                       /* files for everyone */
+    check_common(&a, 200, false); /* files for everyone */
     options.lab_public = true;
     ask_in(&session, "GET /lab/bytes/1 HTTP/1.1\r\nHost: h\r\n\r\n", &a);
     check_common(&a, 200, false);
@@ -645,8 +647,8 @@ static void test_lab_crash(void **state)
     assert_true(child >= 0);
     if (child == 0) {
         int null_fd = open("/dev/null", O_WRONLY);
-        dup2(null_fd, STDERR_FILENO);           /* the sanitizers' report, if any */
-        signal(SIGSEGV, SIG_DFL);               /* not cmocka's handler: die */
+        dup2(null_fd, STDERR_FILENO); /* the sanitizers' report, if any */
+        signal(SIGSEGV, SIG_DFL);     /* not cmocka's handler: die */
         options.lab_crash = true;
         struct http_request request;
         const char *text = "GET /lab/crash HTTP/1.1\r\nHost: h\r\n\r\n";
@@ -654,7 +656,7 @@ static void test_lab_crash(void **state)
         struct http_session session;
         http_session_start(&session, -1);
         http_respond(&site, &session, &request, true, a.out, HTTP_OUT_SIZE, &a.response);
-        _exit(0);                               /* reached only if it did not crash */
+        _exit(0); /* reached only if it did not crash */
     }
     int status;
     assert_int_equal(waitpid(child, &status, 0), child);
@@ -672,9 +674,9 @@ static void test_dates(void **state)
 {
     (void)state;
     static const char *const same[] = {
-        "Sun, 06 Nov 1994 08:49:37 GMT",   /* IMF-fixdate */
-        "Sunday, 06-Nov-94 08:49:37 GMT",  /* RFC 850 */
-        "Sun Nov  6 08:49:37 1994",        /* asctime */
+        "Sun, 06 Nov 1994 08:49:37 GMT",  /* IMF-fixdate */
+        "Sunday, 06-Nov-94 08:49:37 GMT", /* RFC 850 */
+        "Sun Nov  6 08:49:37 1994",       /* asctime */
     };
     for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
         time_t t = 0;
@@ -682,7 +684,10 @@ static void test_dates(void **state)
         assert_int_equal(t, 784111777);
     }
     static const char *const bad[] = {
-        "", "yesterday", "Sun, 06 Nov 1994 08:49:37 GMT junk", "Sun, 06 Nov 1994",
+        "",
+        "yesterday",
+        "Sun, 06 Nov 1994 08:49:37 GMT junk",
+        "Sun, 06 Nov 1994",
         "Sun, 06 Nov 1994 08:49:37 GMT                                              x",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -745,16 +750,26 @@ static void test_mime_types(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_small_file),       cmocka_unit_test(test_content_types),
-        cmocka_unit_test(test_connection_field), cmocka_unit_test(test_head),
-        cmocka_unit_test(test_inline_or_sendfile), cmocka_unit_test(test_if_modified_since),
-        cmocka_unit_test(test_paths),            cmocka_unit_test(test_methods),
-        cmocka_unit_test(test_respond_error),    cmocka_unit_test(test_lab_bytes),
-        cmocka_unit_test(test_lab_sleep_and_cpu), cmocka_unit_test(test_no_lab),
-        cmocka_unit_test(test_lab_crash),        cmocka_unit_test(test_dates),
-        cmocka_unit_test(test_dotfiles),         cmocka_unit_test(test_keepalive_requests),
-        cmocka_unit_test(test_lab_cpu_budget),   cmocka_unit_test(test_lab_peers),
-        cmocka_unit_test(test_mime_types),       cmocka_unit_test(test_cached_answer),
+        cmocka_unit_test(test_small_file),
+        cmocka_unit_test(test_content_types),
+        cmocka_unit_test(test_connection_field),
+        cmocka_unit_test(test_head),
+        cmocka_unit_test(test_inline_or_sendfile),
+        cmocka_unit_test(test_if_modified_since),
+        cmocka_unit_test(test_paths),
+        cmocka_unit_test(test_methods),
+        cmocka_unit_test(test_respond_error),
+        cmocka_unit_test(test_lab_bytes),
+        cmocka_unit_test(test_lab_sleep_and_cpu),
+        cmocka_unit_test(test_no_lab),
+        cmocka_unit_test(test_lab_crash),
+        cmocka_unit_test(test_dates),
+        cmocka_unit_test(test_dotfiles),
+        cmocka_unit_test(test_keepalive_requests),
+        cmocka_unit_test(test_lab_cpu_budget),
+        cmocka_unit_test(test_lab_peers),
+        cmocka_unit_test(test_mime_types),
+        cmocka_unit_test(test_cached_answer),
     };
     return cmocka_run_group_tests_name("http_response", tests, root_setup, root_teardown);
 }

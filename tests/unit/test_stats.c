@@ -103,7 +103,7 @@ static void test_wait_counts(void **state)
     struct stats_region *region = stats_create(1);
     struct worker_stats *w = &region->workers[0];
     stats_wait_begin(w);
-    struct timespec pause = {0, 2000000};          /* sleeping is a voluntary switch */
+    struct timespec pause = {0, 2000000}; /* sleeping is a voluntary switch */
     nanosleep(&pause, NULL);
     stats_wait_end(w);
     assert_int_equal(w->waits, 1);
@@ -125,9 +125,9 @@ static void test_loop_counts_sleeps_at_destroy(void **state)
     assert_non_null(loop);
     event_loop_count_waits(loop, w);
     for (int i = 0; i < 3; i++)
-        assert_int_equal(event_loop_run_once(loop, 2), 0);  /* nothing watched: a 2 ms sleep */
+        assert_int_equal(event_loop_run_once(loop, 2), 0); /* nothing watched: a 2 ms sleep */
     assert_int_equal(w->waits, 3);
-    assert_int_equal(w->sleeps, 0);                 /* not read yet */
+    assert_int_equal(w->sleeps, 0); /* not read yet */
     event_loop_destroy(loop);
     assert_true(w->sleeps >= 3);
 }
@@ -149,7 +149,7 @@ static void test_report_file(void **state)
         stats_add(&w->spurious, (uint64_t)i);
         stats_add(&w->errors, i == 1 ? 4 : 0);
     }
-    pid_t child = fork();                          /* worker 1 is a real child */
+    pid_t child = fork(); /* worker 1 is a real child */
     assert_true(child >= 0);
     if (child == 0) {
         stats_add(&region->workers[1].connections, 1000);
@@ -163,28 +163,53 @@ static void test_report_file(void **state)
         {"depth", "N", "queue depth", NULL, &model_depth, 1, 64},
         {NULL, NULL, NULL, NULL, NULL, 0, 0},
     };
-    struct server_spec spec = {.name = "unit", .summary = "a test", .default_workers = 3,
-                              .model_options = model};
-    struct server_options options = {.port = 8080, .bind_address = "127.0.0.1",
-                                     .root = "/srv/a \"quoted\" root", .workers = WORKERS,
-                                     .max_conns = 64, .timeout_ms = 10000,
-                                     .stats_file = path, .quiet = true, .lab = true};
+    struct server_spec spec = {
+        .name = "unit", .summary = "a test", .default_workers = 3, .model_options = model};
+    struct server_options options = {.port = 8080,
+                                     .bind_address = "127.0.0.1",
+                                     .root = "/srv/a \"quoted\" root",
+                                     .workers = WORKERS,
+                                     .max_conns = 64,
+                                     .timeout_ms = 10000,
+                                     .stats_file = path,
+                                     .quiet = true,
+                                     .lab = true};
     assert_int_equal(stats_report(region, &spec, &options), 0);
 
     struct stat info;
     assert_int_equal(stat(path, &info), 0);
     char temporary[160];
     snprintf(temporary, sizeof temporary, "%s.tmp", path);
-    assert_int_not_equal(stat(temporary, &info), 0);  /* renamed into place */
+    assert_int_not_equal(stat(temporary, &info), 0); /* renamed into place */
 
     const char *json = read_all(path);
     static const char *const keys[] = {
-        "\"server\": \"unit\"", "\"version\"", "\"workers\": 3", "\"options\"", "\"cpu\"",
-        "\"self_user_s\"", "\"self_sys_s\"", "\"children_user_s\"", "\"children_sys_s\"",
-        "\"totals\"", "\"per_worker\"", "\"connections\"", "\"requests\"", "\"waits\"",
-        "\"sleeps\"", "\"spurious\"", "\"errors\"", "\"id\"", "\"pid\"", "\"user_s\"",
-        "\"sys_s\"", "\"port\": 8080", "\"timeout_ms\": 10000", "\"lock\": \"flock\"",
-        "\"depth\": \"16\"", "\"root\": \"/srv/a \\\"quoted\\\" root\"",
+        "\"server\": \"unit\"",
+        "\"version\"",
+        "\"workers\": 3",
+        "\"options\"",
+        "\"cpu\"",
+        "\"self_user_s\"",
+        "\"self_sys_s\"",
+        "\"children_user_s\"",
+        "\"children_sys_s\"",
+        "\"totals\"",
+        "\"per_worker\"",
+        "\"connections\"",
+        "\"requests\"",
+        "\"waits\"",
+        "\"sleeps\"",
+        "\"spurious\"",
+        "\"errors\"",
+        "\"id\"",
+        "\"pid\"",
+        "\"user_s\"",
+        "\"sys_s\"",
+        "\"port\": 8080",
+        "\"timeout_ms\": 10000",
+        "\"lock\": \"flock\"",
+        "\"depth\": \"16\"",
+        "\"root\": \"/srv/a \\\"quoted\\\" root\"",
     };
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (strstr(json, keys[i]) == NULL) {
@@ -243,10 +268,10 @@ static void test_report_unwritable(void **state)
     struct server_spec spec = {.name = "unit", .summary = "a test"};
     char missing[160];
     snprintf(missing, sizeof missing, "%s/no/such/dir/stats.json", directory);
-    struct server_options options = {.bind_address = "127.0.0.1", .root = ".",
-                                     .stats_file = missing, .quiet = true};
+    struct server_options options = {
+        .bind_address = "127.0.0.1", .root = ".", .stats_file = missing, .quiet = true};
     int saved = dup(STDERR_FILENO), null_fd = open("/dev/null", O_WRONLY);
-    dup2(null_fd, STDERR_FILENO);                  /* its "cannot write" line is expected */
+    dup2(null_fd, STDERR_FILENO); /* its "cannot write" line is expected */
     int status = stats_report(region, &spec, &options);
     dup2(saved, STDERR_FILENO);
     close(saved);
