@@ -8,14 +8,18 @@ usage: run.py [--bin-dir DIR] [--only CHECK[,CHECK]] [--server NAME[,NAME]]
 Checks: slow, kill, crash, shutdown, resources, emfile. Ends with the line
 "hardening: N passed, N failed".
 
+--server takes the entries of SERVERS below: a server's name, or a name and the
+options every check adds to its configuration ("coroutine --io uring": quote it).
+
 --connections N (default 100 000, the contract's count; at most 100 000) is how many
 connections the resources check makes per server after a warm-up of N/10, with
 bench/client.c's burst mode (compiled into the run's temporary directory).
 On 2 cores 100 000 take 3-8 s per server and 25-30 s for fork_per_conn (a
-fork per connection): 60-85 s for all seven, and the whole suite about 2
-minutes; --connections 20000 is a quick look in a fifth of the resources time. 100 000 is more than Linux's 28 000 ephemeral
-ports: it works because the server closes first, so TIME_WAIT is kept on the
-server's side and the client's port is free again at once.
+fork per connection): 60-90 s for the eight configurations, and the whole suite
+about 2 minutes; --connections 20000 is a quick look in a fifth of the resources
+time. 100 000 is more than Linux's 28 000 ephemeral ports: it works because the
+server closes first, so TIME_WAIT is kept on the server's side and the client's
+port is free again at once.
 """
 import argparse
 import json
@@ -32,8 +36,16 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import testserver as ts  # noqa: E402
 
+# What the suite runs: a server's name, or a name and options every check adds to
+# its own configuration of that server (the tables below are keyed by the name).
 SERVERS = ["iterative", "fork_per_conn", "prefork", "prefork_select", "threaded",
-           "multiplex", "coroutine"]
+           "multiplex", "coroutine", "coroutine --io uring"]
+
+
+def split(server):
+    """'coroutine --io uring' -> ('coroutine', ' --io uring'); 'prefork' -> ('prefork', '')."""
+    name, _, options = server.partition(" ")
+    return name, " " + options if options else ""
 
 # Blocking models hold a worker per client, so to survive 300 slow clients they
 # must be sized for them: that is the lesson, not a trick. Event-driven models
@@ -101,7 +113,8 @@ class SlowClients:
             s.close()
 
 
-def check_slow(results, bin_dir, root, name):
+def check_slow(results, bin_dir, root, server):
+    name, options = split(server)
     if name == "iterative":
         # One slow client holds everyone until its head times out (408); a
         # normal client is served once the three slow ones have timed out.
@@ -113,7 +126,8 @@ def check_slow(results, bin_dir, root, name):
                           status == 200 and 2.0 <= elapsed < 8, f"status {status} after "
                           f"{elapsed:.1f} s {error}")
         return
-    with ts.Server(bin_dir, SLOW_CONFIG[name], root=root, timeout_ms=10000) as server:
+    config = SLOW_CONFIG[name] + options
+    with ts.Server(bin_dir, config, root=root, timeout_ms=10000) as server:
         slow = SlowClients(server.port, 300, 2.0)
         time.sleep(0.5)
         worst, failures = 0.0, []
@@ -124,7 +138,7 @@ def check_slow(results, bin_dir, root, name):
                 failures.append(f"status {status} in {elapsed:.2f} s {error}")
             time.sleep(0.5)
         slow.close()
-        results.check(f"slow {SLOW_CONFIG[name]}: 300 slow clients, normal client < 1 s",
+        results.check(f"slow {config}: 300 slow clients, normal client < 1 s",
                       not failures, "; ".join(failures))
 
 
@@ -197,10 +211,11 @@ def fork_delay(pid, since_boot):
     return round(ticks / os.sysconf("SC_CLK_TCK") - since_boot, 2)
 
 
-def check_kill(results, bin_dir, root, name):
+def check_kill(results, bin_dir, root, server):
+    name, options = split(server)
     if name not in WORKER_CONFIG:
         return
-    config = WORKER_CONFIG[name]
+    config = WORKER_CONFIG[name] + options
     with ts.Server(bin_dir, config, root=root) as server:
         time.sleep(0.3)
         before = set(server.children())
@@ -243,9 +258,10 @@ def check_kill(results, bin_dir, root, name):
                       f"status {server.returncode}")
 
 
-def check_crash(results, bin_dir, root, name):
+def check_crash(results, bin_dir, root, server):
+    name, options = split(server)
     if name in CRASH_KEEPS_SERVER:
-        config = CRASH_KEEPS_SERVER[name]
+        config = CRASH_KEEPS_SERVER[name] + options
         with ts.Server(bin_dir, config, root=root, extra=["--lab-crash"]) as server:
             status, _, error = timed_get(server, "/lab/crash", 5)
             time.sleep(0.3)
@@ -254,7 +270,7 @@ def check_crash(results, bin_dir, root, name):
                           status is None and after == 200 and server.alive(),
                           f"crash answered {status} {error}; then {after} {error2}")
     elif name in CRASH_LOSES_PROCESS:
-        config = CRASH_LOSES_PROCESS[name]
+        config = CRASH_LOSES_PROCESS[name] + options
         with ts.Server(bin_dir, config, root=root, extra=["--lab-crash"]) as server:
             timed_get(server, "/lab/crash", 5)
             try:
@@ -271,7 +287,7 @@ def check_crash(results, bin_dir, root, name):
 
 
 def check_shutdown(results, bin_dir, root, name):
-    stats = os.path.join(root, f"..{name}-stats.json")
+    stats = os.path.join(root, f"..{name.replace(' ', '_')}-stats.json")
     size = os.path.getsize(os.path.join(root, "big.bin"))
     with ts.Server(bin_dir, name, root=root, extra=["--stats-file", stats]) as server:
         load = Load(server, "/big.bin", threads=4, keep_alive=True, expect_length=size)
@@ -341,7 +357,7 @@ def asan_build(binary):
         return b"__asan_init" in f.read()
 
 
-def check_resources(results, bin_dir, root, name, connections, client):
+def check_resources(results, bin_dir, root, server, connections, client):
     """After a warm-up of connections/10 (every code path touched, pools and
     arenas at their working size) the server must look the same after
     `connections` more. Slack: 2 descriptors (one connection still being torn
@@ -351,8 +367,9 @@ def check_resources(results, bin_dir, root, name, connections, client):
     Under ASan, RSS is not judged: its quarantine holds freed memory back (up
     to 256 MiB) by design; its LeakSanitizer, run at exit, judges leaks instead,
     through the exit status after SIGTERM (0 required in every build)."""
+    name, options = split(server)
     config = {"prefork": "prefork --workers 4", "prefork_select": "prefork_select --workers 4",
-              "threaded": "threaded"}.get(name, name)
+              "threaded": "threaded"}.get(name, name) + options
     with ts.Server(bin_dir, config, root=root) as server:
         burst(client, server, max(1, connections // 10))
         time.sleep(0.5)
@@ -380,7 +397,7 @@ def check_resources(results, bin_dir, root, name, connections, client):
 
 
 def check_emfile(results, bin_dir, root, name):
-    if name not in ("threaded", "multiplex", "coroutine"):
+    if split(name)[0] not in ("threaded", "multiplex", "coroutine"):
         return
     with ts.Server(bin_dir, name, root=root, nofile=48) as server:
         socks = []
@@ -418,8 +435,9 @@ def main():
         f.write(os.urandom(300_000))
     checks = args.only.split(",")
     for name in args.server.split(","):
-        if not os.access(os.path.join(args.bin_dir, name), os.X_OK):
-            results.check(f"{name}: binary exists", False, f"no {args.bin_dir}/{name}")
+        if not os.access(os.path.join(args.bin_dir, split(name)[0]), os.X_OK):
+            results.check(f"{name}: binary exists", False,
+                          f"no {args.bin_dir}/{split(name)[0]}")
             continue
         for check in checks:
             if check == "resources":
