@@ -81,17 +81,36 @@ struct totals {
     uint64_t connections, requests, waits, sleeps, spurious, errors;
 };
 
+/* One worker's counters as they are now. Workers add to them while the stats
+ * file is written mid-run (SIGUSR1), so each is read as the atomic it is
+ * written as (stats_add); the CPU fields are written once, when the worker ends. */
+static struct worker_stats snapshot(const struct worker_stats *w)
+{
+    return (struct worker_stats){
+        .id = w->id,
+        .pid = w->pid,
+        .connections = __atomic_load_n(&w->connections, __ATOMIC_RELAXED),
+        .requests = __atomic_load_n(&w->requests, __ATOMIC_RELAXED),
+        .waits = __atomic_load_n(&w->waits, __ATOMIC_RELAXED),
+        .sleeps = __atomic_load_n(&w->sleeps, __ATOMIC_RELAXED),
+        .spurious = __atomic_load_n(&w->spurious, __ATOMIC_RELAXED),
+        .errors = __atomic_load_n(&w->errors, __ATOMIC_RELAXED),
+        .user_s = w->user_s,
+        .sys_s = w->sys_s,
+    };
+}
+
 static struct totals sum(const struct stats_region *region)
 {
     struct totals t = {0};
     for (int i = 0; i < region->worker_count; i++) {
-        const struct worker_stats *w = &region->workers[i];
-        t.connections += w->connections;
-        t.requests += w->requests;
-        t.waits += w->waits;
-        t.sleeps += w->sleeps;
-        t.spurious += w->spurious;
-        t.errors += w->errors;
+        const struct worker_stats w = snapshot(&region->workers[i]);
+        t.connections += w.connections;
+        t.requests += w.requests;
+        t.waits += w.waits;
+        t.sleeps += w.sleeps;
+        t.spurious += w.spurious;
+        t.errors += w.errors;
     }
     return t;
 }
@@ -155,7 +174,7 @@ static void write_json(FILE *out, const struct stats_region *region, const struc
             (unsigned long long)t.waits, (unsigned long long)t.sleeps,
             (unsigned long long)t.spurious, (unsigned long long)t.errors);
     for (int i = 0; i < region->worker_count; i++) {
-        const struct worker_stats *w = &region->workers[i];
+        const struct worker_stats now = snapshot(&region->workers[i]), *w = &now;
         fprintf(out,
                 "%s\n  {\"id\": %d, \"pid\": %d, \"connections\": %llu, \"requests\": %llu, "
                 "\"waits\": %llu, \"sleeps\": %llu, \"spurious\": %llu, \"errors\": %llu, "
@@ -188,7 +207,7 @@ static void print_summary(const struct stats_region *region, const struct server
     fprintf(stderr, "%6s %8s %11s %9s %8s %8s %8s %8s %8s\n", "worker", "pid", "connections",
             "requests", "waits", "sleeps", "spurious", "user_s", "sys_s");
     for (int i = 0; i < region->worker_count; i++) {
-        const struct worker_stats *w = &region->workers[i];
+        const struct worker_stats now = snapshot(&region->workers[i]), *w = &now;
         fprintf(stderr, "%6d %8d %11llu %9llu %8llu %8llu %8llu %8.3f %8.3f\n", w->id, (int)w->pid,
                 (unsigned long long)w->connections, (unsigned long long)w->requests,
                 (unsigned long long)w->waits, (unsigned long long)w->sleeps,
