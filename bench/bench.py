@@ -58,7 +58,8 @@ SETTINGS = {
                     slow_seconds=0.4, slow_clients=64, mem_conns=10000, mem_wait_ms=1000,
                     trickle_conns=300, trickle_interval_ms=2000, trickle_gets=20,
                     trickle_window_s=2.5, trickle_baseline_gets=5, trickle_reps=1,
-                    trickle_iterative_conns=2, trickle_iterative_timeout_ms=2000),
+                    trickle_iterative_conns=2, trickle_iterative_timeout_ms=2000,
+                    greedy_probes=20, greedy_window_s=2.5, syscall_seconds=1),
     "full": dict(seconds=1.0, reps=5, tput_reps=1, fig_clients=10, pool=8,
                  lat_rates=[1000, 2000, 4000, 8000, 12000, 16000, 24000, 32000, 44000, 56000],
                  lat_conns=64,
@@ -70,7 +71,8 @@ SETTINGS = {
                  slow_seconds=2.0, slow_clients=64, mem_conns=10000, mem_wait_ms=2000,
                  trickle_conns=300, trickle_interval_ms=2000, trickle_gets=20,
                  trickle_window_s=2.5, trickle_baseline_gets=5, trickle_reps=3,
-                 trickle_iterative_conns=3, trickle_iterative_timeout_ms=2000),
+                 trickle_iterative_conns=3, trickle_iterative_timeout_ms=2000,
+                 greedy_probes=50, greedy_window_s=6.0, syscall_seconds=3),
 }
 
 

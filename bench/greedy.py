@@ -9,8 +9,10 @@ the client CPUs:
   cpu       one connection pipelines GET /lab/cpu/100000 (100 ms of spinning
             each) without pause, and reconnects when the server ends it (the
             2 s /lab/cpu budget per connection answers 503 and closes).
-Meanwhile a probe client makes PROBES GETs of the bench file, each on a new
-connection, 20 ms apart, for at most PROBE_WINDOW_S; the row has their median,
+Meanwhile a probe client makes up to greedy_probes GETs of the bench file (the
+bench's SETTINGS: 20 by default, 50 with FULL=1), each on a new connection, 20 ms
+apart, none started after greedy_window_s (2.5 s; 6 s): a model that makes each
+wait seconds (iterative under the cpu load) gets a few. The row has their median,
 p99 and slowest, and how many were answered within PROBE_TIMEOUT_S. The plot, greedy_client.png, is the
 p99 per server for both loads, log scale.
 
@@ -29,11 +31,8 @@ import time
 FIELDS = ["experiment", "config", "binary", "options", "load", "rep", "probes", "answered",
           "median_ms", "p99_ms", "max_ms", "greedy_mb", "greedy_connections", "flag"]
 LOADS = ("pipeline", "cpu")
-PROBES = 50
 PROBE_GAP_S = 0.02
 PROBE_TIMEOUT_S = 5.0
-PROBE_WINDOW_S = 6.0        # no probe starts after this: a model that makes each wait
-                            # seconds (iterative under the cpu load) gets a few
 GREEDY_MAX_S = 60           # the greedy child gives up by itself after this
 
 
@@ -86,7 +85,8 @@ def run(b, bench, cfg, load, rep):
     """One server, one load: a row. b is the bench module (its helpers)."""
     s = bench.s
     row = dict(experiment="greedy-client", config=cfg.label, binary=cfg.binary,
-               options=" ".join(cfg.argv(s["pool"])), load=load, rep=rep, probes=PROBES)
+               options=" ".join(cfg.argv(s["pool"])), load=load, rep=rep,
+               probes=s["greedy_probes"])
     try:
         server = bench.start(cfg, s["pool"])
     except b.StartError as error:
@@ -99,8 +99,8 @@ def run(b, bench, cfg, load, rep):
     latencies, problems = [], []
     try:
         time.sleep(0.3)                 # under way before the first probe
-        window_end = time.monotonic() + PROBE_WINDOW_S
-        for _ in range(PROBES):
+        window_end = time.monotonic() + s["greedy_window_s"]
+        for _ in range(s["greedy_probes"]):
             if time.monotonic() > window_end:
                 break
             ms, problem = b.timed_get(server.port, PROBE_TIMEOUT_S)
@@ -152,7 +152,7 @@ def draw(out, rows):
     with open(script, "w") as f:
         f.write(f"""set terminal png size 1000,600 noenhanced
 set output '{os.path.join(out, "greedy_client.png")}'
-set title "A probe's GET while one client never stops asking (p99 of up to {PROBES})"
+set title "A probe's GET while one client never stops asking (p99 of up to {max(int(r.get('probes') or 0) for r in rows)})"
 set ylabel 'probe latency p99, ms (log)'
 set logscale y
 set yrange [0.05:{PROBE_TIMEOUT_S * 2000:.0f}]

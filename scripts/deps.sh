@@ -3,8 +3,9 @@
 #   test   what `make test` needs: compiler, make, cmocka, liburing (the
 #          coroutine server's --io uring), python3, and curl and
 #          procps (ps, pgrep) for the docs' quick command blocks (make check)
-#   bench  what `make bench` needs: wrk, gnuplot, python3, taskset, and nginx
-#          for the reference line (installed with its service kept from
+#   bench  what `make bench` needs: wrk, gnuplot, python3, taskset, liburing
+#          (the floor server's --io uring), strace (system calls per request),
+#          and nginx for the reference line (installed with its service kept from
 #          starting: the bench runs its own nginx on a loopback port)
 #   check  what `make check` (and `make format`, `make format-check`) needs
 #          beyond the test set: clang-format (Debian 12: version 14)
@@ -17,7 +18,7 @@ set -euo pipefail
 packages_for() {
     case "$1" in
         test)  echo "gcc make libcmocka-dev liburing-dev python3 libc6-dev curl procps" ;;
-        bench) echo "gcc make wrk gnuplot-nox python3 util-linux procps nginx-light" ;;
+        bench) echo "gcc make wrk gnuplot-nox python3 util-linux procps nginx-light liburing-dev strace" ;;
         check) echo "clang-format" ;;
         fuzz)  echo "clang libclang-rt-14-dev" ;;
         *) echo "deps.sh: unknown set '$1' (test, check, bench or fuzz)" >&2; exit 2 ;;
