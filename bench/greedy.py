@@ -1,7 +1,7 @@
 """greedy-client: a probe client's latency while one client never stops asking
 (docs/results.md says how to read its plot).
 
-Per server (the "main" rows), two loads, each from a child process pinned to
+Per model (the "model" rows: one configuration each), two loads, each from a child process pinned to
 the client CPUs:
   pipeline  one connection pipelines GET of the bench file without pause, 200
             requests a write, a second thread reading the answers; it
@@ -172,7 +172,7 @@ plot '{data}' using 2:xtic(1) title 'one client pipelines GET', \\
 
 def experiment(b, bench, csvs):
     """The greedy-client runs, then the plot; b is the bench module."""
-    cfgs = b.present(bench, [c for c in bench.configs if "main" in c.groups and not c.reference])
+    cfgs = b.present(bench, [c for c in bench.configs if "model" in c.groups and not c.reference])
     out = csvs("greedy-client", FIELDS)
     e = b.Experiment(bench, "greedy-client", FIELDS)
     rows = []
