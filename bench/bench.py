@@ -59,7 +59,8 @@ SETTINGS = {
                     trickle_conns=300, trickle_interval_ms=2000, trickle_gets=20,
                     trickle_window_s=2.5, trickle_baseline_gets=5, trickle_reps=1,
                     trickle_iterative_conns=2, trickle_iterative_timeout_ms=2000,
-                    greedy_probes=20, greedy_window_s=2.5, syscall_seconds=1),
+                    greedy_probes=20, greedy_window_s=2.0, syscall_seconds=1,
+                    mem_idle_s=1.5),
     "full": dict(seconds=1.0, reps=5, tput_reps=1, fig_clients=10, pool=8,
                  lat_rates=[1000, 2000, 4000, 8000, 12000, 16000, 24000, 32000, 44000, 56000],
                  lat_conns=64,
@@ -72,7 +73,8 @@ SETTINGS = {
                  trickle_conns=300, trickle_interval_ms=2000, trickle_gets=20,
                  trickle_window_s=2.5, trickle_baseline_gets=5, trickle_reps=3,
                  trickle_iterative_conns=3, trickle_iterative_timeout_ms=2000,
-                 greedy_probes=50, greedy_window_s=6.0, syscall_seconds=3),
+                 greedy_probes=50, greedy_window_s=6.0, syscall_seconds=3,
+                 mem_idle_s=2.0),
 }
 
 
@@ -965,7 +967,9 @@ def exp_memory(bench, csvs):
                 try:
                     line = holder.stdout.readline()
                     got = dict(kv.split("=") for kv in line.split()) if "=" in line else {}
-                    time.sleep(0.05)
+                    # Idle means idle a while: the coroutine server gives an idle
+                    # stack's pages back after a second (coroutine/sched.c).
+                    time.sleep(s["mem_idle_s"])
                     tree = proc_tree(run.pid)
                     row["rss_kb"], row["pss_kb"] = proc_memory_kb(tree)
                     row["processes"], row["threads"] = len(tree), proc_threads(tree)
