@@ -18,7 +18,8 @@
  *     the loop blocks SIGCHLD around every access (from before fork() on: the
  *     child can exit before fork() even returns in the parent);
  *   - "check the count, then wait for a SIGCHLD" loses a signal that arrives in
- *     between; sigsuspend() unblocks and waits in one step.
+ *     between; sigsuspend() unblocks and waits in one step. The same goes for a
+ *     stop, so the stop signals are blocked with SIGCHLD and let in with it.
  * We block SIGCHLD rather than use a self-pipe or signalfd: it keeps the reaping in
  * the handler, where the lecture puts it, at the price of a sigprocmask() pair.
  *
@@ -111,10 +112,11 @@ static void remember_child(pid_t pid) /* SIGCHLD blocked */
 }
 
 /* DOC: max-procs
- * At max_procs children, wait for one to exit. SIGCHLD is blocked by the caller,
- * so no exit is missed between the test and the wait: sigsuspend() lets it in
- * and sleeps in one step. (With pause() a SIGCHLD between the test and pause()
- * would leave the parent asleep with a free slot.) */
+ * At max_procs children, wait for one to exit or for a stop. SIGCHLD and the
+ * stop signals are blocked by the caller, so neither an exit nor a stop is
+ * missed between the test and the wait: sigsuspend() lets them in and sleeps in
+ * one step. (With pause() a SIGCHLD between the test and pause() would leave the
+ * parent asleep with a free slot; a SIGTERM there, asleep until a child exits.) */
 static void wait_for_free_slot(const sigset_t *unblocked)
 {
     /* EXERCISE fork-reap: wait, without a lost wakeup, while max_procs children live */
@@ -166,22 +168,24 @@ int main(int argc, char **argv)
         server_die(&server, "calloc");
 
     /* Reap in the handler. No SA_RESTART, as for the stop signals: a child's exit
-     * ends the parent's accept() with EINTR, and the loop simply goes round. */
+     * ends the parent's accept() with EINTR, and the loop simply goes round.
+     * The signals the parent waits for, SIGCHLD and the stop signals (with
+     * SIGUSR1: server_stop_signals), are blocked except where it sleeps. */
     struct sigaction action = {.sa_handler = reap_children, .sa_flags = SA_NOCLDSTOP};
     sigemptyset(&action.sa_mask);
     sigaction(SIGCHLD, &action, NULL);
-    sigset_t with_sigchld, unblocked;
-    sigemptyset(&with_sigchld);
-    sigaddset(&with_sigchld, SIGCHLD);
-    sigprocmask(SIG_BLOCK, &with_sigchld, &unblocked); /* blocked except where let in */
+    sigset_t waited_for, unblocked;
+    server_stop_signals(&waited_for);
+    sigaddset(&waited_for, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &waited_for, &unblocked); /* blocked except where let in */
 
     /* DOC: accept-loop */
     while (!server_stopping()) {
         wait_for_free_slot(&unblocked);
-        sigprocmask(SIG_UNBLOCK, &with_sigchld, NULL); /* reap while we sleep in accept */
+        sigprocmask(SIG_UNBLOCK, &waited_for, NULL); /* reap while we sleep in accept */
         server_service(&server);
         int conn_fd = net_accept(server.listen_fd, stats);
-        sigprocmask(SIG_BLOCK, &with_sigchld, NULL); /* from here to remember_child */
+        sigprocmask(SIG_BLOCK, &waited_for, NULL); /* from here to remember_child */
         if (conn_fd < 0)
             continue; /* a child's exit (EINTR), a stop, or backed off */
         pid_t pid = fork();

@@ -73,8 +73,9 @@ EXERCISES = {
 reap_children is the SIGCHLD handler: reap every child that has exited (one
 signal may stand for several), without blocking, and keep children[] and
 live_children true; remember_child records a new child. wait_for_free_slot
-waits while max_procs children live, with no lost wakeup between the test
-and the wait (docs/fork_per_conn.md#race-2-check-then-wait--the-lost-wakeup).
+waits while max_procs children live and no stop is asked for, losing neither
+a child's exit nor a stop between the test and the wait (main blocks SIGCHLD
+and the stop signals: docs/fork_per_conn.md#race-2-check-then-wait--the-lost-wakeup).
 Until then every child stays a zombie and nothing bounds them.""",
         "stubs": ["(void)signal_number;", "(void)pid;",
                   "(void)unblocked;               /* never waits: nothing bounds the children */"],

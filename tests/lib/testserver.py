@@ -32,7 +32,7 @@ class Server:
     """A running server. Use as a context manager, or call stop()."""
 
     def __init__(self, bin_dir, config, extra=(), root=None, timeout_ms=3000, startup_s=10,
-                 nofile=None):
+                 nofile=None, env=None):
         words = shlex.split(config) if isinstance(config, str) else list(config)
         self.name = words[0]
         binary = os.path.join(bin_dir, self.name)
@@ -48,7 +48,8 @@ class Server:
 
         self.process = subprocess.Popen(self.argv, stdout=subprocess.PIPE,
                                         stderr=subprocess.PIPE, start_new_session=True,
-                                        preexec_fn=limit_descriptors if nofile else None)
+                                        preexec_fn=limit_descriptors if nofile else None,
+                                        env=env)
         _running.add(self)
         line = self._first_line(startup_s)
         match = STARTUP_LINE.match(line)

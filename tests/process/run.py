@@ -6,8 +6,8 @@ replacement), the per-worker counters, and the herd counts of prefork and
 prefork_select.
 
 usage: run.py [--bin-dir DIR] [--only CHECK[,CHECK]]
-Checks: zombies, max-procs, stop-idle, names, kill, reuseport-kill, counters, herd. Ends
-with the line
+Checks: zombies, max-procs, stop-idle, stop-max-procs, names, kill, reuseport-kill,
+counters, herd. Ends with the line
 "process: N passed, N failed".
 
 Every check is bounded in count and time, talks only to 127.0.0.1 and stops its
@@ -20,6 +20,7 @@ import json
 import os
 import signal
 import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -170,6 +171,77 @@ def check_stop_idle(results, bin_dir, root):
     results.check(f"fork_per_conn: a stop ends idle keep-alive children within 5 s "
                   f"(--timeout-ms {STOP_TIMEOUT_MS}), {STOP_ROUNDS} rounds",
                   not slow, "; ".join(slow))
+
+
+SHIM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "stop_before_sigsuspend.c")
+
+
+def check_stop_max_procs(results, bin_dir, root):
+    """A stop while fork_per_conn waits at --max-procs with busy children (one
+    idle between keep-alive requests, one inside /lab/sleep, a third client in
+    the listen queue) ends it within 5 s, not after --timeout-ms. Then the race
+    itself: with stop_before_sigsuspend.c preloaded the SIGTERM lands between the
+    wait's last test of the stop flag and its sigsuspend(), every time; a parent
+    that does not block the stop signals there sleeps on until a child exits."""
+    slow = []
+    for _ in range(3):
+        server = ts.Server(bin_dir, "fork_per_conn --max-procs 2", root=root,
+                           timeout_ms=STOP_TIMEOUT_MS)
+        idle, sleeping = ts.Connection(server, timeout=30), ts.Connection(server, timeout=30)
+        queued = server.connect(timeout=30)
+        try:
+            idle.send("GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+            idle.read_response()
+            sleeping.send("GET /lab/sleep/400 HTTP/1.1\r\nHost: x\r\n\r\n")
+            wait_for(lambda: len(children_of(server.pid)) == 2, 5)
+            time.sleep(0.15)            # the parent waits for a free slot
+            started = time.monotonic()
+            server.process.send_signal(signal.SIGTERM)
+            answered = sleeping.read_response()[0]
+            status = server.stop(wait_s=STOP_TIMEOUT_MS / 1000 + 5)
+            took = time.monotonic() - started
+            if answered != 200 or status != 0 or took > 5:
+                slow.append(f"answer {answered}, status {status}, stop took {took:.1f} s")
+        finally:
+            for sock in (idle.sock, sleeping.sock, queued):
+                sock.close()
+            if server.alive():
+                server.kill()
+    results.check(f"fork_per_conn --max-procs 2: a stop with both slots busy ends it within "
+                  f"5 s (--timeout-ms {STOP_TIMEOUT_MS}), 3 rounds", not slow, "; ".join(slow))
+
+    with tempfile.TemporaryDirectory(prefix="process-shim-") as scratch:
+        shim = os.path.join(scratch, "stop_before_sigsuspend.so")
+        built = subprocess.run([os.environ.get("CC", "cc"), "-shared", "-fPIC", "-O2", "-o", shim,
+                                SHIM, "-ldl"], capture_output=True, text=True)
+        if built.returncode != 0:
+            results.check("stop_before_sigsuspend.c builds", False, built.stderr.strip())
+            return
+        env = dict(os.environ, LD_PRELOAD=shim)
+        # An ASan build wants its runtime first in the library list.
+        env["ASAN_OPTIONS"] = ":".join(filter(None, [os.environ.get("ASAN_OPTIONS"),
+                                                     "verify_asan_link_order=0"]))
+        server = ts.Server(bin_dir, "fork_per_conn --max-procs 2", root=root,
+                           timeout_ms=STOP_TIMEOUT_MS, env=env)
+        conns = [ts.Connection(server, timeout=30) for _ in range(2)]
+        try:
+            for conn in conns:          # the second child fills the slots: the parent waits
+                conn.send("GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+                conn.read_response()
+            started = time.monotonic()
+            try:
+                server.process.wait(timeout=STOP_TIMEOUT_MS / 1000 + 5)
+            except subprocess.TimeoutExpired:
+                pass
+            took = time.monotonic() - started
+            status = server.process.poll()
+        finally:
+            for conn in conns:
+                conn.sock.close()
+            server.kill()
+        results.check("fork_per_conn --max-procs 2: a SIGTERM between the slot test and "
+                      "sigsuspend() ends it within 5 s", status == 0 and took <= 5,
+                      f"status {status}, exit {took:.1f} s after the slots filled")
 
 
 def check_names(results, bin_dir, root):
@@ -378,7 +450,8 @@ def check_herd(results, bin_dir, root):
 
 
 CHECKS = {"zombies": check_zombies, "max-procs": check_max_procs,
-          "stop-idle": check_stop_idle, "names": check_names,
+          "stop-idle": check_stop_idle, "stop-max-procs": check_stop_max_procs,
+          "names": check_names,
           "kill": check_kill, "reuseport-kill": check_reuseport_kill,
           "counters": check_counters, "herd": check_herd}
 
@@ -394,7 +467,8 @@ def main():
         root = ts.make_root(os.path.join(scratch, "root"))
         for name in wanted:
             needed = {"zombies": ["fork_per_conn"], "max-procs": ["fork_per_conn"],
-                      "stop-idle": ["fork_per_conn"]}.get(
+                      "stop-idle": ["fork_per_conn"],
+                      "stop-max-procs": ["fork_per_conn"]}.get(
                 name, ["prefork", "prefork_select"])
             missing = [b for b in needed if not os.access(os.path.join(args.bin_dir, b), os.X_OK)]
             if missing:
