@@ -36,7 +36,6 @@ void event_server_listen(struct server *server, bool reuseport)
         server->listen_fd = fds[0];
         free(fds);
     }
-    server->options.max_conns_enforced = "per event loop, 503 above it";
 }
 
 int event_server_socket(struct server *server, int worker_id, bool reuseport)

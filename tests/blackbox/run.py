@@ -1062,12 +1062,18 @@ def case_signals(t):
 def case_max_conns(t):
     """--max-conns 2: event loops answer a third connection 503; threaded's
     thread per connection leaves it waiting until one ends; the others are
-    bound by their workers and say so in --help."""
+    bound by their workers, say so in --help, and their stats file says "no"
+    (prefork_select too, though it listens as the event loops do)."""
     threaded = t.name == "threaded" and "--pool" not in t.words
-    if t.name not in ("multiplex", "coroutine") and not threaded:
-        raise Skip("bound by its workers, not --max-conns")
     stats_path = os.path.join(t.workdir, "stats.json")
     t.start(["--max-conns", "2", "--stats-file", stats_path])
+    if t.name not in ("multiplex", "coroutine") and not threaded:
+        expect_status(t.get("/a.txt"), 200, "GET /a.txt")
+        t.stop_server()
+        options = read_stats(stats_path)["options"]
+        expect(options.get("max_conns") == 2 and options.get("max_conns_enforced") == "no",
+               f"stats options {options}")
+        return
     workers = int(t.words[t.words.index("--workers") + 1]) if "--workers" in t.words else 1
     held = []
     if threaded:
