@@ -115,7 +115,7 @@ static struct uring_loop {
 
 /* A test switch: URING_TEST_SETUP_ERRNO=N makes the ring's creation fail with
  * errno N, as a kernel without io_uring (ENOSYS), kernel.io_uring_disabled
- * (EPERM) or a seccomp filter would. tests/blackbox checks the message. */
+ * (EPERM) or a seccomp filter would. tests/eventloop checks the message. */
 static int queue_init(unsigned entries, struct io_uring *ring, unsigned flags)
 {
     const char *fake = getenv("URING_TEST_SETUP_ERRNO");
@@ -685,10 +685,8 @@ void uring_serve(struct server *server, int worker_id, int listen_fd, int drain_
 
     arm_accept();
     while (!server_stopping())
-        if (turn(-1) != 0) {
-            perror("coroutine: io_uring_submit_and_wait");
-            break;
-        }
+        if (turn(-1) != 0) /* as the readiness loop's failure: exit status 1 */
+            server_die(server, "io_uring_submit_and_wait");
 
     stop_accepting();
     interrupt_readers();

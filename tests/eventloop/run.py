@@ -22,7 +22,8 @@ Cases:
                  coroutine --io uring; uring-timeouts: its deadlines (idle close,
                  408 for a half head, a steady client not cut); uring-max-conns:
                  503 above --max-conns; uring-unavailable:
-                 without io_uring, one line and exit status 2
+                 without io_uring, one line and exit status 2; uring-wait-fails:
+                 a ring wait that fails ends it with exit status 1
   stop           multiplex and coroutine on select, poll and epoll, and
                  coroutine --io uring: 200
                  start/SIGTERM cycles each (SIGTERM at a random moment after the
@@ -417,6 +418,38 @@ def case_uring_unavailable(args, results, root):
                       f"status {done.returncode}, stderr {lines}, stdout {done.stdout[:80]!r}")
 
 
+def case_uring_wait_fails(args, results, root):
+    """coroutine --io uring whose ring wait fails (fail_uring_wait.c, preloaded:
+    every io_uring_submit_and_wait_timeout returns EIO) ends as the readiness
+    loop's failure does: exit status 1 and a line naming the call."""
+    with tempfile.TemporaryDirectory(prefix="eventloop-shim-") as scratch:
+        shim = os.path.join(scratch, "fail_uring_wait.so")
+        built = subprocess.run([os.environ.get("CC", "cc"), "-shared", "-fPIC", "-O2", "-o", shim,
+                                os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                             "fail_uring_wait.c")],
+                               capture_output=True, text=True)
+        if built.returncode != 0:
+            results.check("uring-wait-fails: fail_uring_wait.c builds", False,
+                          built.stderr.strip())
+            return
+        env = dict(os.environ, LD_PRELOAD=shim)
+        # An ASan build wants its runtime first in the library list.
+        env["ASAN_OPTIONS"] = ":".join(filter(None, [os.environ.get("ASAN_OPTIONS"),
+                                                     "verify_asan_link_order=0"]))
+        server = ts.Server(args.bin_dir, "coroutine --io uring", root=root, env=env)
+        try:
+            _, err = server.process.communicate(timeout=5)
+            status = server.process.returncode
+        except subprocess.TimeoutExpired:
+            err, status = b"", "still running after 5 s"
+        server.kill()
+        lines = err.decode(errors="replace").splitlines()
+        results.check("uring-wait-fails: a failing ring wait ends coroutine --io uring with "
+                      "status 1 and a line naming it",
+                      status == 1 and any("io_uring_submit_and_wait" in line for line in lines),
+                      f"status {status}, stderr {lines}")
+
+
 def on_coroutine(case, **extra):
     """case run against the coroutine server instead of multiplex."""
     return lambda args, results, root: case(args, results, root, binary="coroutine", **extra)
@@ -433,7 +466,7 @@ CASES = {"half-request": case_half_request, "sleep20": case_sleep20, "idle1000":
          "uring-sleep20": on_coroutine(case_sleep20, variants=("uring",)),
          "uring-idle2000": on_coroutine(case_idle1000, count=2000, variants=("uring",)),
          "uring-timeouts": case_uring_timeouts, "uring-unavailable": case_uring_unavailable,
-         "uring-max-conns": case_uring_max_conns,
+         "uring-max-conns": case_uring_max_conns, "uring-wait-fails": case_uring_wait_fails,
          "idle-memory": case_idle_memory, "stop": case_stop}
 
 
