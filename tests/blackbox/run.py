@@ -1037,7 +1037,8 @@ def read_stats(path):
 
 def case_signals(t):
     """SIGUSR1 writes the stats file and the server goes on; SIGUSR2 is
-    ignored; SIGHUP stops it like SIGTERM (stats written, status 0)."""
+    ignored; SIGHUP stops it like SIGTERM (stats written, status 0), and so
+    does SIGINT, on a second start."""
     stats_path = os.path.join(t.workdir, "stats.json")
     t.start(["--stats-file", stats_path])
     expect_status(t.get("/a.txt"), 200, "GET /a.txt")
@@ -1057,6 +1058,17 @@ def case_signals(t):
     t.server.process.reap_group()
     expect(status == 0, f"exit status {status} after SIGHUP, expected 0")
     expect(read_stats(stats_path)["totals"]["requests"] == 2, "stats after SIGHUP")
+
+    os.remove(stats_path)
+    t.start(["--stats-file", stats_path])
+    t.stopped = False
+    expect_status(t.get("/a.txt"), 200, "GET /a.txt before SIGINT")
+    t.stopped = True
+    os.kill(t.server.pid, signal.SIGINT)
+    status = t.server.process.wait(STOP_TIMEOUT_S)
+    t.server.process.reap_group()
+    expect(status == 0, f"exit status {status} after SIGINT, expected 0")
+    expect(read_stats(stats_path)["totals"]["requests"] == 1, "stats after SIGINT")
 
 
 def case_max_conns(t):
@@ -1223,7 +1235,7 @@ CASES = [
     ("ipv6_start_line_brackets", case_ipv6_brackets, NO_SERVER),
     ("exposed_bind_warning_and_lab", case_exposed_bind, NO_SERVER),
     ("stats_file_unwritable_at_start", case_stats_file_unwritable, NO_SERVER),
-    ("sigusr1_sigusr2_sighup", case_signals, NO_SERVER),
+    ("sigusr1_sigusr2_sighup_sigint", case_signals, NO_SERVER),
     ("max_conns_kept", case_max_conns, NO_SERVER),
 ]
 
