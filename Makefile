@@ -158,8 +158,8 @@ check-docs: all
 diffs:
 	@scripts/diffs.sh
 
-# make exercises: the student tree (docs/labs/exercises.md) in build/student, or DEST;
-# ONLY=id,id cuts only those exercises.
+# make exercises: the student tree (docs/labs/exercises.md) in build/student, or DEST
+# (new, empty, or a tree it wrote before); ONLY=id,id cuts only those exercises.
 # make grade: build (and threaded under TSan), then the exercises' checks and points.
 exercises:
 	@python3 scripts/exercises.py $(if $(DEST),--dest $(DEST)) $(if $(ONLY),--only $(ONLY))

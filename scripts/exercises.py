@@ -18,9 +18,12 @@ Files the copy leaves as they are keep their modification times, so a build
 tree copied next to them rebuilds only what the stubs changed.
 
 --only cuts only those exercises (the others stay the reference code);
---list prints the exercises, one a line. Default DEST: build/student (it is
-emptied first). Exit status 2, with one line naming the problem, when a marker
-and the table disagree. The exercises are described in docs/labs/exercises.md.
+--list prints the exercises, one a line. Default DEST: build/student. DEST
+must be missing, an empty directory, or a tree this script wrote before (it
+holds the file MARKER, below), which is emptied first: anything else is left
+alone. Exit status 2, with one line naming the problem, when a marker and the
+table disagree or DEST is none of those. The exercises are described in
+docs/labs/exercises.md.
 """
 import argparse
 import os
@@ -30,6 +33,10 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Written first into every student tree: only a directory holding it is emptied.
+MARKER = ".student-tree"
+MARKER_TEXT = ("A student tree written by scripts/exercises.py (make exercises), which\n"
+               "empties this directory before it writes it again.\n")
 BEGIN = re.compile(r"^(\s*)/\* EXERCISE ([a-z0-9-]+): (.*) \*/\s*$")
 END = re.compile(r"^\s*/\* END EXERCISE \*/\s*$")
 
@@ -241,6 +248,22 @@ def cut(path, text, wanted):
     return "\n".join(out + lines[at:]), ids
 
 
+def clear_dest(dest):
+    """Make way for the tree at dest: nothing to do if it is missing or an empty
+    directory; empty it if it holds MARKER (a tree this script wrote); refuse
+    anything else, so that DEST=~ cannot delete a home directory."""
+    if not os.path.lexists(dest):
+        return
+    if os.path.islink(dest) or not os.path.isdir(dest):
+        raise Problem(f"{dest}: not a directory; give --dest a new or empty directory")
+    if not os.listdir(dest):
+        return
+    if not os.path.isfile(os.path.join(dest, MARKER)) or os.path.islink(os.path.join(dest, MARKER)):
+        raise Problem(f"{dest}: not empty and not a student tree (no {MARKER}); left as it is: "
+                      "give --dest a new or empty directory")
+    shutil.rmtree(dest)
+
+
 def write_tree(root, dest, wanted):
     """Copy root's tracked files to dest, the marked regions of the wanted
     exercises stubbed. Returns {exercise id: number of regions}."""
@@ -264,8 +287,10 @@ def write_tree(root, dest, wanted):
                           f"region(s), scripts/exercises.py has {len(exercise['stubs'])} stub(s)")
     if os.path.realpath(dest) == os.path.realpath(root):
         raise Problem(f"{dest}: the student tree cannot be the repository itself")
-    if os.path.exists(dest):
-        shutil.rmtree(dest)
+    clear_dest(dest)
+    os.makedirs(dest, exist_ok=True)
+    with open(os.path.join(dest, MARKER), "w", encoding="utf-8") as f:
+        f.write(MARKER_TEXT)
     for path in files:
         target = os.path.join(dest, path)
         os.makedirs(os.path.dirname(target), exist_ok=True)

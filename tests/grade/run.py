@@ -2,15 +2,17 @@
 """The grader can fail: the reference scores full marks on every exercise, and a
 freshly written student tree (scripts/exercises.py) still builds, keeps the
 servers it does not touch working, and scores zero on every exercise, leaving
-no server running (checks stopped early take theirs along).
+no server running (checks stopped early take theirs along); and exercises.py
+empties only a --dest it wrote itself.
 
-usage: run.py [--bin-dir DIR]
+usage: run.py [--bin-dir DIR] [--dest-only]
 The reference is graded with DIR (default build/bin) and build-san-thread/bin
 (made here if missing); at the same time the student tree is written to a
 temporary directory, built there (reusing build/'s objects where the sources
 did not change: only the stubbed files recompile) and graded by its own
 `scripts/grade.py`. Each grading is bounded by GRADE_TIMEOUT_S, each build by
-BUILD_TIMEOUT_S. Ends with "grade: N passed, N failed". docs/labs/exercises.md.
+BUILD_TIMEOUT_S. --dest-only runs only the --dest checks (a second). Ends with
+"grade: N passed, N failed". docs/labs/exercises.md.
 """
 import argparse
 import os
@@ -25,7 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "scripts"))
 import testserver as ts  # noqa: E402
-from exercises import BLACKBOX_CASES, EXERCISES  # noqa: E402
+from exercises import BLACKBOX_CASES, EXERCISES, MARKER  # noqa: E402
 from grade import stop_tree  # noqa: E402
 
 GRADE_TIMEOUT_S = 170
@@ -93,11 +95,65 @@ def copy_build(source, dest):
         shutil.copy2(os.path.join(source, "libcommon.a"), os.path.join(dest, "libcommon.a"))
 
 
+def write_to(dest):
+    """exercises.py --dest dest: (exit status, stderr lines)."""
+    done = subprocess.run([sys.executable, "scripts/exercises.py", "--dest", dest], cwd=ts.ROOT,
+                          capture_output=True, text=True, timeout=60)
+    return done.returncode, done.stderr.splitlines()
+
+
+def check_dest(results):
+    """exercises.py writes into a missing or empty --dest, and empties one it
+    wrote before (it holds MARKER); a directory with anything else in it, or a
+    file, is left as it is: exit status 2 and one line naming it."""
+    with tempfile.TemporaryDirectory(prefix="grade-dest-") as scratch:
+        home = os.path.join(scratch, "home")        # what DEST=~ would name
+        os.makedirs(os.path.join(home, "work"))
+        with open(os.path.join(home, "work", "thesis.tex"), "w") as f:
+            f.write("years of it\n")
+        status, err = write_to(home)
+        results.check("exercises.py refuses a --dest with other files in it: status 2, one "
+                      "line naming it, nothing deleted",
+                      status == 2 and len(err) == 1 and home in err[0]
+                      and os.path.exists(os.path.join(home, "work", "thesis.tex"))
+                      and not os.path.exists(os.path.join(home, MARKER)),
+                      f"status {status}, stderr {err}, left {sorted(os.listdir(home))}")
+
+        plain = os.path.join(scratch, "notes.txt")
+        with open(plain, "w") as f:
+            f.write("keep\n")
+        status, err = write_to(plain)
+        results.check("exercises.py refuses a --dest that is a file",
+                      status == 2 and len(err) == 1 and open(plain).read() == "keep\n",
+                      f"status {status}, stderr {err}")
+
+        empty = os.path.join(scratch, "empty")
+        os.makedirs(empty)
+        status, err = write_to(empty)
+        written = status == 0 and os.path.isfile(os.path.join(empty, MARKER)) and \
+            os.path.isfile(os.path.join(empty, "fork_per_conn", "main.c"))
+        results.check(f"exercises.py writes into an empty --dest, {MARKER} in it", written,
+                      f"status {status}, stderr {err}")
+        if written:
+            with open(os.path.join(empty, "stale.txt"), "w") as f:
+                f.write("from before\n")
+            status, err = write_to(empty)
+            results.check(f"exercises.py empties a --dest it wrote ({MARKER}) and writes it again",
+                          status == 0 and not os.path.exists(os.path.join(empty, "stale.txt"))
+                          and os.path.isfile(os.path.join(empty, MARKER)),
+                          f"status {status}, stderr {err}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--bin-dir", default=os.path.join(ts.ROOT, "build", "bin"))
+    parser.add_argument("--dest-only", action="store_true",
+                        help="only the checks of exercises.py --dest")
     args = parser.parse_args()
     results = ts.Results("grade")
+    check_dest(results)
+    if args.dest_only:
+        return results.finish()
     outcome = {}
     reference = threading.Thread(target=grade_reference,
                                  args=(os.path.abspath(args.bin_dir), outcome))
