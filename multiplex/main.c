@@ -16,10 +16,13 @@
  * blocks or spins (/lab/cpu) stops every connection at once. 100 clients at
  * once are 100 struct conn on one loop, all served.
  *
- * What it costs: no process or thread per client, only a struct conn (48 KiB
- * of buffers) — but the code is longer, because what a blocking handler keeps
- * on its stack and in its position in the code (which request, how much is
- * sent, what comes next) must be stored in that struct by hand
+ * What it costs: no process or thread per client, only a struct conn (a few
+ * hundred bytes; the 48 KiB of buffers are lent from the loop's pool only
+ * while a request is in hand, so an idle connection holds none:
+ * common/bufpool.h, docs/multiplex.md#what-it-costs) — but the code is
+ * longer, because what a blocking handler keeps on its stack and in its
+ * position in the code (which request, how much is sent, what comes next)
+ * must be stored in that struct by hand
  * (docs/multiplex.md counts it). select() also cannot watch a descriptor
  * beyond FD_SETSIZE (1024): such a connection gets 503 and is closed.
  *
