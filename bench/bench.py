@@ -42,6 +42,15 @@ EXPERIMENTS = ["fig30.1", "herd", "distribution", "throughput", "latency", "conn
                "greedy-client", "syscalls"]
 BODY = 4000                 # bytes per answer: UNP's client asked for 4000 bytes
 FILE = "/bench-4000.bin"    # a static file of BODY bytes under the servers' root
+# Idle connections are idle this long before the server's memory is read: the
+# coroutine server gives an idle stack's pages back after 1 s (SCHED_IDLE_RELEASE_MS
+# in coroutine/sched.h). The memory experiment's default; docs/labs/hold.py waits
+# the same.
+IDLE_MEMORY_S = 1.5
+# Descriptors a run needs beyond one per connection (listening socket, stats
+# file, pipes, ...): a point of N connections needs N + FD_SPARE in the client and
+# in the server, each under the descriptor limit, or it is not run.
+FD_SPARE = 16
 
 # Durations and sweeps. The default set fits in 5 minutes on 2 cores; FULL=1 is
 # for a quiet machine and a coffee. slow_* belong to slow-handler; trickle_* to
@@ -60,7 +69,7 @@ SETTINGS = {
                     trickle_window_s=2.5, trickle_baseline_gets=5, trickle_reps=1,
                     trickle_iterative_conns=2, trickle_iterative_timeout_ms=2000,
                     greedy_probes=20, greedy_window_s=2.0, syscall_seconds=1,
-                    mem_idle_s=1.5),
+                    mem_idle_s=IDLE_MEMORY_S),
     "full": dict(seconds=1.0, reps=5, tput_reps=1, fig_clients=10, pool=8,
                  lat_rates=[1000, 2000, 4000, 8000, 12000, 16000, 24000, 32000, 44000, 56000],
                  lat_conns=64,
@@ -162,20 +171,20 @@ def proc_memory_kb(pids):
     return rss, pss
 
 
-def listen_backlog(port):
-    """Connections waiting in the accept queue of the listening socket(s) on port.
-    For a listening socket the kernel reports the accept backlog as its receive
-    queue. Asked over NETLINK_SOCK_DIAG for listening sockets only: /proc/net/tcp
-    would list every TIME_WAIT socket of the earlier runs too, and grow slow."""
+def tcp_sockets(port, states):
+    """(inode, receive queue) of every TCP/IPv4 socket whose local port is port
+    and whose state is in states (a set of TCP state numbers), asked over
+    NETLINK_SOCK_DIAG; None when the kernel does not answer. /proc/net/tcp would
+    list every TIME_WAIT socket of the earlier runs too, and grow slow."""
     try:
         sock = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, 4)   # NETLINK_SOCK_DIAG
     except OSError:
         return None
-    tcp_listen = 10
+    mask = sum(1 << state for state in states)
     request = struct.pack("=BBBBI", socket.AF_INET, socket.IPPROTO_TCP, 0, 0,
-                          1 << tcp_listen) + bytes(48)                 # inet_diag_req_v2
+                          mask) + bytes(48)                             # inet_diag_req_v2
     header = struct.pack("=IHHII", 16 + len(request), 20, 0x301, 1, 0)   # SOCK_DIAG_BY_FAMILY, dump
-    pending = 0
+    found = []
     with sock:
         sock.settimeout(2)
         try:
@@ -186,16 +195,37 @@ def listen_backlog(port):
                 while offset + 16 <= len(data):
                     length, kind = struct.unpack_from("=IH", data, offset)
                     if kind == 3:                                       # NLMSG_DONE
-                        return pending
+                        return found
                     if kind == 2 or length < 16:                        # NLMSG_ERROR
                         return None
                     msg = offset + 16                                   # inet_diag_msg
                     sport = struct.unpack_from(">H", data, msg + 4)[0]
                     if sport == port:
-                        pending += struct.unpack_from("=I", data, msg + 56)[0]
+                        rqueue, inode = struct.unpack_from("=I8xI", data, msg + 56)
+                        found.append((inode, rqueue))
                     offset += (length + 3) & ~3
         except (OSError, struct.error):
             return None
+
+
+TCP_ESTABLISHED, TCP_CLOSE_WAIT, TCP_LISTEN = 1, 8, 10
+
+
+def listen_backlog(port):
+    """Connections waiting in the accept queue of the listening socket(s) on port.
+    For a listening socket the kernel reports the accept backlog as its receive
+    queue."""
+    found = tcp_sockets(port, {TCP_LISTEN})
+    return None if found is None else sum(rqueue for _, rqueue in found)
+
+
+def held_connections(port):
+    """Connections the server on port holds: its side of every established
+    connection that it has accepted. A connection still in the accept queue has
+    no socket file yet (the kernel reports inode 0), so it does not count; nor
+    does one the server has closed."""
+    found = tcp_sockets(port, {TCP_ESTABLISHED, TCP_CLOSE_WAIT})
+    return None if found is None else sum(1 for inode, _ in found if inode)
 
 
 def nofile_limit():
@@ -203,6 +233,13 @@ def nofile_limit():
     the soft limit to the hard one)."""
     soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     return soft if soft != resource.RLIM_INFINITY else 1 << 20
+
+
+def descriptors_short(n):
+    """Why a point of n connections cannot run here ('' when it can): the client
+    and the server each need a descriptor per connection, under one limit."""
+    need, limit = n + FD_SPARE, nofile_limit()
+    return f"not run: needs {need} descriptors, the limit is {limit}" if need > limit else ""
 
 
 def proc_threads(pids):
@@ -934,24 +971,35 @@ def exp_distribution(bench, csvs):
     return e
 
 
-MEM_FIELDS = ["experiment", "config", "workers", "rep", "held_target", "connected", "answered",
-              "processes", "threads", "idle_rss_kb", "idle_pss_kb", "rss_kb", "pss_kb",
-              "per_conn_kb", "per_conn_b", "tcp_mem_per_conn_b", "flag"]
+MEM_FIELDS = ["experiment", "config", "options", "workers", "rep", "held_target", "connected",
+              "answered", "processes", "threads", "idle_rss_kb", "idle_pss_kb", "rss_kb",
+              "pss_kb", "per_conn_kb", "per_conn_b", "tcp_mem_per_conn_b", "not_run", "flag"]
 
 
 def exp_memory(bench, csvs):
+    """memory: the server's memory while it holds mem_conns idle connections, per
+    model. If the descriptor limit cannot hold them, no row is run: each says so."""
     s = bench.s
-    cfgs = [many_conns(c) for c in present(bench, [c for c in bench.configs if "model" in c.groups])]
+    n = s["mem_conns"]
+    why = descriptors_short(n)
+    cfgs = [many_conns(c, n) for c in many_conns_configs(bench)]
     out = csvs("memory", MEM_FIELDS)
     e = Experiment(bench, "memory", MEM_FIELDS)
-    n = min(s["mem_conns"], nofile_limit() - 16)
-    if n < s["mem_conns"]:
-        bench.notes.append(f"memory: {n} idle connections, not {s['mem_conns']}: RLIMIT_NOFILE's "
-                           f"hard limit is {nofile_limit()} here.")
     for rep in range(1, s["mem_reps"] + 1):
         for cfg in cfgs:
+            if why:
+                def skip(cfg=cfg, rep=rep):
+                    row = not_run_row("memory", cfg, why, workers=s["pool"], rep=rep,
+                                      held_target=n)
+                    out.row(row)
+                    return row
+                e.add(f"memory {describe(cfg, s['pool'])} holding {n} idle connections rep "
+                      f"{rep}: {why}", skip)
+                continue
+
             def fn(cfg=cfg, rep=rep):
-                row = dict(experiment="memory", config=cfg.label, workers=s["pool"], rep=rep,
+                row = dict(experiment="memory", config=cfg.label,
+                           options=" ".join(cfg.argv(s["pool"])), workers=s["pool"], rep=rep,
                            held_target=n)
                 try:
                     run = bench.start(cfg, s["pool"])
@@ -1005,8 +1053,8 @@ def exp_memory(bench, csvs):
 RATE_FIELDS = ["experiment", "config", "binary", "options", "workers", "rep", "mode", "conns",
                "rate", "seconds", "connected", "scheduled", "answered", "failed", "unanswered",
                "answered_share", "p50_us", "p90_us", "p99_us", "p999_us", "max_us",
-               "client_cpu_s", "server_cpu_s", "processes", "threads", "idle_pss_kb", "pss_kb",
-               "pss_per_conn_b", "tcp_mem_per_conn_b", "flag"]
+               "client_cpu_s", "server_cpu_s", "held", "processes", "threads", "idle_pss_kb",
+               "pss_kb", "pss_per_conn_b", "tcp_mem_per_conn_b", "not_run", "flag"]
 
 
 def parse_rate(text):
@@ -1026,8 +1074,9 @@ def parse_rate(text):
 
 def rate_run(bench, cfg, workers, conns, rate, seconds, drain_ms, experiment, measure=False):
     """Start cfg, run `client rate` against it (keep-alive), stop it: one row. With
-    measure, the server's memory, processes and threads and the kernel's TCP
-    memory are read halfway through the run, every connection opened."""
+    measure, the connections the server holds, its memory, processes and threads
+    and the kernel's TCP memory are read halfway through the run, every
+    connection opened."""
     row = dict(experiment=experiment, config=cfg.label, binary=cfg.binary,
                options=" ".join(cfg.argv(workers)), workers=workers if cfg.uses_workers() else "",
                mode="keepalive", conns=conns, rate=rate, seconds=seconds)
@@ -1048,6 +1097,7 @@ def rate_run(bench, cfg, workers, conns, rate, seconds, drain_ms, experiment, me
         first = client.stdout.readline()    # "rate: C of N connections up ...; the clock starts"
         if measure and first.startswith("rate:"):
             time.sleep(seconds / 2)
+            row["held"] = held_connections(run.port)
             tree = proc_tree(run.pid)
             _, row["pss_kb"] = proc_memory_kb(tree)
             row["processes"], row["threads"] = len(tree), proc_threads(tree)
@@ -1108,35 +1158,41 @@ def exp_latency(bench, csvs):
     return e
 
 
+def many_conns_configs(bench):
+    """The connections and idle-memory experiments' rows: the "model" and "many" groups."""
+    return present(bench, [c for c in bench.configs if {"model", "many"} & set(c.groups)])
+
+
+def not_run_row(experiment, cfg, why, **fields):
+    """The row of a point the descriptor limit cannot hold: named, not measured."""
+    return dict(experiment=experiment, config=cfg.label, binary=cfg.binary, not_run=why, **fields)
+
+
 def exp_connections(bench, csvs):
-    """connections (C10K): N connections sending at one total rate, per model."""
+    """connections (C10K): N connections sending at one total rate, per model. A
+    size the descriptor limit cannot hold is not run: its rows say so."""
     s = bench.s
-    cfgs = [many_conns(c) for c in present(bench, [c for c in bench.configs if "model" in c.groups])]
+    sizes = [n for n in s["c10k_conns"] if not descriptors_short(n)]
+    cfgs = [many_conns(c, max(sizes, default=0)) for c in many_conns_configs(bench)]
     out = csvs("connections", RATE_FIELDS)
     e = Experiment(bench, "connections", RATE_FIELDS)
-    limit = nofile_limit()
-    sizes = []
-    for n in s["c10k_conns"]:
-        if n + 16 > limit:      # the client and every server need a descriptor per connection
-            note = (f"connections: N={n} left out: it needs {n + 16} descriptors in the client "
-                    f"and in the server, and RLIMIT_NOFILE's hard limit is {limit} here "
-                    "(raising it needs CAP_SYS_RESOURCE).")
-            if note not in bench.notes:
-                bench.notes.append(note)
-            continue
-        sizes.append(n)
     for rep in range(1, s["c10k_reps"] + 1):
-        for n in sizes:
+        for n in s["c10k_conns"]:
             seconds = max(s["c10k_min_seconds"], n / s["c10k_rate"])   # every connection sends
+            why = descriptors_short(n)
             for cfg in cfgs:
-                def fn(cfg=cfg, n=n, seconds=seconds, rep=rep):
-                    row = rate_run(bench, cfg, s["pool"], n, s["c10k_rate"], seconds,
-                                   s["c10k_drain_ms"], "connections", measure=True)
+                def fn(cfg=cfg, n=n, seconds=seconds, rep=rep, why=why):
+                    if why:
+                        row = not_run_row("connections", cfg, why, conns=n, rate=s["c10k_rate"],
+                                          seconds=seconds, mode="keepalive")
+                    else:
+                        row = rate_run(bench, cfg, s["pool"], n, s["c10k_rate"], seconds,
+                                       s["c10k_drain_ms"], "connections", measure=True)
                     row["rep"] = rep
                     out.row(row)
                     return row
                 e.add(f"connections {describe(cfg, s['pool'])} N={n} at {s['c10k_rate']}/s "
-                      f"for {seconds:g} s rep {rep}", fn)
+                      f"for {seconds:g} s rep {rep}" + (f": {why}" if why else ""), fn)
     return e
 
 
@@ -1350,9 +1406,13 @@ def main():
                 t = time.time()
                 row = fn()
                 extra = ""
-                if e.name in ("latency", "connections") and row.get("p99_us") is not None:
+                if row.get("not_run"):
+                    extra = "  (skipped)"       # the description says why
+                elif e.name in ("latency", "connections") and row.get("p99_us") is not None:
                     extra = (f"  p50 {row['p50_us'] / 1000:.2f} ms, p99 {row['p99_us'] / 1000:.2f} ms, "
                              f"answered {(row.get('answered_share') or 0) * 100:.0f}%")
+                    if row.get("held") is not None:
+                        extra += f", held {row['held']} of {row['conns']}"
                     if row.get("pss_per_conn_b") is not None:
                         extra += f", {row['pss_per_conn_b']:.0f} B/conn"
                 elif row.get("req_per_s"):
@@ -1361,6 +1421,8 @@ def main():
                     extra = f"  {row['sleeps_per_conn']:.2f} sleeps/conn"
                 elif row.get("pss_kb"):
                     extra = f"  {row['pss_kb'] / 1024:.1f} MiB"
+                    if row.get("held_target"):
+                        extra += f", held {row.get('answered') or 0} of {row['held_target']}"
                 elif row.get("max_ms") is not None:
                     extra = (f"  GET median {row['median_ms'] or 0:.1f} ms, "
                              f"max {row['max_ms']:.0f} ms")

@@ -131,7 +131,9 @@ def run(b, bench, cfg, load, rep):
 
 
 def draw(out, rows):
-    """greedy_client.png: p99 per server, one bar per load, log scale."""
+    """greedy_client.png: p99 per server, one bar per load, log scale. Returns ''
+    or, when gnuplot failed, one line saying how, in bench/plots.py's words: the
+    plot's run is flagged with it, so the bench's log line for it says so."""
     configs = []
     for row in rows:
         if row["config"] not in configs:
@@ -152,7 +154,7 @@ def draw(out, rows):
     with open(script, "w") as f:
         f.write(f"""set terminal png size 1000,600 noenhanced
 set output '{os.path.join(out, "greedy_client.png")}'
-set title "A probe's GET while one client never stops asking (p99 of up to {max(int(r.get('probes') or 0) for r in rows)})"
+set title "A probe's GET while one client never stops asking (p99 of up to {max((int(r.get('probes') or 0) for r in rows), default=0)})"
 set ylabel 'probe latency p99, ms (log)'
 set logscale y
 set yrange [0.05:{PROBE_TIMEOUT_S * 2000:.0f}]
@@ -167,7 +169,14 @@ set label 'fairness suite bound: 50 ms' at graph 0.80, first 65
 plot '{data}' using 2:xtic(1) title 'one client pipelines GET', \\
      '' using 3 title 'one client pipelines /lab/cpu/100000'
 """)
-    subprocess.run(["gnuplot", script], capture_output=True, timeout=60)
+    try:
+        res = subprocess.run(["gnuplot", script], capture_output=True, text=True, timeout=60)
+        noise = [line.strip() for line in res.stderr.splitlines() if line.strip()]
+        problem = (f"exit status {res.returncode}: " + " | ".join(noise[-3:])
+                   if res.returncode != 0 else "")
+    except (OSError, subprocess.TimeoutExpired) as error:
+        problem = str(error)
+    return f"plots: gnuplot greedy_client: {problem}" if problem else ""
 
 
 def experiment(b, bench, csvs):
@@ -184,7 +193,7 @@ def experiment(b, bench, csvs):
                 rows.append(row)
                 return row
             e.add(f"greedy-client {b.describe(cfg, bench.s['pool'])} {load}", fn)
-    e.add("greedy-client plot", lambda: draw(bench.out, rows) or {})
+    e.add("greedy-client plot", lambda: {"flag": draw(bench.out, rows)})
     return e
 
 

@@ -8,7 +8,7 @@ import json
 import os
 
 from configs import BOOK_FIG30_1, CONFIGS, NGINX_CACHE, NGINX_DIVISOR
-from plots import KNEE_P99_MS, is_reference, knee, medians, order_of, read_csv
+from plots import KNEE_P99_MS, is_reference, knee, measured, medians, order_of, read_csv
 
 
 def f(v, digits=1):
@@ -33,6 +33,54 @@ def image(out, name, alt, missing="no data for it in this run"):
 
 def mark(m):
     return " ⚑" if m and m.get("flagged") else ""
+
+
+def not_run(rows, key):
+    """The points the descriptor limit could not hold: (what, reason) per point of
+    key (a CSV field, or None), one line for every configuration when they share
+    the reason."""
+    points = {}
+    for r in rows:
+        if r.get("not_run"):
+            points.setdefault(r.get(key, "") if key else "", {})[r["config"]] = r["not_run"]
+    labels = order_of(rows)
+    out = []
+    for point, why in points.items():
+        reasons = set(why.values())
+        if len(why) == len(labels) and len(reasons) == 1:
+            out.append((point, "every configuration", reasons.pop()))
+        else:
+            out += [(point, f"`{label}`", reason) for label, reason in why.items()]
+    return out
+
+
+def multiplex_note(rows):
+    """What the multiplex rows of a many-connection experiment are."""
+    labels = order_of(rows)
+    if "multiplex --workers 1" not in labels:
+        return ""
+    return ("`multiplex --workers 1` runs multiplex's default `select` backend, which cannot "
+            "watch a descriptor at or above FD_SETSIZE (1024): it answers those connections "
+            "503 and closes them, so it holds at most about a thousand (its rows show how "
+            "many)" + ("; `multiplex --backend epoll` is the model at every N. "
+                       if "multiplex --backend epoll" in labels else ". "))
+
+
+def room(rows):
+    """What the capped models were given, from the rows' options."""
+    caps = {}
+    for r in rows:
+        cap = " ".join(r.get("options", "").split()[-2:])
+        if cap.startswith(("--max-conns", "--max-procs")):
+            servers = caps.setdefault(cap, [])
+            if r["config"].split()[0] not in servers:
+                servers.append(r["config"].split()[0])
+    if not caps:
+        return ""
+    given = " and ".join(f"{', '.join(servers)} with `{cap}`" for cap, servers in caps.items())
+    return (f"The models that cap themselves by default run here {given}: the largest N of "
+            "the sweep, so that their default caps do not hide the model; pools keep their "
+            "workers. ")
 
 
 class Report:
@@ -343,13 +391,14 @@ class Report:
              "looks fast.\n")
 
     def connections(self):
-        rows = read_csv(self.out, "connections")
-        if not rows:
+        every = read_csv(self.out, "connections")
+        rows = measured(every)
+        if not every:
             return
         med = medians(rows, ["config", "conns"], ["answered_share", "p99_us", "pss_per_conn_b",
                                                   "tcp_mem_per_conn_b", "processes", "threads",
-                                                  "connected", "seconds"])
-        first = rows[0]
+                                                  "connected", "seconds", "held"])
+        first = every[0]
         self("## Many connections (C10K): N keep-alive connections at one total rate\n")
         self(f"`bench/client rate` opens N keep-alive connections, then sends {first['rate']} "
              "requests per second in all, round-robin over them, for N / rate seconds (at least "
@@ -357,13 +406,15 @@ class Report:
              "connection asks at least once. Halfway through, the server's PSS (summed over its "
              "processes, minus its PSS before the load) and the kernel's TCP buffer memory "
              "(`/proc/net/sockstat`, `TCP: mem` pages: the whole machine's, so both ends of "
-             "each loopback connection) are divided by N. `threaded` runs with `--max-conns "
-             "20000` and `fork_per_conn` with `--max-procs 20000` here, so that their default "
-             "caps do not hide the model; pools keep their workers. What else limits: the "
-             "descriptor limit (the client and the server need one per connection), the listen "
+             "each loopback connection) are divided by N; *held* is how many connections the "
+             "server then held (accepted and not closed: a connection still in the listen "
+             "queue is not held). " + room(every) + multiplex_note(every) + "What else limits: the "
+             "descriptor limit (the client and the server need one per connection: a point "
+             "beyond it is not run, and named below the table), the listen "
              "queue (somaxconn) for a model that does not accept, and memory for a process or "
              "thread per connection.\n")
-        self(image(self.out, "connections", "answered share, p99 and memory per connection vs N"))
+        self(image(self.out, "connections",
+                   "connections held, answered share, p99 and memory per connection vs N"))
         sizes = sorted({int(k[1]) for k in med})
         out = []
         for l in order_of(rows):
@@ -371,14 +422,18 @@ class Report:
                 m = med.get((l, str(n)))
                 if not m:
                     continue
-                out.append((f"`{l}`{mark(m)}", n, f(m["connected"], 0),
+                out.append((f"`{l}`{mark(m)}", n, f(m["connected"], 0), f(m["held"], 0),
                             f((m["answered_share"] or 0) * 100, 1) + "%",
                             f((m["p99_us"] or 0) / 1000, 1), f(m["pss_per_conn_b"], 0),
                             f(m["tcp_mem_per_conn_b"], 0), f(m["processes"], 0),
                             f(m["threads"], 0)))
-        self(table(["configuration", "N", "connected before the clock", "answered",
-                    "p99 ms", "server PSS B/conn", "kernel TCP B/conn", "processes",
-                    "threads"], out))
+        if out:
+            self(table(["configuration", "N", "connected before the clock",
+                        "held by the server (halfway)", "answered", "p99 ms",
+                        "server PSS B/conn", "kernel TCP B/conn", "processes", "threads"], out))
+        for n, who, why in not_run(every, "conns"):
+            self(f"- N = {n}, {who}: {why}.")
+        self()
 
     def slow(self):
         rows = read_csv(self.out, "slow-handler")
@@ -469,8 +524,15 @@ class Report:
              "forks a child for each).\n")
 
     def memory(self):
-        rows = read_csv(self.out, "memory")
+        every = read_csv(self.out, "memory")
+        rows = measured(every)
+        if not every:
+            return
         if not rows:
+            self(f"## Memory: {every[0]['held_target']} idle connections\n")
+            for _, who, why in not_run(every, None):
+                self(f"- {who}: {why}.")
+            self()
             return
         med = medians(rows, ["config"], ["pss_kb", "rss_kb", "idle_pss_kb", "answered",
                                          "processes", "threads", "per_conn_kb", "per_conn_b",
@@ -480,18 +542,17 @@ class Report:
              "on each and then keeps them idle; the server's memory is summed over all its "
              "processes (PSS: shared pages divided among the processes sharing them; RSS "
              "would count them once per process). *Answered* is how many connections the "
-             "model actually took and answered with a 2xx: the others wait in the listen "
-             "queue and cost it nothing, or were refused (multiplex's `select` answers 503 "
-             "past FD_SETSIZE and closes). "
-             "*Bytes per idle connection* is the PSS growth divided by the answered connections: "
+             "model actually took and answered with a 2xx, the connections it *held*: the "
+             "others wait in the listen queue and cost it nothing, or were refused. "
+             + multiplex_note(every) +
+             "*Bytes per idle connection* is the PSS growth divided by the held connections: "
              "user space only. The kernel's side is beside it: the growth of `TCP: mem` in "
              "`/proc/net/sockstat` (pages of socket buffers, the whole machine's, so both ends "
              "of each loopback connection; the socket structures themselves, about 2 KiB each "
              "in the kernel's slab, are not in it) per connection established, answered or "
              "waiting in the listen queue. The client reads every answer to the end, so an "
              "idle connection's buffers are empty and cost about nothing there; a connection "
-             "still in the listen queue holds its unread request. `threaded` runs with `--max-conns 20000` and "
-             "`fork_per_conn` with `--max-procs 20000`, so that they can take every connection.\n")
+             "still in the listen queue holds its unread request. " + room(every) + "\n")
         self(image(self.out, "memory", "memory holding idle connections"))
         goals = {"multiplex": 1024, "coroutine": 6 * 1024}
         out = []
@@ -500,11 +561,12 @@ class Report:
             goal = goals.get(l.split()[0])
             met = ("–" if goal is None or m["per_conn_b"] is None else
                    f"≤ {goal // 1024} KiB: " + ("met" if m["per_conn_b"] <= goal else "**not met**"))
-            out.append((f"`{l}`{mark(m)}", f(m["answered"], 0), f(m["processes"], 0),
+            held = f"{f(m['answered'], 0)} of {f(float(rows[0]['held_target']), 0)}"
+            out.append((f"`{l}`{mark(m)}", held, f(m["processes"], 0),
                         f(m["threads"], 0), f((m["idle_pss_kb"] or 0) / 1024, 2),
                         f((m["pss_kb"] or 0) / 1024, 2), f(m["per_conn_b"], 0),
                         f(m["tcp_mem_per_conn_b"], 0), met))
-        self(table(["configuration", "answered", "processes", "threads", "PSS idle MiB",
+        self(table(["configuration", "held (answered 2xx)", "processes", "threads", "PSS idle MiB",
                     "PSS held MiB", "bytes per idle connection (user space)",
                     "kernel TCP bytes per connection", "goal"], out))
         self("The goal the project sets for the event loops: an idle keep-alive connection "

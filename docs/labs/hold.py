@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""hold.py PORT N [--path PATH] [--pid PID] [--seconds S] — hold N connections open.
+"""hold.py PORT N [--path PATH] [--pid PID] [--idle S] [--seconds S] — hold N connections open.
 
 Opens N connections to 127.0.0.1:PORT, sends one keep-alive GET PATH on each
 (default /hello.txt) and waits for the answers' status lines (at most 20 s, and
@@ -8,8 +8,11 @@ at most 3 s without news). Prints how many got each status, and how many none:
 Then, with all N still open and idle, it makes one more GET on a new connection
 and prints its status and how long it took (the server is holding N idle
 clients: is it still serving?). With --pid, it also prints the server's memory,
-PSS summed over PID and its child processes, before the N connections and while
-they are held, and the difference per answered connection. With --seconds, it
+PSS summed over PID and its child processes, before the N connections and once
+they have been held idle --idle S seconds (default 1.5: the bench's memory
+experiment waits as long, IDLE_MEMORY_S in bench/bench.py, because the coroutine
+server gives an idle stack's pages back after 1 s), and the difference per
+answered connection. With --seconds, it
 keeps them open that long before closing them all. Raises its own descriptor
 limit to what N needs.
 """
@@ -22,7 +25,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench"))
-from bench import proc_memory_kb, proc_tree  # noqa: E402  (the bench measures memory so)
+from bench import IDLE_MEMORY_S, proc_memory_kb, proc_tree  # noqa: E402  (as the bench measures)
 
 
 def pss_kb(pid):
@@ -49,6 +52,9 @@ def main():
     ap.add_argument("n", type=int)
     ap.add_argument("--path", default="/hello.txt")
     ap.add_argument("--pid", type=int)
+    ap.add_argument("--idle", type=float, default=IDLE_MEMORY_S,
+                    help="with --pid: seconds the connections stay idle before the memory is "
+                         "read (default %(default)s, as the bench waits)")
     ap.add_argument("--seconds", type=float, default=0)
     args = ap.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -87,10 +93,11 @@ def main():
     print("answers: " + " ".join(f"{k}={v}" for k, v in sorted(counts.items())), flush=True)
     answered = sum(v for k, v in counts.items() if k != "none")
     if args.pid:
+        time.sleep(args.idle)
         held = pss_kb(args.pid)
         per = (held - before) / answered if answered else 0
-        print(f"memory: PSS {before} KiB before, {held} KiB holding them: "
-              f"{per:.1f} KiB per answered connection", flush=True)
+        print(f"memory: PSS {before} KiB before, {held} KiB holding them "
+              f"{args.idle:g} s idle: {per:.1f} KiB per answered connection", flush=True)
     probe, took = one_get(args.port, "/hello.txt")
     print(f"a new client while they are held: {probe} in {took:.3f} s", flush=True)
     time.sleep(args.seconds)
