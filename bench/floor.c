@@ -165,6 +165,7 @@ static void uring_recv(struct io_uring *ring, int fd)
     struct conn *c = conns[fd];
     struct io_uring_sqe *sqe = take_sqe(ring);
     io_uring_prep_recv(sqe, fd, c->in + c->in_len, sizeof c->in - c->in_len, 0);
+    sqe->ioprio |= IORING_RECVSEND_POLL_FIRST; /* as coroutine's idle wait (uring.c) */
     io_uring_sqe_set_data64(sqe, (uint64_t)fd + 1);
 }
 

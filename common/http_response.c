@@ -131,21 +131,50 @@ int http_parse_date(const char *text, size_t length, time_t *t)
     return -1;
 }
 
+/* Append text at *length; false if it did not fit (as snprintf's rule: a
+ * byte is always left for a '\0'). The heads of the common answers are built
+ * with put and put_number, not snprintf: a printf call touches about a
+ * kilobyte of stack, and a coroutine resumed after many others finds its
+ * stack out of the cache (docs/coroutine.md, "What it costs"). */
+static bool put(char *out, size_t size, size_t *length, const char *text)
+{
+    size_t n = strlen(text);
+    if (n >= size - *length)
+        return false;
+    memcpy(out + *length, text, n);
+    *length += n;
+    return true;
+}
+
+static bool put_number(char *out, size_t size, size_t *length, unsigned long long value)
+{
+    char digits[24];
+    size_t first = sizeof digits - 1;
+    digits[first] = '\0';
+    do {
+        digits[--first] = (char)('0' + value % 10);
+        value /= 10;
+    } while (value != 0);
+    return put(out, size, length, digits + first);
+}
+
 /* The status line and the fields every response has. Returns the length, or 0
  * if it did not fit (the caller answers 500 instead). */
 static size_t start_head(char *out, size_t size, int status, bool keep_alive,
                          bool http10_keep_alive)
 {
-    int n = snprintf(out, size,
-                     "HTTP/1.1 %d %s\r\n"
-                     "Server: seven-servers/%s\r\n"
-                     "Date: %s\r\n"
-                     "%s",
-                     status, http_reason(status), server_version, http_date_now(),
-                     !keep_alive         ? "Connection: close\r\n"
-                     : http10_keep_alive ? "Connection: keep-alive\r\n"
-                                         : "");
-    return n > 0 && (size_t)n < size ? (size_t)n : 0;
+    size_t length = 0;
+    bool fits = put(out, size, &length, "HTTP/1.1 ") &&
+                put_number(out, size, &length, (unsigned)status) && put(out, size, &length, " ") &&
+                put(out, size, &length, http_reason(status)) &&
+                put(out, size, &length, "\r\nServer: seven-servers/") &&
+                put(out, size, &length, server_version) && put(out, size, &length, "\r\nDate: ") &&
+                put(out, size, &length, http_date_now()) &&
+                put(out, size, &length,
+                    !keep_alive         ? "\r\nConnection: close\r\n"
+                    : http10_keep_alive ? "\r\nConnection: keep-alive\r\n"
+                                        : "\r\n");
+    return fits ? length : 0;
 }
 
 /* Append printf-style text at *length; false if it did not fit. */
@@ -332,6 +361,24 @@ bad:
     return true;
 }
 
+/* A directory asked for without its slash: 301 to the path with one. A
+ * function of its own, so that its buffer is not part of respond_file's stack
+ * frame on every request (the frames below it would start a page lower). */
+__attribute__((noinline)) static void respond_redirect(const struct http_request *request,
+                                                       bool keep_alive, char *out, size_t size,
+                                                       struct http_response *response)
+{
+    char location[HTTP_PATH_MAX + 32];
+    const struct http_text path = request->path;
+    if (path.length + 2 > HTTP_PATH_MAX) {
+        respond_status(request, 414, keep_alive, out, size, response);
+        return;
+    }
+    snprintf(location, sizeof location, "Location: %.*s/\r\n", (int)path.length, path.start);
+    respond_text(301, keep_alive, request->version_minor == 0, request->method == HTTP_HEAD,
+                 location, "301 Moved Permanently\n", out, size, response);
+}
+
 /* DOC: respond-file
  * Hidden files (a segment starting with '.') answer 404 unless --dotfiles, as
  * if absent: a root that holds .git or .env must not hand them out.
@@ -364,14 +411,7 @@ static void respond_file(const struct http_site *site, const struct http_request
         }
     }
     if (status == 301) {
-        char location[HTTP_PATH_MAX + 32];
-        if (path.length + 2 > HTTP_PATH_MAX) {
-            respond_status(request, 414, keep_alive, out, size, response);
-            return;
-        }
-        snprintf(location, sizeof location, "Location: %.*s/\r\n", (int)path.length, path.start);
-        respond_text(301, keep_alive, request->version_minor == 0, request->method == HTTP_HEAD,
-                     location, "301 Moved Permanently\n", out, size, response);
+        respond_redirect(request, keep_alive, out, size, response);
         return;
     }
     if (status != 0) {
@@ -388,13 +428,14 @@ static void respond_file(const struct http_site *site, const struct http_request
     size_t length =
         start_head(out, size, code, keep_alive, request->version_minor == 0 && keep_alive);
     bool fits = length > 0;
-    if (fits && not_modified)
-        fits = append(out, size, &length, "Last-Modified: %s\r\n\r\n", file.last_modified);
-    else if (fits)
-        fits = append(out, size, &length,
-                      "Content-Type: %s\r\nContent-Length: %lld\r\nLast-Modified: %s\r\n\r\n",
-                      http_mime_type(file.is_index ? "index.html" : relative), (long long)file.size,
-                      file.last_modified);
+    if (fits && !not_modified)
+        fits = put(out, size, &length, "Content-Type: ") &&
+               put(out, size, &length, http_mime_type(file.is_index ? "index.html" : relative)) &&
+               put(out, size, &length, "\r\nContent-Length: ") &&
+               put_number(out, size, &length, file.size) && put(out, size, &length, "\r\n");
+    if (fits)
+        fits = put(out, size, &length, "Last-Modified: ") &&
+               put(out, size, &length, file.last_modified) && put(out, size, &length, "\r\n\r\n");
     if (!fits) {
         if (file_fd >= 0)
             close(file_fd);
