@@ -38,6 +38,7 @@ ROOT = os.path.dirname(HERE)
 CONFIGS = [                         # labelled as in bench/configs.py, for the scoreboard
     ("floor (reference)", "floor", ["--body", "4000"]),
     ("floor --io uring (reference)", "floor", ["--body", "4000", "--io", "uring"]),
+    ("multiplex --workers 1", "multiplex", ["--workers", "1"]),
     ("multiplex --backend epoll", "multiplex", ["--workers", "1", "--backend", "epoll"]),
     ("coroutine --workers 1", "coroutine", ["--workers", "1"]),
     ("coroutine --backend poll", "coroutine", ["--workers", "1", "--backend", "poll"]),

@@ -81,8 +81,10 @@ static bool is_idle(const struct task *task)
 
 /* DOC: idle-stacks
  * The timer: release the stacks of the tasks idle for SCHED_IDLE_RELEASE_MS,
- * then look again when the next one will have been. One walk over the tasks a
- * second at most; a connection that is busy again before then costs nothing
+ * then look again when the next one will have been, but not sooner than a
+ * tenth of that delay: ten walks over the tasks a second at most, and a stack
+ * released at most 1.1 delays after its task went idle. A connection that is
+ * busy again before then costs nothing
  * (releasing at once would cost a madvise and the page faults that bring the
  * pages back, for every request of a keep-alive connection). */
 static void release_idle_stacks(struct event_loop *loop, void *data)
@@ -100,9 +102,14 @@ static void release_idle_stacks(struct event_loop *loop, void *data)
             next = task->idle_since;
         }
     }
-    if (next >= 0)
-        event_timer_start(loop, &scheduler->idle_timer, next + SCHED_IDLE_RELEASE_MS,
-                          release_idle_stacks, scheduler);
+    if (next < 0)
+        return;
+    /* Not before a tenth of the delay from now: with many connections idle
+     * since different moments, the next one due may be a millisecond away,
+     * and each walk is over every task. */
+    int64_t at = next + SCHED_IDLE_RELEASE_MS, soonest = now + SCHED_IDLE_RELEASE_MS / 10;
+    event_timer_start(loop, &scheduler->idle_timer, at > soonest ? at : soonest,
+                      release_idle_stacks, scheduler);
 }
 
 /* The coroutine has just parked: if idle, note since when (or, with a release
