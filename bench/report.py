@@ -254,6 +254,48 @@ class Report:
                     f"µs/req keep-alive c={pick or '–'}", "× floor", "× nginx",
                     f"req/s keep-alive c={pick or '–'}", "knee (open loop)", "syscalls/req"], out))
 
+    def goals(self):
+        """The readiness/completion goals (docs/coroutine.md), read off the keep-alive
+        throughput runs: CPU per request side by side, and whether each goal held."""
+        tput = read_csv(self.out, "throughput")
+        ka = medians([r for r in tput if r["mode"] == "keepalive"], ["config", "clients"],
+                     ["cpu_per_req_us"])
+        close = medians(read_csv(self.out, "fig30.1"), ["config"], ["cpu_per_conn_us"])
+        uring, epoll = "coroutine --io uring", "coroutine --workers 1"
+        floor, mux = "floor (reference)", "multiplex --workers 1"
+        clients = sorted({int(k[1]) for k in ka})
+        if not clients or not any(k[0] == uring for k in ka):
+            return
+        self("## Readiness and completion: the goals\n")
+        self("Server CPU per request (µs) with keep-alive, from the throughput runs above "
+             f"(one run of {tput[0]['seconds']} s per point, server pinned): the two floors, "
+             "the coroutine server on epoll and on io_uring, and multiplex. Differences of "
+             "less than about 10 % are within this machine's run-to-run spread; "
+             "docs/coroutine.md has longer, interleaved runs.\n")
+        labels = [floor, "floor --io uring (reference)", epoll, uring, mux]
+        cpu = lambda l, c: ka.get((l, str(c)), {}).get("cpu_per_req_us")
+        self(table(["configuration"] + [f"c={c}" for c in clients],
+                   [[f"`{l}`"] + [f(cpu(l, c), 2) for c in clients] for l in labels]))
+
+        def verdict(text, a, b, bound):
+            """bound: 'below' (a < b), 'at most' (a <= b) or 'within 5 %' (a <= 1.05 b)."""
+            if a is None or b is None:
+                return f"- {text}: not measured in this run"
+            held = a < b if bound == "below" else a <= b if bound == "at most" else a <= 1.05 * b
+            return f"- {text}: {f(a, 2)} against {f(b, 2)}: " + ("met" if held else "**not met**")
+        last, first = clients[-1], clients[0]
+        lines = [verdict(f"`{uring}` below `{floor}` at c={last}", cpu(uring, last),
+                         cpu(floor, last), "below"),
+                 verdict(f"`{uring}` no more than `{epoll}` at c={first}", cpu(uring, first),
+                         cpu(epoll, first), "at most")]
+        for c in clients:
+            lines.append(verdict(f"`{epoll}` within 5 % of `{mux}`, keep-alive c={c}",
+                                 cpu(epoll, c), cpu(mux, c), "within 5 %"))
+        lines.append(verdict(f"`{epoll}` within 5 % of `{mux}`, a connection per request "
+                             "(µs per connection)", close.get((epoll,), {}).get("cpu_per_conn_us"),
+                             close.get((mux,), {}).get("cpu_per_conn_us"), "within 5 %"))
+        self("\n".join(lines) + "\n")
+
     def herd(self):
         rows = read_csv(self.out, "herd")
         if not rows:
@@ -623,6 +665,7 @@ class Report:
         self.head()
         self.glance()
         self.scoreboard()
+        self.goals()
         self.flagged()
         self.fig30_1()
         self.herd()
