@@ -75,12 +75,24 @@ static int send_response(struct http_conn *conn, struct http_response *response)
 /* Answer an error that ends the connection, then close it lingering, so the
  * client reads the answer even if it is still sending
  * (docs/design.md#lingering-close). */
+/* The last answer is out: give the lent buffers back before the lingering
+ * close, which may wait for the client for up to NET_LINGER_MS (with many
+ * connections closing at once, buffers held there overflow the pool's spares
+ * and cost an mmap, page faults and a munmap per connection; multiplex's
+ * linger() holds none either). */
+static void linger_and_close(struct http_conn *conn)
+{
+    if (conn->pool != NULL)
+        http_conn_release(conn);
+    net_lingering_close(conn->fd);
+}
+
 static void fail_and_close(struct http_conn *conn, int status)
 {
     struct http_response response;
     http_respond_error(status, true, conn->out, HTTP_OUT_SIZE, &response);
     send_response(conn, &response);
-    net_lingering_close(conn->fd);
+    linger_and_close(conn);
 }
 
 /* Discard a request body that follows the head at in[*start]: from the buffer,
@@ -224,7 +236,7 @@ static void serve(struct http_conn *conn)
             return;
         }
         if (response.close_after) {
-            net_lingering_close(conn_fd);
+            linger_and_close(conn);
             return;
         }
         /* DOC: take-turns
