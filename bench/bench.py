@@ -68,7 +68,7 @@ SETTINGS = {
                     trickle_conns=300, trickle_interval_ms=2000, trickle_gets=20,
                     trickle_window_s=2.5, trickle_baseline_gets=5, trickle_reps=1,
                     trickle_iterative_conns=2, trickle_iterative_timeout_ms=2000,
-                    greedy_probes=20, greedy_window_s=2.0, syscall_seconds=1,
+                    greedy_probes=20, greedy_window_s=1.5, syscall_seconds=1, syscall_conns=[256],
                     mem_idle_s=IDLE_MEMORY_S),
     "full": dict(seconds=1.0, reps=5, tput_reps=1, fig_clients=10, pool=8,
                  lat_rates=[1000, 2000, 4000, 8000, 12000, 16000, 24000, 32000, 44000, 56000],
@@ -82,7 +82,7 @@ SETTINGS = {
                  trickle_conns=300, trickle_interval_ms=2000, trickle_gets=20,
                  trickle_window_s=2.5, trickle_baseline_gets=5, trickle_reps=3,
                  trickle_iterative_conns=3, trickle_iterative_timeout_ms=2000,
-                 greedy_probes=50, greedy_window_s=6.0, syscall_seconds=3,
+                 greedy_probes=50, greedy_window_s=6.0, syscall_seconds=3, syscall_conns=[1, 256],
                  mem_idle_s=2.0),
 }
 
@@ -987,14 +987,15 @@ def exp_memory(bench, csvs):
     e = Experiment(bench, "memory", MEM_FIELDS)
     for rep in range(1, s["mem_reps"] + 1):
         for cfg in cfgs:
-            if why:
-                def skip(cfg=cfg, rep=rep):
-                    row = not_run_row("memory", cfg, why, workers=s["pool"], rep=rep,
+            reason = why or bounded_skip(bench, cfg, n)
+            if reason:
+                def skip(cfg=cfg, rep=rep, reason=reason):
+                    row = not_run_row("memory", cfg, reason, workers=s["pool"], rep=rep,
                                       held_target=n)
                     out.row(row)
                     return row
                 e.add(f"memory {describe(cfg, s['pool'])} holding {n} idle connections rep "
-                      f"{rep}: {why}", skip)
+                      f"{rep}: {reason}", skip)
                 continue
 
             def fn(cfg=cfg, rep=rep):
@@ -1163,6 +1164,25 @@ def many_conns_configs(bench):
     return present(bench, [c for c in bench.configs if {"model", "many"} & set(c.groups)])
 
 
+# Models that serve at most a fixed number of connections at once (iterative one,
+# the process pools their workers). Above BOUNDED_MAX_N connections every further
+# connection of theirs only waits, which the connections experiment already shows
+# at N <= BOUNDED_MAX_N: the default set does not run them there (each such point
+# is a row saying so), FULL=1 does.
+BOUNDED_MODELS = ("iterative", "prefork", "prefork_select")
+BOUNDED_MAX_N = 1000
+
+
+def bounded_skip(bench, cfg, n):
+    """Why the default set does not run cfg at n connections, or ''."""
+    if bench.full or cfg.binary not in BOUNDED_MODELS or n <= BOUNDED_MAX_N:
+        return ""
+    at_once = 1 if cfg.binary == "iterative" else bench.s["pool"]
+    return (f"not run in the default set: serves at most {at_once} connection"
+            f"{'s' if at_once != 1 else ''} at once, as the connections experiment shows at "
+            f"N <= {BOUNDED_MAX_N}; FULL=1 runs it")
+
+
 def not_run_row(experiment, cfg, why, **fields):
     """The row of a point the descriptor limit cannot hold: named, not measured."""
     return dict(experiment=experiment, config=cfg.label, binary=cfg.binary, not_run=why, **fields)
@@ -1179,8 +1199,9 @@ def exp_connections(bench, csvs):
     for rep in range(1, s["c10k_reps"] + 1):
         for n in s["c10k_conns"]:
             seconds = max(s["c10k_min_seconds"], n / s["c10k_rate"])   # every connection sends
-            why = descriptors_short(n)
             for cfg in cfgs:
+                why = descriptors_short(n) or bounded_skip(bench, cfg, n)
+
                 def fn(cfg=cfg, n=n, seconds=seconds, rep=rep, why=why):
                     if why:
                         row = not_run_row("connections", cfg, why, conns=n, rate=s["c10k_rate"],

@@ -11,7 +11,7 @@ the client CPUs:
             2 s /lab/cpu budget per connection answers 503 and closes).
 Meanwhile a probe client makes up to greedy_probes GETs of the bench file (the
 bench's SETTINGS: 20 by default, 50 with FULL=1), each on a new connection, 20 ms
-apart, none started after greedy_window_s (2 s; 6 s): a model that makes each
+apart, none started after greedy_window_s (1.5 s; 6 s): a model that makes each
 wait seconds (iterative under the cpu load) gets a few. The row has their median,
 p99 and slowest, and how many were answered within PROBE_TIMEOUT_S. The plot, greedy_client.png, is the
 p99 per server for both loads, log scale.

@@ -135,7 +135,8 @@ def bench_experiment(bench, csvs, experiment_class):
     out = csvs("syscalls", FIELDS)
 
     def fn():
-        rows = run_all(bench.bin_dir, bench.tools, [1, 256], bench.s["syscall_seconds"])
+        rows = run_all(bench.bin_dir, bench.tools, bench.s["syscall_conns"],
+                       bench.s["syscall_seconds"])
         for row in rows:
             out.row(dict(row, experiment="syscalls"))
         ran = [row for row in rows if "per_request" in row]
