@@ -1051,24 +1051,25 @@ def case_signals(t):
     os.kill(t.server.pid, signal.SIGUSR2)
     time.sleep(0.2)
     expect_status(t.get("/a.txt"), 200, "GET /a.txt after SIGUSR1 and SIGUSR2")
-    os.remove(stats_path)
-    t.stopped = True
-    os.kill(t.server.pid, signal.SIGHUP)
-    status = t.server.process.wait(STOP_TIMEOUT_S)
-    t.server.process.reap_group()
-    expect(status == 0, f"exit status {status} after SIGHUP, expected 0")
-    expect(read_stats(stats_path)["totals"]["requests"] == 2, "stats after SIGHUP")
+    stop_by(t, signal.SIGHUP, stats_path, requests=2)
 
-    os.remove(stats_path)
     t.start(["--stats-file", stats_path])
     t.stopped = False
     expect_status(t.get("/a.txt"), 200, "GET /a.txt before SIGINT")
+    stop_by(t, signal.SIGINT, stats_path, requests=1)
+
+
+def stop_by(t, sig, stats_path, requests):
+    """Stop t's server with sig: exit status 0, and the stats file written anew
+    at the exit with the requests served."""
+    name = signal.Signals(sig).name
+    os.remove(stats_path)
     t.stopped = True
-    os.kill(t.server.pid, signal.SIGINT)
+    os.kill(t.server.pid, sig)
     status = t.server.process.wait(STOP_TIMEOUT_S)
     t.server.process.reap_group()
-    expect(status == 0, f"exit status {status} after SIGINT, expected 0")
-    expect(read_stats(stats_path)["totals"]["requests"] == 1, "stats after SIGINT")
+    expect(status == 0, f"exit status {status} after {name}, expected 0")
+    expect(read_stats(stats_path)["totals"]["requests"] == requests, f"stats after {name}")
 
 
 def case_max_conns(t):
