@@ -611,6 +611,9 @@ class Report:
         self(table(["configuration", "held (answered 2xx)", "processes", "threads", "PSS idle MiB",
                     "PSS held MiB", "bytes per idle connection (user space)",
                     "kernel TCP bytes per connection", "goal"], out))
+        skipped = not_run(every, None)
+        if skipped:
+            self("\n".join(f"- {who}: {why}." for _, who, why in skipped) + "\n")
         self("The goal the project sets for the event loops: an idle keep-alive connection "
              "costs multiplex at most 1 KiB and coroutine at most 6 KiB of user-space memory "
              "(a buffer is lent from a pool only while a request is being read or answered; "
