@@ -31,7 +31,7 @@ import testserver as ts  # noqa: E402
 
 HERD_WORKERS = 16
 HERD_CONNECTIONS = 300
-HERD_GAP_S = 0.002
+HERD_GAP_S = 0.001
 
 
 def proc_state(pid):
@@ -418,7 +418,7 @@ def herd_run(bin_dir, root, config):
             failures += one_get(server.port) != 200
             # The losers of a herd must be asleep again before the next connection, or
             # they are not woken (and not counted) by it: the bench's and the labs' 1 ms
-            # pause (bench/client.c, "client seq"), longer here for a loaded machine.
+            # pause (bench/client.c, "client seq").
             time.sleep(HERD_GAP_S)
     finally:
         status, stats = stop_and_read_stats(server, stats_path)
