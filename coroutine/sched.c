@@ -102,14 +102,19 @@ static void release_idle_stacks(struct event_loop *loop, void *data)
             next = task->idle_since;
         }
     }
-    if (next < 0)
-        return;
+    if (next >= 0)
+        event_timer_start(loop, &scheduler->idle_timer, sched_idle_next_walk(now, next),
+                          release_idle_stacks, scheduler);
+}
+
+int64_t sched_idle_next_walk(int64_t now_ms, int64_t oldest_idle_since)
+{
     /* Not before a tenth of the delay from now: with many connections idle
      * since different moments, the next one due may be a millisecond away,
      * and each walk is over every task. */
-    int64_t at = next + SCHED_IDLE_RELEASE_MS, soonest = now + SCHED_IDLE_RELEASE_MS / 10;
-    event_timer_start(loop, &scheduler->idle_timer, at > soonest ? at : soonest,
-                      release_idle_stacks, scheduler);
+    int64_t at = oldest_idle_since + SCHED_IDLE_RELEASE_MS;
+    int64_t soonest = now_ms + SCHED_IDLE_RELEASE_MS / 10;
+    return at > soonest ? at : soonest;
 }
 
 /* The coroutine has just parked: if idle, note since when (or, with a release

@@ -39,6 +39,11 @@ struct scheduler {
 #define SCHED_IDLE_RELEASE_MS 1000
 #endif
 
+/* When to walk the idle tasks again (DOC: idle-stacks): when the one idle since
+ * oldest_idle_since will be due, but not sooner than a tenth of the delay from
+ * now. Both loops use it: this scheduler's timer and coroutine/uring.c's. */
+int64_t sched_idle_next_walk(int64_t now_ms, int64_t oldest_idle_since);
+
 /* wait: the socket and a deadline timer; sleep: a timer; close: unwatch, then
  * close. Install after sched_init. */
 extern const struct io_hooks sched_io_hooks;

@@ -24,6 +24,8 @@
  *                         flight; when it fires, the sweep cancels what is
  *                         overdue and arms the next (DOC: uring-deadlines)
  *   timeout               /lab/sleep, and the pause after EMFILE on accept
+ *   timeout (idle stacks) the next look for stacks idle a second, to give
+ *                         their pages back (DOC: uring-idle-stacks)
  *   close                 the close hook; nobody waits for its completion
  *   accept                multishot where the kernel has it, else re-armed
  *   read (signalfd)       the stop signals and SIGUSR1, through the ring
@@ -56,6 +58,7 @@
 #include "http_conn.h"
 #include "io.h"
 #include "list.h"
+#include "sched.h"
 
 enum {
     RING_ENTRIES = 1024,    /* SQEs per turn before an early submit; the
@@ -94,12 +97,15 @@ struct task {
     bool interrupted;              /* the stop has failed one of its reads already */
     bool interrupting;             /* a cancel for the stop is on its way */
     bool cancelled;                /* abandoned after the drain: every hook fails at once */
+    bool idle;                     /* waiting for its next request, holding no buffers */
+    bool released;                 /* its idle stack's pages were given back */
+    int64_t idle_since;            /* when it last went idle */
     struct __kernel_timespec when; /* /lab/sleep's time, read by the kernel at submit */
     struct list_node node;         /* in tasks, or free_tasks */
 };
 
 /* user_data of the SQEs that are not a task's; 0: nobody waits for it. */
-static char accept_tag, pause_tag, signal_tag, deadline_tag;
+static char accept_tag, pause_tag, signal_tag, deadline_tag, idle_tag;
 #define TAG(tag) ((void *)&(tag))
 
 static struct uring_loop {
@@ -117,6 +123,8 @@ static struct uring_loop {
     struct event_acceptor refuser; /* only for event_acceptor_refuse (--max-conns) */
     unsigned waits_unread;
     struct __kernel_timespec pause;
+    bool idle_walk_armed; /* the timeout of the next look for idle stacks */
+    struct __kernel_timespec idle_walk_when;
     int64_t sweep_at; /* the deadline timeout armed last; -1 none */
     struct __kernel_timespec sweep_when;
     struct io_uring_buf_ring *first_ring; /* NULL: idle waits are polls */
@@ -220,6 +228,48 @@ static void sweep_deadlines(void)
     }
     if (next >= 0)
         arm_sweep(next);
+}
+
+/* DOC: uring-idle-stacks
+ * As the readiness scheduler (sched.c, DOC: idle-stacks): a task idle for
+ * SCHED_IDLE_RELEASE_MS gives the pages of its stack below its idle frame back
+ * (coro_release_stack); one ring timeout at a time says when to look. */
+static void arm_idle_walk(int64_t at_ms)
+{
+    set_time(&loop.idle_walk_when, at_ms);
+    struct io_uring_sqe *sqe = take_sqe(1);
+    io_uring_prep_timeout(sqe, &loop.idle_walk_when, 0, IORING_TIMEOUT_ABS);
+    io_uring_sqe_set_data(sqe, TAG(idle_tag));
+    loop.idle_walk_armed = true;
+}
+
+static void release_idle_stacks(void)
+{
+    int64_t now = io_now_ms(), next = -1;
+    loop.idle_walk_armed = false;
+    for (struct list_node *node = loop.tasks.first; node != NULL; node = node->next) {
+        struct task *task = LIST_ITEM(node, struct task, node);
+        if (!task->idle || task->released)
+            continue;
+        if (now - task->idle_since >= SCHED_IDLE_RELEASE_MS) {
+            coro_release_stack(task->coro);
+            task->released = true;
+        } else if (next < 0 || task->idle_since < next) {
+            next = task->idle_since;
+        }
+    }
+    if (next >= 0 && !server_stopping())
+        arm_idle_walk(sched_idle_next_walk(now, next));
+}
+
+/* The task starts to wait for its next request, holding no buffers. */
+static void went_idle(struct task *task)
+{
+    task->idle = true;
+    task->released = false;
+    task->idle_since = io_now_ms();
+    if (!loop.idle_walk_armed && !server_stopping())
+        arm_idle_walk(task->idle_since + SCHED_IDLE_RELEASE_MS);
 }
 
 /* Queue sqe for the calling task with its deadline, yield until its
@@ -360,6 +410,8 @@ static int ring_wait(int fd, enum io_event event, int64_t deadline_ms)
         return IO_WAIT_TIMEOUT;
     if (event == IO_READABLE && interrupt_read(task))
         return IO_WAIT_INTERRUPTED;
+    if (event == IO_READABLE && task->http.in == NULL)
+        went_idle(task);
     if (event == IO_READABLE && loop.first_ring != NULL)
         return first_bytes_wait(task, fd, deadline_ms);
     struct io_uring_sqe *sqe = take_sqe(1);
@@ -549,12 +601,15 @@ static void complete(const struct io_uring_cqe *cqe)
         signalled(cqe->res);
     } else if (data == TAG(deadline_tag)) {
         sweep_deadlines();
+    } else if (data == TAG(idle_tag)) {
+        release_idle_stacks();
     } else if (data == TAG(pause_tag)) {
         loop.accepting = false;
         if (!server_stopping())
             arm_accept();
     } else {
         struct task *task = data;
+        task->idle = false;
         task->result = cqe->res;
         task->result_flags = cqe->flags;
         if (cqe->res >= 0)
@@ -612,6 +667,17 @@ static void stop_accepting(void)
     sqe = io_uring_get_sqe(&loop.ring);
     io_uring_prep_cancel(sqe, TAG(pause_tag), 0);
     io_uring_sqe_set_data(sqe, NULL);
+}
+
+/* At the stop: no more looks for idle stacks. */
+static void stop_idle_walk(void)
+{
+    if (!loop.idle_walk_armed)
+        return;
+    struct io_uring_sqe *sqe = take_sqe(1);
+    io_uring_prep_cancel(sqe, TAG(idle_tag), 0);
+    io_uring_sqe_set_data(sqe, NULL);
+    loop.idle_walk_armed = false;
 }
 
 /* DOC: uring-stop
@@ -713,6 +779,7 @@ void uring_serve(struct server *server, int worker_id, int listen_fd, int drain_
             server_die(server, "io_uring_submit_and_wait");
 
     stop_accepting();
+    stop_idle_walk();
     interrupt_readers();
     run_until_idle(io_now_ms() + drain_ms);
     if (loop.count > 0)

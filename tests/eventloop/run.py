@@ -14,8 +14,8 @@ Cases:
   coroutine-half-request, coroutine-sleep20 (epoll and select),
   coroutine-idle2000 (epoll and poll: 2000 idle connections held, then each
   served), coroutine-select1100: the same checks against the coroutine server
-  idle-memory    multiplex (epoll) and coroutine: 2000 idle keep-alive connections
-                 (one GET answered on each) cost at most 4 KiB / 12 KiB of user-space
+  idle-memory    multiplex (epoll) and coroutine (both io modes): 2000 idle keep-alive
+                 connections (one GET answered on each) cost at most 4 KiB / 6 KiB of user-space
                  memory each (scripts/idle_memory.py measures; a regression guard,
                  docs/multiplex.md and docs/coroutine.md give the real figures)
   linger-memory  coroutine (both io modes) and multiplex (epoll): 1000 connections
@@ -256,7 +256,8 @@ def case_max_conns(args, results, root):
 # Bytes of user-space memory an idle connection may cost: generous bounds (the
 # buffers alone were 48 KiB), so that only a connection holding its buffers or
 # its whole stack while idle fails, not a few bytes more here or there.
-IDLE_BOUNDS = {"multiplex --backend epoll": 4096, "coroutine": 12 * 1024}
+IDLE_BOUNDS = {"multiplex --backend epoll": 4096, "coroutine": 6 * 1024,
+               "coroutine --io uring": 6 * 1024}
 
 
 def case_idle_memory(args, results, root):
