@@ -93,18 +93,23 @@ static void release_idle_stacks(struct event_loop *loop, void *data)
     int64_t now = io_now_ms(), next = -1;
     for (struct list_node *node = scheduler->tasks.first; node != NULL; node = node->next) {
         struct task *task = LIST_ITEM(node, struct task, node);
-        if (!is_idle(task) || task->released)
-            continue;
-        if (now - task->idle_since >= SCHED_IDLE_RELEASE_MS) {
-            coro_release_stack(task->coro);
-            task->released = true;
-        } else if (next < 0 || task->idle_since < next) {
-            next = task->idle_since;
-        }
+        if (is_idle(task) && !task->released)
+            sched_idle_visit(task->coro, task->idle_since, &task->released, now, &next);
     }
     if (next >= 0)
         event_timer_start(loop, &scheduler->idle_timer, sched_idle_next_walk(now, next),
                           release_idle_stacks, scheduler);
+}
+
+void sched_idle_visit(struct coro *coro, int64_t idle_since, bool *released, int64_t now_ms,
+                      int64_t *oldest)
+{
+    if (now_ms - idle_since >= SCHED_IDLE_RELEASE_MS) {
+        coro_release_stack(coro);
+        *released = true;
+    } else if (*oldest < 0 || idle_since < *oldest) {
+        *oldest = idle_since;
+    }
 }
 
 int64_t sched_idle_next_walk(int64_t now_ms, int64_t oldest_idle_since)

@@ -11,6 +11,7 @@
 #define COROUTINE_SCHED_H
 
 #include "bufpool.h"
+#include "coro.h"
 #include "event.h"
 #include "event_server.h"
 #include "io.h"
@@ -43,6 +44,12 @@ struct scheduler {
  * oldest_idle_since will be due, but not sooner than a tenth of the delay from
  * now. Both loops use it: this scheduler's timer and coroutine/uring.c's. */
 int64_t sched_idle_next_walk(int64_t now_ms, int64_t oldest_idle_since);
+
+/* One task of such a walk, idle since idle_since and not yet released: give its
+ * stack's pages back (and set *released) if it has been idle long enough, else
+ * keep the oldest idle_since still to come in *oldest (-1: none yet). */
+void sched_idle_visit(struct coro *coro, int64_t idle_since, bool *released, int64_t now_ms,
+                      int64_t *oldest);
 
 /* wait: the socket and a deadline timer; sleep: a timer; close: unwatch, then
  * close. Install after sched_init. */

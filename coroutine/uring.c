@@ -177,6 +177,15 @@ static struct io_uring_sqe *take_sqe(unsigned room)
     return io_uring_get_sqe(&loop.ring);
 }
 
+/* Cancel what is in flight with user_data data (a task, or a tag); the cancel's
+ * own completion is nobody's. */
+static void cancel_data(void *data)
+{
+    struct io_uring_sqe *sqe = take_sqe(1);
+    io_uring_prep_cancel(sqe, data, 0);
+    io_uring_sqe_set_data(sqe, NULL);
+}
+
 static void set_time(struct __kernel_timespec *when, int64_t ms)
 {
     when->tv_sec = ms / 1000;
@@ -199,12 +208,19 @@ static struct task *calling_task(void)
  * the sweep cancels what is overdue and arms the next. A keep-alive
  * connection's deadlines move forward with every request, so under load the
  * sweep runs about once per --timeout-ms, not once per request. */
+/* A ring timeout at at_ms on the io_now_ms clock (the kernel's monotonic one),
+ * its completion tagged tag; when must outlive the submit. */
+static void arm_timeout_at(struct __kernel_timespec *when, int64_t at_ms, void *tag)
+{
+    set_time(when, at_ms);
+    struct io_uring_sqe *sqe = take_sqe(1);
+    io_uring_prep_timeout(sqe, when, 0, IORING_TIMEOUT_ABS);
+    io_uring_sqe_set_data(sqe, tag);
+}
+
 static void arm_sweep(int64_t at_ms)
 {
-    set_time(&loop.sweep_when, at_ms);
-    struct io_uring_sqe *sqe = take_sqe(1);
-    io_uring_prep_timeout(sqe, &loop.sweep_when, 0, IORING_TIMEOUT_ABS);
-    io_uring_sqe_set_data(sqe, TAG(deadline_tag));
+    arm_timeout_at(&loop.sweep_when, at_ms, TAG(deadline_tag));
     loop.sweep_at = at_ms;
 }
 
@@ -236,10 +252,7 @@ static void sweep_deadlines(void)
  * (coro_release_stack); one ring timeout at a time says when to look. */
 static void arm_idle_walk(int64_t at_ms)
 {
-    set_time(&loop.idle_walk_when, at_ms);
-    struct io_uring_sqe *sqe = take_sqe(1);
-    io_uring_prep_timeout(sqe, &loop.idle_walk_when, 0, IORING_TIMEOUT_ABS);
-    io_uring_sqe_set_data(sqe, TAG(idle_tag));
+    arm_timeout_at(&loop.idle_walk_when, at_ms, TAG(idle_tag));
     loop.idle_walk_armed = true;
 }
 
@@ -249,14 +262,8 @@ static void release_idle_stacks(void)
     loop.idle_walk_armed = false;
     for (struct list_node *node = loop.tasks.first; node != NULL; node = node->next) {
         struct task *task = LIST_ITEM(node, struct task, node);
-        if (!task->idle || task->released)
-            continue;
-        if (now - task->idle_since >= SCHED_IDLE_RELEASE_MS) {
-            coro_release_stack(task->coro);
-            task->released = true;
-        } else if (next < 0 || task->idle_since < next) {
-            next = task->idle_since;
-        }
+        if (task->idle && !task->released)
+            sched_idle_visit(task->coro, task->idle_since, &task->released, now, &next);
     }
     if (next >= 0 && !server_stopping())
         arm_idle_walk(sched_idle_next_walk(now, next));
@@ -459,9 +466,7 @@ static const struct io_hooks ring_hooks = {.wait = ring_wait,
  * (or with its result, if it finished first). */
 static void cancel_op(struct task *task)
 {
-    struct io_uring_sqe *sqe = take_sqe(1);
-    io_uring_prep_cancel(sqe, task, 0);
-    io_uring_sqe_set_data(sqe, NULL);
+    cancel_data(task);
 }
 
 /* The coroutine's body: the blocking servers' handler, as it is. */
@@ -661,12 +666,8 @@ static void stop_accepting(void)
 {
     if (!loop.accepting)
         return;
-    struct io_uring_sqe *sqe = take_sqe(2);
-    io_uring_prep_cancel(sqe, TAG(accept_tag), 0);
-    io_uring_sqe_set_data(sqe, NULL);
-    sqe = io_uring_get_sqe(&loop.ring);
-    io_uring_prep_cancel(sqe, TAG(pause_tag), 0);
-    io_uring_sqe_set_data(sqe, NULL);
+    cancel_data(TAG(accept_tag));
+    cancel_data(TAG(pause_tag));
 }
 
 /* At the stop: no more looks for idle stacks. */
@@ -674,9 +675,7 @@ static void stop_idle_walk(void)
 {
     if (!loop.idle_walk_armed)
         return;
-    struct io_uring_sqe *sqe = take_sqe(1);
-    io_uring_prep_cancel(sqe, TAG(idle_tag), 0);
-    io_uring_sqe_set_data(sqe, NULL);
+    cancel_data(TAG(idle_tag));
     loop.idle_walk_armed = false;
 }
 
