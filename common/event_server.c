@@ -77,6 +77,11 @@ void event_server_drain(struct event_loop *loop, const int *busy, int millisecon
                 milliseconds);
 }
 
+void event_server_keeps_max_conns(struct server *server)
+{
+    server->options.max_conns_enforced = "per event loop, 503 above it";
+}
+
 /* DOC: refuse
  * Beyond what the loop can watch (select: FD_SETSIZE), or out of memory:
  * answer 503 at once and close. Never FD_SET it. */

@@ -74,4 +74,9 @@ void event_acceptor_stop(struct event_acceptor *acceptor);
  * memory); the acceptor itself refuses those beyond the loop's capacity. */
 void event_acceptor_refuse(struct event_acceptor *acceptor, int conn_fd, const char *why);
 
+/* For a server whose loops accept through an event_acceptor (or refuse as it
+ * does, coroutine/uring.c): record that each loop answers 503 above --max-conns,
+ * for --help's model and the stats file (docs/design.md#stats-file). */
+void event_server_keeps_max_conns(struct server *server);
+
 #endif

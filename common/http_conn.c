@@ -72,9 +72,6 @@ static int send_response(struct http_conn *conn, struct http_response *response)
     return 0;
 }
 
-/* Answer an error that ends the connection, then close it lingering, so the
- * client reads the answer even if it is still sending
- * (docs/design.md#lingering-close). */
 /* The last answer is out: give the lent buffers back before the lingering
  * close, which may wait for the client for up to NET_LINGER_MS (with many
  * connections closing at once, buffers held there overflow the pool's spares
@@ -87,6 +84,9 @@ static void linger_and_close(struct http_conn *conn)
     net_lingering_close(conn->fd);
 }
 
+/* Answer an error that ends the connection, then close it lingering, so the
+ * client reads the answer even if it is still sending
+ * (docs/design.md#lingering-close). */
 static void fail_and_close(struct http_conn *conn, int status)
 {
     struct http_response response;

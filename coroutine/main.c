@@ -167,9 +167,7 @@ int main(int argc, char **argv)
         return 2;
     }
     event_server_listen(&server, reuseport != 0);
-    /* Each loop answers 503 above --max-conns, in either --io mode (event_acceptor
-     * in common/event_server.h; accepted in uring.c); the stats file says so. */
-    server.options.max_conns_enforced = "per event loop, 503 above it";
+    event_server_keeps_max_conns(&server); /* in either --io mode */
     coro_set_stack_size((size_t)stack_kb * 1024);
 
     if (server.options.workers > 1)

@@ -177,8 +177,9 @@ static struct io_uring_sqe *take_sqe(unsigned room)
     return io_uring_get_sqe(&loop.ring);
 }
 
-/* Cancel what is in flight with user_data data (a task, or a tag); the cancel's
- * own completion is nobody's. */
+/* Cancel what is in flight with user_data data: a task's operation, whose
+ * completion then comes back -ECANCELED (or with its result, if it finished
+ * first), or a tagged one. The cancel's own completion is nobody's. */
 static void cancel_data(void *data)
 {
     struct io_uring_sqe *sqe = take_sqe(1);
@@ -200,14 +201,6 @@ static struct task *calling_task(void)
     return loop.current;
 }
 
-/* DOC: uring-deadlines
- * Deadlines are not a timer per operation (a linked timeout is an SQE, a
- * kernel timer armed and cancelled, and a CQE, for every receive and send:
- * about a fifth of the CPU per request, measured). Each operation notes its
- * deadline; one ring timeout is armed for the earliest, and when it fires
- * the sweep cancels what is overdue and arms the next. A keep-alive
- * connection's deadlines move forward with every request, so under load the
- * sweep runs about once per --timeout-ms, not once per request. */
 /* A ring timeout at at_ms on the io_now_ms clock (the kernel's monotonic one),
  * its completion tagged tag; when must outlive the submit. */
 static void arm_timeout_at(struct __kernel_timespec *when, int64_t at_ms, void *tag)
@@ -218,13 +211,19 @@ static void arm_timeout_at(struct __kernel_timespec *when, int64_t at_ms, void *
     io_uring_sqe_set_data(sqe, tag);
 }
 
+/* DOC: uring-deadlines
+ * Deadlines are not a timer per operation (a linked timeout is an SQE, a
+ * kernel timer armed and cancelled, and a CQE, for every receive and send:
+ * about a fifth of the CPU per request, measured). Each operation notes its
+ * deadline; one ring timeout is armed for the earliest, and when it fires
+ * the sweep cancels what is overdue and arms the next. A keep-alive
+ * connection's deadlines move forward with every request, so under load the
+ * sweep runs about once per --timeout-ms, not once per request. */
 static void arm_sweep(int64_t at_ms)
 {
     arm_timeout_at(&loop.sweep_when, at_ms, TAG(deadline_tag));
     loop.sweep_at = at_ms;
 }
-
-static void cancel_op(struct task *task);
 
 /* The deadline timeout fired (or an older one armed for a later time). */
 static void sweep_deadlines(void)
@@ -237,7 +236,7 @@ static void sweep_deadlines(void)
             continue;
         if (task->deadline_ms <= now) {
             task->timed_out = true;
-            cancel_op(task);
+            cancel_data(task);
         } else if (next < 0 || task->deadline_ms < next) {
             next = task->deadline_ms;
         }
@@ -462,13 +461,6 @@ static const struct io_hooks ring_hooks = {.wait = ring_wait,
                                            .read = ring_read,
                                            .write = ring_write};
 
-/* Cancel what the task has in flight; its completion comes back -ECANCELED
- * (or with its result, if it finished first). */
-static void cancel_op(struct task *task)
-{
-    cancel_data(task);
-}
-
 /* The coroutine's body: the blocking servers' handler, as it is. */
 static void serve_connection(void *arg)
 {
@@ -688,7 +680,7 @@ static void interrupt_readers(void)
         struct task *task = LIST_ITEM(node, struct task, node);
         if (task->op == OP_READ && !task->interrupted) {
             task->interrupted = task->interrupting = true;
-            cancel_op(task);
+            cancel_data(task);
         }
     }
 }
@@ -701,7 +693,7 @@ static void cancel_all(void)
         struct task *task = LIST_ITEM(node, struct task, node);
         task->cancelled = true;
         if (task->op != OP_NONE)
-            cancel_op(task);
+            cancel_data(task);
     }
     run_until_idle(io_now_ms() + 1000);
 }

@@ -118,9 +118,7 @@ int main(int argc, char **argv)
     struct server server;
     server_start(&server, &spec, argc, argv);
     event_server_listen(&server, reuseport != 0);
-    /* Each loop's acceptor answers 503 above --max-conns (event_acceptor in
-     * common/event_server.h); the stats file says so. */
-    server.options.max_conns_enforced = "per event loop, 503 above it";
+    event_server_keeps_max_conns(&server);
 
     if (server.options.workers > 1)
         pool_run(&server, serve_loop, NULL);
