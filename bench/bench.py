@@ -33,7 +33,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from configs import CONFIGS, Config, many_conns, slow_client_configs  # noqa: E402
+from configs import (BOUNDED_MAX_N, CONFIGS, SERVES_AT_ONCE, W, Config, many_conns,  # noqa: E402
+                     slow_client_configs)
 import greedy  # noqa: E402  (the greedy-client experiment)
 import syscalls  # noqa: E402  (bench/syscalls.py: system calls per request)
 
@@ -1164,27 +1165,20 @@ def many_conns_configs(bench):
     return present(bench, [c for c in bench.configs if {"model", "many"} & set(c.groups)])
 
 
-# Models that serve at most a fixed number of connections at once (iterative one,
-# the process pools their workers). Above BOUNDED_MAX_N connections every further
-# connection of theirs only waits, which the connections experiment already shows
-# at N <= BOUNDED_MAX_N: the default set does not run them there (each such point
-# is a row saying so), FULL=1 does.
-BOUNDED_MODELS = ("iterative", "prefork", "prefork_select")
-BOUNDED_MAX_N = 1000
-
-
 def bounded_skip(bench, cfg, n):
-    """Why the default set does not run cfg at n connections, or ''."""
-    if bench.full or cfg.binary not in BOUNDED_MODELS or n <= BOUNDED_MAX_N:
+    """Why the default set does not run cfg at n connections (configs.py
+    SERVES_AT_ONCE: each such point is a row saying so; FULL=1 runs it), or ''."""
+    at_once = SERVES_AT_ONCE.get(cfg.binary)
+    if bench.full or at_once is None or n <= BOUNDED_MAX_N:
         return ""
-    at_once = 1 if cfg.binary == "iterative" else bench.s["pool"]
-    return (f"not run in the default set: serves at most {at_once} connection"
-            f"{'s' if at_once != 1 else ''} at once, as the connections experiment shows at "
-            f"N <= {BOUNDED_MAX_N}; FULL=1 runs it")
+    at_once = at_once.replace(W, str(bench.s["pool"]))
+    return (f"not run in the default set: serves at most {at_once} at once, as the "
+            f"connections experiment shows at N <= {BOUNDED_MAX_N}; FULL=1 runs it")
 
 
 def not_run_row(experiment, cfg, why, **fields):
-    """The row of a point the descriptor limit cannot hold: named, not measured."""
+    """The row of a point not run (why: the descriptor limit, or bounded_skip):
+    named, not measured."""
     return dict(experiment=experiment, config=cfg.label, binary=cfg.binary, not_run=why, **fields)
 
 

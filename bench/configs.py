@@ -130,6 +130,14 @@ MANY_CONNS_OPTIONS = {"threaded": "--max-conns", "multiplex": "--max-conns",
                       "coroutine": "--max-conns", "fork_per_conn": "--max-procs"}
 
 
+# The models that serve a fixed number of connections at once: iterative one, the
+# process pools their workers ({W}). Above BOUNDED_MAX_N connections every further
+# one only waits, which the connections experiment already shows at N <=
+# BOUNDED_MAX_N: the default set does not run them there (bench.py bounded_skip).
+SERVES_AT_ONCE = {"iterative": "1", "prefork": W, "prefork_select": W}
+BOUNDED_MAX_N = 1000
+
+
 def many_conns(cfg, largest):
     """cfg with room for `largest` connections (MANY_CONNS_OPTIONS); a pool
     configuration of threaded is left alone."""

@@ -36,9 +36,9 @@ def mark(m):
 
 
 def not_run(rows, key):
-    """The points the descriptor limit could not hold: (what, reason) per point of
-    key (a CSV field, or None), one line for every configuration when they share
-    the reason."""
+    """The points not run (the descriptor limit, or left out of the default set):
+    (what, reason) per point of key (a CSV field, or None), one line for every
+    configuration when they share the reason."""
     points = {}
     for r in rows:
         if r.get("not_run"):
@@ -570,16 +570,17 @@ class Report:
         rows = measured(every)
         if not every:
             return
-        if not rows:
-            self(f"## Memory: {every[0]['held_target']} idle connections\n")
-            for _, who, why in not_run(every, None):
-                self(f"- {who}: {why}.")
-            self()
-            return
+        self(f"## Memory: {every[0]['held_target']} idle connections\n")
+        if rows:
+            self.memory_table(every, rows)
+        for _, who, why in not_run(every, None):
+            self(f"- {who}: {why}.")
+        self()
+
+    def memory_table(self, every, rows):
         med = medians(rows, ["config"], ["pss_kb", "rss_kb", "idle_pss_kb", "answered",
                                          "processes", "threads", "per_conn_kb", "per_conn_b",
                                          "tcp_mem_per_conn_b"])
-        self(f"## Memory: {rows[0]['held_target']} idle connections\n")
         self(f"A client opens {rows[0]['held_target']} connections, sends one keep-alive request "
              "on each and then keeps them idle; the server's memory is summed over all its "
              "processes (PSS: shared pages divided among the processes sharing them; RSS "
@@ -611,9 +612,6 @@ class Report:
         self(table(["configuration", "held (answered 2xx)", "processes", "threads", "PSS idle MiB",
                     "PSS held MiB", "bytes per idle connection (user space)",
                     "kernel TCP bytes per connection", "goal"], out))
-        skipped = not_run(every, None)
-        if skipped:
-            self("\n".join(f"- {who}: {why}." for _, who, why in skipped) + "\n")
         self("The goal the project sets for the event loops: an idle keep-alive connection "
              "costs multiplex at most 1 KiB and coroutine at most 6 KiB of user-space memory "
              "(a buffer is lent from a pool only while a request is being read or answered; "
