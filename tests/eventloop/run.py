@@ -260,6 +260,13 @@ IDLE_BOUNDS = {"multiplex --backend epoll": 4096, "coroutine": 6 * 1024,
                "coroutine --io uring": 6 * 1024}
 
 
+def sanitized(binary):
+    """A sanitizer build: its shadow memory would count as the server's."""
+    with open(binary, "rb") as f:
+        image = f.read()
+    return b"__asan_init" in image or b"__tsan_init" in image
+
+
 def case_idle_memory(args, results, root):
     count = 2000
     if not idle_memory.raise_nofile(count):
@@ -269,12 +276,10 @@ def case_idle_memory(args, results, root):
         binary = os.path.join(args.bin_dir, config.split()[0])
         if not os.access(binary, os.X_OK):
             continue
-        with open(binary, "rb") as f:
-            image = f.read()
         per, again = idle_memory.idle_bytes(args.bin_dir, config, count, 2.5, root)
         results.check(f"idle-memory {config}: each of {count} connections answered again after "
                       "2.5 s idle", again == count, f"{again}/{count} answered")
-        if b"__asan_init" in image or b"__tsan_init" in image:
+        if sanitized(binary):
             print(f"skip idle-memory {config} bound: a sanitizer build (its shadow memory counts)")
             continue
         results.check(f"idle-memory {config}: {count} idle connections cost {per:.0f} B each "
@@ -297,8 +302,6 @@ def case_linger_memory(args, results, root):
         return
     for config in ["coroutine", "coroutine --io uring", "multiplex --backend epoll"]:
         binary = os.path.join(args.bin_dir, config.split()[0])
-        with open(binary, "rb") as f:
-            sanitized = b"__asan_init" in f.read()
         with ts.Server(args.bin_dir, config, ["--max-conns", str(LINGER_COUNT + 100)],
                        root=root) as server:
             time.sleep(0.2)
@@ -314,7 +317,7 @@ def case_linger_memory(args, results, root):
                     sock.close()
         results.check(f"linger-memory {config}: {LINGER_COUNT} answered before the linger",
                       answered == LINGER_COUNT, f"{answered}/{LINGER_COUNT}")
-        if sanitized:
+        if sanitized(binary):
             print(f"skip linger-memory {config} bound: a sanitizer build")
             continue
         results.check(f"linger-memory {config}: {per:.0f} B per lingering connection "
@@ -467,19 +470,11 @@ def case_uring_wait_fails(args, results, root):
     every io_uring_submit_and_wait_timeout returns EIO) ends as the readiness
     loop's failure does: exit status 1 and a line naming the call."""
     with tempfile.TemporaryDirectory(prefix="eventloop-shim-") as scratch:
-        shim = os.path.join(scratch, "fail_uring_wait.so")
-        built = subprocess.run([os.environ.get("CC", "cc"), "-shared", "-fPIC", "-O2", "-o", shim,
-                                os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                             "fail_uring_wait.c")],
-                               capture_output=True, text=True)
-        if built.returncode != 0:
-            results.check("uring-wait-fails: fail_uring_wait.c builds", False,
-                          built.stderr.strip())
+        env, problem = ts.preload_env(os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                   "fail_uring_wait.c"), scratch)
+        if env is None:
+            results.check("uring-wait-fails: fail_uring_wait.c builds", False, problem)
             return
-        env = dict(os.environ, LD_PRELOAD=shim)
-        # An ASan build wants its runtime first in the library list.
-        env["ASAN_OPTIONS"] = ":".join(filter(None, [os.environ.get("ASAN_OPTIONS"),
-                                                     "verify_asan_link_order=0"]))
         server = ts.Server(args.bin_dir, "coroutine --io uring", root=root, env=env)
         try:
             _, err = server.process.communicate(timeout=5)

@@ -200,6 +200,22 @@ def get(server, path, headers="", timeout=5):
         return conn.read_response()
 
 
+def preload_env(source, scratch):
+    """Build source (a C file of the tests) into a shared library in scratch:
+    (an environment with it in LD_PRELOAD, '') or (None, the compiler's words).
+    An ASan build wants its runtime first in the library list: it is told not
+    to insist."""
+    library = os.path.join(scratch, os.path.splitext(os.path.basename(source))[0] + ".so")
+    built = subprocess.run([os.environ.get("CC", "cc"), "-shared", "-fPIC", "-O2", "-o", library,
+                            source, "-ldl"], capture_output=True, text=True)
+    if built.returncode != 0:
+        return None, built.stderr.strip()
+    env = dict(os.environ, LD_PRELOAD=library)
+    env["ASAN_OPTIONS"] = ":".join(filter(None, [os.environ.get("ASAN_OPTIONS"),
+                                                 "verify_asan_link_order=0"]))
+    return env, ""
+
+
 def make_root(directory):
     """A small document root: index.html, a.txt, a 4 KiB file."""
     os.makedirs(directory, exist_ok=True)

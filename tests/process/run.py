@@ -212,16 +212,10 @@ def check_stop_max_procs(results, bin_dir, root):
                   f"5 s (--timeout-ms {STOP_TIMEOUT_MS}), 3 rounds", not slow, "; ".join(slow))
 
     with tempfile.TemporaryDirectory(prefix="process-shim-") as scratch:
-        shim = os.path.join(scratch, "stop_before_sigsuspend.so")
-        built = subprocess.run([os.environ.get("CC", "cc"), "-shared", "-fPIC", "-O2", "-o", shim,
-                                SHIM, "-ldl"], capture_output=True, text=True)
-        if built.returncode != 0:
-            results.check("stop_before_sigsuspend.c builds", False, built.stderr.strip())
+        env, problem = ts.preload_env(SHIM, scratch)
+        if env is None:
+            results.check("stop_before_sigsuspend.c builds", False, problem)
             return
-        env = dict(os.environ, LD_PRELOAD=shim)
-        # An ASan build wants its runtime first in the library list.
-        env["ASAN_OPTIONS"] = ":".join(filter(None, [os.environ.get("ASAN_OPTIONS"),
-                                                     "verify_asan_link_order=0"]))
         server = ts.Server(bin_dir, "fork_per_conn --max-procs 2", root=root,
                            timeout_ms=STOP_TIMEOUT_MS, env=env)
         conns = [ts.Connection(server, timeout=30) for _ in range(2)]
