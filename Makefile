@@ -35,8 +35,8 @@ test_sched_EXTRA := $(wildcard coroutine/sched.c coroutine/coro.c coroutine/coro
 test_histogram_EXTRA := bench/histogram.c
 
 .SECONDARY:
-.PHONY: all test check format format-check unit unit-bins blackbox deps bench diffs clean \
-        help fuzz check-docs exercises grade
+.PHONY: all test check format format-check unit unit-bins blackbox deps bench bench-compare \
+        diffs clean help fuzz check-docs exercises grade
 all: $(BINS)
 
 $(BUILD)/obj/%.o: %.c
@@ -145,12 +145,24 @@ fuzz: $(BUILD)/tests/test_http_parse
 # set (about 5 minutes on 2 cores) into bench/results/<date>-<host>/, point
 # bench/results/latest at it. FULL=1: longer sweeps, more repeats. ONLY=name: one
 # experiment (fig30.1 herd distribution throughput slow-handler slow-clients memory coro-switch
-# greedy-client syscalls reference). A server that does not build is left out, not fatal.
+# greedy-client syscalls stacks reference). A server that does not build is left out, not
+# fatal. The report opens with the figures that moved since docs/labs/reference.
 bench:
 	@scripts/deps.sh bench
 	@$(MAKE) --no-print-directory -s -k all || echo "make bench: some servers did not build; benching what is in $(BUILD)/bin"
 	@$(MAKE) --no-print-directory -s -C bench
 	@python3 bench/bench.py --bin-dir $(BUILD)/bin $(if $(FULL),--full) $(if $(ONLY),--only $(ONLY))
+
+# make bench-compare A B (or A=DIR B=DIR): the figures that moved from results folder A
+# (before) to B (after), by bench/README.md's rule. Without them: the reference run
+# against bench/results/latest. The folders given as goals are made no-op targets.
+ifeq (bench-compare,$(firstword $(MAKECMDGOALS)))
+COMPARE_DIRS := $(wordlist 2,$(words $(MAKECMDGOALS)),$(MAKECMDGOALS))
+$(eval $(COMPARE_DIRS):;@:)
+endif
+bench-compare:
+	@python3 bench/compare.py $(or $(A),$(word 1,$(COMPARE_DIRS)),docs/labs/reference) \
+	    $(or $(B),$(word 2,$(COMPARE_DIRS)),bench/results/latest)
 
 check-docs: all
 	python3 scripts/check_docs.py
@@ -190,6 +202,7 @@ help:
 	@echo "make fuzz            libFuzzer on the parser and path code (FUZZ_SECONDS=60 each)"
 	@echo "make check-docs      run every command block the docs mark runnable"
 	@echo "make bench           wrk + gnuplot experiments into bench/results/latest/ (FULL=1, ONLY=name)"
+	@echo "make bench-compare A B  the figures that moved between two bench results folders"
 	@echo "make clean           remove build output"
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
