@@ -217,7 +217,9 @@ def markdown(result, before, after, limit=None):
     if not moved:
         out += ["**No figure moved** beyond its band.", ""]
     else:
-        out += [f"**{len(moved)} figures moved** beyond their band:", "",
+        many = len(moved) > 1
+        out += [f"**{len(moved)} figure{'s' if many else ''} moved** beyond "
+                f"{'their bands' if many else 'its band'}:", "",
                 "| experiment | configuration (point) | figure | before | band | after | change |",
                 "|---|---|---|---|---|---|---|"]
         for experiment, name, metric, was, (low, high), now, shift, verdict in moved[:limit]:
