@@ -172,20 +172,6 @@ def proc_memory_kb(pids):
     return rss, pss
 
 
-def proc_vm_kb(pids):
-    """Address space reserved (VmSize), in KiB, summed over processes: a thread's
-    whole stack counts here from its creation, touched or not; RSS counts only the
-    pages touched."""
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/status") as f:
-                total += next(int(l.split()[1]) for l in f if l.startswith("VmSize:"))
-        except (OSError, StopIteration, ValueError):
-            pass
-    return total
-
-
 def tcp_sockets(port, states):
     """(inode, receive queue) of every TCP/IPv4 socket whose local port is port
     and whose state is in states (a set of TCP state numbers), asked over
@@ -257,13 +243,16 @@ def descriptors_short(n):
     return f"not run: needs {need} descriptors, the limit is {limit}" if need > limit else ""
 
 
-def proc_threads(pids):
-    """Threads summed over processes (/proc/PID/status Threads:)."""
+def proc_status_total(pids, field):
+    """A number of /proc/PID/status summed over processes: "Threads" (threads
+    share one process), or "VmSize" (KiB of address space reserved: a thread's
+    whole stack counts from its creation, touched or not; RSS counts only the
+    pages touched)."""
     total = 0
     for pid in pids:
         try:
             with open(f"/proc/{pid}/status") as f:
-                total += next(int(l.split()[1]) for l in f if l.startswith("Threads:"))
+                total += next(int(l.split()[1]) for l in f if l.startswith(field + ":"))
         except (OSError, StopIteration, ValueError):
             pass
     return total
@@ -1001,7 +990,7 @@ def hold_idle(bench, run, n, wait_ms, idle_s, row):
     processes, threads, tcp_mem_per_conn_b). Returns the holder's counts
     ({"connected": C, "answered": A}, {} if it failed)."""
     row["idle_rss_kb"], row["idle_pss_kb"] = proc_memory_kb(proc_tree(run.pid))
-    row["idle_vm_kb"] = proc_vm_kb(proc_tree(run.pid))
+    row["idle_vm_kb"] = proc_status_total(proc_tree(run.pid), "VmSize")
     tcp_before, tcp_after = tcp_mem_pages(), None
     argv = bench.client("hold", run.port, FILE, n, [str(wait_ms)])
     holder = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -1013,8 +1002,8 @@ def hold_idle(bench, run, n, wait_ms, idle_s, row):
         time.sleep(idle_s)
         tree = proc_tree(run.pid)
         row["rss_kb"], row["pss_kb"] = proc_memory_kb(tree)
-        row["vm_kb"] = proc_vm_kb(tree)
-        row["processes"], row["threads"] = len(tree), proc_threads(tree)
+        row["vm_kb"] = proc_status_total(tree, "VmSize")
+        row["processes"], row["threads"] = len(tree), proc_status_total(tree, "Threads")
         tcp_after = tcp_mem_pages()
     finally:
         holder.stdin.close()    # the holder closes everything and exits
@@ -1185,7 +1174,7 @@ def rate_run(bench, cfg, workers, conns, rate, seconds, drain_ms, experiment, me
             row["held"] = held_connections(run.port)
             tree = proc_tree(run.pid)
             _, row["pss_kb"] = proc_memory_kb(tree)
-            row["processes"], row["threads"] = len(tree), proc_threads(tree)
+            row["processes"], row["threads"] = len(tree), proc_status_total(tree, "Threads")
             tcp = tcp_mem_pages()
             if tcp is not None and tcp_before is not None:
                 row["tcp_mem_per_conn_b"] = (tcp - tcp_before) * 4096 / conns
@@ -1440,7 +1429,7 @@ def main():
     if args.report_only:
         out = os.path.realpath(args.report_only)
         plots.draw_all(out)
-        report.write(out)
+        log(report.write(out))
         log(f"report: {os.path.relpath(os.path.join(out, 'report.md'), os.getcwd())}")
         return 0
 
@@ -1547,12 +1536,12 @@ def main():
     shutil.rmtree(bench.tmp, ignore_errors=True)
     shutil.rmtree(bench.www, ignore_errors=True)
     plots.draw_all(out)
-    report.write(out)
+    moved = report.write(out)
     latest = os.path.join(args.results, "latest")
     if os.path.islink(latest) or os.path.exists(latest):
         os.remove(latest)
     os.symlink(os.path.basename(out), latest)
-    log(f"make bench: {i} runs in {time.time() - t0:.0f} s; report: "
+    log(f"make bench: {i} runs in {time.time() - t0:.0f} s; {moved}; report: "
         f"{os.path.relpath(os.path.join(latest, 'report.md'), ROOT)}")
     return 0
 

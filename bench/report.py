@@ -93,6 +93,7 @@ def room(rows):
 class Report:
     def __init__(self, out, reference=REFERENCE):
         self.out, self.reference = out, reference
+        self.moved = None           # the figures that moved (regressions), once compared
         self.lines = []
         try:
             with open(os.path.join(out, "metadata.json")) as fh:
@@ -117,6 +118,7 @@ class Report:
             self("Not compared: this is the reference run.\n")
             return
         result = compare.compare(self.reference, self.out)
+        self.moved = result["moved"]
         compare.write_csv(result, os.path.join(self.out, "compare.csv"))
         before, after = (os.path.relpath(d, ROOT) for d in (self.reference, self.out))
         self("\n".join(compare.markdown(result, before, after, limit=25)))
@@ -749,4 +751,12 @@ class Report:
 
 
 def write(out, reference=REFERENCE):
-    Report(out, reference).write()
+    """Write out/report.md; one line for the terminal: what moved since the reference."""
+    report = Report(out, reference)
+    report.write()
+    if report.moved is None:
+        return "not compared with a reference run (report.md says why)"
+    moved = sorted(report.moved, key=lambda m: -abs(compare.relative(m) - 1))
+    names = [f"{m[0]} `{m[1]}` {m[2]} {m[7]}" for m in moved]
+    return (f"moved since the reference run: {len(names)} figure(s)" +
+            (": " + "; ".join(names[:5]) + ("; …" if len(names) > 5 else "") if names else ""))
