@@ -63,6 +63,7 @@ FIGURES = {
 # listed, so a change that moves every configuration (common/, the kernel) is
 # seen too; what stands out from it is a change of one configuration.
 SHIFT_POINTS = 4
+NOTES = "notes"     # figures()' key for what the rows say of a point
 # What a run's metadata.json says of the machine: when one differs, the list says so.
 MACHINE = ("cpu_model", "cores_usable", "kernel", "compiler")
 
@@ -76,8 +77,10 @@ def number(text):
 
 def figures(folder):
     """{experiment: {(point, figure): [values of its runs]}} for each CSV of
-    FIGURES in folder; rows not run (not_run) carry no values."""
-    found = {}
+    FIGURES in folder; rows not run (not_run) carry no values. Under the key
+    NOTES, {(experiment, point): text} says why a point was not run, or that
+    one of its runs was flagged (bench.py: socket errors, connections not held...)."""
+    found = {NOTES: {}}
     for experiment, (keys, metrics) in FIGURES.items():
         path = os.path.join(folder, f"{experiment}.csv")
         if not os.path.exists(path):
@@ -86,6 +89,10 @@ def figures(folder):
         with open(path, newline="") as f:
             for row in csv.DictReader(f):
                 point = tuple(row.get(k, "") for k in keys)
+                if row.get("not_run"):
+                    found[NOTES][(experiment, point)] = row["not_run"]   # "not run: why"
+                elif row.get("flag"):
+                    found[NOTES][(experiment, point)] = f"⚑ a flagged run: {row['flag']}"
                 for metric, *_ in metrics:
                     value = number(row.get(metric))
                     values = runs.setdefault((point, metric), [])
@@ -111,9 +118,10 @@ def metadata(folder):
 
 def compare(before, after):
     """The comparison of two folders: a dict with
-       moved:    [(experiment, point, figure, before runs, band, after runs, shift, verdict)]
+       moved:    [(experiment, point, figure, before runs, band, after runs, shift, verdict,
+                   flagged: '' or what the flagged runs of that point say)]
        shifts:   [(experiment, figure, shift, points)] for the scaled figures
-       one_side: [(experiment, what, which folder has it)]
+       one_side: [(experiment, what, which folder has it, why the other has none or '')]
        rows:     every figure compared, for compare.csv
        settings: [(setting, before, after)] where the two runs' settings differ."""
     a, b = figures(before), figures(after)
@@ -124,7 +132,7 @@ def compare(before, after):
         if experiment not in b or experiment not in a:
             side = "before" if experiment in a else "after"
             result["one_side"].append((experiment, "every figure (the experiment ran in one only)",
-                                       side))
+                                       side, ""))
             continue
         points = list(dict.fromkeys(list(a[experiment]) + list(b[experiment])))
         for metric, unit, better, floor, scaled in metrics:
@@ -143,9 +151,15 @@ def compare(before, after):
                 name = " ".join(p for p in point if p)
                 if not was or not now:
                     side = "before" if was else "after" if now else None
+                    why = (b if was else a)[NOTES].get((experiment, point))
                     if side:
-                        result["one_side"].append((experiment, f"{name}: {metric}", side))
+                        result["one_side"].append((experiment, f"{name}: {metric}", side,
+                                                   why if why and not why.startswith("⚑")
+                                                   else ""))
                     continue
+                flagged = " ".join(x for x in (a[NOTES].get((experiment, point), ""),
+                                               b[NOTES].get((experiment, point), ""))
+                                   if x.startswith("⚑"))
                 low, high = (shift * x for x in band(was, floor))
                 median = statistics.median(now)
                 verdict = ""
@@ -155,7 +169,7 @@ def compare(before, after):
                     if better:
                         verdict += ": worse" if up == (better == "lower") else ": better"
                     result["moved"].append((experiment, name, metric, was, (low, high), now,
-                                            shift, verdict))
+                                            shift, verdict, flagged))
                 result["rows"].append(dict(experiment=experiment, point=name, figure=metric,
                                            before_median=statistics.median(was),
                                            before_min=min(was), before_max=max(was),
@@ -222,29 +236,35 @@ def markdown(result, before, after, limit=None):
                 f"{'their bands' if many else 'its band'}:", "",
                 "| experiment | configuration (point) | figure | before | band | after | change |",
                 "|---|---|---|---|---|---|---|"]
-        for experiment, name, metric, was, (low, high), now, shift, verdict in moved[:limit]:
+        for experiment, name, metric, was, (low, high), now, shift, verdict, flagged in moved[:limit]:
             ratio = statistics.median(now) / statistics.median(was) if statistics.median(was) else 0
             beyond = f", ×{ratio / shift:.2f} of the shift" if shift != 1.0 else ""
-            out.append(f"| {experiment} | `{name}` | {metric} | {runs_text(was)} | "
-                       f"{g(low)}–{g(high)} | {runs_text(now)} | "
+            out.append(f"| {experiment} | `{name}`{' ⚑' if flagged else ''} | {metric} | "
+                       f"{runs_text(was)} | {g(low)}–{g(high)} | {runs_text(now)} | "
                        f"{verdict} (×{ratio:.2f}{beyond}) |")
         if limit is not None and len(moved) > limit:
             out.append(f"| … | {len(moved) - limit} more in compare.csv | | | | | |")
         out.append("")
+        if any(m[8] for m in moved):
+            out += ["⚑: a run of that point was flagged (in *Flagged runs* of its report, "
+                    "the CSV's flag column): its figure may measure the failure, not the "
+                    "model.", ""]
     if result["one_side"]:
         out += ["In one folder only (not compared):", ""]
-        whole = [(e, side) for e, what, side in result["one_side"] if what.startswith("every")]
+        whole = [(e, side) for e, what, side, _ in result["one_side"]
+                 if what.startswith("every")]
         for side in ("before", "after"):
             names = [e for e, s in whole if s == side]
             if names:
                 out.append(f"- only {side}: the experiments {', '.join(names)}")
         parts = {}
-        for experiment, what, side in result["one_side"]:
+        for experiment, what, side, why in result["one_side"]:
             if not what.startswith("every"):
                 name, metric = what.rsplit(": ", 1)
-                parts.setdefault((side, experiment, name), []).append(metric)
-        for (side, experiment, name), metrics in parts.items():
-            out.append(f"- only {side}: {experiment} `{name}` ({', '.join(metrics)})")
+                parts.setdefault((side, experiment, name, why), []).append(metric)
+        for (side, experiment, name, why), metrics in parts.items():
+            out.append(f"- only {side}: {experiment} `{name}` ({', '.join(metrics)})"
+                       + (f"; {why}" if why else ""))
         out.append("")
     if result["settings"]:
         out += ["The two runs' settings differ (bench.py SETTINGS), which can move a figure "

@@ -757,6 +757,6 @@ def write(out, reference=REFERENCE):
     if report.moved is None:
         return "not compared with a reference run (report.md says why)"
     moved = sorted(report.moved, key=lambda m: -abs(compare.relative(m) - 1))
-    names = [f"{m[0]} `{m[1]}` {m[2]} {m[7]}" for m in moved]
+    names = [f"{m[0]} `{m[1]}`{' ⚑' if m[8] else ''} {m[2]} {m[7]}" for m in moved]
     return (f"moved since the reference run: {len(names)} figure(s)" +
             (": " + "; ".join(names[:5]) + ("; …" if len(names) > 5 else "") if names else ""))

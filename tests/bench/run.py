@@ -272,7 +272,7 @@ def check_compare(results, tmp):
         write_fig30_1(b, {"x": after, **{f"o{k}": others for k in range(1, 5)}})
         result = compare.compare(a, b)
         moved = {m[1]: m[7] for m in result["moved"]}
-        sides = {f"only {side}" for experiment, what, side in result["one_side"]
+        sides = {f"only {side}" for experiment, what, side, _ in result["one_side"]
                  if what.startswith("x:")}
         said = moved.get("x") or next(iter(sides), "")
         results.check(f"compare: {name}: {want or 'not listed'}",
@@ -282,7 +282,7 @@ def check_compare(results, tmp):
         f.write("experiment,config,workers,sleeps_per_conn\nherd,x,4,1.0\n")
     result = compare.compare(os.path.join(tmp, "compare-herd"), os.path.join(tmp, "compare-0-a"))
     results.check("compare: an experiment in one folder only is listed as such",
-                  ("herd", "every figure (the experiment ran in one only)", "before")
+                  ("herd", "every figure (the experiment ran in one only)", "before", "")
                   in result["one_side"], str(result["one_side"]))
     lines = compare.markdown(result, "A", "B")
     results.check("compare: the list names it", any("only before: the experiments herd" in l
