@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """make doctor — what this machine has, and what will run here as written.
 
-usage: doctor.py [--build DIR]
+usage: doctor.py [--build DIR] [--bin-dir DIR]
 
 Asks the kernel (never the version number: a seccomp filter, a sysctl or
 valgrind can take away what the version has) for each feature the servers,
@@ -138,10 +138,33 @@ def machine():
     }
 
 
+def server_says(binary, options):
+    """The line a built server prints when it refuses options here (exit 2),
+    so the doctor gives the reason the server, the bench and the labs give;
+    None when it is not built or it starts (then it is stopped at once)."""
+    if not os.access(binary, os.X_OK):
+        return None
+    process = subprocess.Popen([binary, "--port", "0", "--root", ROOT, "--quiet"] + options,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               start_new_session=True)
+    try:
+        out, err = process.communicate(timeout=3)
+    except subprocess.TimeoutExpired:         # it started: not refused
+        process.terminate()
+        process.communicate()
+        return None
+    lines = err.decode(errors="replace").strip().splitlines()
+    return lines[-1] if process.returncode == 2 and lines else None
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--build", default=os.path.join(ROOT, "build"))
+    parser.add_argument("--build", default=os.path.join(ROOT, "build"),
+                        help="where the probe is built")
+    parser.add_argument("--bin-dir", help="the servers, asked for their own reason line "
+                        "where a feature is missing (default: BUILD/bin)")
     args = parser.parse_args()
+    args.bin_dir = args.bin_dir or os.path.join(args.build, "bin")
 
     binary, why_not = build_probe(args.build)
     features = probe_kernel(binary) if binary else {}
@@ -192,7 +215,9 @@ def main():
         (skips if reasons else runs).append((what, reasons))
 
     uring = has["io_uring"] and has["io_uring_ext_arg"]
-    uring_why = "no io_uring: " + (features.get("io_uring", (0, ""))[1] or "no IORING_FEAT_EXT_ARG")
+    uring_why = "" if uring else server_says(os.path.join(args.bin_dir, "coroutine"),
+                                             ["--io", "uring"]) or (
+        "no io_uring: " + (features.get("io_uring", (0, ""))[1] or "no IORING_FEAT_EXT_ARG"))
     if m["io_uring_disabled"] not in (None, "0"):
         uring_why += f" (kernel.io_uring_disabled = {m['io_uring_disabled']})"
     elif m["seccomp"] == "a filter":

@@ -24,8 +24,9 @@ Cases:
                       every feature of its table probed
   doctor-shims        make doctor under each shim: the faked missing feature is
                       reported (no_openat2.c: ENOSYS and EPERM; no_uring.c:
-                      ENOSYS and EPERM; old_uring.c), what it stops is named,
-                      and the exit status stays 0
+                      ENOSYS and EPERM; old_uring.c), what it stops is named
+                      (without io_uring, in coroutine's own words), and the
+                      exit status stays 0
   doctor-no-compiler  make doctor where the probe cannot be built (CC names no
                       compiler): it says so and exits 1, as make test cannot pass
 Ends with "doctor: N passed, N failed".
@@ -189,10 +190,11 @@ def case_old_uring_blackbox(args, results, scratch):
                   "; ".join(failures[:10]) or done.stderr[-500:])
 
 
-def doctor(scratch, env=None, build=None):
-    """Run scripts/doctor.py: (exit status, stdout)."""
+def doctor(args, scratch, env=None, build=None):
+    """Run scripts/doctor.py, its probe built in scratch: (exit status, stdout)."""
     done = subprocess.run([sys.executable, os.path.join(HERE, "..", "..", "scripts", "doctor.py"),
-                           "--build", build or os.path.join(scratch, "doctor-build")],
+                           "--build", build or os.path.join(scratch, "doctor-build"),
+                           "--bin-dir", args.bin_dir],
                           env=env, capture_output=True, text=True, timeout=60)
     return done.returncode, done.stdout + done.stderr
 
@@ -210,7 +212,7 @@ def case_doctor_here(args, results, scratch):
     import importlib
     sys.path.insert(0, os.path.join(HERE, "..", "..", "scripts"))
     titles = [title for _, title, _, _ in importlib.import_module("doctor").FEATURES]
-    status, output = doctor(scratch)
+    status, output = doctor(args, scratch)
     rows = {title: feature_row(output, title) for title in titles}
     unprobed = [title for title, row in rows.items() if row is None or row[0] not in ("yes", "no")]
     # (Here io_uring is there, so its own features are probed too: no "n/a".)
@@ -225,12 +227,14 @@ DOCTOR_SHIMS = [
      ["files served by the walk", "Function not implemented"]),
     ("no_openat2", {"NO_OPENAT2_ERRNO": "EPERM"}, [("openat2 + RESOLVE_BENEATH", "no")],
      ["Operation not permitted"]),
+    # Where io_uring is missing, the doctor quotes the server's own line.
     ("no_uring", {}, [("io_uring", "no")],
-     ["lab 08 step 6 (readiness and completion): step 6 (--io uring): no io_uring: "
-      "Function not implemented", "make check: the `coroutine --io uring` lines",
+     ["lab 08 step 6 (readiness and completion): step 6 (--io uring): coroutine: --io uring: "
+      "io_uring unavailable: io_uring_setup: Function not implemented",
+      "make check: the `coroutine --io uring` lines",
       "make bench: the --io uring rows (coroutine, floor): left out"]),
     ("no_uring", {"NO_URING_ERRNO": "EPERM"}, [("io_uring", "no")],
-     ["no io_uring: Operation not permitted"]),
+     ["io_uring_setup: Operation not permitted (sysctl kernel.io_uring_disabled"]),
     ("old_uring", {}, [("io_uring", "yes"), ("io_uring SINGLE_ISSUER + DEFER_TASKRUN", "no"),
                        ("io_uring provided buffer ring", "no")],
      ["sets its ring up without them", "idle waits are polls"]),
@@ -239,10 +243,10 @@ DOCTOR_SHIMS = [
 
 def case_doctor_shims(args, results, scratch):
     build = os.path.join(scratch, "doctor-build")
-    doctor(scratch, build=build)               # the probe, built once without a shim
+    doctor(args, scratch, build=build)               # the probe, built once without a shim
     for name, settings, rows, words in DOCTOR_SHIMS:
         env = shim(scratch, name, **settings)
-        status, output = doctor(scratch, env=env, build=build)
+        status, output = doctor(args, scratch, env=env, build=build)
         wrong = [f"{title}: {feature_row(output, title)}, expected {here}"
                  for title, here in rows if (feature_row(output, title) or ("",))[0] != here]
         wrong += [f"no {word!r}" for word in words if word not in output]
@@ -253,7 +257,8 @@ def case_doctor_shims(args, results, scratch):
 
 def case_doctor_no_compiler(args, results, scratch):
     env = dict(os.environ, CC="no-such-compiler")
-    status, output = doctor(scratch, env=env, build=os.path.join(scratch, "doctor-empty"))
+    status, output = doctor(args, scratch, env=env,
+                            build=os.path.join(scratch, "doctor-empty"))
     results.check("doctor-no-compiler: the probe cannot be built: exit 1, and it says why",
                   status == 1 and "make test cannot pass here" in output
                   and "no-such-compiler" in output, f"status {status}: {output[-400:]}")
