@@ -192,6 +192,16 @@ static bool append(char *out, size_t size, size_t *length, const char *format, .
     return true;
 }
 
+/* What ends a small text answer after its status line and its own fields:
+ * Content-Type, Content-Length, the blank line and, unless head_only, the body
+ * (HEAD gets the length a GET would). */
+static bool put_text_body(char *out, size_t size, size_t *length, const char *body, bool head_only)
+{
+    return put(out, size, length, "Content-Type: text/plain; charset=utf-8\r\nContent-Length: ") &&
+           put_number(out, size, length, strlen(body)) && put(out, size, length, "\r\n\r\n") &&
+           (head_only || put(out, size, length, body));
+}
+
 /* A head with a small text body, e.g. an error page or a lab answer.
  * extra: further fields ("Allow: GET, HEAD\r\n") or "". */
 static void respond_text(int status, bool keep_alive, bool http10, bool head_only,
@@ -199,11 +209,8 @@ static void respond_text(int status, bool keep_alive, bool http10, bool head_onl
                          struct http_response *response)
 {
     size_t length = start_head(out, size, status, keep_alive, http10 && keep_alive);
-    size_t body_length = strlen(body);
-    if (length == 0 ||
-        !append(out, size, &length,
-                "%sContent-Type: text/plain; charset=utf-8\r\nContent-Length: %zu\r\n\r\n%s", extra,
-                body_length, head_only ? "" : body))
+    if (length == 0 || !put(out, size, &length, extra) ||
+        !put_text_body(out, size, &length, body, head_only))
         length = 0; /* cannot happen with our sizes; send nothing */
     response->status = status;
     response->head_length = length;
@@ -361,22 +368,54 @@ bad:
     return true;
 }
 
-/* A directory asked for without its slash: 301 to the path with one. A
- * function of its own, so that its buffer is not part of respond_file's stack
- * frame on every request (the frames below it would start a page lower). */
-__attribute__((noinline)) static void respond_redirect(const struct http_request *request,
-                                                       bool keep_alive, char *out, size_t size,
-                                                       struct http_response *response)
+/* Append a normalised relative path (no dot or empty segments; "." is the
+ * root) as the URL path "/relative/": a byte a path segment may hold as it is
+ * stays (RFC 3986 §3.3), every other one is percent-encoded, so neither a '%',
+ * '?', '#' or '\\' nor a byte above 0x7e changes what the URL means. */
+static bool put_directory_url(char *out, size_t size, size_t *length, const char *relative)
 {
-    char location[HTTP_PATH_MAX + 32];
-    const struct http_text path = request->path;
-    if (path.length + 2 > HTTP_PATH_MAX) {
-        respond_status(request, 414, keep_alive, out, size, response);
+    static const char hex[] = "0123456789ABCDEF";
+    if (!put(out, size, length, "/"))
+        return false;
+    if (strcmp(relative, ".") == 0)
+        return true;
+    for (const unsigned char *p = (const unsigned char *)relative; *p != '\0'; p++) {
+        bool plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                     (*p >= '0' && *p <= '9') || strchr("-._~!$&'()*+,;=:@/", *p) != NULL;
+        char text[4] = {(char)*p, '\0', '\0', '\0'};
+        if (!plain) {
+            text[0] = '%';
+            text[1] = hex[*p >> 4];
+            text[2] = hex[*p & 15];
+        }
+        if (!put(out, size, length, text))
+            return false;
+    }
+    return put(out, size, length, "/");
+}
+
+/* DOC: redirect
+ * A directory asked for without its slash: 301 to its normalised path plus
+ * '/'. Built from the path as normalised, never from the target as sent:
+ * "GET //evil.example" echoed back would be "Location: //evil.example/", which a
+ * browser reads as another host (docs/design.md#static-files). The longest
+ * Location, 4096 bytes each encoded in three, fits in out[] beside the head. */
+static void respond_redirect(const struct http_request *request, const char *relative,
+                             bool keep_alive, char *out, size_t size,
+                             struct http_response *response)
+{
+    size_t length =
+        start_head(out, size, 301, keep_alive, request->version_minor == 0 && keep_alive);
+    if (length == 0 || !put(out, size, &length, "Location: ") ||
+        !put_directory_url(out, size, &length, relative) || !put(out, size, &length, "\r\n") ||
+        !put_text_body(out, size, &length, "301 Moved Permanently\n",
+                       request->method == HTTP_HEAD)) {
+        respond_status(request, 500, false, out, size, response);
         return;
     }
-    snprintf(location, sizeof location, "Location: %.*s/\r\n", (int)path.length, path.start);
-    respond_text(301, keep_alive, request->version_minor == 0, request->method == HTTP_HEAD,
-                 location, "301 Moved Permanently\n", out, size, response);
+    response->status = 301;
+    response->head_length = length;
+    response->close_after = !keep_alive;
 }
 
 /* DOC: respond-file
@@ -411,7 +450,7 @@ static void respond_file(const struct http_site *site, const struct http_request
         }
     }
     if (status == 301) {
-        respond_redirect(request, keep_alive, out, size, response);
+        respond_redirect(request, relative, keep_alive, out, size, response);
         return;
     }
     if (status != 0) {

@@ -37,6 +37,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TIMEOUT_MS = 1500                  # --timeout-ms every server gets
@@ -1122,6 +1123,21 @@ def case_max_conns(t):
            (None, "no"), f"stats options {options}")
 
 
+# ---------------------------------------------------------------- cases: HTTP edges
+
+def case_redirect_stays_on_host(t):
+    """A directory without its slash: 301 to its normalised path plus '/', which
+    a browser resolves on this host; `//sub/` would be the host `sub`."""
+    base = f"http://127.0.0.1:{t.server.port}/x"
+    for target in ("/sub", "//sub", "///sub?x=1", "/.//sub", "/sub/."):
+        response = t.get(target)
+        expect_status(response, 301, f"GET {target}")
+        location = response.get("Location") or ""
+        resolved = urllib.parse.urlsplit(urllib.parse.urljoin(base, location))
+        expect(location == "/sub/" and resolved.netloc == f"127.0.0.1:{t.server.port}",
+               f"GET {target}: Location {location!r} resolves to {resolved.geturl()!r}")
+
+
 # ---------------------------------------------------------------- the table
 
 H = "Host: 127.0.0.1\r\n"
@@ -1238,6 +1254,9 @@ CASES = [
     ("stats_file_unwritable_at_start", case_stats_file_unwritable, NO_SERVER),
     ("sigusr1_sigusr2_sighup_sigint", case_signals, NO_SERVER),
     ("max_conns_kept", case_max_conns, NO_SERVER),
+    # HTTP edges (docs/design.md#http-behaviour): redirects, Expect, conditionals,
+    # chunked framing, exact limits, the stats file's temporary, /lab/ behind a proxy
+    ("redirect_stays_on_host", case_redirect_stays_on_host, SERVER),
 ]
 
 

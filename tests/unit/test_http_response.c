@@ -82,6 +82,8 @@ static int root_setup(void **state)
     if (make_dir("dir") != 0 || make_dir(".well-known") != 0)
         return -1;
     make_file("dir/index.html", "<h1>index</h1>\n", 15);
+    if (make_dir("a b") != 0 || make_dir("back\\slash") != 0 || make_dir("100%") != 0)
+        return -1;
     make_file(".env", "KEY=1\n", 6);
     make_file("dir/.secret", "KEY=2\n", 6);
     make_file(".well-known/info.txt", "info\n", 5);
@@ -405,6 +407,51 @@ static void test_paths(void **state)
     check_common(&a, 400, false);
     ask("GET /small.txt%00.html HTTP/1.1\r\nHost: h\r\n\r\n", &a);
     check_common(&a, 400, false);
+}
+
+/* A directory named without its slash: 301 to its normalised path plus '/',
+ * percent-encoded again, so Location always starts with exactly one '/' and a
+ * browser can never read it as another host ("//evil/" or "/\\evil/" would be). */
+static void test_redirects(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *target, *location;
+    } rows[] = {
+        {"/dir", "/dir/"},
+        {"/dir?x=1", "/dir/"},
+        {"//dir", "/dir/"},
+        {"///dir", "/dir/"},
+        {"//dir?x", "/dir/"},
+        {"/.//dir", "/dir/"},
+        {"/./dir", "/dir/"},
+        {"/dir/.", "/dir/"},
+        {"/dir/..", "/"},
+        {"/.", "/"},
+        {"//.well-known", "/.well-known/"},
+        {"/a%20b", "/a%20b/"},
+        {"/back%5Cslash", "/back%5Cslash/"},
+        {"/back\\slash", "/back%5Cslash/"},
+        {"/100%25", "/100%25/"},
+        {"http://h//dir", "/dir/"},
+    };
+    int wrong = 0;
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        char request[128];
+        snprintf(request, sizeof request, "GET %s HTTP/1.1\r\nHost: h\r\n\r\n", rows[i].target);
+        struct answer a;
+        ask(request, &a);
+        const char *location = field(&a, "Location");
+        if (a.response.status != 301 || location == NULL ||
+            strcmp(location, rows[i].location) != 0) {
+            print_error("GET %s: %d, Location %s, expected 301 to %s\n", rows[i].target,
+                        a.response.status, location ? location : "(none)", rows[i].location);
+            wrong++;
+        } else {
+            check_common(&a, 301, false);
+        }
+    }
+    assert_int_equal(wrong, 0);
 }
 
 static void test_methods(void **state)
@@ -757,6 +804,7 @@ int main(void)
         cmocka_unit_test(test_inline_or_sendfile),
         cmocka_unit_test(test_if_modified_since),
         cmocka_unit_test(test_paths),
+        cmocka_unit_test(test_redirects),
         cmocka_unit_test(test_methods),
         cmocka_unit_test(test_respond_error),
         cmocka_unit_test(test_lab_bytes),
