@@ -246,6 +246,31 @@ static void parse_connection(struct http_text value, bool *close, bool *keep_ali
     }
 }
 
+/* Expect = #expectation (RFC 9110 §10.1.1), and 100-continue is the only
+ * expectation defined: sets *expect_continue if a member is 100-continue;
+ * false if a member is anything else (417). Empty members are allowed. */
+static bool parse_expect(struct http_text value, bool *expect_continue)
+{
+    const char *p = value.start, *end = value.start + value.length;
+    while (p < end) {
+        while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
+            p++;
+        const char *member = p;
+        while (p < end && *p != ',')
+            p++;
+        const char *member_end = p;
+        while (member_end > member && (member_end[-1] == ' ' || member_end[-1] == '\t'))
+            member_end--;
+        if (member_end == member)
+            continue;
+        if (!http_text_equals((struct http_text){member, (size_t)(member_end - member)},
+                              "100-continue"))
+            return false;
+        *expect_continue = true;
+    }
+    return true;
+}
+
 /* Content-Length = 1*DIGIT. One field line, one value: a list or a repeat is
  * refused (400), which RFC 9112 §6.3 allows and which closes a smuggling door. */
 static int parse_content_length(struct http_text value, uint64_t *length)
@@ -344,8 +369,9 @@ static enum http_parse_result parse_head(const char *buf, size_t length,
 
     /* DOC: header-fields */
     size_t fields_start = pos, field_count = 0;
-    int host_count = 0;
+    int host_count = 0, if_modified_since_count = 0;
     bool has_length = false, close = false, keep_alive = false;
+    bool expect_continue = false, expect_unknown = false;
     struct transfer_coding_state coding = {0};
     for (;;) {
         complete = find_line(buf, length, pos, &newline, &line_end);
@@ -353,15 +379,20 @@ static enum http_parse_result parse_head(const char *buf, size_t length,
         stop = end - fields_start > HTTP_HEAD_MAX ? fields_start + HTTP_HEAD_MAX : end;
         if (has_bare_cr(buf, pos, stop, end))
             return fail(request, 400);
+        /* The header section is the field lines with their line ends (RFC
+         * 9112 §2.1): each must end within HTTP_HEAD_MAX bytes of the first.
+         * The blank line after them is not part of it, so a CR just past the
+         * limit may still be its start. */
+        bool may_be_blank = length - pos == 1 && buf[pos] == '\r';
         if (!complete)
-            return length - fields_start > HTTP_HEAD_MAX ? fail(request, 431)
-                                                         : HTTP_PARSE_NEED_MORE;
-        if (newline + 1 - fields_start > HTTP_HEAD_MAX)
-            return fail(request, 431);
-        if (line_end == pos) { /* the empty line: end of the head */
+            return length - fields_start > HTTP_HEAD_MAX && !may_be_blank ? fail(request, 431)
+                                                                          : HTTP_PARSE_NEED_MORE;
+        if (line_end == pos) { /* the blank line: end of the head */
             pos = newline + 1;
             break;
         }
+        if (newline + 1 - fields_start > HTTP_HEAD_MAX)
+            return fail(request, 431);
         if (++field_count > HTTP_FIELDS_MAX)
             return fail(request, 431);
         /* field-name ":" OWS field-value OWS; a leading space is obs-fold and a
@@ -397,7 +428,19 @@ static enum http_parse_result parse_head(const char *buf, size_t length,
         } else if (http_text_equals(field, "connection")) {
             parse_connection(value, &close, &keep_alive);
         } else if (http_text_equals(field, "if-modified-since")) {
+            if_modified_since_count++;
             request->if_modified_since = value;
+        } else if (http_text_equals(field, "if-none-match")) {
+            request->if_none_match = true;
+            if (text_is(value, "*"))
+                request->if_none_match_any = true;
+        } else if (http_text_equals(field, "expect")) {
+            if (!parse_expect(value, &expect_continue))
+                expect_unknown = true;
+        } else if (http_text_equals(field, "forwarded") ||
+                   http_text_equals(field, "x-forwarded-for") ||
+                   http_text_equals(field, "x-real-ip")) {
+            request->forwarded = true;
         }
         pos = newline + 1;
     }
@@ -423,6 +466,12 @@ static enum http_parse_result parse_head(const char *buf, size_t length,
     status = parse_target(request);
     if (status != 0)
         return fail(request, status);
+    if (if_modified_since_count > 1)
+        request->if_modified_since = (struct http_text){0}; /* RFC 9110 §13.1.3 */
+    /* RFC 9110 §10.1.1: an HTTP/1.0 client may not know Expect; it is ignored. */
+    if (request->version_minor == 1 && expect_unknown)
+        return fail(request, 417);
+    request->expect_continue = request->version_minor == 1 && expect_continue;
     request->keep_alive = request->version_minor == 1 ? !close : (keep_alive && !close);
     return HTTP_PARSE_COMPLETE;
 }
@@ -473,13 +522,15 @@ static bool resume(const char *buf, size_t length, size_t scanned, struct http_r
         return true;
     }
     /* A field line (or the blank line) is open: no bare CR within HTTP_HEAD_MAX
-     * bytes of the header section, and 431 beyond them. */
+     * bytes of the header section. Beyond them it is 431 unless the open line
+     * is the blank line's CR, which only parse_head, knowing where the line
+     * began, can tell: at most twice per head, as the next byte ends it. */
     size_t fields_start = (size_t)(lf - buf) + 1;
     size_t stop = length - fields_start > HTTP_HEAD_MAX ? fields_start + HTTP_HEAD_MAX : length;
     if (from < stop && has_bare_cr(buf, from, stop, length))
         *result = fail(request, 400);
     else if (length - fields_start > HTTP_HEAD_MAX)
-        *result = fail(request, 431);
+        return false;
     else
         *result = HTTP_PARSE_NEED_MORE;
     return true;
@@ -507,7 +558,9 @@ enum chunk_state {
     CHUNK_DATA_CR,
     CHUNK_DATA_LF,
     CHUNK_TRAILER_START,
-    CHUNK_TRAILER,
+    CHUNK_TRAILER_NAME,
+    CHUNK_TRAILER_VALUE,
+    CHUNK_TRAILER_LF,
     CHUNK_FINAL_LF
 };
 
@@ -626,18 +679,47 @@ enum http_body_result http_body_discard(struct http_body_reader *reader, const c
             i++;
             break;
         case CHUNK_TRAILER_START:
+            /* DOC: trailer
+             * The final CRLF, or a trailer field line (RFC 9112 §7.1.2), checked
+             * as a header field line is. Anything else, such as the next
+             * request's line where this body's final CRLF never came, is BAD:
+             * two requests are never read as one. */
             i++;
             if (c == '\n') {
                 *used = i;
                 return HTTP_BODY_DONE;
             }
-            reader->state = c == '\r' ? CHUNK_FINAL_LF : CHUNK_TRAILER;
+            if (c == '\r')
+                reader->state = CHUNK_FINAL_LF;
+            else if (is_token_char((unsigned char)c))
+                reader->state = CHUNK_TRAILER_NAME;
+            else
+                return HTTP_BODY_BAD;
             break;
-        case CHUNK_TRAILER:
+        case CHUNK_TRAILER_NAME: /* field-name ":" */
             if ((reader->total += 1) > reader->limit + HTTP_HEAD_MAX)
                 return HTTP_BODY_TOO_LARGE;
-            if (c == '\n')
+            if (c == ':')
+                reader->state = CHUNK_TRAILER_VALUE;
+            else if (!is_token_char((unsigned char)c))
+                return HTTP_BODY_BAD; /* a space before the colon too */
+            i++;
+            break;
+        case CHUNK_TRAILER_VALUE: /* field-value, then CRLF (or a bare LF) */
+            if ((reader->total += 1) > reader->limit + HTTP_HEAD_MAX)
+                return HTTP_BODY_TOO_LARGE;
+            if (c == '\r')
+                reader->state = CHUNK_TRAILER_LF;
+            else if (c == '\n')
                 reader->state = CHUNK_TRAILER_START;
+            else if (!is_field_value_char((unsigned char)c))
+                return HTTP_BODY_BAD;
+            i++;
+            break;
+        case CHUNK_TRAILER_LF:
+            if (c != '\n')
+                return HTTP_BODY_BAD; /* a bare CR */
+            reader->state = CHUNK_TRAILER_START;
             i++;
             break;
         case CHUNK_FINAL_LF:

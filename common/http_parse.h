@@ -14,7 +14,8 @@
 
 enum {
     HTTP_REQUEST_LINE_MAX = 8192, /* longer request line: 414 */
-    HTTP_HEAD_MAX = 16384,        /* longer header section: 431 */
+    HTTP_HEAD_MAX = 16384,        /* longer header section (its field lines, CRLFs included;
+                                     not the blank line after them): 431 */
     HTTP_FIELDS_MAX = 100,        /* more header fields: 431 */
 };
 
@@ -41,9 +42,15 @@ struct http_request {
     struct http_text path;   /* the path part of the target, still percent-encoded */
     struct http_text query;  /* after '?', without it; length 0 if none */
     struct http_text host;   /* Host field (or authority of an absolute-form target) */
+    /* If-Modified-Since: the one field's value; empty if none, or if it came
+     * twice (a value of more than one member is ignored: RFC 9110 §13.1.3). */
     struct http_text if_modified_since;
-    int version_minor; /* 0 or 1 for HTTP/1.0 or HTTP/1.1 */
-    bool keep_alive;   /* the connection may persist after this request */
+    bool if_none_match;     /* an If-None-Match field came: If-Modified-Since is ignored */
+    bool if_none_match_any; /* ... and one of its members is "*" */
+    bool expect_continue;   /* HTTP/1.1 with Expect: 100-continue (417 for any other) */
+    bool forwarded;         /* a Forwarded, X-Forwarded-For or X-Real-IP field came */
+    int version_minor;      /* 0 or 1 for HTTP/1.0 or HTTP/1.1 */
+    bool keep_alive;        /* the connection may persist after this request */
     enum http_body_framing body;
     uint64_t content_length; /* when body == HTTP_BODY_LENGTH */
     size_t head_length;      /* bytes of the request head, blank line included */

@@ -110,9 +110,31 @@ const char *http_date_now(void)
     return text;
 }
 
-int http_parse_date(const char *text, size_t length, time_t *t)
+/* DOC: rfc850-year
+ * RFC 9110 §5.6.7: a two-digit year "that appears to be more than 50 years in
+ * the future" is the most recent past year with those digits. So the year is
+ * the latest one ending in those digits whose date is at most 50 years after
+ * now: 70 read in 2026 is 2070, 77 is 1977. */
+static time_t rfc850_time(struct tm *tm, time_t now)
+{
+    struct tm limit;
+    gmtime_r(&now, &limit);
+    limit.tm_year += 50;
+    time_t latest = timegm(&limit);
+    int limit_year = limit.tm_year + 1900, digits = (tm->tm_year + 1900) % 100;
+    tm->tm_year = limit_year - (limit_year - digits) % 100 - 1900; /* the latest year not after */
+    time_t t = timegm(tm);
+    if (t > latest) { /* the same year as the limit, but later in it */
+        tm->tm_year -= 100;
+        t = timegm(tm);
+    }
+    return t;
+}
+
+int http_parse_date(const char *text, size_t length, time_t now, time_t *t)
 {
     /* IMF-fixdate, RFC 850 and asctime (RFC 9110 §5.6.7). */
+    enum { RFC850 = 1 };
     static const char *const formats[] = {"%a, %d %b %Y %H:%M:%S GMT", "%A, %d-%b-%y %H:%M:%S GMT",
                                           "%a %b %e %H:%M:%S %Y"};
     char copy[64];
@@ -124,7 +146,7 @@ int http_parse_date(const char *text, size_t length, time_t *t)
         struct tm tm = {0};
         const char *end = strptime(copy, formats[i], &tm);
         if (end != NULL && *end == '\0') {
-            *t = timegm(&tm);
+            *t = i == RFC850 ? rfc850_time(&tm, now) : timegm(&tm);
             return 0;
         }
     }
@@ -418,6 +440,23 @@ static void respond_redirect(const struct http_request *request, const char *rel
     response->close_after = !keep_alive;
 }
 
+/* DOC: conditional
+ * Whether a GET or HEAD for a file of this mtime gets 304. If-None-Match, when
+ * sent, decides alone and If-Modified-Since is ignored (RFC 9110 §13.1.3). We
+ * send no entity-tags, so of its members only "*" (any current file) matches
+ * (§13.1.2). Otherwise If-Modified-Since (one valid date: two fields are
+ * ignored by the parser) at or after the file's time. */
+static bool unchanged_since_asked(const struct http_request *request, time_t mtime)
+{
+    time_t since;
+    if (request->if_none_match)
+        return request->if_none_match_any;
+    return request->if_modified_since.length > 0 &&
+           http_parse_date(request->if_modified_since.start, request->if_modified_since.length,
+                           time(NULL), &since) == 0 &&
+           mtime <= since;
+}
+
 /* DOC: respond-file
  * Hidden files (a segment starting with '.') answer 404 unless --dotfiles, as
  * if absent: a root that holds .git or .env must not hand them out.
@@ -428,13 +467,16 @@ static void respond_file(const struct http_site *site, const struct http_request
                          bool keep_alive, bool use_cache, char *out, size_t size,
                          struct http_response *response)
 {
-    char relative[HTTP_PATH_MAX];
+    char relative[HTTP_PATH_MAX + 1]; /* decoding never lengthens: the limit's path fits */
     struct file_cache_meta file;
     int file_fd = -1;
     const struct http_text path = request->path;
     bool trailing_slash = path.length > 0 && path.start[path.length - 1] == '/';
     bool from_cache = false;
-    int status = http_path_normalize(path.start, path.length, relative, sizeof relative);
+    /* The path limit is on the path as sent (docs/design.md#static-files). */
+    int status = path.length > HTTP_PATH_MAX
+                     ? 414
+                     : http_path_normalize(path.start, path.length, relative, sizeof relative);
     if (status == 0 && !site->options->dotfiles && http_path_hidden(relative))
         status = 404;
     if (status == 0 && use_cache)
@@ -458,11 +500,7 @@ static void respond_file(const struct http_site *site, const struct http_request
         return;
     }
 
-    time_t since;
-    bool not_modified = request->if_modified_since.length > 0 &&
-                        http_parse_date(request->if_modified_since.start,
-                                        request->if_modified_since.length, &since) == 0 &&
-                        file.mtime <= since;
+    bool not_modified = unchanged_since_asked(request, file.mtime);
     int code = not_modified ? 304 : 200;
     size_t length =
         start_head(out, size, code, keep_alive, request->version_minor == 0 && keep_alive);

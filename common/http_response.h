@@ -60,8 +60,9 @@ void http_response_done(struct http_response *response);
 const char *http_date_now(void);
 /* Format t as an IMF-fixdate into buf (at least 30 bytes). */
 void http_format_date(time_t t, char *buf, size_t size);
-/* Parse an HTTP date (IMF-fixdate, RFC 850 or asctime): 0 and *t, or -1. */
-int http_parse_date(const char *text, size_t length, time_t *t);
+/* Parse an HTTP date (IMF-fixdate, RFC 850 or asctime): 0 and *t, or -1.
+ * now: the time an RFC 850 date's two-digit year is read against. */
+int http_parse_date(const char *text, size_t length, time_t now, time_t *t);
 const char *http_mime_type(const char *path);
 const char *http_reason(int status);
 

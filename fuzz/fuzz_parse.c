@@ -105,6 +105,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 400:
         case 413:
         case 414:
+        case 417:
         case 431:
         case 501:
         case 505: break;

@@ -1138,6 +1138,53 @@ def case_redirect_stays_on_host(t):
                f"GET {target}: Location {location!r} resolves to {resolved.geturl()!r}")
 
 
+def case_conditional_requests(t):
+    """RFC 9110 §13: If-None-Match decides alone (no entity-tag of ours matches,
+    "*" matches any file); two If-Modified-Since fields are ignored; an RFC 850
+    date's year 70 is 2070, after every file here."""
+    last_modified = email.utils.formatdate(MTIME, usegmt=True)
+    rows = [
+        ([f"If-Modified-Since: {last_modified}", 'If-None-Match: "x"'], 200),
+        (['If-None-Match: *'], 304),
+        ([f"If-Modified-Since: {last_modified}", f"If-Modified-Since: {last_modified}"], 200),
+        (["If-Modified-Since: Wednesday, 01-Jan-70 00:00:00 GMT"], 304),
+        (["If-Modified-Since: Sunday, 06-Nov-94 08:49:37 GMT"], 200),
+    ]
+    client = t.connect()
+    for headers, status in rows:
+        client.send(request("/a.txt", headers=headers))
+        response = client.read_response()
+        expect_status(response, status, f"GET /a.txt with {headers}")
+        if status == 200:
+            expect_file(t, response, "/a.txt", "text/plain", f"GET /a.txt with {headers}")
+
+
+def case_chunked_missing_final_crlf(t):
+    """A chunked body whose final CRLF never comes, and a request right after:
+    400 and the end of the connection, never the next request read as trailers."""
+    client = t.connect()
+    client.send(request("/a.txt", headers=["Transfer-Encoding: chunked"],
+                        body=b"5\r\nhello\r\n0\r\n") + request("/style.css"))
+    response = client.read_response()
+    expect_status(response, 400, "a chunked body without its final CRLF, then a GET")
+    expect_closed(client, "after the 400")
+
+
+def case_limits_exact(t):
+    """The documented limits, at the limit and one byte over: a header section
+    (its field lines with their CRLFs) of 16 384 bytes, a path of 4096."""
+    def fields_of(size):
+        base = len(H) + len("X-Fill: \r\n")
+        return ["X-Fill: " + "f" * (size - base)]
+    for size, status in ((16384, 200), (16385, 431)):
+        response, client = t.exchange(request("/a.txt", headers=fields_of(size)))
+        expect_status(response, status, f"a header section of {size} bytes")
+        client.close()
+    for size, status in ((4096, 404), (4097, 414)):
+        response = t.get("/" + "p" * (size - 1))
+        expect_status(response, status, f"a path of {size} bytes")
+
+
 # ---------------------------------------------------------------- the table
 
 H = "Host: 127.0.0.1\r\n"
@@ -1257,6 +1304,9 @@ CASES = [
     # HTTP edges (docs/design.md#http-behaviour): redirects, Expect, conditionals,
     # chunked framing, exact limits, the stats file's temporary, /lab/ behind a proxy
     ("redirect_stays_on_host", case_redirect_stays_on_host, SERVER),
+    ("conditional_requests", case_conditional_requests, SERVER),
+    ("chunked_missing_final_crlf_400", case_chunked_missing_final_crlf, SERVER),
+    ("limits_exact", case_limits_exact, SERVER),
 ]
 
 

@@ -55,6 +55,8 @@ struct parse_case {
     bool closes;
     enum http_body_framing body;
     uint64_t content_length;
+    bool inm, inm_any; /* If-None-Match sent; one of its members is "*" */
+    bool expect_continue, forwarded;
 };
 
 /* ---- generated inputs: sizes at and around the limits ---------------------- */
@@ -81,6 +83,10 @@ static size_t request_line_of(char *buf, size_t size, size_t line_length)
     n = fill(buf, size, n, 'a', line_length - strlen("GET / HTTP/1.1"));
     n = put(buf, size, n, " HTTP/1.1\r\n" HOST "\r\n");
     return n;
+}
+static size_t line_8191(char *buf, size_t size)
+{
+    return request_line_of(buf, size, 8191);
 }
 static size_t line_8192(char *buf, size_t size)
 {
@@ -117,26 +123,41 @@ static size_t garbage_then_long_line(char *buf, size_t size)
     return put(buf, size, n, " HTTP/1.1\r\n" HOST "\r\n");
 }
 
-/* A header section (field lines and the blank line) of exactly section bytes. */
-static size_t header_section_of(char *buf, size_t size, size_t section, bool blank_line)
+/* A header section (the field lines, each with its CRLF: RFC 9112 §2.1; the
+ * blank line after it is not part of it) of exactly section bytes, then the
+ * blank line as blank_line gives it ("" for none). */
+static size_t header_section_of(char *buf, size_t size, size_t section, const char *blank_line)
 {
     size_t n = put(buf, size, 0, "GET / HTTP/1.1\r\n" HOST "X: ");
     size_t fields_start = strlen("GET / HTTP/1.1\r\n");
-    size_t used = n - fields_start + strlen("\r\n\r\n");
+    size_t used = n - fields_start + strlen("\r\n");
     n = fill(buf, size, n, 'x', section - used);
-    return put(buf, size, n, blank_line ? "\r\n\r\n" : "\r\n");
+    n = put(buf, size, n, "\r\n");
+    return put(buf, size, n, blank_line);
+}
+static size_t section_16383(char *buf, size_t size)
+{
+    return header_section_of(buf, size, 16383, "\r\n");
 }
 static size_t section_16384(char *buf, size_t size)
 {
-    return header_section_of(buf, size, 16384, true);
+    return header_section_of(buf, size, 16384, "\r\n");
+}
+static size_t section_16384_bare_lf(char *buf, size_t size)
+{
+    return header_section_of(buf, size, 16384, "\n");
 }
 static size_t section_16385(char *buf, size_t size)
 {
-    return header_section_of(buf, size, 16385, true);
+    return header_section_of(buf, size, 16385, "\r\n");
+}
+static size_t section_16384_then_field(char *buf, size_t size)
+{
+    return header_section_of(buf, size, 16384, "Y: 1\r\n\r\n");
 }
 static size_t section_never_ends(char *buf, size_t size)
 {
-    return header_section_of(buf, size, 20000, false);
+    return header_section_of(buf, size, 20000, "");
 }
 
 static size_t bare_cr_in_huge_field(char *buf, size_t size)
@@ -155,6 +176,10 @@ static size_t fields(char *buf, size_t size, int count)
         n = put(buf, size, n, line);
     }
     return put(buf, size, n, "\r\n");
+}
+static size_t fields_99(char *buf, size_t size)
+{
+    return fields(buf, size, 99);
 }
 static size_t fields_100(char *buf, size_t size)
 {
@@ -491,6 +516,61 @@ static const struct parse_case parse_cases[] = {
     {"If-Modified-Since",
      BYTES("GET / HTTP/1.1\r\n" HOST "If-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n\r\n"),
      DONE, .path = "/", .host = "h", .ims = "Sun, 06 Nov 1994 08:49:37 GMT"},
+    /* ... unless it comes twice: RFC 9110 §13.1.3 says ignore a value with more than one member */
+    {"If-Modified-Since twice is none",
+     BYTES("GET / HTTP/1.1\r\n" HOST "If-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
+           "If-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n\r\n"),
+     DONE, .path = "/", .host = "h"},
+    {"If-None-Match", BYTES("GET / HTTP/1.1\r\n" HOST "If-None-Match: \"a\", W/\"b\"\r\n\r\n"),
+     DONE, .path = "/", .host = "h", .inm = true},
+    {"If-None-Match star", BYTES("GET / HTTP/1.1\r\n" HOST "If-None-Match: *\r\n\r\n"), DONE,
+     .path = "/", .host = "h", .inm = true, .inm_any = true},
+    {"If-None-Match star on a second line",
+     BYTES("GET / HTTP/1.1\r\n" HOST "If-None-Match: \"a\"\r\nif-none-match: *\r\n\r\n"), DONE,
+     .path = "/", .host = "h", .inm = true, .inm_any = true},
+    {"If-None-Match and If-Modified-Since",
+     BYTES("GET / HTTP/1.1\r\n" HOST "If-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
+           "If-None-Match: \"a\"\r\n\r\n"),
+     DONE, .path = "/", .host = "h", .ims = "Sun, 06 Nov 1994 08:49:37 GMT", .inm = true},
+
+    /* Expect (RFC 9110 §10.1.1): 100-continue is the one expectation; 417 for others */
+    {"Expect: 100-continue",
+     BYTES("POST / HTTP/1.1\r\n" HOST "Expect: 100-continue\r\nContent-Length: 5\r\n\r\n"), DONE,
+     .method = HTTP_OTHER_KNOWN, .path = "/", .host = "h", .body = HTTP_BODY_LENGTH,
+     .content_length = 5, .expect_continue = true},
+    {"Expect in any case", BYTES("GET / HTTP/1.1\r\n" HOST "expect:  100-Continue \r\n\r\n"), DONE,
+     .path = "/", .host = "h", .expect_continue = true},
+    {"Expect twice",
+     BYTES("GET / HTTP/1.1\r\n" HOST "Expect: 100-continue\r\nExpect: 100-continue\r\n\r\n"), DONE,
+     .path = "/", .host = "h", .expect_continue = true},
+    {"empty Expect", BYTES("GET / HTTP/1.1\r\n" HOST "Expect:\r\n\r\n"), DONE, .path = "/",
+     .host = "h"},
+    {"Expect unknown", BYTES("GET / HTTP/1.1\r\n" HOST "Expect: 200-ok\r\n\r\n"), ERROR(417)},
+    {"Expect 100-continue among others",
+     BYTES("GET / HTTP/1.1\r\n" HOST "Expect: 100-continue, x\r\n\r\n"), ERROR(417)},
+    {"Expect with a parameter", BYTES("GET / HTTP/1.1\r\n" HOST "Expect: 100-continue;a=b\r\n\r\n"),
+     ERROR(417)},
+    {"Expect 100-continuex", BYTES("GET / HTTP/1.1\r\n" HOST "Expect: 100-continuex\r\n\r\n"),
+     ERROR(417)},
+    {"Expect in HTTP/1.0 is ignored",
+     BYTES("POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nab"), DONE,
+     .tail = 2, .method = HTTP_OTHER_KNOWN, .path = "/", .http10 = true, .closes = true,
+     .body = HTTP_BODY_LENGTH, .content_length = 2},
+    {"Expect unknown in HTTP/1.0 is ignored", BYTES("GET / HTTP/1.0\r\nExpect: 200-ok\r\n\r\n"),
+     DONE, .path = "/", .http10 = true, .closes = true},
+    {"Expect unknown, no Host: 400 first", BYTES("GET / HTTP/1.1\r\nExpect: x\r\n\r\n"),
+     ERROR(400)},
+
+    /* a proxy's forwarding fields, for the /lab/ warning (docs/design.md#lab-endpoints) */
+    {"X-Forwarded-For", BYTES("GET / HTTP/1.1\r\n" HOST "X-Forwarded-For: 192.0.2.1\r\n\r\n"), DONE,
+     .path = "/", .host = "h", .forwarded = true},
+    {"Forwarded", BYTES("GET / HTTP/1.1\r\n" HOST "forwarded: for=192.0.2.1\r\n\r\n"), DONE,
+     .path = "/", .host = "h", .forwarded = true},
+    {"X-Real-IP", BYTES("GET / HTTP/1.1\r\n" HOST "X-Real-IP: 192.0.2.1\r\n\r\n"), DONE,
+     .path = "/", .host = "h", .forwarded = true},
+    {"X-Forwarded-Host is not a peer",
+     BYTES("GET / HTTP/1.1\r\n" HOST "X-Forwarded-Host: a\r\n\r\n"), DONE, .path = "/",
+     .host = "h"},
 
     /* what follows the head is not the parser's */
     {"pipelined request", BYTES("GET /a HTTP/1.1\r\n" HOST "\r\n" NEXT), DONE,
@@ -499,16 +579,22 @@ static const struct parse_case parse_cases[] = {
      .path = "/", .host = "h"},
 
     /* limits: request line 8 KiB (414), header section 16 KiB and 100 fields (431) */
+    {"request line 8191", .make = line_8191, DONE, .path = ANY, .host = "h"},
     {"request line 8192", .make = line_8192, DONE, .path = ANY, .host = "h"},
     {"request line 8193", .make = line_8193, ERROR(414)},
     {"request line never ends", .make = line_never_ends, ERROR(414)},
     {"garbage in method beyond limit", .make = long_method_then_garbage, ERROR(414)},
     {"bare CR beyond limit", .make = long_target_then_bare_cr, ERROR(414)},
     {"garbage before a long line", .make = garbage_then_long_line, ERROR(400)},
+    {"header section 16383", .make = section_16383, DONE, .path = "/", .host = "h"},
     {"header section 16384", .make = section_16384, DONE, .path = "/", .host = "h"},
+    {"header section 16384, bare LF blank line", .make = section_16384_bare_lf, DONE, .path = "/",
+     .host = "h"},
     {"header section 16385", .make = section_16385, ERROR(431)},
+    {"header section 16384, one field more", .make = section_16384_then_field, ERROR(431)},
     {"header section never ends", .make = section_never_ends, ERROR(431)},
     {"bare CR early in a huge field", .make = bare_cr_in_huge_field, ERROR(400)},
+    {"99 fields", .make = fields_99, DONE, .path = "/", .host = "h"},
     {"100 fields", .make = fields_100, DONE, .path = "/", .host = "h"},
     {"101 fields", .make = fields_101, ERROR(431)},
 };
@@ -572,6 +658,10 @@ static void check_fields(const struct parse_case *c, const struct http_request *
     assert_int_equal(r->body, c->body);
     if (c->body == HTTP_BODY_LENGTH)
         assert_int_equal(r->content_length, c->content_length);
+    assert_int_equal(r->if_none_match, c->inm);
+    assert_int_equal(r->if_none_match_any, c->inm_any);
+    assert_int_equal(r->expect_continue, c->expect_continue);
+    assert_int_equal(r->forwarded, c->forwarded);
 }
 
 static void check_answer(const struct parse_case *c, enum http_parse_result got,
@@ -627,6 +717,8 @@ static bool same_answer(const struct answer *a, const struct answer *b, size_t l
     return x->method == y->method && x->version_minor == y->version_minor &&
            x->keep_alive == y->keep_alive && x->body == y->body &&
            x->content_length == y->content_length && x->head_length == y->head_length &&
+           x->if_none_match == y->if_none_match && x->if_none_match_any == y->if_none_match_any &&
+           x->expect_continue == y->expect_continue && x->forwarded == y->forwarded &&
            same_text(x->method_name, a->base, y->method_name, b->base, length) &&
            same_text(x->target, a->base, y->target, b->base, length) &&
            same_text(x->path, a->base, y->path, b->base, length) &&
@@ -902,6 +994,19 @@ static const struct body_case body_cases[] = {
     {"data longer than size", BYTES("3\r\nhello\r\n0\r\n\r\n"), HTTP_BODY_BAD, CHUNKED},
     {"CR without LF after data", BYTES("5\r\nhello\rX\r\n0\r\n\r\n"), HTTP_BODY_BAD, CHUNKED},
     {"bare CR opens the trailer", BYTES("0\r\n\rX\r\n\r\n"), HTTP_BODY_BAD, CHUNKED},
+    /* a trailer is a field line: a request line after a last chunk whose final
+     * CRLF never came is the next request, never a trailer (RFC 9112 §7.1.2) */
+    {"request where the final CRLF belongs", BYTES("5\r\nhello\r\n0\r\n" NEXT), HTTP_BODY_BAD,
+     CHUNKED},
+    {"trailer without colon", BYTES("0\r\nX-No-Colon\r\n\r\n"), HTTP_BODY_BAD, CHUNKED},
+    {"trailer space before colon", BYTES("0\r\nX : 1\r\n\r\n"), HTTP_BODY_BAD, CHUNKED},
+    {"trailer empty name", BYTES("0\r\n: 1\r\n\r\n"), HTTP_BODY_BAD, CHUNKED},
+    {"trailer obs-fold", BYTES("0\r\nX: 1\r\n 2\r\n\r\n"), HTTP_BODY_BAD, CHUNKED},
+    {"trailer CTL in value", BYTES("0\r\nX: a\x01\r\n\r\n"), HTTP_BODY_BAD, CHUNKED},
+    {"trailer bare CR in value", BYTES("0\r\nX: a\rb\r\n\r\n"), HTTP_BODY_BAD, CHUNKED},
+    {"trailer empty value", BYTES("0\r\nX:\r\n\r\n" NEXT), HTTP_BODY_DONE, CHUNKED,
+     .tail = sizeof NEXT - 1},
+    {"trailer obs-text and tab", BYTES("0\r\nX: a\tb \xe9\r\n\r\n"), HTTP_BODY_DONE, CHUNKED},
     {"chunk over the limit", BYTES("b\r\nhello world\r\n0\r\n\r\n"), HTTP_BODY_TOO_LARGE, CHUNKED,
      .limit = 10},
     {"chunks add up over the limit", BYTES("6\r\nhello \r\n6\r\nworld!\r\n0\r\n\r\n"),

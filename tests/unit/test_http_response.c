@@ -177,7 +177,7 @@ static void check_common(const struct answer *a, int status, bool head_only)
     assert_non_null(date);
     time_t t, now = time(NULL);
     assert_int_equal(strlen(date), 29); /* IMF-fixdate */
-    assert_int_equal(http_parse_date(date, strlen(date), &t), 0);
+    assert_int_equal(http_parse_date(date, strlen(date), now, &t), 0);
     char again[40];
     http_format_date(t, again, sizeof again);
     assert_string_equal(again, date); /* exactly our own format */
@@ -380,6 +380,41 @@ static void test_if_modified_since(void **state)
 
     ask("GET /sendfile.bin HTTP/1.1\r\nHost: h\r\nIf-Modified-Since: " FILE_DATE "\r\n\r\n", &a);
     check_common(&a, 304, false); /* and no file left open */
+
+    /* RFC 9110 §13.1.3: two If-Modified-Since fields are no date: ignored */
+    ask("GET /small.txt HTTP/1.1\r\nHost: h\r\nIf-Modified-Since: " FILE_DATE
+        "\r\nIf-Modified-Since: " FILE_DATE "\r\n\r\n",
+        &a);
+    check_common(&a, 200, false);
+    /* RFC 850's two-digit year 70 is 2070, after the file's time: 304 */
+    ask("GET /small.txt HTTP/1.1\r\nHost: h\r\n"
+        "If-Modified-Since: Wednesday, 01-Jan-70 00:00:00 GMT\r\n\r\n",
+        &a);
+    check_common(&a, 304, false);
+}
+
+/* If-None-Match decides alone when it is there (RFC 9110 §13.1.3, §13.2.2):
+ * no entity-tag of ours can match (we send none), "*" matches any file. */
+static void test_if_none_match(void **state)
+{
+    (void)state;
+    struct answer a;
+    ask("GET /small.txt HTTP/1.1\r\nHost: h\r\nIf-None-Match: \"abc\"\r\n"
+        "If-Modified-Since: " FILE_DATE "\r\n\r\n",
+        &a);
+    check_common(&a, 200, false);
+    assert_string_equal(a.out + a.fields_end, "hello\n");
+    ask("GET /small.txt HTTP/1.1\r\nHost: h\r\nIf-Modified-Since: " FILE_DATE
+        "\r\nIf-None-Match: W/\"abc\", \"def\"\r\n\r\n",
+        &a);
+    check_common(&a, 200, false);
+    ask("GET /small.txt HTTP/1.1\r\nHost: h\r\nIf-None-Match: *\r\n\r\n", &a);
+    check_common(&a, 304, false);
+    assert_string_equal(field(&a, "Last-Modified"), FILE_DATE);
+    ask("HEAD /dir/ HTTP/1.1\r\nHost: h\r\nIf-None-Match: *\r\n\r\n", &a);
+    check_common(&a, 304, true);
+    ask("GET /missing.txt HTTP/1.1\r\nHost: h\r\nIf-None-Match: *\r\n\r\n", &a);
+    check_common(&a, 404, false); /* no file: no precondition to test */
 }
 
 static void test_paths(void **state)
@@ -452,6 +487,43 @@ static void test_redirects(void **state)
         }
     }
     assert_int_equal(wrong, 0);
+}
+
+/* The path limit (docs/design.md#static-files): the target's path as sent, before
+ * decoding, up to 4096 bytes; one byte more is 414. Decoding only shortens it. */
+static void test_path_limit(void **state)
+{
+    (void)state;
+    static const struct {
+        size_t length; /* of the path, its leading '/' included */
+        const char *fill;
+        int status;
+    } rows[] = {
+        {4095, "a", 404},   {4096, "a", 404},   {4097, "a", 414},   {8000, "a", 414},
+        {4095, "%61", 404}, {4096, "%61", 404}, {4097, "%61", 414}, /* decoded: 1366 bytes */
+        {4096, "/", 404},   {4097, "/", 414},                       /* collapsed: "/a" */
+    };
+    static char request[9000];
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        size_t n = (size_t)snprintf(request, sizeof request, "GET /");
+        size_t fill = strlen(rows[i].fill);
+        while (n + fill < rows[i].length + 4) { /* the path ends at rows[i].length + 4 */
+            memcpy(request + n, rows[i].fill, fill);
+            n += fill;
+        }
+        memset(request + n, 'a', rows[i].length + 4 - n);
+        n = rows[i].length + 4;
+        snprintf(request + n, sizeof request - n, " HTTP/1.1\r\nHost: h\r\n\r\n");
+        struct answer a;
+        ask(request, &a);
+        if (a.response.status != rows[i].status) {
+            print_error("a %zu-byte path of \"%s\": %d, expected %d\n", rows[i].length,
+                        rows[i].fill, a.response.status, rows[i].status);
+            fail();
+        }
+        check_common(&a, rows[i].status, false);
+        assert_false(a.response.close_after);
+    }
 }
 
 static void test_methods(void **state)
@@ -725,9 +797,10 @@ static void test_dates(void **state)
         "Sunday, 06-Nov-94 08:49:37 GMT", /* RFC 850 */
         "Sun Nov  6 08:49:37 1994",       /* asctime */
     };
+    time_t in_2026 = 1780272000; /* Mon, 01 Jun 2026 00:00:00 GMT */
     for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
         time_t t = 0;
-        assert_int_equal(http_parse_date(same[i], strlen(same[i]), &t), 0);
+        assert_int_equal(http_parse_date(same[i], strlen(same[i]), in_2026, &t), 0);
         assert_int_equal(t, 784111777);
     }
     static const char *const bad[] = {
@@ -739,14 +812,14 @@ static void test_dates(void **state)
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         time_t t = 0;
-        if (http_parse_date(bad[i], strlen(bad[i]), &t) != -1) {
+        if (http_parse_date(bad[i], strlen(bad[i]), in_2026, &t) != -1) {
             print_error("\"%s\" parsed as a date\n", bad[i]);
             fail();
         }
     }
     /* length bounds the text: the bytes after it are not read */
     time_t t = 0;
-    assert_int_equal(http_parse_date("Sun, 06 Nov 1994 08:49:37 GMTxyz", 29, &t), 0);
+    assert_int_equal(http_parse_date("Sun, 06 Nov 1994 08:49:37 GMTxyz", 29, in_2026, &t), 0);
     assert_int_equal(t, 784111777);
 
     char text[40];
@@ -756,7 +829,47 @@ static void test_dates(void **state)
     assert_string_equal(text, FILE_DATE);
     const char *now = http_date_now();
     assert_int_equal(strlen(now), 29);
-    assert_int_equal(http_parse_date(now, strlen(now), &t), 0);
+    assert_int_equal(http_parse_date(now, strlen(now), time(NULL), &t), 0);
+}
+
+#define JUN_2026 1780272000LL /* Mon, 01 Jun 2026 00:00:00 GMT */
+#define JUN_2090 3799958400LL /* Thu, 01 Jun 2090 00:00:00 GMT */
+
+/* RFC 850's two-digit year (RFC 9110 §5.6.7): the latest year with those
+ * digits that is not more than 50 years after now; later ones are read as the
+ * most recent past year with them. Timestamps, not just years, are compared. */
+static void test_rfc850_years(void **state)
+{
+    (void)state;
+    static const struct {
+        long long now;
+        const char *date;
+        long long expected;
+    } rows[] = {
+        {JUN_2026, "Wednesday, 01-Jan-70 00:00:00 GMT", 3155760000}, /* 2070 */
+        {JUN_2026, "Sunday, 06-Nov-94 08:49:37 GMT", 784111777},     /* 1994, not 2094 */
+        {JUN_2026, "Saturday, 01-Jan-00 00:00:00 GMT", 946684800},   /* 2000 */
+        {JUN_2026, "Monday, 01-Jun-26 00:00:00 GMT", JUN_2026},      /* now */
+        {JUN_2026, "Wednesday, 01-Jan-76 00:00:00 GMT", 3345062400}, /* 2076: 49.4 years on */
+        {JUN_2026, "Monday, 01-Jun-76 00:00:00 GMT", 3358195200},    /* 2076: exactly 50 */
+        {JUN_2026, "Monday, 01-Jun-76 00:00:01 GMT", 202435201},     /* 1976: 1 s beyond */
+        {JUN_2026, "Tuesday, 01-Jan-77 00:00:00 GMT", 220924800},    /* 1977 */
+        {JUN_2090, "Friday, 01-Jan-10 00:00:00 GMT", 4417977600},    /* 2110, not 2010 */
+        {JUN_2090, "Saturday, 01-Jan-40 00:00:00 GMT", 5364662400},  /* 2140: 49.4 years on */
+        {JUN_2090, "Sunday, 01-Jan-41 00:00:00 GMT", 2240611200},    /* 2041 */
+        {JUN_2090, "Thursday, 01-Jun-90 00:00:00 GMT", JUN_2090},    /* now */
+    };
+    int wrong = 0;
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        time_t t = 0;
+        int status = http_parse_date(rows[i].date, strlen(rows[i].date), (time_t)rows[i].now, &t);
+        if (status != 0 || (long long)t != rows[i].expected) {
+            print_error("%s (now %lld): %d, %lld, expected %lld\n", rows[i].date, rows[i].now,
+                        status, (long long)t, rows[i].expected);
+            wrong++;
+        }
+    }
+    assert_int_equal(wrong, 0);
 }
 
 static void test_mime_types(void **state)
@@ -803,8 +916,10 @@ int main(void)
         cmocka_unit_test(test_head),
         cmocka_unit_test(test_inline_or_sendfile),
         cmocka_unit_test(test_if_modified_since),
+        cmocka_unit_test(test_if_none_match),
         cmocka_unit_test(test_paths),
         cmocka_unit_test(test_redirects),
+        cmocka_unit_test(test_path_limit),
         cmocka_unit_test(test_methods),
         cmocka_unit_test(test_respond_error),
         cmocka_unit_test(test_lab_bytes),
@@ -812,6 +927,7 @@ int main(void)
         cmocka_unit_test(test_no_lab),
         cmocka_unit_test(test_lab_crash),
         cmocka_unit_test(test_dates),
+        cmocka_unit_test(test_rfc850_years),
         cmocka_unit_test(test_dotfiles),
         cmocka_unit_test(test_keepalive_requests),
         cmocka_unit_test(test_lab_cpu_budget),
