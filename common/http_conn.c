@@ -210,16 +210,18 @@ static void serve(struct http_conn *conn)
         }
 
         /* Build the answer while the request's fields still point into in[],
-         * then drop the head and any body, then send. */
+         * then drop the head and any body, then send. A body the client holds
+         * back until asked is never read (DOC: expect in http_parse.h). */
         struct http_response response;
-        bool keep_alive = request.keep_alive && !server_stopping();
+        bool withheld = http_body_withheld(&request, conn->in_length - start - request.head_length);
+        bool keep_alive = request.keep_alive && !server_stopping() && !withheld;
         if (request.body == HTTP_BODY_LENGTH && request.content_length > HTTP_BODY_LIMIT) {
             fail_and_close(conn, 413);
             return;
         }
         http_respond(site, &session, &request, keep_alive, conn->out, HTTP_OUT_SIZE, &response);
         start += request.head_length;
-        int body_status = discard_body(conn, &request, &start);
+        int body_status = withheld ? 0 : discard_body(conn, &request, &start);
         if (body_status != 0) {
             http_response_done(&response);
             if (body_status > 0)

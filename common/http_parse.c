@@ -574,6 +574,11 @@ void http_body_start(struct http_body_reader *reader, const struct http_request 
         reader->remaining = request->content_length;
 }
 
+bool http_body_withheld(const struct http_request *request, size_t after_head)
+{
+    return request->expect_continue && request->body != HTTP_BODY_NONE && after_head == 0;
+}
+
 static int hex_value(char c)
 {
     if (c >= '0' && c <= '9')

@@ -85,6 +85,15 @@ enum http_body_result { HTTP_BODY_DONE, HTTP_BODY_MORE, HTTP_BODY_TOO_LARGE, HTT
 
 void http_body_start(struct http_body_reader *reader, const struct http_request *request,
                      uint64_t limit);
+
+/* DOC: expect
+ * Whether the client waits to be asked for the body: Expect: 100-continue, a
+ * body, and none of it among the after_head bytes that came after the head
+ * (RFC 9110 §10.1.1: the server must not wait for it). The servers never ask:
+ * every answer is decided by the head alone and a body is never used. So they
+ * answer at once with Connection: close, read no body, and the lingering close
+ * drops the body if the client sends it after all (docs/design.md#http-behaviour). */
+bool http_body_withheld(const struct http_request *request, size_t after_head);
 /* Consume body bytes from buf[0, length); *used says how many belong to the body. */
 enum http_body_result http_body_discard(struct http_body_reader *reader, const char *buf,
                                         size_t length, size_t *used);

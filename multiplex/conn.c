@@ -168,12 +168,17 @@ static enum step read_head(struct conn *conn)
         if (parsed == HTTP_PARSE_COMPLETE) {
             if (request.body == HTTP_BODY_LENGTH && request.content_length > HTTP_BODY_LIMIT)
                 return enter_error(conn, 413);
-            /* Build the answer while the request's fields still point into in[]. */
-            bool keep_alive = request.keep_alive && !server_stopping();
+            /* Build the answer while the request's fields still point into in[].
+             * A body held back until asked is never read (DOC: expect in
+             * common/http_parse.h): answered at once, and closed. */
+            bool withheld = http_body_withheld(&request, length - request.head_length);
+            bool keep_alive = request.keep_alive && !server_stopping() && !withheld;
             http_respond(http->site, &conn->session, &request, keep_alive, http->out, HTTP_OUT_SIZE,
                          &conn->response);
             conn->start += request.head_length;
             http_body_start(&conn->body, &request, HTTP_BODY_LIMIT);
+            if (withheld)
+                conn->body.framing = HTTP_BODY_NONE; /* READING_BODY reads none */
             conn->state = CONN_READING_BODY;
             set_deadline(conn, timeout_ms(conn));
             return STEP_NEXT;

@@ -1185,6 +1185,45 @@ def case_limits_exact(t):
         expect_status(response, status, f"a path of {size} bytes")
 
 
+EXPECT_BOUND_S = 0.5    # an Expect: 100-continue answer, against TIMEOUT_MS of waiting
+
+
+def case_expect_continue(t):
+    """Expect: 100-continue with the body withheld, as curl sends it: the server
+    answers at once, 100 Continue (then reads the body) or the final status,
+    never after waiting out --timeout-ms for a body the client will not send
+    unasked (RFC 9110 §10.1.1). Any other expectation: 417."""
+    bodies = {"Content-Length: 5": b"hello", "Transfer-Encoding: chunked": b"5\r\nhello\r\n0\r\n\r\n"}
+    for method, final in (("GET", 200), ("POST", 405)):
+        for framing, body in bodies.items():
+            what = f"{method} /a.txt, Expect: 100-continue, {framing}, body withheld"
+            client = t.connect()
+            client.send(request("/a.txt", method, headers=["Expect: 100-continue", framing]))
+            start = time.monotonic()
+            response = client.read_response(method)
+            elapsed = time.monotonic() - start
+            expect(elapsed < EXPECT_BOUND_S, f"{what}: answered after {elapsed:.2f} s")
+            if response.status == 100:
+                client.send(body)
+                response = client.read_response(method)
+            expect_status(response, final, what)
+            if "close" in response.tokens("Connection"):
+                expect_closed(client, f"{what}: after Connection: close")
+            else:                       # kept: the body is still to come, then a request
+                client.send(body + request("/style.css"))
+                expect_file(t, client.read_response(), "/style.css", "text/css",
+                            f"{what}: the next request")
+            client.close()              # as curl does: iterative serves the next one then
+    client = t.connect()
+    client.send(request("/a.txt", headers=["Expect: 100-continue"]) + request("/style.css"))
+    first, second = client.read_responses(["GET", "GET"])
+    expect_file(t, first, "/a.txt", "text/plain", "GET, Expect: 100-continue, no body")
+    expect_file(t, second, "/style.css", "text/css", "the next request on the connection")
+    response, client = t.exchange(request("/a.txt", headers=["Expect: 200-ok"]))
+    expect_status(response, 417, "Expect: 200-ok")
+    expect_closed(client, "after 417")
+
+
 # ---------------------------------------------------------------- the table
 
 H = "Host: 127.0.0.1\r\n"
@@ -1307,6 +1346,7 @@ CASES = [
     ("conditional_requests", case_conditional_requests, SERVER),
     ("chunked_missing_final_crlf_400", case_chunked_missing_final_crlf, SERVER),
     ("limits_exact", case_limits_exact, SERVER),
+    ("expect_100_continue", case_expect_continue, SERVER),
 ]
 
 

@@ -1099,6 +1099,32 @@ static void test_body_done_stays_done(void **state)
     assert_int_equal(used, 0);
 }
 
+/* DOC: expect's rule: only a body announced, asked for with 100-continue and
+ * not begun is withheld; any byte after the head means the client is sending. */
+static void test_body_withheld(void **state)
+{
+    (void)state;
+    static const struct {
+        bool expect_continue;
+        enum http_body_framing body;
+        size_t after_head;
+        bool withheld;
+    } rows[] = {
+        {true, HTTP_BODY_LENGTH, 0, true},    {true, HTTP_BODY_CHUNKED, 0, true},
+        {true, HTTP_BODY_LENGTH, 1, false},   {true, HTTP_BODY_CHUNKED, 3, false},
+        {true, HTTP_BODY_NONE, 0, false},     {false, HTTP_BODY_LENGTH, 0, false},
+        {false, HTTP_BODY_CHUNKED, 0, false}, {false, HTTP_BODY_NONE, 0, false},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        struct http_request request = {.expect_continue = rows[i].expect_continue,
+                                       .body = rows[i].body};
+        if (http_body_withheld(&request, rows[i].after_head) != rows[i].withheld) {
+            print_error("row %zu: withheld should be %d\n", i, rows[i].withheld);
+            fail();
+        }
+    }
+}
+
 static void test_text_equals(void **state)
 {
     (void)state;
@@ -1138,7 +1164,7 @@ int main(int argc, char **argv)
     if (argc == 3 && strcmp(argv[1], "--seeds") == 0)
         return write_seeds(argv[2]);
     guard_setup();
-    enum { EXTRA = 3 };
+    enum { EXTRA = 4 };
     size_t count = PARSE_CASES + BODY_CASES + EXTRA, n = 0;
     struct CMUnitTest *tests = calloc(count, sizeof *tests);
     if (tests == NULL)
@@ -1153,6 +1179,7 @@ int main(int argc, char **argv)
                                          .initial_state = (void *)&body_cases[i]};
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_body_done_stays_done);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_text_equals);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_body_withheld);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_split_consistency_mutated);
     /* cmocka_run_group_tests() wants an array whose size the compiler knows; the
      * table rows are counted at run time, so call the function it expands to. */
