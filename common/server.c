@@ -54,7 +54,7 @@ void server_service(struct server *server)
         return;
     dump_requested = 0;
     /* A worker that got the signal too (sent to the process group) leaves the
-     * file to the main process: two writers would share PATH.tmp. */
+     * file to the main process: two writers would race to rename over PATH. */
     if (server->options.stats_file != NULL && getpid() == main_pid)
         stats_write_file(server->stats, server->spec, &server->options);
 }

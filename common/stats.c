@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct stats_region *stats_create(int worker_count)
@@ -227,15 +228,35 @@ int stats_write_file(const struct stats_region *region, const struct server_spec
     struct rusage self, children;
     getrusage(RUSAGE_SELF, &self);
     getrusage(RUSAGE_CHILDREN, &children); /* only reaped children count */
-    /* Write beside, then rename: a reader never sees half a file. */
+    /* DOC: stats-write
+     * Write beside, then rename: a reader never sees half a file. The file
+     * written is always a new one with a name of its own (mkstemp: O_EXCL and
+     * a random suffix), never PATH.tmp opened as it is: in a directory others
+     * can write, a PATH.tmp symlink planted there would have a server run as
+     * root write through it, and a file left there would be reused. */
     char temporary[4096];
-    snprintf(temporary, sizeof temporary, "%s.tmp", options->stats_file);
-    FILE *out = fopen(temporary, "w");
-    if (out == NULL)
-        return cannot_write(spec, temporary);
-    write_json(out, region, spec, options, self, children);
-    if (fclose(out) != 0 || rename(temporary, options->stats_file) != 0)
+    int length = snprintf(temporary, sizeof temporary, "%s.tmp-XXXXXX", options->stats_file);
+    if (length < 0 || (size_t)length >= sizeof temporary) {
+        errno = ENAMETOOLONG;
         return cannot_write(spec, options->stats_file);
+    }
+    int fd = mkstemp(temporary);
+    if (fd < 0)
+        return cannot_write(spec, temporary);
+    FILE *out = fdopen(fd, "w");
+    if (out == NULL) {
+        close(fd);
+        unlink(temporary);
+        return cannot_write(spec, temporary);
+    }
+    fchmod(fd, 0644); /* mkstemp makes it 0600; readable as fopen's file was */
+    write_json(out, region, spec, options, self, children);
+    if (fclose(out) != 0 || rename(temporary, options->stats_file) != 0) {
+        int error = errno;
+        unlink(temporary);
+        errno = error;
+        return cannot_write(spec, options->stats_file);
+    }
     return 0;
 }
 

@@ -1224,6 +1224,29 @@ def case_expect_continue(t):
     expect_closed(client, "after 417")
 
 
+def case_stats_file_tmp_symlink(t):
+    """The stats file's temporary is made new, never opened through what is
+    there: a PATH.tmp symlink planted beforehand (a root server would write
+    through it) leaves its target untouched, and the stats file is written."""
+    stats_path = os.path.join(t.workdir, "stats.json")
+    victim = os.path.join(t.workdir, "victim")
+    with open(victim, "wb") as f:
+        f.write(b"VICTIM\n")
+    os.symlink(victim, stats_path + ".tmp")
+    t.start(["--stats-file", stats_path])
+    expect_status(t.get("/a.txt"), 200, "GET /a.txt")
+    problems = t.stop_server()
+    expect(not problems, "; ".join(problems))
+    with open(victim, "rb") as f:
+        data = f.read()
+    expect(data == b"VICTIM\n", f"the target of PATH.tmp was written: {show(data)}")
+    expect(not os.path.islink(stats_path), "the stats file is a symlink")
+    expect(read_stats(stats_path)["totals"]["requests"] == 1, "stats file: requests")
+    left = sorted(n for n in os.listdir(t.workdir) if n.startswith("stats.json.")
+                  and n != "stats.json.tmp")
+    expect(not left, f"temporary files left behind: {left}")
+
+
 # ---------------------------------------------------------------- the table
 
 H = "Host: 127.0.0.1\r\n"
@@ -1347,6 +1370,7 @@ CASES = [
     ("chunked_missing_final_crlf_400", case_chunked_missing_final_crlf, SERVER),
     ("limits_exact", case_limits_exact, SERVER),
     ("expect_100_continue", case_expect_continue, SERVER),
+    ("stats_file_tmp_symlink", case_stats_file_tmp_symlink, NO_SERVER),
 ]
 
 

@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -178,9 +179,14 @@ static void test_report_file(void **state)
 
     struct stat info;
     assert_int_equal(stat(path, &info), 0);
-    char temporary[160];
-    snprintf(temporary, sizeof temporary, "%s.tmp", path);
-    assert_int_not_equal(stat(temporary, &info), 0); /* renamed into place */
+    DIR *listing = opendir(directory); /* the temporary was renamed into place */
+    assert_non_null(listing);
+    for (struct dirent *entry; (entry = readdir(listing)) != NULL;)
+        if (entry->d_name[0] != '.' && strcmp(entry->d_name, "stats.json") != 0) {
+            print_error("%s left in the stats file's directory\n", entry->d_name);
+            fail();
+        }
+    closedir(listing);
 
     const char *json = read_all(path);
     static const char *const keys[] = {
