@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -317,6 +318,22 @@ static bool peer_is_loopback(struct http_session *session)
     return session->peer_loopback == 1;
 }
 
+/* DOC: lab-forwarded
+ * /lab/ trusts the TCP peer's address: behind a reverse proxy on this host
+ * every visitor is loopback. A forwarding field on a /lab/ request let in as
+ * loopback is the sign of one: say so once per process, on stderr, rather
+ * than once per request (docs/design.md#lab-endpoints). */
+static void warn_if_forwarded(const struct http_request *request)
+{
+    static atomic_flag warned = ATOMIC_FLAG_INIT; /* threads of one process share it */
+    if (request->forwarded && !atomic_flag_test_and_set(&warned))
+        fprintf(stderr,
+                "%s: warning: a /lab/ request from a loopback peer carries a forwarding "
+                "field (Forwarded, X-Forwarded-For or X-Real-IP): /lab/ trusts the TCP peer's "
+                "address, so behind a proxy on this host every client counts as loopback\n",
+                program_invocation_short_name);
+}
+
 /* DOC: lab-endpoints
  * The lab endpoints. Returns false if path is not one of them. They answer
  * loopback clients only unless --lab-public: they spend the server's CPU and
@@ -334,6 +351,8 @@ static bool respond_lab(const struct http_site *site, struct http_session *sessi
                      size, response);
         return true;
     }
+    if (!site->options->lab_public)
+        warn_if_forwarded(request);
     if (has_prefix(request->path, "/lab/bytes/")) {
         if ((n = lab_number(request->path, 11, LAB_BYTES_MAX)) < 0)
             goto bad;

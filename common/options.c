@@ -99,7 +99,8 @@ static void print_help(const struct server_spec *spec)
            "  --quiet           no summary on stderr at exit\n"
            "  --no-lab          turn off the /lab/ endpoints\n"
            "  --lab-crash       enable /lab/crash (a deliberate handler fault)\n"
-           "  --lab-public      answer /lab/ to every client, not only loopback ones\n"
+           "  --lab-public      answer /lab/ to every client, not only loopback ones (the\n"
+           "                    TCP peer's address: behind a proxy on this host, everyone)\n"
            "  --dotfiles        serve hidden files (a path segment starting with '.')\n"
            "  --no-file-cache   open every file on every request (no 1 s small-file cache)\n"
            "  --help, --version\n");

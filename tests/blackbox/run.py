@@ -1247,6 +1247,27 @@ def case_stats_file_tmp_symlink(t):
     expect(not left, f"temporary files left behind: {left}")
 
 
+def case_lab_forwarded_warning(t):
+    """/lab/ trusts the TCP peer's address, so behind a proxy on this host every
+    visitor is loopback: the first /lab/ request let in as loopback that carries
+    a forwarding field puts one warning line on stderr; a file does not, nor do
+    later ones (docs/design.md#lab-endpoints)."""
+    client = t.connect()
+    client.send(request("/a.txt", headers=["X-Forwarded-For: 192.0.2.1"]))
+    expect_status(client.read_response(), 200, "GET /a.txt with X-Forwarded-For")
+    for header in ("X-Forwarded-For: 192.0.2.1", "Forwarded: for=192.0.2.1",
+                   "X-Real-IP: 192.0.2.1"):
+        client.send(request("/lab/bytes/1", headers=[header]))
+        expect_status(client.read_response(), 200, f"GET /lab/bytes/1 with {header}")
+    client.close()
+    problems = t.stop_server()
+    expect(not problems, "; ".join(problems))
+    err = t.server.process.stderr().decode(errors="replace").splitlines()
+    warnings = [line for line in err if "forwarding" in line]
+    expect(len(warnings) == 1 and "warning" in warnings[0] and "loopback" in warnings[0],
+           f"stderr should have one forwarding warning, has {err!r}")
+
+
 # ---------------------------------------------------------------- the table
 
 H = "Host: 127.0.0.1\r\n"
@@ -1371,6 +1392,7 @@ CASES = [
     ("limits_exact", case_limits_exact, SERVER),
     ("expect_100_continue", case_expect_continue, SERVER),
     ("stats_file_tmp_symlink", case_stats_file_tmp_symlink, NO_SERVER),
+    ("lab_forwarded_warning", case_lab_forwarded_warning, SERVER),
 ]
 
 
