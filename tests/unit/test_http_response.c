@@ -446,7 +446,7 @@ static void test_paths(void **state)
 
 /* A directory named without its slash: 301 to its normalised path plus '/',
  * percent-encoded again, so Location always starts with exactly one '/' and a
- * browser can never read it as another host ("//evil/" or "/\\evil/" would be). */
+ * browser can never read it as another host ("//evil/" or "/\evil/" would be). */
 static void test_redirects(void **state)
 {
     (void)state;
