@@ -143,8 +143,10 @@ def needs_tsan(entries):
 def source_files():
     """The files a scratch tree is built from: tracked, and new unignored ones."""
     listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others",
-                             "--exclude-standard"], cwd=ROOT, check=True,
-                            capture_output=True).stdout.decode().split("\0")
+                             "--exclude-standard"], cwd=ROOT, capture_output=True)
+    if listed.returncode != 0:
+        raise Bad(f"git ls-files: {listed.stderr.decode().strip()} (a git checkout is needed)")
+    listed = listed.stdout.decode().split("\0")
     return [p for p in listed if p and os.path.lexists(os.path.join(ROOT, p))
             and not BUILD_DIRS.match(p)]
 
@@ -322,7 +324,11 @@ def main():
     os.makedirs(LOGS)
     print(f"mutants: {len(entries)} entries; building the reference in "
           f"{os.path.relpath(REFERENCE, ROOT)}", flush=True)
-    sync(ROOT, REFERENCE, source_files(), keep_build=True)
+    try:
+        sync(ROOT, REFERENCE, source_files(), keep_build=True)
+    except Bad as bad:
+        print(f"mutants: {bad}", flush=True)
+        return 2
     built, words = build(REFERENCE, tsan, os.path.join(LOGS, "reference.build"))
     if not built:
         print("mutants: ERROR: the reference does not build: " + " / ".join(words), flush=True)
