@@ -38,7 +38,7 @@ test_http_path_EXTRA := tests/doctor/no_openat2.c
 
 .SECONDARY:
 .PHONY: all test check format format-check unit unit-bins blackbox deps bench bench-compare \
-        diffs clean help fuzz check-docs exercises grade doctor
+        diffs clean help fuzz check-docs exercises grade doctor mutants
 all: $(BINS)
 
 $(BUILD)/obj/%.o: %.c
@@ -188,6 +188,14 @@ grade: all
 	@$(MAKE) --no-print-directory -s SAN=thread build-san-thread/bin/threaded
 	@python3 scripts/grade.py --bin-dir $(BUILD)/bin $(if $(ONLY),--only $(ONLY))
 
+# make mutants: the catalogue of wrong versions (tests/mutants/README.md): each
+# patch applied to a scratch copy in build/mutants/, built, and the checks it
+# names run; every one must be killed. ONLY=id,id: those entries. make check
+# runs the entries marked Quick (tests/run_all.sh).
+mutants:
+	@scripts/deps.sh test
+	@python3 scripts/mutants.py $(if $(ONLY),--only $(ONLY))
+
 clean:
 	rm -rf build build-san-* bench/build
 
@@ -207,6 +215,7 @@ help:
 	@echo "make diffs           diff neighbouring variants (the lessons)"
 	@echo "make exercises       the student tree: exercises cut from the servers (DEST=build/student)"
 	@echo "make grade           the exercises' checks and a points table (ONLY=id)"
+	@echo "make mutants         the wrong versions in tests/mutants/: each must fail a check (ONLY=id)"
 	@echo "make fuzz            libFuzzer on the parser and path code (FUZZ_SECONDS=60 each)"
 	@echo "make check-docs      run every command block the docs mark runnable"
 	@echo "make doctor          what this machine has, and which labs and experiments run here"

@@ -2,7 +2,8 @@
 # deps.sh SET... — install the Debian packages a set needs, if any are missing.
 #   test   what `make test` needs: compiler, make, cmocka, liburing (the
 #          coroutine server's --io uring), python3, and curl and
-#          procps (ps, pgrep) for the docs' quick command blocks (make check)
+#          procps (ps, pgrep) for the docs' quick command blocks (make check),
+#          git for make mutants (git ls-files, git apply)
 #   bench  what `make bench` needs: wrk, gnuplot, python3, taskset, liburing
 #          (the floor server's --io uring), strace (system calls per request),
 #          and nginx for the reference line (installed with its service kept from
@@ -17,7 +18,7 @@ set -euo pipefail
 
 packages_for() {
     case "$1" in
-        test)  echo "gcc make libcmocka-dev liburing-dev python3 libc6-dev curl procps" ;;
+        test)  echo "gcc make libcmocka-dev liburing-dev python3 libc6-dev curl procps git" ;;
         bench) echo "gcc make wrk gnuplot-nox python3 util-linux procps nginx-light liburing-dev strace" ;;
         check) echo "clang-format" ;;
         fuzz)  echo "clang libclang-rt-14-dev" ;;

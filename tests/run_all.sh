@@ -4,10 +4,11 @@
 #   --quick (make test): the cmocka unit tests and the black-box suite against
 #       tests/quick.list, one configuration per server.
 #   otherwise (make check): the unit tests, the black-box suite against every
-#       line of tests/servers.list, every other suite (tests/*/run.py) and the
-#       docs' quick runnable blocks; with SANITIZER_PASSES=1 also the unit tests
-#       and black-box suite under ASan+UBSan and the threaded configurations
-#       under TSan; with FORMAT_CHECK=1 also `make format-check`.
+#       line of tests/servers.list, every other suite (tests/*/run.py), the
+#       quick entries of tests/mutants/ (scripts/mutants.py --quick) and the
+#       docs' quick runnable blocks; with SANITIZER_PASSES=1 also the unit
+#       tests and black-box suite under ASan+UBSan and the threaded
+#       configurations under TSan; with FORMAT_CHECK=1 also `make format-check`.
 # BUILD names the build tree (build, or build-san-... for a sanitizer build).
 set -u
 cd "$(dirname "$0")/.."
@@ -90,6 +91,10 @@ if [ -n "${SANITIZER_PASSES-}" ]; then
     suite tsan-blackbox python3 tests/blackbox/run.py --bin-dir build-san-thread/bin \
         --list "$log/threaded.list"
 fi
+
+# The wrong versions of tests/mutants/ that are quick to kill (make mutants runs
+# them all): each one a check must still fail, on a scratch copy of the tree.
+suite mutants python3 scripts/mutants.py --quick
 
 # The docs' runnable command blocks, quick ones only (make check-docs runs all).
 suite check-docs python3 scripts/check_docs.py --quick

@@ -1396,6 +1396,161 @@ CASES = [
 ]
 
 
+# ---------------------------------------------------------------- signals that land mid-connection
+
+# Cases that hold a wrong version of the io layer or of a stop to its symptom
+# (tests/mutants/): each failure prints, under it, what it usually means.
+
+
+def _send_buffer_max():
+    """The most a socket's send buffer grows to (net.ipv4.tcp_wmem), 4 MiB if unknown."""
+    try:
+        with open("/proc/sys/net/ipv4/tcp_wmem") as f:
+            return int(f.read().split()[2])
+    except (OSError, ValueError, IndexError):
+        return 4 << 20
+
+
+# /lab/bytes: more than the server's send buffer can take in, so its write blocks.
+SIGNAL_BYTES = min(max(8 << 20, 2 * _send_buffer_max()), 64 << 20)
+PATTERN_LINE = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.\n"
+STOP_IDLE_S = 1.0                   # SIGTERM to exit, with idle keep-alive connections
+LINGER_BYTES = 1 << 20              # an answer still being sent when the next is refused
+LINGER_BODY = 256 << 10             # the refused request's body: more than a server reads ahead
+TIMER_MS = 600                      # --timeout-ms of the neighbour's-timer case
+
+
+def lab_pattern(length):
+    """The body of GET /lab/bytes/LENGTH: 64-byte lines, repeated."""
+    return (PATTERN_LINE * (length // len(PATTERN_LINE) + 1))[:length]
+
+
+def case_sigusr1_during_download(t):
+    """A client that reads nothing for a while, so the server sleeps in a
+    write() to a full socket; five SIGUSR1 (write the stats file, go on) land
+    there. A write interrupted before it wrote anything fails with EINTR: the
+    io layer must retry it, or the response is cut short."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(IO_TIMEOUT_S)
+        sock.connect(("127.0.0.1", t.server.port))
+        sock.sendall(request(f"/lab/bytes/{SIGNAL_BYTES}", headers=["Connection: close"]))
+        time.sleep(0.2)                 # the server fills the buffers and blocks
+        for _ in range(5):
+            os.kill(t.server.pid, signal.SIGUSR1)
+            time.sleep(0.05)
+        chunks = []
+        while True:
+            try:
+                chunk = sock.recv(1 << 16)
+            except (socket.timeout, TimeoutError, ConnectionResetError) as error:
+                raise Failure(f"GET /lab/bytes/{SIGNAL_BYTES} with SIGUSR1s: {error!r} after "
+                              f"{sum(map(len, chunks))} bytes")
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        sock.close()
+    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+    expect(head.startswith(b"HTTP/1.1 200 ") and body == lab_pattern(SIGNAL_BYTES),
+           f"GET /lab/bytes/{SIGNAL_BYTES} while SIGUSR1 arrived: head {show(head, 40)}, "
+           f"{len(body)} body bytes{'' if len(body) != SIGNAL_BYTES else ' (not the pattern)'}"
+           "\n  cause: a blocking write() interrupted by a signal before it wrote anything "
+           "fails with EINTR; that is no error: write again")
+
+
+def case_sigterm_idle_keepalive(t):
+    """Two keep-alive connections answered and idle, then SIGTERM: each idle
+    connection must end at once (docs/design.md#signals-and-stopping), so the
+    server exits well before --timeout-ms (10 s here). One connection where a
+    second may wait for the first: iterative serves one at a time, and
+    prefork_select --reuseport may hash both to one worker."""
+    one_at_a_time = t.name == "iterative" or (t.name == "prefork_select" and
+                                             "--reuseport" in t.words)
+    idle = 1 if one_at_a_time else 2
+    for n in range(idle):
+        client = t.connect()
+        client.send(request("/a.txt"))
+        expect_status(client.read_response(), 200, f"keep-alive connection {n + 1}")
+    # Idle, that is asleep in the wait for the next request: a stop that lands
+    # just before iterative's read() is the race iterative/main.c accepts.
+    time.sleep(0.2)
+    started = time.monotonic()
+    problems = t.stop_server()
+    took = time.monotonic() - started
+    expect(not problems and took < STOP_IDLE_S,
+           f"SIGTERM with {idle} idle keep-alive connection(s): exit after {took:.2f} s "
+           f"(at most {STOP_IDLE_S:g} s){'; ' if problems else ''}{'; '.join(problems)}"
+           "\n  cause: at a stop every connection waiting for its next request must be "
+           "woken and closed at once, every one of them: one left asleep holds the exit "
+           "until its timeout or the drain")
+
+
+def case_linger_behind_answer(t):
+    """Pipelined: a long answer, then a request whose body is too large (413).
+    The client reads nothing for a while, so when the server refuses the
+    second request, part of the first answer is still in its send queue and
+    most of the second request's body is unread. Closed lingering, both answers
+    arrive; closed at once, the close with unread input sends a RST, which
+    drops whatever the server had not sent yet."""
+    client = t.connect()
+    try:
+        client.send(request(f"/lab/bytes/{LINGER_BYTES}") +
+                    request("/a.txt", headers=["Content-Length: 100000000"]) +
+                    b"x" * LINGER_BODY)
+        time.sleep(0.3)
+        first = client.read_response()
+        refused = client.read_response()
+    except (Failure, OSError) as failure:
+        raise Failure(f"{failure}\n  cause: a connection closed with unread input (a refused "
+                      "request's body) ends in a RST that discards the answers not yet sent: "
+                      "shut down the write side and read until the client closes, for a "
+                      "while (docs/design.md#lingering-close)")
+    expect_status(first, 200, f"GET /lab/bytes/{LINGER_BYTES}")
+    expect(first.body == lab_pattern(LINGER_BYTES), f"GET /lab/bytes/{LINGER_BYTES}: "
+           f"{len(first.body)} bytes, not the pattern")
+    expect_status(refused, 413, "the pipelined GET with Content-Length: 100000000")
+    expect_closed(client, "after 413")
+
+
+def case_timer_of_closed_neighbour(t):
+    """The event loops keep a timer per connection. A keep-alive connection
+    closes before its deadline; a second one stays busy (a request every
+    150 ms) until well past that deadline, then idles out; a third is served.
+    A timer left behind by a connection that ended fires on freed memory, or
+    on whatever connection got that memory or that descriptor next."""
+    if t.name not in ("multiplex", "coroutine"):
+        raise Skip("no per-connection timers: a blocking read's timeout is the socket's")
+    cause = ("\n  cause: a connection that ends must cancel its timer; left in the heap, it "
+             "fires later on freed memory or on the next connection given the same memory or "
+             "descriptor")
+    first = t.connect()
+    first.send(request("/a.txt"))
+    expect_status(first.read_response(), 200, "the first connection's GET")
+    first.close()
+    second = t.connect()
+    try:
+        for n in range(7):
+            second.send(request("/a.txt"))
+            expect_status(second.read_response(), 200, f"request {n + 1} on the second "
+                          f"connection, {0.15 * n:.2f} s after the first one closed")
+            time.sleep(0.15)
+        expect_closed(second, f"the second connection, idle past --timeout-ms {TIMER_MS}",
+                      TIMER_MS / 1000 + GRACE_S)
+        expect_status(t.get("/a.txt"), 200, "a third connection after both ended")
+    except (Failure, OSError) as failure:
+        raise Failure(f"{failure} (--timeout-ms {TIMER_MS}){cause}")
+
+
+CASES += [
+    ("sigusr1_during_download", case_sigusr1_during_download, SERVER),
+    ("sigterm_idle_keepalive", case_sigterm_idle_keepalive, {"options": ["--timeout-ms", "10000"]}),
+    ("linger_behind_answer", case_linger_behind_answer, SERVER),
+    ("timer_of_closed_neighbour", case_timer_of_closed_neighbour,
+     {"options": ["--timeout-ms", str(TIMER_MS)]}),
+]
+
+
 # ---------------------------------------------------------------- running
 
 def run_case(bin_dir, config, docroot, function, how):
