@@ -253,14 +253,10 @@ void sched_spawn(struct event_acceptor *acceptor, int conn_fd)
         event_acceptor_refuse(acceptor, conn_fd, "out of memory for a coroutine");
         return;
     }
-    task->scheduler = scheduler;
-    task->coro = coro;
-    task->fd = conn_fd;
-    task->waiting = 0;
-    task->interrupted = false;
-    task->released = false;
-    task->cancelled = false;
-    task->timer = (struct event_timer)EVENT_TIMER_INIT;
+    /* Born zeroed, recycled or not: nothing of the task's last connection
+     * (a wake reason, an idle time, its http_conn) reaches this one. */
+    *task = (struct task){
+        .scheduler = scheduler, .coro = coro, .fd = conn_fd, .timer = EVENT_TIMER_INIT};
     list_push(&scheduler->tasks, &task->node);
     scheduler->count++;
     run(task, IO_WAIT_READY); /* usually as far as its first read's EAGAIN */

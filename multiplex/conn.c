@@ -80,10 +80,18 @@ static enum step wait_for(struct conn *conn, int events)
     return STEP_WAIT;
 }
 
-static enum step enter_reading_head(struct conn *conn)
+/* Every way into READING_HEAD starts a new head, so nothing of it has been
+ * answered "need more" yet: a resume offset left by the previous head would
+ * make the parser skip checks on bytes it never saw (http_parse.h). */
+static void begin_head(struct conn *conn)
 {
     conn->state = CONN_READING_HEAD;
     conn->head_scanned = 0;
+}
+
+static enum step enter_reading_head(struct conn *conn)
+{
+    begin_head(conn);
     set_deadline(conn, timeout_ms(conn)); /* bounds an idle keep-alive and a slow head */
     return STEP_NEXT;
 }
@@ -109,7 +117,7 @@ static enum step leave_idle(struct conn *conn)
 {
     if (http_conn_borrow(&conn->http) != 0)
         return fail_conn(conn);
-    conn->state = CONN_READING_HEAD;
+    begin_head(conn); /* the deadline enter_idle set bounds this head too */
     return STEP_NEXT;
 }
 
@@ -383,12 +391,15 @@ static void on_timer(struct event_loop *loop, void *data)
 }
 
 /* DOC: conn-start
- * A new connection (common/event_server.c accepted it): a struct conn, in
- * READING_HEAD, and as far as it can go at once. */
+ * A new connection (common/event_server.c accepted it): a struct conn, IDLE,
+ * and as far as it can go at once. The struct is born zeroed (calloc): malloc
+ * would hand it the bytes of a connection freed before, and any field not set
+ * here (a count, an offset) would carry that connection's state into this one.
+ * Only the fields whose start is not zero are set below. */
 void conn_start(struct event_acceptor *acceptor, int conn_fd)
 {
     struct multiplex *mux = acceptor->data;
-    struct conn *conn = malloc(sizeof *conn);
+    struct conn *conn = calloc(1, sizeof *conn);
     if (conn == NULL) {
         event_acceptor_refuse(acceptor, conn_fd, "out of memory");
         return;
@@ -396,9 +407,8 @@ void conn_start(struct event_acceptor *acceptor, int conn_fd)
     conn->http = (struct http_conn){
         .fd = conn_fd, .site = &mux->server->site, .stats = mux->stats, .pool = &mux->buffers};
     conn->mux = mux;
-    conn->start = 0;
     http_session_start(&conn->session, conn_fd);
-    conn->response = (struct http_response){.file_fd = -1};
+    conn->response.file_fd = -1;
     conn->timer = (struct event_timer)EVENT_TIMER_INIT;
     list_push(&mux->conns, &conn->node);
     mux->count++;

@@ -743,6 +743,34 @@ def case_keep_alive(t):
     expect_open(client, "HTTP/1.1 keep-alive")
 
 
+def late_last_byte(t, client, raw, seconds=0.3):
+    """Send raw with its last byte `seconds` later, so the server reads the head
+    in two parts and the parser resumes (DOC: resume in common/http_parse.c)."""
+    client.send(raw[:-1])
+    time.sleep(seconds)
+    client.send(raw[-1:])
+
+
+def case_split_head_then_bad_head(t):
+    # A head read in two parts leaves the parser's resume offset (how much of
+    # it was answered "need more") at len(head) - 1. Nothing of it may reach
+    # the next head, on the same connection or a new one: a bad head of that
+    # very length must get its 400 at once, not wait (408) as if it were the
+    # earlier one's bytes again.
+    head = request("/a.txt")
+    pad = len(head) - 1 - len(b"GET /a.txt HTTP/1.1\r\nX\x00Y: \r\n\r\n")
+    bad = b"GET /a.txt HTTP/1.1\r\nX\x00Y: " + b"v" * pad + b"\r\n\r\n"
+    client = t.connect(timeout=TIMEOUT_MS / 1000 / 2)
+    late_last_byte(t, client, head)
+    expect_file(t, client.read_response(), "/a.txt", "text/plain", "a head split before its last byte")
+    client.send(bad)
+    expect_status(client.read_response(), 400, "then a NUL in a field name (same connection)")
+    client.close()                   # iterative serves the next connection only then
+    other = t.connect(timeout=TIMEOUT_MS / 1000 / 2)
+    other.send(bad)
+    expect_status(other.read_response(), 400, "then a NUL in a field name (a new connection)")
+
+
 def case_http10_closes(t):
     response, client = t.exchange(request("/a.txt", version="HTTP/1.0"))
     expect_file(t, response, "/a.txt", "text/plain", "HTTP/1.0 GET")
@@ -1184,6 +1212,7 @@ CASES = [
     ("uri_too_long_414", case_uri_too_long, SERVER),
     ("header_too_large_431", case_header_too_large, SERVER),
     ("keep_alive_two_requests", case_keep_alive, SERVER),
+    ("split_head_then_bad_head_400", case_split_head_then_bad_head, SERVER),
     ("http10_closes_by_default", case_http10_closes, SERVER),
     ("http10_keep_alive", case_http10_keep_alive, SERVER),
     ("connection_close", case_connection_close, SERVER),
