@@ -80,18 +80,9 @@ static enum step wait_for(struct conn *conn, int events)
     return STEP_WAIT;
 }
 
-/* Every way into READING_HEAD starts a new head, so nothing of it has been
- * answered "need more" yet: a resume offset left by the previous head would
- * make the parser skip checks on bytes it never saw (http_parse.h). */
-static void begin_head(struct conn *conn)
-{
-    conn->state = CONN_READING_HEAD;
-    conn->head_scanned = 0;
-}
-
 static enum step enter_reading_head(struct conn *conn)
 {
-    begin_head(conn);
+    conn->state = CONN_READING_HEAD;
     set_deadline(conn, timeout_ms(conn)); /* bounds an idle keep-alive and a slow head */
     return STEP_NEXT;
 }
@@ -117,7 +108,7 @@ static enum step leave_idle(struct conn *conn)
 {
     if (http_conn_borrow(&conn->http) != 0)
         return fail_conn(conn);
-    begin_head(conn); /* the deadline enter_idle set bounds this head too */
+    conn->state = CONN_READING_HEAD; /* the deadline enter_idle set bounds this head too */
     return STEP_NEXT;
 }
 
@@ -169,8 +160,14 @@ static enum step read_head(struct conn *conn)
         size_t length = http->in_length - conn->start;
         enum http_parse_result parsed =
             http_parse_request(http->in + conn->start, length, conn->head_scanned, &request);
-        if (parsed != HTTP_PARSE_NEED_MORE)
+        if (parsed != HTTP_PARSE_NEED_MORE) {
             stats_add(&conn->mux->stats->requests, 1);
+            /* This head is over: the next one (keep-alive, pipelined) starts
+             * with nothing scanned. A resume offset left by this head would
+             * make the parser skip checks on bytes it never saw, or wait for
+             * bytes that already came (http_parse.h). */
+            conn->head_scanned = 0;
+        }
         if (parsed == HTTP_PARSE_ERROR)
             return enter_error(conn, request.error_status);
         if (parsed == HTTP_PARSE_COMPLETE) {

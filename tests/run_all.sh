@@ -83,6 +83,8 @@ suite blackbox-dirty python3 tests/blackbox/run.py --bin-dir "$BUILD/bin" --list
 for dir in tests/*/; do
     dir=${dir%/}
     case $dir in tests/blackbox | tests/lib | tests/unit) continue ;; esac
+    # valgrind cannot run a sanitizer's build (make SAN=... check).
+    case $dir/$BUILD in tests/valgrind/build-san-*) continue ;; esac
     [ -f "$dir/run.py" ] && suite "$(basename "$dir")" python3 "$dir/run.py" --bin-dir "$BUILD/bin"
 done
 
