@@ -63,6 +63,7 @@ static void finish(struct task *task)
     event_timer_cancel(scheduler->loop, &task->timer);
     list_remove(&task->node);
     scheduler->count--;
+    event_acceptor_closed(&scheduler->acceptor); /* room again: the --max-conns rule */
     coro_free(task->coro);
     if (scheduler->free_count < TASK_FREE_MAX) {
         list_push(&scheduler->free_tasks, &task->node);

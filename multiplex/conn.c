@@ -62,6 +62,7 @@ static enum step close_conn(struct conn *conn)
     event_close(mux->loop, conn->http.fd); /* unwatch, then close: see event.h */
     list_remove(&conn->node);
     mux->count--;
+    event_acceptor_closed(&mux->acceptor); /* room again: the --max-conns rule */
     free(conn);
     return STEP_CLOSED;
 }
