@@ -1,11 +1,13 @@
 /* http_path — see http_path.h. Two independent fences: the lexical one here
- * (no "..", no encoded '/', no NUL) and the kernel's (RESOLVE_BENEATH), so a
- * symlink inside the root cannot lead outside it. */
+ * (no "..", no encoded '/', no NUL) and the kernel's (RESOLVE_BENEATH, or the
+ * walk that does its work where openat2 is missing), so a symlink inside the
+ * root cannot lead outside it. */
 #include "http_path.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -108,15 +110,190 @@ static int status_for_errno(int error)
     }
 }
 
+/* ---- opening beneath the root ------------------------------------------------ */
+
+enum { LINKS_MAX = 40 }; /* symlinks one walk may follow: the kernel's MAXSYMLINKS */
+
+/* How a file is opened for a request: O_NONBLOCK so that a FIFO cannot block
+ * us in open, O_NOCTTY so that a terminal never becomes ours. */
+static const int FILE_FLAGS = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+
+/* Chosen once at start-up (http_path_choose_resolver), before any worker
+ * process or thread exists; read-only afterwards. */
+static enum http_path_resolver chosen = HTTP_PATH_OPENAT2;
+
 /* openat2 with RESOLVE_BENEATH: the kernel refuses any resolution, ".." or
- * symlink, that leaves dir_fd. O_NONBLOCK so a FIFO cannot block us in open. */
-static int open_beneath(int dir_fd, const char *path)
+ * symlink, that leaves dir_fd (EXDEV), and an absolute path or link at once. */
+static int open_openat2(int dir_fd, const char *path, int flags)
 {
     struct open_how how = {
-        .flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
+        .flags = (unsigned)flags,
         .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
     };
     return (int)syscall(SYS_openat2, dir_fd, path, &how, sizeof how);
+}
+
+/* out = first[0, first_length) + rest, through a copy: rest may lie in out. */
+static bool join(char *out, const char *first, size_t first_length, const char *rest)
+{
+    char joined[HTTP_PATH_MAX];
+    int n = snprintf(joined, sizeof joined, "%.*s%s", (int)first_length, first, rest);
+    if (n < 0 || (size_t)n >= sizeof joined)
+        return false;
+    memcpy(out, joined, (size_t)n + 1);
+    return true;
+}
+
+/* DOC: path-walk
+ * What RESOLVE_BENEATH saves a server from writing, for kernels (and sandboxes,
+ * and valgrind) without openat2. The kernel is never asked to follow a symlink:
+ * every directory is opened with O_NOFOLLOW, one component at a time, and a
+ * link found on the way is read (readlinkat) and its target put in front of
+ * what is left, to be walked by the same rules. So:
+ *   - an absolute path or link is refused (EXDEV), as RESOLVE_BENEATH does;
+ *   - ".." is never resolved by the file system: it drops the last directory
+ *     of the path walked so far and starts again from dir_fd, so it cannot climb
+ *     out through a directory moved away meanwhile; above dir_fd it is EXDEV;
+ *   - more than LINKS_MAX links is ELOOP, a name too long ENAMETOOLONG;
+ *   - the kernel's magic links (/proc/PID/fd/N) are never followed: no link is.
+ * Returns the descriptor, or -1 with errno as openat2 would set it. */
+static int open_walk(int dir_fd, const char *path, int flags)
+{
+    char pending[HTTP_PATH_MAX]; /* what is still to resolve */
+    char walked[HTTP_PATH_MAX];  /* directories opened below dir_fd: "a/b/" */
+    char target[HTTP_PATH_MAX];  /* a link's contents */
+    size_t walked_length = 0;
+    int links = 0, fd = -1;
+    if (path[0] == '/') {
+        errno = EXDEV;
+        return -1;
+    }
+    if (!join(pending, "", 0, path)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    int here = fcntl(dir_fd, F_DUPFD_CLOEXEC, 0); /* the directory we are in: ours */
+    if (here < 0)
+        return -1;
+    char *next = pending;
+    for (;;) {
+        next += strspn(next, "/");
+        if (*next == '\0') { /* nothing left: the directory we are in */
+            fd = openat(here, ".", flags);
+            break;
+        }
+        char *name = next;
+        next += strcspn(next, "/");
+        bool last = next[strspn(next, "/")] == '\0';
+        if (*next != '\0')
+            *next++ = '\0';
+        if (strcmp(name, ".") == 0)
+            continue;
+        if (strcmp(name, "..") == 0) {
+            if (walked_length == 0) {
+                errno = EXDEV; /* above dir_fd */
+                break;
+            }
+            walked_length--; /* its '/' */
+            while (walked_length > 0 && walked[walked_length - 1] != '/')
+                walked_length--;
+            if (!join(pending, walked, walked_length, next)) {
+                errno = ENAMETOOLONG;
+                break;
+            }
+            next = pending;
+            walked_length = 0;
+            int top = fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
+            if (top < 0)
+                break;
+            close(here);
+            here = top;
+            continue;
+        }
+        /* A directory on the way needs only search permission: O_PATH. */
+        int opened = last ? openat(here, name, flags | O_NOFOLLOW)
+                          : openat(here, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (opened >= 0 && last) {
+            fd = opened;
+            break;
+        }
+        if (opened >= 0) {
+            size_t length = strlen(name);
+            if (walked_length + length + 1 >= sizeof walked) {
+                close(opened);
+                errno = ENAMETOOLONG;
+                break;
+            }
+            memcpy(walked + walked_length, name, length);
+            walked_length += length;
+            walked[walked_length++] = '/';
+            close(here);
+            here = opened;
+            continue;
+        }
+        /* O_NOFOLLOW refuses a link with ELOOP, or ENOTDIR where a directory
+         * was asked for: is it one? */
+        int open_error = errno;
+        if (open_error != ELOOP && open_error != ENOTDIR)
+            break;
+        ssize_t n = readlinkat(here, name, target, sizeof target);
+        if (n < 0) {
+            errno = open_error; /* not a link: the open's own answer */
+            break;
+        }
+        if ((size_t)n + 1 >= sizeof target) {
+            errno = ENAMETOOLONG;
+            break;
+        }
+        target[n] = '/'; /* what is left goes after it */
+        target[n + 1] = '\0';
+        if (++links > LINKS_MAX) {
+            errno = ELOOP;
+            break;
+        }
+        if (n == 0 || target[0] == '/') {
+            errno = n == 0 ? ENOENT : EXDEV; /* absolute: refused, whatever it names */
+            break;
+        }
+        if (!join(pending, target, (size_t)n + 1, next)) {
+            errno = ENAMETOOLONG;
+            break;
+        }
+        next = pending;
+    }
+    int error = errno;
+    close(here);
+    errno = error;
+    return fd;
+}
+const char *http_path_choose_resolver(int root_fd)
+{
+    static char reason[128];
+    int fd = open_openat2(root_fd, ".", O_PATH | O_CLOEXEC);
+    if (fd >= 0) {
+        close(fd);
+        chosen = HTTP_PATH_OPENAT2;
+        return NULL;
+    }
+    if (errno != ENOSYS && errno != EPERM && errno != EINVAL) {
+        chosen = HTTP_PATH_OPENAT2; /* it is there; this failure is another story */
+        return NULL;
+    }
+    snprintf(reason, sizeof reason, "openat2: %s", strerror(errno));
+    chosen = HTTP_PATH_WALK;
+    return reason;
+}
+
+int http_path_open_beneath(int dir_fd, const char *path, enum http_path_resolver resolver)
+{
+    if (resolver == HTTP_PATH_WALK)
+        return open_walk(dir_fd, path, FILE_FLAGS);
+    return open_openat2(dir_fd, path, FILE_FLAGS);
+}
+
+static int open_beneath(int dir_fd, const char *path)
+{
+    return http_path_open_beneath(dir_fd, path, chosen);
 }
 
 /* DOC: path-open */

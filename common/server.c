@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "file_cache.h"
+#include "http_path.h"
 #include "io.h"
 #include "net.h"
 
@@ -188,6 +189,12 @@ void server_start(struct server *server, const struct server_spec *spec, int arg
     server->site.options = &server->options;
     check_stats_file(server);
     warn_if_exposed(server);
+    const char *no_openat2 = http_path_choose_resolver(server->site.root_fd);
+    if (no_openat2 != NULL)
+        fprintf(stderr,
+                "%s: %s: files are opened one path component at a time instead "
+                "(docs/common.md#paths-http_pathh)\n",
+                spec->name, no_openat2);
     if (!server->options.file_cache)
         file_cache_disable();
     io_set_socket_timeout(server->options.timeout_ms);
