@@ -1472,6 +1472,8 @@ def main():
                         "replaces --list")
     parser.add_argument("--case", action="append", help="run only this case (repeatable, "
                         "or comma-separated)")
+    parser.add_argument("--skip", action="append", help="leave this case out (repeatable, "
+                        "or comma-separated)")
     parser.add_argument("--seed", type=int, help="the cases' order (default: a new one, printed)")
     modes = parser.add_mutually_exclusive_group()
     modes.add_argument("--shared", action="store_true", help="the plain-server cases on one "
@@ -1496,6 +1498,12 @@ def main():
         if unknown:
             parser.error(f"no such case: {', '.join(sorted(unknown))}")
         cases = [case for case in CASES if case[0] in wanted]
+    if args.skip:
+        unwanted = {n for item in args.skip for n in item.split(",") if n}
+        unknown = unwanted - {name for name, _, _ in CASES}
+        if unknown:
+            parser.error(f"no such case: {', '.join(sorted(unknown))}")
+        cases = [case for case in cases if case[0] not in unwanted]
 
     counts = {"pass": 0, "fail": 0, "skip": 0}
     lock = threading.Lock()
