@@ -43,17 +43,14 @@ SKIP = {
     "exposed_bind_warning_and_lab": "counts stderr lines",
 }
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(REPO, "tests", "blackbox"))
+import run as blackbox  # noqa: E402  (its read_list: the list's format, in one place)
 SUMMARY = re.compile(r"ERROR SUMMARY: (\d+) errors")
 
 
 def configurations(path):
-    lines = []
-    with open(path) as f:
-        for line in f:
-            line = line.split("#", 1)[0].strip()
-            if line and "--io uring" not in line:   # io_uring is beyond valgrind
-                lines.append(line)
-    return lines
+    """The list's lines but those valgrind cannot run (io_uring is beyond it)."""
+    return [line for line in blackbox.read_list(path) if "--io uring" not in line]
 
 
 def main():
