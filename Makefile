@@ -33,10 +33,12 @@ UNIT_BINS  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 test_coro_EXTRA := $(wildcard coroutine/coro.c coroutine/coro_switch.S)
 test_sched_EXTRA := $(wildcard coroutine/sched.c coroutine/coro.c coroutine/coro_switch.S)
 test_histogram_EXTRA := bench/histogram.c
+# test_http_path takes openat2 away with the shim tests/doctor runs the servers under.
+test_http_path_EXTRA := tests/doctor/no_openat2.c
 
 .SECONDARY:
-.PHONY: all test check format format-check unit unit-bins blackbox deps bench diffs clean \
-        help fuzz check-docs exercises grade
+.PHONY: all test check format format-check unit unit-bins blackbox deps bench bench-compare \
+        diffs clean help fuzz check-docs exercises grade doctor
 all: $(BINS)
 
 $(BUILD)/obj/%.o: %.c
@@ -145,12 +147,30 @@ fuzz: $(BUILD)/tests/test_http_parse
 # set (about 5 minutes on 2 cores) into bench/results/<date>-<host>/, point
 # bench/results/latest at it. FULL=1: longer sweeps, more repeats. ONLY=name: one
 # experiment (fig30.1 herd distribution throughput slow-handler slow-clients memory coro-switch
-# greedy-client syscalls reference). A server that does not build is left out, not fatal.
+# greedy-client syscalls stacks reference). A server that does not build is left out, not
+# fatal. The report opens with the figures that moved since docs/labs/reference.
 bench:
 	@scripts/deps.sh bench
 	@$(MAKE) --no-print-directory -s -k all || echo "make bench: some servers did not build; benching what is in $(BUILD)/bin"
 	@$(MAKE) --no-print-directory -s -C bench
 	@python3 bench/bench.py --bin-dir $(BUILD)/bin $(if $(FULL),--full) $(if $(ONLY),--only $(ONLY))
+
+# make bench-compare A B (or A=DIR B=DIR): the figures that moved from results folder A
+# (before) to B (after), by bench/README.md's rule. Without them: the reference run
+# against bench/results/latest. The folders given as goals are made no-op targets.
+ifeq (bench-compare,$(firstword $(MAKECMDGOALS)))
+COMPARE_DIRS := $(wordlist 2,$(words $(MAKECMDGOALS)),$(MAKECMDGOALS))
+$(eval $(COMPARE_DIRS):;@:)
+endif
+bench-compare:
+	@python3 bench/compare.py $(or $(A),$(word 1,$(COMPARE_DIRS)),docs/labs/reference) \
+	    $(or $(B),$(word 2,$(COMPARE_DIRS)),bench/results/latest)
+
+# make doctor: what this machine has (each kernel feature tried, cores, the
+# descriptor limit, packages) and which labs, exercises and bench experiments run
+# here as written; exit status 1 only when make test cannot pass here.
+doctor:
+	@python3 scripts/doctor.py --build $(BUILD)
 
 check-docs: all
 	python3 scripts/check_docs.py
@@ -189,7 +209,9 @@ help:
 	@echo "make grade           the exercises' checks and a points table (ONLY=id)"
 	@echo "make fuzz            libFuzzer on the parser and path code (FUZZ_SECONDS=60 each)"
 	@echo "make check-docs      run every command block the docs mark runnable"
+	@echo "make doctor          what this machine has, and which labs and experiments run here"
 	@echo "make bench           wrk + gnuplot experiments into bench/results/latest/ (FULL=1, ONLY=name)"
+	@echo "make bench-compare A B  the figures that moved between two bench results folders"
 	@echo "make clean           remove build output"
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

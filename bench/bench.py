@@ -34,13 +34,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 from configs import (BOUNDED_MAX_N, CONFIGS, SERVES_AT_ONCE, W, Config, many_conns,  # noqa: E402
-                     slow_client_configs)
+                     slow_client_configs, stack_configs)
 import greedy  # noqa: E402  (the greedy-client experiment)
 import syscalls  # noqa: E402  (bench/syscalls.py: system calls per request)
 
 EXPERIMENTS = ["fig30.1", "herd", "distribution", "throughput", "latency", "connections",
                "slow-handler", "slow-clients", "memory", "coro-switch",
-               "greedy-client", "syscalls"]
+               "greedy-client", "syscalls", "stacks"]
 BODY = 4000                 # bytes per answer: UNP's client asked for 4000 bytes
 FILE = "/bench-4000.bin"    # a static file of BODY bytes under the servers' root
 # Idle connections are idle this long before the server's memory is read: the
@@ -70,7 +70,7 @@ SETTINGS = {
                     trickle_window_s=2.5, trickle_baseline_gets=5, trickle_reps=1,
                     trickle_iterative_conns=2, trickle_iterative_timeout_ms=2000,
                     greedy_probes=20, greedy_window_s=1.5, syscall_seconds=1, syscall_conns=[256],
-                    mem_idle_s=IDLE_MEMORY_S),
+                    mem_idle_s=IDLE_MEMORY_S, stack_seconds=1.0, stack_conns=200),
     "full": dict(seconds=1.0, reps=5, tput_reps=1, fig_clients=10, pool=8,
                  lat_rates=[1000, 2000, 4000, 8000, 12000, 16000, 24000, 32000, 44000, 56000],
                  lat_conns=64,
@@ -84,7 +84,7 @@ SETTINGS = {
                  trickle_window_s=2.5, trickle_baseline_gets=5, trickle_reps=3,
                  trickle_iterative_conns=3, trickle_iterative_timeout_ms=2000,
                  greedy_probes=50, greedy_window_s=6.0, syscall_seconds=3, syscall_conns=[1, 256],
-                 mem_idle_s=2.0),
+                 mem_idle_s=2.0, stack_seconds=2.0, stack_conns=1000),
 }
 
 
@@ -243,13 +243,16 @@ def descriptors_short(n):
     return f"not run: needs {need} descriptors, the limit is {limit}" if need > limit else ""
 
 
-def proc_threads(pids):
-    """Threads summed over processes (/proc/PID/status Threads:)."""
+def proc_status_total(pids, field):
+    """A number of /proc/PID/status summed over processes: "Threads" (threads
+    share one process), or "VmSize" (KiB of address space reserved: a thread's
+    whole stack counts from its creation, touched or not; RSS counts only the
+    pages touched)."""
     total = 0
     for pid in pids:
         try:
             with open(f"/proc/{pid}/status") as f:
-                total += next(int(l.split()[1]) for l in f if l.startswith("Threads:"))
+                total += next(int(l.split()[1]) for l in f if l.startswith(field + ":"))
         except (OSError, StopIteration, ValueError):
             pass
     return total
@@ -358,8 +361,11 @@ class Bench:
                                              "--stats-file", stats, "--quiet"] + cfg.argv(workers)
         self.record_command(argv)
         errlog = open(os.path.join(self.tmp, f"stderr-{self.serial}.txt"), "w+")
+        env = dict(os.environ, **cfg.env) if cfg.env else None
+        if cfg.env:
+            self.record_command(["# with"] + [f"{k}={v}" for k, v in cfg.env.items()])
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errlog,
-                                stdin=subprocess.DEVNULL)
+                                stdin=subprocess.DEVNULL, env=env)
         ready, _, _ = select.select([proc.stdout], [], [], 5.0)
         line = proc.stdout.readline().decode(errors="replace") if ready else ""
         m = re.search(r"listening on http://[^:]+:(\d+)/.*pid=(\d+)", line)
@@ -977,6 +983,48 @@ MEM_FIELDS = ["experiment", "config", "options", "workers", "rep", "held_target"
               "pss_kb", "per_conn_kb", "per_conn_b", "tcp_mem_per_conn_b", "not_run", "flag"]
 
 
+def hold_idle(bench, run, n, wait_ms, idle_s, row):
+    """Open n keep-alive connections to run, each answered once and then idle;
+    idle_s later, read the server's memory into row: before (idle_rss_kb,
+    idle_pss_kb, idle_vm_kb) and while holding them (rss_kb, pss_kb, vm_kb,
+    processes, threads, tcp_mem_per_conn_b). Returns the holder's counts
+    ({"connected": C, "answered": A}, {} if it failed)."""
+    row["idle_rss_kb"], row["idle_pss_kb"] = proc_memory_kb(proc_tree(run.pid))
+    row["idle_vm_kb"] = proc_status_total(proc_tree(run.pid), "VmSize")
+    tcp_before, tcp_after = tcp_mem_pages(), None
+    argv = bench.client("hold", run.port, FILE, n, [str(wait_ms)])
+    holder = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        line = holder.stdout.readline()
+        got = dict(kv.split("=") for kv in line.split()) if "=" in line else {}
+        # Idle means idle a while: the coroutine server gives an idle stack's
+        # pages back after a second (coroutine/sched.c).
+        time.sleep(idle_s)
+        tree = proc_tree(run.pid)
+        row["rss_kb"], row["pss_kb"] = proc_memory_kb(tree)
+        row["vm_kb"] = proc_status_total(tree, "VmSize")
+        row["processes"], row["threads"] = len(tree), proc_status_total(tree, "Threads")
+        tcp_after = tcp_mem_pages()
+    finally:
+        holder.stdin.close()    # the holder closes everything and exits
+        holder.wait()
+    if got and int(got["connected"]) and None not in (tcp_before, tcp_after):
+        row["tcp_mem_per_conn_b"] = (tcp_after - tcp_before) * 4096 / int(got["connected"])
+    return got
+
+
+def hold_flags(got, n):
+    """What went wrong holding n connections (hold_idle's counts), as flags."""
+    if not got:
+        return ["holder failed"]
+    if int(got["connected"]) < n:
+        return [f"only {got['connected']} of {n} connections were established"]
+    if int(got["answered"]) < n:
+        return [f"{n - int(got['answered'])} of {n} connections got no 2xx answer (a 503, "
+                "or none): the model did not hold them"]
+    return []
+
+
 def exp_memory(bench, csvs):
     """memory: the server's memory while it holds mem_conns idle connections, per
     model. If the descriptor limit cannot hold them, no row is run: each says so."""
@@ -1009,46 +1057,70 @@ def exp_memory(bench, csvs):
                     row["flag"] = f"did not start: {err}"
                     out.row(row)
                     return row
-                row["idle_rss_kb"], row["idle_pss_kb"] = proc_memory_kb(proc_tree(run.pid))
-                tcp_before, tcp_after = tcp_mem_pages(), None
-                argv = bench.client("hold", run.port, FILE, n, [str(s["mem_wait_ms"])])
-                holder = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                          text=True)
-                try:
-                    line = holder.stdout.readline()
-                    got = dict(kv.split("=") for kv in line.split()) if "=" in line else {}
-                    # Idle means idle a while: the coroutine server gives an idle
-                    # stack's pages back after a second (coroutine/sched.c).
-                    time.sleep(s["mem_idle_s"])
-                    tree = proc_tree(run.pid)
-                    row["rss_kb"], row["pss_kb"] = proc_memory_kb(tree)
-                    row["processes"], row["threads"] = len(tree), proc_threads(tree)
-                    tcp_after = tcp_mem_pages()
-                finally:
-                    holder.stdin.close()    # the holder closes everything and exits
-                    holder.wait()
+                got = hold_idle(bench, run, n, s["mem_wait_ms"], s["mem_idle_s"], row)
                 stats, problem = bench.stop(run)
                 row.update(connected=got.get("connected"), answered=got.get("answered"))
-                flags = [problem] if problem else []
-                if not got:
-                    flags.append("holder failed")
-                elif int(got["connected"]) < n:
-                    flags.append(f"only {got['connected']} of {n} connections were established")
-                elif int(got["answered"]) < n:
-                    flags.append(f"{n - int(got['answered'])} of {n} connections got no 2xx "
-                                 "answer (a 503, or none): the model did not hold them")
+                flags = ([problem] if problem else []) + hold_flags(got, n)
                 mem = row["pss_kb"] or row["rss_kb"]
                 idle = row["idle_pss_kb"] or row["idle_rss_kb"]
                 if got and int(got["answered"]):
                     row["per_conn_kb"] = (mem - idle) / int(got["answered"])
                     row["per_conn_b"] = row["per_conn_kb"] * 1024
-                if got and int(got["connected"]) and None not in (tcp_before, tcp_after):
-                    row["tcp_mem_per_conn_b"] = ((tcp_after - tcp_before) * 4096
-                                                 / int(got["connected"]))
                 row["flag"] = "; ".join(flags)
                 out.row(row)
                 return row
             e.add(f"memory {describe(cfg, s['pool'])} holding {n} idle connections rep {rep}", fn)
+    return e
+
+
+STACK_FIELDS = ["experiment", "config", "stack_kb", "rep", "clients", "seconds", "requests",
+                "req_per_s", "p99_us", "server_connections", "cpu_per_conn_us", "held_target",
+                "answered", "threads", "rss_per_conn_kb", "vm_per_conn_kb", "flag"]
+
+
+def exp_stacks(bench, csvs):
+    """stacks: threaded (a thread per connection) with each --stack-kb of configs.py
+    STACK_KB: its CPU per connection under fig30.1's load (Connection: close,
+    fig_clients clients, for stack_seconds), then, in the first repeat, in a
+    second run of the same configuration, the memory each idle connection's
+    thread holds (stack_conns keep-alive connections, answered once and idle: RSS
+    and address space grown, per connection; it does not vary from run to run,
+    the CPU does)."""
+    s = bench.s
+    e = Experiment(bench, "stacks", STACK_FIELDS)
+    if "threaded" not in bench.available:
+        return e
+    out = csvs("stacks", STACK_FIELDS)
+    n = s["stack_conns"]
+    for rep in range(1, s["reps"] + 1):
+        for cfg in stack_configs():
+            def fn(cfg=cfg, rep=rep):
+                row = load_run(bench, cfg, s["pool"], "close", s["fig_clients"],
+                               s["stack_seconds"], experiment="stacks")
+                row.update(rep=rep, stack_kb=int(cfg.options[1]))
+                flags = [row["flag"]] if row.get("flag") else []
+                if rep > 1:
+                    out.row(row)
+                    return row
+                row["held_target"], memory = n, {}
+                try:
+                    run = bench.start(cfg, s["pool"])
+                except StartError as err:
+                    flags.append(f"did not start: {err}")
+                else:
+                    got = hold_idle(bench, run, n, s["mem_wait_ms"], 0.2, memory)
+                    _, problem = bench.stop(run)
+                    flags += ([problem] if problem else []) + hold_flags(got, n)
+                    if got and int(got["answered"]):
+                        held = int(got["answered"])
+                        row.update(answered=held, threads=memory["threads"],
+                                   rss_per_conn_kb=(memory["rss_kb"] - memory["idle_rss_kb"]) / held,
+                                   vm_per_conn_kb=(memory["vm_kb"] - memory["idle_vm_kb"]) / held)
+                row["flag"] = "; ".join(flags)
+                out.row(row)
+                return row
+            e.add(f"stacks {cfg.label}: close c={s['fig_clients']} for {s['stack_seconds']:g} s"
+                  + (f", then {n} idle connections" if rep == 1 else "") + f" rep {rep}", fn)
     return e
 
 
@@ -1102,7 +1174,7 @@ def rate_run(bench, cfg, workers, conns, rate, seconds, drain_ms, experiment, me
             row["held"] = held_connections(run.port)
             tree = proc_tree(run.pid)
             _, row["pss_kb"] = proc_memory_kb(tree)
-            row["processes"], row["threads"] = len(tree), proc_threads(tree)
+            row["processes"], row["threads"] = len(tree), proc_status_total(tree, "Threads")
             tcp = tcp_mem_pages()
             if tcp is not None and tcp_before is not None:
                 row["tcp_mem_per_conn_b"] = (tcp - tcp_before) * 4096 / conns
@@ -1250,7 +1322,8 @@ BUILDERS = {"fig30.1": exp_fig30_1, "herd": exp_herd, "distribution": exp_distri
             "coro-switch": exp_coro,
             "greedy-client": lambda bench, csvs: greedy.experiment(sys.modules[__name__], bench,
                                                                    csvs),
-            "syscalls": lambda bench, csvs: syscalls.bench_experiment(bench, csvs, Experiment)}
+            "syscalls": lambda bench, csvs: syscalls.bench_experiment(bench, csvs, Experiment),
+            "stacks": exp_stacks}
 
 
 def describe(cfg, workers):
@@ -1356,7 +1429,7 @@ def main():
     if args.report_only:
         out = os.path.realpath(args.report_only)
         plots.draw_all(out)
-        report.write(out)
+        log(report.write(out))
         log(f"report: {os.path.relpath(os.path.join(out, 'report.md'), os.getcwd())}")
         return 0
 
@@ -1463,12 +1536,12 @@ def main():
     shutil.rmtree(bench.tmp, ignore_errors=True)
     shutil.rmtree(bench.www, ignore_errors=True)
     plots.draw_all(out)
-    report.write(out)
+    moved = report.write(out)
     latest = os.path.join(args.results, "latest")
     if os.path.islink(latest) or os.path.exists(latest):
         os.remove(latest)
     os.symlink(os.path.basename(out), latest)
-    log(f"make bench: {i} runs in {time.time() - t0:.0f} s; report: "
+    log(f"make bench: {i} runs in {time.time() - t0:.0f} s; {moved}; report: "
         f"{os.path.relpath(os.path.join(latest, 'report.md'), ROOT)}")
     return 0
 

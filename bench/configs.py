@@ -38,6 +38,7 @@ class Config:
     groups: tuple = ()
     book_row: int = None        # UNP 3rd ed. Figure 30.1 row (0..8)
     reference: bool = False     # drawn as a labelled reference line, not a bar
+    env: dict = None            # added to the server's environment
 
     def argv(self, workers):
         return [o.replace(W, str(workers)) for o in self.options]
@@ -138,6 +139,25 @@ SERVES_AT_ONCE = {"iterative": "1", "prefork": W, "prefork_select": W}
 BOUNDED_MAX_N = 1000
 
 
+# The stacks experiment: threaded, a thread per connection, with each stack size
+# (--stack-kb, KiB) from the smallest it accepts to glibc's default (the stack
+# limit, `ulimit -s`: 8 MiB here). glibc keeps the stacks of ended threads for
+# the next ones up to a total of 40 MiB (its stack cache, the tunable
+# glibc.pthread.stack_cache_size); the last row gives 8 MiB stacks a cache of
+# 1 GiB, to show that the cache is what the size costs.
+STACK_KB = [64, 256, 1024, 8192]
+STACK_CACHE_BIG = 1 << 30
+
+
+def stack_configs():
+    rows = [Config(f"threaded --stack-kb {kb}", "threaded", ["--stack-kb", str(kb)], ("stacks",))
+            for kb in STACK_KB]
+    rows.append(Config(f"threaded --stack-kb {STACK_KB[-1]}, stack cache 1 GiB", "threaded",
+                       ["--stack-kb", str(STACK_KB[-1])], ("stacks",),
+                       env={"GLIBC_TUNABLES": f"glibc.pthread.stack_cache_size={STACK_CACHE_BIG}"}))
+    return rows
+
+
 def many_conns(cfg, largest):
     """cfg with room for `largest` connections (MANY_CONNS_OPTIONS); a pool
     configuration of threaded is left alone."""
@@ -145,7 +165,7 @@ def many_conns(cfg, largest):
     if option is None or "--pool" in cfg.options:
         return cfg
     return Config(cfg.label, cfg.binary, cfg.options + [option, str(largest)], cfg.groups,
-                  cfg.book_row, cfg.reference)
+                  cfg.book_row, cfg.reference, cfg.env)
 
 
 def slow_client_configs(binaries, iterative_timeout_ms):

@@ -568,6 +568,60 @@ def draw_connections(out, meta):
     p.draw()
 
 
+def spread(rows, field):
+    """(median, min, max) of field over rows; Nones when no row has it."""
+    vals = [v for v in (num(r.get(field)) for r in rows) if v is not None]
+    return (statistics.median(vals), min(vals), max(vals)) if vals else (None, None, None)
+
+
+def draw_stacks(out, meta):
+    """Two panels against threaded's --stack-kb: CPU per connection (median, the
+    bar from min to max of the runs; the 8 MiB point with glibc's stack cache
+    raised beside it), and the memory an idle connection's thread holds: RSS
+    (pages touched) and address space (reserved)."""
+    rows = read_csv(out, "stacks")
+    if not rows:
+        return
+    sweep, cached = {}, []
+    for r in rows:
+        if "cache" in r["config"]:
+            cached.append(r)
+        else:
+            sweep.setdefault(int(r["stack_kb"]), []).append(r)
+    cpu = [(kb,) + spread(rs, "cpu_per_conn_us") for kb, rs in sorted(sweep.items())]
+    mem = [(kb, spread(rs, "rss_per_conn_kb")[0], spread(rs, "vm_per_conn_kb")[0])
+           for kb, rs in sorted(sweep.items())]
+    big = [(int(cached[0]["stack_kb"]),) + spread(cached, "cpu_per_conn_us")] if cached else []
+    flagged = [(int(r["stack_kb"]), num(r["cpu_per_conn_us"])) for r in rows if r.get("flag")]
+    p = Plot(out, "stacks", 1300, 560)
+    cpu_path, big_path = p.data("cpu", [cpu]), p.data("cache", [big or [(None,) * 4]])
+    mem_path, flag_path = p.data("memory", [mem]), p.data("flagged", [flagged or [(None, None)]])
+    clients, n = rows[0]["clients"], next((r["held_target"] for r in rows if r["held_target"]), "?")
+    p('set multiplot layout 1,2 title "threaded, a thread per connection: the cost of its '
+      'stack size (--stack-kb)"')
+    p("set logscale x 2\nset xrange [40:13000]\nset grid\nset key top left")
+    p("set xtics (\"64\" 64, \"256\" 256, \"1 Ki\" 1024, \"8 Ki (glibc's default)\" 8192)")
+    p('set xlabel "stack per thread, KiB (log scale)"')
+    p(f'set title "CPU per connection, Connection: close, {clients} clients '
+      '(median, bar: min-max of runs)"')
+    p('set ylabel "server CPU per connection (µs)"\nset yrange [0:*]')
+    plot = [f"'{cpu_path}' using 1:2:3:4 with yerrorlines lc rgb '#1f77b4' lw 2 pt 7 "
+            "title \"glibc's stack cache: 40 MiB\"",
+            f"'{big_path}' using 1:2:3:4 with yerrorbars lc rgb '#d62728' lw 2 pt 9 ps 1.5 "
+            "title 'stack cache raised to 1 GiB (GLIBC_TUNABLES)'"]
+    if flagged:
+        plot.append(f"'{flag_path}' using 1:2 {FLAG_STYLE}")
+    p("plot " + ", \\\n     ".join(plot))
+    p(f'set title "Memory per idle connection ({n} held, keep-alive, answered once)"')
+    p('set ylabel "KiB per connection (log scale)"\nset logscale y 10\nset yrange [*:*]')
+    p("plot " + ", \\\n     ".join([
+        f"'{mem_path}' using 1:3 with linespoints lc rgb '#ff7f0e' lw 2 pt 5 "
+        "title 'address space reserved (VmSize)'",
+        f"'{mem_path}' using 1:2 with linespoints lc rgb '#2ca02c' lw 2 pt 7 "
+        "title 'resident (RSS): pages touched'"]))
+    p.draw()
+
+
 def draw_all(out):
     import json
     meta = {}
@@ -577,5 +631,6 @@ def draw_all(out):
     except (OSError, ValueError):
         pass
     for draw in (draw_fig30_1, draw_herd, draw_distribution, draw_throughput, draw_latency,
-                 draw_connections, draw_slow, draw_slow_clients, draw_memory, draw_coro):
+                 draw_connections, draw_slow, draw_slow_clients, draw_memory, draw_coro,
+                 draw_stacks):
         draw(out, meta)

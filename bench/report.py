@@ -7,8 +7,15 @@ says more about each plot).
 import json
 import os
 
-from configs import BOOK_FIG30_1, CONFIGS, NGINX_CACHE, NGINX_DIVISOR
-from plots import KNEE_P99_MS, is_reference, knee, measured, medians, order_of, read_csv
+import compare
+from configs import BOOK_FIG30_1, CONFIGS, NGINX_CACHE, NGINX_DIVISOR, STACK_CACHE_BIG
+from plots import KNEE_P99_MS, is_reference, knee, measured, medians, order_of, read_csv, spread
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The recorded reference run every `make bench` is compared with (its README
+# says how it was made); bench/compare.py compares any two folders.
+REFERENCE = os.path.join(ROOT, "docs", "labs", "reference")
+GLIBC_STACK_CACHE_MB = 40   # glibc's stack cache (nptl: stack_cache_maxsize), MiB
 
 
 def f(v, digits=1):
@@ -84,8 +91,9 @@ def room(rows):
 
 
 class Report:
-    def __init__(self, out):
-        self.out = out
+    def __init__(self, out, reference=REFERENCE):
+        self.out, self.reference = out, reference
+        self.moved = None           # the figures that moved (regressions), once compared
         self.lines = []
         try:
             with open(os.path.join(out, "metadata.json")) as fh:
@@ -96,9 +104,29 @@ class Report:
     def __call__(self, text=""):
         self.lines.append(text)
 
-    def head(self):
+    def title(self):
         m = self.meta
         self(f"# Seven Servers bench: {m.get('date_utc', '?')} on {m.get('host', '?')}\n")
+
+    def regressions(self):
+        """What moved since the reference run: the first thing the report says."""
+        self("## Moved since the reference run\n")
+        if not self.reference or not os.path.isdir(self.reference):
+            self(f"Not compared: no reference run at {self.reference}.\n")
+            return
+        if os.path.realpath(self.reference) == os.path.realpath(self.out):
+            self("Not compared: this is the reference run.\n")
+            return
+        result = compare.compare(self.reference, self.out)
+        self.moved = result["moved"]
+        compare.write_csv(result, os.path.join(self.out, "compare.csv"))
+        before, after = (os.path.relpath(d, ROOT) for d in (self.reference, self.out))
+        self("\n".join(compare.markdown(result, before, after, limit=25)))
+        self(f"Every figure compared, with its band: [compare.csv](compare.csv); the same list "
+             f"for any two runs: `make bench-compare A={before} B={after}`.\n")
+
+    def head(self):
+        m = self.meta
         self(f"Set: **{m.get('set', '?')}**, experiments: {', '.join(m.get('experiments', []))}; "
              f"{m.get('runs', '?')} runs in {m.get('elapsed_s', '?')} s (plus build). "
              "Every figure is the median of the runs listed in the CSV next to this file; "
@@ -662,7 +690,41 @@ class Report:
         if not said:
             self("(None of fig30.1, herd or distribution ran in this set.)\n")
 
+    def stacks(self):
+        rows = read_csv(self.out, "stacks")
+        if not rows:
+            return
+        self("## Thread stacks: what --stack-kb costs\n")
+        self(f"`threaded`, a thread per connection, with each stack size: its server CPU per "
+             f"connection under Figure 30.1's load ({rows[0]['clients']} clients, "
+             f"`Connection: close`, {rows[0]['seconds']} s per run), and the memory each idle "
+             "connection's thread holds (the first run of each size: that many keep-alive "
+             "connections answered once and held; RSS counts the pages touched, VmSize the "
+             f"address space reserved). glibc keeps the stacks of ended threads for the next "
+             f"ones, up to {GLIBC_STACK_CACHE_MB} MiB in all: above that, each new thread "
+             "maps a fresh stack (and faults its pages in) and each ended one unmaps it. The "
+             f"last row raises that cache to {STACK_CACHE_BIG >> 20} MiB "
+             "(`GLIBC_TUNABLES=glibc.pthread.stack_cache_size`).\n")
+        self(image(self.out, "stacks", "CPU per connection and memory per idle connection "
+                   "against the stack size"))
+        out = []
+        for label in order_of(rows):
+            rs = [r for r in rows if r["config"] == label]
+            kb = int(rs[0]["stack_kb"])
+            cpu = spread(rs, "cpu_per_conn_us")
+            flagged = " ⚑" if any(r.get("flag") for r in rs) else ""
+            fits = (STACK_CACHE_BIG if "cache" in label else GLIBC_STACK_CACHE_MB << 20) // (kb << 10)
+            out.append((f"`{label}`{flagged}", f(cpu[0]), f"{f(cpu[1])}–{f(cpu[2])}",
+                        sum(1 for r in rs if r.get("cpu_per_conn_us")),
+                        f(spread(rs, "req_per_s")[0], 0), f(spread(rs, "rss_per_conn_kb")[0]),
+                        f(spread(rs, "vm_per_conn_kb")[0], 0), f"{fits:,}"))
+        self(table(["configuration", "server µs/conn", "min–max", "runs", "conn/s",
+                    "RSS KiB per idle conn", "VmSize KiB per idle conn",
+                    "stacks the cache keeps"], out))
+
     def write(self):
+        self.title()
+        self.regressions()
         self.head()
         self.glance()
         self.scoreboard()
@@ -677,6 +739,7 @@ class Report:
         self.slow()
         self.slow_clients()
         self.memory()
+        self.stacks()
         self.coro()
         self("---\nFiles: one CSV per experiment (one row per run), `plots-src/` (gnuplot "
              "scripts and data: `gnuplot plots-src/NAME.gp` in this directory redraws one), "
@@ -687,5 +750,13 @@ class Report:
             fh.write("\n".join(self.lines))
 
 
-def write(out):
-    Report(out).write()
+def write(out, reference=REFERENCE):
+    """Write out/report.md; one line for the terminal: what moved since the reference."""
+    report = Report(out, reference)
+    report.write()
+    if report.moved is None:
+        return "not compared with a reference run (report.md says why)"
+    moved = sorted(report.moved, key=lambda m: -abs(compare.relative(m) - 1))
+    names = [f"{m[0]} `{m[1]}`{' ⚑' if m[8] else ''} {m[2]} {m[7]}" for m in moved]
+    return (f"moved since the reference run: {len(names)} figure(s)" +
+            (": " + "; ".join(names[:5]) + ("; …" if len(names) > 5 else "") if names else ""))

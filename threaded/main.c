@@ -19,8 +19,8 @@
  *
  * What it costs: a thread creation per connection (cheaper than fork(): no
  * address space to copy, UNP Figure 30.1), a stack per live connection
- * (--stack-kb; glibc's default, the stack limit, is reserved, a few pages
- * touched) plus its 48 KiB buffers. Threads share one address space, so they
+ * (--stack-kb, 256 KiB reserved, a few pages touched: spawn.h says why that
+ * size) plus its 48 KiB buffers. Threads share one address space, so they
  * are cheap to start and can share data, but one faulting handler ends every
  * connection (docs/threaded.md).
  *
@@ -57,8 +57,8 @@ enum { POOL_MODE_ACCEPT_LOCK, POOL_MODE_QUEUE };
 
 static int pool_threads; /* --pool N; 0: a thread per connection */
 static int pool_mode = POOL_MODE_ACCEPT_LOCK;
-static int stack_kb;        /* --stack-kb; main sets glibc's default first */
-static char stack_help[80]; /* names that default */
+static int stack_kb = SPAWN_STACK_KB; /* --stack-kb */
+static char stack_help[80];           /* names that default */
 static const char *const pool_modes[] = {"accept-lock", "queue", NULL};
 
 static const struct model_option model_options[] = {
@@ -178,9 +178,7 @@ static void serve_thread_per_connection(struct server *server)
 
 int main(int argc, char **argv)
 {
-    stack_kb = spawn_default_stack_kb();
-    snprintf(stack_help, sizeof stack_help, "stack per thread, KiB (default %d: glibc's)",
-             stack_kb);
+    snprintf(stack_help, sizeof stack_help, "stack per thread, KiB (default %d)", SPAWN_STACK_KB);
     struct server server;
     server_start(&server, &spec, argc, argv);
     spawn_set_stack_kb(stack_kb);

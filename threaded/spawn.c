@@ -7,22 +7,11 @@
 
 #include "server.h"
 
-static size_t stack_size; /* 0: glibc's default */
-
-int spawn_default_stack_kb(void)
-{
-    pthread_attr_t attributes;
-    size_t size = 0;
-    if (pthread_getattr_default_np(&attributes) == 0) {
-        pthread_attr_getstacksize(&attributes, &size);
-        pthread_attr_destroy(&attributes);
-    }
-    return (int)(size / 1024);
-}
+static size_t stack_size = (size_t)SPAWN_STACK_KB * 1024;
 
 void spawn_set_stack_kb(int stack_kb)
 {
-    stack_size = stack_kb == spawn_default_stack_kb() ? 0 : (size_t)stack_kb * 1024;
+    stack_size = (size_t)stack_kb * 1024;
 }
 
 /* DOC: spawn-thread */
@@ -31,8 +20,7 @@ int spawn_thread(void *(*function)(void *), void *argument)
     pthread_attr_t attributes;
     pthread_attr_init(&attributes);
     pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
-    if (stack_size != 0)
-        pthread_attr_setstacksize(&attributes, stack_size);
+    pthread_attr_setstacksize(&attributes, stack_size);
     /* A new thread inherits its creator's signal mask: block the stop signals
      * around the creation, and the main thread alone keeps receiving them. */
     sigset_t stop_signals, old;

@@ -18,6 +18,10 @@ Cases:
                used (the server sees them), all connected, all answered
   limits       more connections than RLIMIT_NOFILE allows, and bad arguments:
                exit status 2 and one line naming the problem
+  compare      bench/compare.py on made-up results folders (COMPARE_CASES): a figure
+               inside its band is quiet, one outside is listed up or down, a shift
+               every configuration shares scales the bands, a figure or an
+               experiment in one folder only is listed as such
 The client is compiled from bench/client.c and bench/histogram.c into a temporary
 directory. Ends with "bench: N passed, N failed".
 """
@@ -33,7 +37,24 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import testserver as ts  # noqa: E402
 
 CASES = ["sleep", "stall", "unanswered", "refused", "status", "conns1000", "addresses",
-         "limits"]
+         "limits", "compare"]
+
+# compare: (name, before runs, after runs per configuration, what compare.py must
+# say of configuration "x"). Four more configurations "o1".."o4", each with
+# before runs [100, 110, 120], and after runs "others" give the run's shift.
+# The band of x with before [100, 110, 120]: 100 - 16.5 .. 120 + 16.5 (MARGIN 15 %
+# of the median 110), times the shift.
+COMPARE_CASES = [
+    ("inside its band", [100, 110, 120], [130, 135], [110], ""),
+    ("above its band", [100, 110, 120], [140, 150], [110], "up: worse"),
+    ("below its band", [100, 110, 120], [80, 82], [110], "down: better"),
+    ("one run each side, inside the margin", [100], [114], [110], ""),
+    ("every configuration twice as dear: x too, quiet", [100, 110, 120], [220, 230], [220], ""),
+    ("every configuration twice as dear, x four times", [100, 110, 120], [440, 450], [220],
+     "up: worse"),
+    ("x only after", [], [100], [110], "only after"),
+    ("x only before", [100, 110, 120], [], [110], "only before"),
+]
 
 
 def build_client(directory):
@@ -225,8 +246,47 @@ def main():
         results.check("limits: an unknown MODE is refused with exit 2",
                       res.returncode == 2 and "MODE" in res.stderr, res.stderr)
 
+    if "compare" in only:
+        check_compare(results, tmp)
+
     subprocess.run(["rm", "-rf", tmp])
     return results.finish()
+
+
+def write_fig30_1(folder, runs):
+    """A results folder with a fig30.1.csv: runs is {configuration: [CPU per connection]}."""
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "fig30.1.csv"), "w") as f:
+        f.write("experiment,config,rep,cpu_per_conn_us\n")
+        for config, values in runs.items():
+            for rep, value in enumerate(values, 1):
+                f.write(f"fig30.1,{config},{rep},{value}\n")
+
+
+def check_compare(results, tmp):
+    sys.path.insert(0, os.path.join(ts.ROOT, "bench"))
+    import compare
+    for i, (name, before, after, others, want) in enumerate(COMPARE_CASES):
+        a, b = os.path.join(tmp, f"compare-{i}-a"), os.path.join(tmp, f"compare-{i}-b")
+        write_fig30_1(a, {"x": before, **{f"o{k}": [100, 110, 120] for k in range(1, 5)}})
+        write_fig30_1(b, {"x": after, **{f"o{k}": others for k in range(1, 5)}})
+        result = compare.compare(a, b)
+        moved = {m[1]: m[7] for m in result["moved"]}
+        sides = {f"only {side}" for experiment, what, side, _ in result["one_side"]
+                 if what.startswith("x:")}
+        said = moved.get("x") or next(iter(sides), "")
+        results.check(f"compare: {name}: {want or 'not listed'}",
+                      said == want and len(moved) == ("x" in moved), f"said {said!r}, {moved}")
+    write_fig30_1(os.path.join(tmp, "compare-herd"), {"x": [1]})
+    with open(os.path.join(tmp, "compare-herd", "herd.csv"), "w") as f:
+        f.write("experiment,config,workers,sleeps_per_conn\nherd,x,4,1.0\n")
+    result = compare.compare(os.path.join(tmp, "compare-herd"), os.path.join(tmp, "compare-0-a"))
+    results.check("compare: an experiment in one folder only is listed as such",
+                  ("herd", "every figure (the experiment ran in one only)", "before", "")
+                  in result["one_side"], str(result["one_side"]))
+    lines = compare.markdown(result, "A", "B")
+    results.check("compare: the list names it", any("only before: the experiments herd" in l
+                                                    for l in lines), "\n".join(lines))
 
 
 if __name__ == "__main__":

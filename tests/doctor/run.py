@@ -16,6 +16,19 @@ Cases:
                       against iterative and multiplex with openat2 gone (all
                       cases but exposed_bind_warning_and_lab, which counts stderr lines: the
                       fallback's line is one more, checked above)
+  old-uring-blackbox  the black-box suite against coroutine --io uring with
+                      io_uring as 5.11-5.18 have it (old_uring.c: no
+                      SINGLE_ISSUER/DEFER_TASKRUN, no provided buffer ring):
+                      the server falls back and passes
+  doctor-here         make doctor (scripts/doctor.py) on this machine: exit 0,
+                      every feature of its table probed
+  doctor-shims        make doctor under each shim: the faked missing feature is
+                      reported (no_openat2.c: ENOSYS and EPERM; no_uring.c:
+                      ENOSYS and EPERM; old_uring.c), what it stops is named
+                      (without io_uring, in coroutine's own words), and the
+                      exit status stays 0
+  doctor-no-compiler  make doctor where the probe cannot be built (CC names no
+                      compiler): it says so and exits 1, as make test cannot pass
 Ends with "doctor: N passed, N failed".
 """
 import argparse
@@ -163,10 +176,102 @@ def case_no_openat2_blackbox(args, results, scratch):
                   "; ".join(failures[:10]) or done.stderr[-500:])
 
 
+def case_old_uring_blackbox(args, results, scratch):
+    env = shim(scratch, "old_uring")
+    names = [name for name in blackbox_cases() if name not in BLACKBOX_LEFT_OUT]
+    done = subprocess.run([sys.executable, os.path.join(HERE, "..", "blackbox", "run.py"),
+                           "--bin-dir", args.bin_dir, "--server", "coroutine --io uring",
+                           "--case", ",".join(names)],
+                          env=env, capture_output=True, text=True, timeout=600)
+    last = (done.stdout.strip().splitlines() or [""])[-1]
+    failures = [line for line in done.stdout.splitlines() if line.startswith("FAIL")]
+    results.check(f"old-uring-blackbox coroutine --io uring: {last}",
+                  done.returncode == 0 and " 0 failed" in last,
+                  "; ".join(failures[:10]) or done.stderr[-500:])
+
+
+def doctor(args, scratch, env=None, build=None):
+    """Run scripts/doctor.py, its probe built in scratch: (exit status, stdout)."""
+    done = subprocess.run([sys.executable, os.path.join(HERE, "..", "..", "scripts", "doctor.py"),
+                           "--build", build or os.path.join(scratch, "doctor-build"),
+                           "--bin-dir", args.bin_dir],
+                          env=env, capture_output=True, text=True, timeout=60)
+    return done.returncode, done.stdout + done.stderr
+
+
+def feature_row(output, title):
+    """The table's row for a feature: (here, rest of the line), or None."""
+    for line in output.splitlines():
+        if line.strip().startswith(title + "  "):      # the table pads titles to 40
+            words = line.strip()[len(title):].split(None, 1)
+            return words[0], (words[1] if len(words) > 1 else "")
+    return None
+
+
+def case_doctor_here(args, results, scratch):
+    import importlib
+    sys.path.insert(0, os.path.join(HERE, "..", "..", "scripts"))
+    titles = [title for _, title, _, _ in importlib.import_module("doctor").FEATURES]
+    status, output = doctor(args, scratch)
+    rows = {title: feature_row(output, title) for title in titles}
+    unprobed = [title for title, row in rows.items() if row is None or row[0] not in ("yes", "no")]
+    # (Here io_uring is there, so its own features are probed too: no "n/a".)
+    results.check(f"doctor-here: exit 0, {len(titles)} features probed",
+                  status == 0 and not unprobed and "make test can pass here" in output,
+                  f"status {status}, not probed {unprobed}: {output[-800:]}")
+
+
+# (shim, settings, [(feature title, expected 'here'), ...], words the output must have)
+DOCTOR_SHIMS = [
+    ("no_openat2", {}, [("openat2 + RESOLVE_BENEATH", "no")],
+     ["files served by the walk", "Function not implemented"]),
+    ("no_openat2", {"NO_OPENAT2_ERRNO": "EPERM"}, [("openat2 + RESOLVE_BENEATH", "no")],
+     ["Operation not permitted"]),
+    # Where io_uring is missing, the doctor quotes the server's own line.
+    ("no_uring", {}, [("io_uring", "no")],
+     ["lab 08 step 6 (readiness and completion): step 6 (--io uring): coroutine: --io uring: "
+      "io_uring unavailable: io_uring_setup: Function not implemented",
+      "make check: the `coroutine --io uring` lines",
+      "make bench: the --io uring rows (coroutine, floor): left out"]),
+    ("no_uring", {"NO_URING_ERRNO": "EPERM"}, [("io_uring", "no")],
+     ["io_uring_setup: Operation not permitted (sysctl kernel.io_uring_disabled"]),
+    ("old_uring", {}, [("io_uring", "yes"), ("io_uring SINGLE_ISSUER + DEFER_TASKRUN", "no"),
+                       ("io_uring provided buffer ring", "no")],
+     ["sets its ring up without them", "idle waits are polls"]),
+]
+
+
+def case_doctor_shims(args, results, scratch):
+    build = os.path.join(scratch, "doctor-build")
+    doctor(args, scratch, build=build)               # the probe, built once without a shim
+    for name, settings, rows, words in DOCTOR_SHIMS:
+        env = shim(scratch, name, **settings)
+        status, output = doctor(args, scratch, env=env, build=build)
+        wrong = [f"{title}: {feature_row(output, title)}, expected {here}"
+                 for title, here in rows if (feature_row(output, title) or ("",))[0] != here]
+        wrong += [f"no {word!r}" for word in words if word not in output]
+        label = " ".join([name] + [f"{k}={v}" for k, v in settings.items()])
+        results.check(f"doctor-shims {label}: reported, exit 0", status == 0 and not wrong,
+                      f"status {status}; {'; '.join(wrong)}")
+
+
+def case_doctor_no_compiler(args, results, scratch):
+    env = dict(os.environ, CC="no-such-compiler")
+    status, output = doctor(args, scratch, env=env,
+                            build=os.path.join(scratch, "doctor-empty"))
+    results.check("doctor-no-compiler: the probe cannot be built: exit 1, and it says why",
+                  status == 1 and "make test cannot pass here" in output
+                  and "no-such-compiler" in output, f"status {status}: {output[-400:]}")
+
+
 CASES = {
     "no-openat2-startup": case_no_openat2_startup,
     "no-openat2-walk": case_no_openat2_walk,
     "no-openat2-blackbox": case_no_openat2_blackbox,
+    "old-uring-blackbox": case_old_uring_blackbox,
+    "doctor-here": case_doctor_here,
+    "doctor-shims": case_doctor_shims,
+    "doctor-no-compiler": case_doctor_no_compiler,
 }
 
 

@@ -2,7 +2,7 @@
  * real directory tree made with mkdtemp: files, index.html, symlinks inside and
  * out, a FIFO. inotify proves that a refused file outside the root is never even
  * opened. The open tests run twice: with the kernel's openat2, and with openat2
- * missing (this file's syscall() says ENOSYS), so through the walk; a table of
+ * missing (tests/doctor/no_openat2.c says ENOSYS), so through the walk; a table of
  * links holds both resolvers to the same answers, errno included. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,32 +21,16 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "http_path.h"
 
-/* ---- a kernel without openat2, on demand ----------------------------------- */
-
-/* The executable's syscall() comes before the C library's, so http_path.c's
- * calls land here: with openat2_missing, openat2 fails as on a kernel before
- * 5.6 (or under valgrind 3.19); everything else goes to the real one. */
-static bool openat2_missing;
-
-long syscall(long number, ...)
+/* A kernel without openat2, on demand: tests/doctor/no_openat2.c is linked in
+ * (Makefile: test_http_path_EXTRA), so its syscall() comes before the C
+ * library's, and NO_OPENAT2_ERRNO switches it: "off", or ENOSYS. */
+static void openat2_missing(bool missing)
 {
-    va_list ap;
-    va_start(ap, number);
-    long args[6];
-    for (int i = 0; i < 6; i++)
-        args[i] = va_arg(ap, long);
-    va_end(ap);
-    if (number == SYS_openat2 && openat2_missing) {
-        errno = ENOSYS;
-        return -1;
-    }
-    long (*real)(long, ...) = (long (*)(long, ...))dlsym(RTLD_NEXT, "syscall");
-    return real(number, args[0], args[1], args[2], args[3], args[4], args[5]);
+    setenv("NO_OPENAT2_ERRNO", missing ? "ENOSYS" : "off", 1);
 }
 
 /* ---- http_path_normalize ------------------------------------------------------ */
@@ -240,7 +224,7 @@ static int tree_setup(void **state)
 /* The resolver http_path_open uses is chosen as at start-up, by the probe. */
 static int setup_with_openat2(void **state)
 {
-    openat2_missing = false;
+    openat2_missing(false);
     if (tree_setup(state) != 0 || http_path_choose_resolver(root_fd) != NULL)
         return -1;
     return 0;
@@ -248,7 +232,7 @@ static int setup_with_openat2(void **state)
 
 static int setup_without_openat2(void **state)
 {
-    openat2_missing = true;
+    openat2_missing(true);
     if (tree_setup(state) != 0)
         return -1;
     const char *reason = http_path_choose_resolver(root_fd);
