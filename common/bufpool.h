@@ -36,7 +36,11 @@ struct bufpool {
 
 /* An empty pool of buffers of at least size bytes. */
 void bufpool_init(struct bufpool *pool, size_t size);
-/* A buffer of pool->size bytes (contents undefined), or NULL (errno ENOMEM). */
+/* A buffer of pool->size bytes, or NULL (errno ENOMEM). Its contents are
+ * undefined (a recycled one holds its last borrower's bytes): a borrower reads
+ * only what its own lengths say it wrote, and keeps every count and offset in
+ * its own zeroed state (a struct conn, a task), never in the buffer. Zeroing
+ * 48 KiB per request would cost more than the request. */
 void *bufpool_get(struct bufpool *pool);
 /* Give back a buffer that bufpool_get lent. */
 void bufpool_put(struct bufpool *pool, void *buffer);

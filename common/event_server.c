@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -19,6 +20,15 @@ enum { ACCEPT_PAUSE_MS = 100 };
  * (net_listen_each): worker i accepts on reuseport_fds[i]. */
 static int *reuseport_fds;
 
+/* DOC: max-conns-shared
+ * With --workers N on one shared listening socket, each loop's open
+ * connections, in a region shared by every worker (mapped before any fork).
+ * Each loop writes its own slot (event_acceptor_publish) whenever its count
+ * changes; the others only read it. NULL with one loop, or with --reuseport:
+ * then no loop can take another's connections, and each refuses at its own
+ * --max-conns. */
+static int *open_counts;
+static int open_count_slots;
 void event_server_listen(struct server *server, bool reuseport)
 {
     char error[SERVER_ERROR_SIZE];
@@ -30,6 +40,13 @@ void event_server_listen(struct server *server, bool reuseport)
                         error, sizeof error) != 0)
         server_fail(server, error);
     server_announce(server, net_local_port(fds[0]));
+    if (!reuseport && server->options.workers > 1) {
+        open_count_slots = server->options.workers;
+        open_counts = mmap(NULL, (size_t)open_count_slots * sizeof *open_counts,
+                           PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (open_counts == MAP_FAILED)
+            server_die(server, "the loops' shared counts");
+    }
     if (reuseport) {
         reuseport_fds = fds;
     } else {
@@ -79,7 +96,41 @@ void event_server_drain(struct event_loop *loop, const int *busy, int millisecon
 
 void event_server_keeps_max_conns(struct server *server)
 {
-    server->options.max_conns_enforced = "per event loop, 503 above it";
+    server->options.max_conns_enforced = open_counts != NULL
+                                             ? "per event loop; 503 only when every loop is full"
+                                             : "per event loop, 503 above it";
+}
+
+void event_acceptor_publish(const struct event_acceptor *acceptor)
+{
+    if (open_counts != NULL && acceptor->open != NULL)
+        __atomic_store_n(&open_counts[acceptor->worker_id], *acceptor->open, __ATOMIC_RELAXED);
+}
+
+/* DOC: max-conns-rule
+ * May this loop take the next connection? Yes below --max-conns. At it, only
+ * if no loop on the same listening socket has room (then the connection gets
+ * 503: every loop is full). If a sibling has room, the answer is no: this loop
+ * steps aside and the sibling, which is watching the socket, takes it. */
+bool event_acceptor_may_accept(const struct event_acceptor *acceptor)
+{
+    int max = acceptor->server->options.max_conns;
+    if (acceptor->open == NULL || *acceptor->open < max || open_counts == NULL)
+        return true;
+    for (int worker = 0; worker < open_count_slots; worker++)
+        if (worker != acceptor->worker_id &&
+            __atomic_load_n(&open_counts[worker], __ATOMIC_RELAXED) < max)
+            return false;
+    return true;
+}
+
+void event_acceptor_closed(struct event_acceptor *acceptor)
+{
+    event_acceptor_publish(acceptor);
+    if (acceptor->stepped_aside && *acceptor->open < acceptor->server->options.max_conns) {
+        acceptor->stepped_aside = false;
+        event_acceptor_start(acceptor);
+    }
 }
 
 /* DOC: refuse
@@ -123,6 +174,7 @@ int event_server_run(struct event_loop *loop, struct server *server)
 
 void event_acceptor_start(struct event_acceptor *acceptor)
 {
+    event_acceptor_publish(acceptor);
     if (event_watch(acceptor->loop, acceptor->listen_fd, EVENT_READ, on_listen_ready, acceptor) !=
         0)
         server_die(acceptor->server, "watch the listening socket");
@@ -138,6 +190,7 @@ void event_acceptor_stop(struct event_acceptor *acceptor)
 {
     event_unwatch(acceptor->loop, acceptor->listen_fd);
     event_timer_cancel(acceptor->loop, &acceptor->pause);
+    acceptor->stepped_aside = false; /* a connection that closes now does not watch again */
 }
 
 /* Out of descriptors. Sleeping would stall every client; instead stop
@@ -167,6 +220,13 @@ static void on_listen_ready(struct event_loop *loop, int listen_fd, int ready, v
     (void)ready;
     struct event_acceptor *acceptor = data;
     for (int accepted = 0; accepted < acceptor->batch; accepted++) {
+        if (!event_acceptor_may_accept(acceptor)) {
+            /* Full, and a sibling has room: leave the socket to it until one
+             * of ours closes (event_acceptor_closed watches it again). */
+            event_unwatch(loop, listen_fd);
+            acceptor->stepped_aside = true;
+            return;
+        }
         int conn_fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (conn_fd < 0) {
             enum net_accept_failure failure = net_accept_failure(errno);
@@ -185,10 +245,12 @@ static void on_listen_ready(struct event_loop *loop, int listen_fd, int ready, v
             continue;
         }
         if (acceptor->open != NULL && *acceptor->open >= acceptor->server->options.max_conns) {
-            event_acceptor_refuse(acceptor, conn_fd, "--max-conns reached");
+            event_acceptor_refuse(acceptor, conn_fd,
+                                  "--max-conns reached in every loop on this socket");
             continue;
         }
         net_prepare_connection(conn_fd, 0); /* TCP_NODELAY; no socket timeouts: timers */
         acceptor->on_connection(acceptor, conn_fd);
+        event_acceptor_publish(acceptor);
     }
 }

@@ -52,15 +52,17 @@ struct event_acceptor {
     struct event_loop *loop;
     const struct server *server;
     struct worker_stats *stats; /* spurious accepts and refusals are counted here */
+    int worker_id;              /* this loop's slot among --workers (the --max-conns rule) */
     int listen_fd;
     int batch; /* at most this many accepts per readiness (>= 1) */
     /* Gets each accepted descriptor: non-blocking, close-on-exec, TCP_NODELAY,
      * and one the loop can watch. It owns it from then on. */
     event_accept_fn *on_connection;
     void *data;      /* for on_connection */
-    const int *open; /* the loop's open connections: 503 at --max-conns */
+    const int *open; /* the loop's open connections, for --max-conns */
     /* Private: */
     struct event_timer pause; /* out of descriptors: listen again after it */
+    bool stepped_aside;       /* full, the socket left to a sibling with room */
     time_t paused_logged_at, refused_logged_at;
     int refused_since_log;
 };
@@ -74,9 +76,31 @@ void event_acceptor_stop(struct event_acceptor *acceptor);
  * memory); the acceptor itself refuses those beyond the loop's capacity. */
 void event_acceptor_refuse(struct event_acceptor *acceptor, int conn_fd, const char *why);
 
-/* For a server whose loops accept through an event_acceptor (or refuse as it
- * does, coroutine/uring.c): record that each loop answers 503 above --max-conns,
- * for --help's model and the stats file (docs/design.md#stats-file). */
+/* DOC: max-conns
+ * --max-conns N (default 1024) bounds the connections each loop serves at
+ * once. A loop that has N does not refuse the next while another loop on the
+ * same listening socket has room: it stops watching the socket (steps aside),
+ * the loop with room takes the connection, and the full one watches again
+ * when one of its own connections closes. Only when every loop is full does
+ * the one woken accept and answer 503 at once (event_acceptor_refuse). With
+ * one loop, or --reuseport (each loop its own socket: the kernel has chosen
+ * the loop before anybody accepts), a loop refuses at its own N. So
+ * --workers W serves up to W x N connections, and a refusal means all W x N
+ * are taken. The loops see each other's counts in a region shared across the
+ * fork (event_server.c, DOC: max-conns-shared); each loop publishes its count
+ * whenever it changes.
+ *
+ * event_server_keeps_max_conns only records which rule this server keeps, for
+ * the stats file (docs/design.md#stats-file); the acceptors keep it. Call it
+ * after event_server_listen. */
 void event_server_keeps_max_conns(struct server *server);
+
+/* The loop's count changed (the acceptor publishes after each accept itself). */
+void event_acceptor_publish(const struct event_acceptor *acceptor);
+/* The rule above: true if this loop may accept the next connection now. */
+bool event_acceptor_may_accept(const struct event_acceptor *acceptor);
+/* One of this loop's connections closed (after its count went down): publish
+ * the count, and watch the socket again if the loop had stepped aside. */
+void event_acceptor_closed(struct event_acceptor *acceptor);
 
 #endif

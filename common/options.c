@@ -88,7 +88,8 @@ static void print_help(const struct server_spec *spec)
                spec->default_workers);
     printf("  --max-conns N     connections served at once (default 1024): threaded with a\n"
            "                    thread per connection accepts no more until one ends; each\n"
-           "                    event loop of multiplex and coroutine answers more 503;\n"
+           "                    event loop of multiplex and coroutine holds N, and more\n"
+           "                    get 503 only when every loop that could take them is full;\n"
            "                    iterative, fork_per_conn (--max-procs), prefork,\n"
            "                    prefork_select and threaded --pool are bound by their\n"
            "                    workers instead and ignore it\n"

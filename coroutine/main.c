@@ -136,6 +136,7 @@ static void serve_loop(struct server *server, int worker_id, void *context)
         .loop = loop,
         .server = server,
         .stats = stats,
+        .worker_id = worker_id,
         .listen_fd = event_server_socket(server, worker_id, reuseport),
         .batch = ACCEPT_BATCH,
         .on_connection = sched_spawn,
@@ -167,7 +168,13 @@ int main(int argc, char **argv)
         return 2;
     }
     event_server_listen(&server, reuseport != 0);
-    event_server_keeps_max_conns(&server); /* in either --io mode */
+    /* --max-conns N (default 1024) bounds each loop, in either --io mode: the
+     * acceptor keeps it (common/event_server.h, DOC: max-conns; uring.c's
+     * arm_accept). With --workers W on the shared socket a full loop leaves new
+     * connections to a loop with room, and 503 comes only when all W x N are
+     * taken; with --reuseport, above a loop's own N. This call only records
+     * that rule for the stats file. */
+    event_server_keeps_max_conns(&server);
     coro_set_stack_size((size_t)stack_kb * 1024);
 
     if (server.options.workers > 1)

@@ -63,6 +63,7 @@ static void finish(struct task *task)
     event_timer_cancel(scheduler->loop, &task->timer);
     list_remove(&task->node);
     scheduler->count--;
+    event_acceptor_closed(&scheduler->acceptor); /* room again: the --max-conns rule */
     coro_free(task->coro);
     if (scheduler->free_count < TASK_FREE_MAX) {
         list_push(&scheduler->free_tasks, &task->node);
@@ -253,14 +254,10 @@ void sched_spawn(struct event_acceptor *acceptor, int conn_fd)
         event_acceptor_refuse(acceptor, conn_fd, "out of memory for a coroutine");
         return;
     }
-    task->scheduler = scheduler;
-    task->coro = coro;
-    task->fd = conn_fd;
-    task->waiting = 0;
-    task->interrupted = false;
-    task->released = false;
-    task->cancelled = false;
-    task->timer = (struct event_timer)EVENT_TIMER_INIT;
+    /* Born zeroed, recycled or not: nothing of the task's last connection
+     * (a wake reason, an idle time, its http_conn) reaches this one. */
+    *task = (struct task){
+        .scheduler = scheduler, .coro = coro, .fd = conn_fd, .timer = EVENT_TIMER_INIT};
     list_push(&scheduler->tasks, &task->node);
     scheduler->count++;
     run(task, IO_WAIT_READY); /* usually as far as its first read's EAGAIN */

@@ -27,7 +27,7 @@
  *   timeout (idle stacks) the next look for stacks idle a second, to give
  *                         their pages back (DOC: uring-idle-stacks)
  *   close                 the close hook; nobody waits for its completion
- *   accept                multishot where the kernel has it, else re-armed
+ *   accept                one at a time, re-armed after each (DOC: uring-accept)
  *   read (signalfd)       the stop signals and SIGUSR1, through the ring
  *                         (DOC: uring-stop-signal)
  *   async cancel          the sweep's overdue operations, the stop (interrupt
@@ -113,14 +113,14 @@ static struct uring_loop {
     struct server *server;
     struct worker_stats *stats;
     int listen_fd;
-    bool multishot;       /* accept: multishot, until the kernel says EINVAL */
     bool accepting;       /* an accept is armed, or the pause before one */
+    bool stepped_aside;   /* at --max-conns, the socket left to a sibling */
     bool poll_first;      /* idle waits poll first, until the kernel says EINVAL */
     struct task *current; /* the task running now; NULL in the loop */
     struct list tasks, free_tasks;
     int count, free_count;
     struct bufpool buffers;
-    struct event_acceptor refuser; /* only for event_acceptor_refuse (--max-conns) */
+    struct event_acceptor refuser; /* for the --max-conns rule and its 503 (event_server.h) */
     unsigned waits_unread;
     struct __kernel_timespec pause;
     bool idle_walk_armed; /* the timeout of the next look for idle stacks */
@@ -461,6 +461,8 @@ static const struct io_hooks ring_hooks = {.wait = ring_wait,
                                            .read = ring_read,
                                            .write = ring_write};
 
+static void arm_accept(void);
+
 /* The coroutine's body: the blocking servers' handler, as it is. */
 static void serve_connection(void *arg)
 {
@@ -481,6 +483,11 @@ static void run(struct task *task)
         give_back_first(task); /* its handler ended before reading them */
     list_remove(&task->node);
     loop.count--;
+    event_acceptor_publish(&loop.refuser); /* room again: the --max-conns rule */
+    if (loop.stepped_aside && !server_stopping()) {
+        loop.stepped_aside = false;
+        arm_accept();
+    }
     coro_free(task->coro);
     if (loop.free_count < TASK_FREE_MAX) {
         list_push(&loop.free_tasks, &task->node);
@@ -513,40 +520,54 @@ static void spawn(int conn_fd)
     run(task); /* usually as far as its first wait */
 }
 
-/* DOC: uring-accept */
+/* DOC: uring-accept
+ * One accept in flight per ring, never a multishot one. On a listening socket
+ * the loops share (--workers N), a multishot accept takes every connection
+ * queued on it, as fast as they come, into the ring that armed it first: one
+ * worker served them all, the other none (docs/coroutine.md, "One accept at a
+ * time"). With one at a time, a ring takes a connection and arms the next
+ * accept at its next turn, while the other rings' accepts take theirs: the
+ * kernel's queue, not a ring, holds what nobody took yet. That also bounds
+ * what a kill -9 of a worker loses: the connections it was serving and at most
+ * the one its last accept took, never the queue.
+ * The --max-conns rule (event_server.h): at --max-conns, with a sibling that
+ * has room, arm nothing (step aside) until one of this ring's connections ends
+ * (run()); with every loop full, arm it: the connection gets 503. */
 static void arm_accept(void)
 {
+    if (loop.accepting)
+        return; /* one in flight already */
+    if (!event_acceptor_may_accept(&loop.refuser)) {
+        loop.stepped_aside = true;
+        return;
+    }
     struct io_uring_sqe *sqe = take_sqe(1);
-    if (loop.multishot)
-        io_uring_prep_multishot_accept(sqe, loop.listen_fd, NULL, NULL,
-                                       SOCK_NONBLOCK | SOCK_CLOEXEC);
-    else
-        io_uring_prep_accept(sqe, loop.listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    io_uring_prep_accept(sqe, loop.listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     io_uring_sqe_set_data(sqe, TAG(accept_tag));
     loop.accepting = true;
 }
 
-static void accepted(int result, unsigned flags)
+static void accepted(int result)
 {
+    loop.accepting = false;
     if (result >= 0) {
         if (server_stopping()) {
             close(result); /* taken in the moment the stop came: not served */
         } else if (loop.count >= loop.server->options.max_conns) {
-            event_acceptor_refuse(&loop.refuser, result, "--max-conns reached");
+            /* Every loop was full when this accept was armed (a sibling that
+             * got room since may make this one 503 too many: a narrow race). */
+            event_acceptor_refuse(&loop.refuser, result,
+                                  "--max-conns reached in every loop on this socket");
         } else {
             int on = 1;
             setsockopt(result, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
             spawn(result);
+            event_acceptor_publish(&loop.refuser);
         }
     }
-    if (flags & IORING_CQE_F_MORE)
-        return; /* the multishot accept is still armed */
-    loop.accepting = false;
     if (server_stopping())
         return;
-    if (result == -EINVAL && loop.multishot) {
-        loop.multishot = false; /* a kernel before 5.19: one accept at a time */
-    } else if (result == -EMFILE || result == -ENFILE) {
+    if (result == -EMFILE || result == -ENFILE) {
         fprintf(stderr, "%s: accept: %s; pausing %d ms\n", loop.server->spec->name,
                 strerror(-result), ACCEPT_PAUSE_MS);
         set_time(&loop.pause, ACCEPT_PAUSE_MS);
@@ -593,7 +614,7 @@ static void complete(const struct io_uring_cqe *cqe)
     if (data == NULL)
         return; /* a close, a cancel */
     if (data == TAG(accept_tag)) {
-        accepted(cqe->res, cqe->flags);
+        accepted(cqe->res);
     } else if (data == TAG(signal_tag)) {
         signalled(cqe->res);
     } else if (data == TAG(deadline_tag)) {
@@ -729,7 +750,6 @@ void uring_serve(struct server *server, int worker_id, int listen_fd, int drain_
     loop = (struct uring_loop){.server = server,
                                .stats = &server->stats->workers[worker_id],
                                .listen_fd = listen_fd,
-                               .multishot = true,
                                .poll_first = true};
     struct io_uring_params params = {.flags =
                                          IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN};
@@ -745,7 +765,8 @@ void uring_serve(struct server *server, int worker_id, int listen_fd, int drain_
     provide_first_buffers();
     bufpool_init(&loop.buffers, HTTP_BUFFERS_SIZE);
     loop.buffers.free_max = SPARE_BUFFERS;
-    loop.refuser = (struct event_acceptor){.server = server, .stats = loop.stats};
+    loop.refuser = (struct event_acceptor){
+        .server = server, .stats = loop.stats, .worker_id = worker_id, .open = &loop.count};
     stats_sleeps_mark(loop.stats);
     io_set_hooks(&ring_hooks);
 

@@ -62,6 +62,7 @@ static enum step close_conn(struct conn *conn)
     event_close(mux->loop, conn->http.fd); /* unwatch, then close: see event.h */
     list_remove(&conn->node);
     mux->count--;
+    event_acceptor_closed(&mux->acceptor); /* room again: the --max-conns rule */
     free(conn);
     return STEP_CLOSED;
 }
@@ -83,7 +84,6 @@ static enum step wait_for(struct conn *conn, int events)
 static enum step enter_reading_head(struct conn *conn)
 {
     conn->state = CONN_READING_HEAD;
-    conn->head_scanned = 0;
     set_deadline(conn, timeout_ms(conn)); /* bounds an idle keep-alive and a slow head */
     return STEP_NEXT;
 }
@@ -109,7 +109,7 @@ static enum step leave_idle(struct conn *conn)
 {
     if (http_conn_borrow(&conn->http) != 0)
         return fail_conn(conn);
-    conn->state = CONN_READING_HEAD;
+    conn->state = CONN_READING_HEAD; /* the deadline enter_idle set bounds this head too */
     return STEP_NEXT;
 }
 
@@ -161,8 +161,14 @@ static enum step read_head(struct conn *conn)
         size_t length = http->in_length - conn->start;
         enum http_parse_result parsed =
             http_parse_request(http->in + conn->start, length, conn->head_scanned, &request);
-        if (parsed != HTTP_PARSE_NEED_MORE)
+        if (parsed != HTTP_PARSE_NEED_MORE) {
             stats_add(&conn->mux->stats->requests, 1);
+            /* This head is over: the next one (keep-alive, pipelined) starts
+             * with nothing scanned. A resume offset left by this head would
+             * make the parser skip checks on bytes it never saw, or wait for
+             * bytes that already came (http_parse.h). */
+            conn->head_scanned = 0;
+        }
         if (parsed == HTTP_PARSE_ERROR)
             return enter_error(conn, request.error_status);
         if (parsed == HTTP_PARSE_COMPLETE) {
@@ -388,12 +394,15 @@ static void on_timer(struct event_loop *loop, void *data)
 }
 
 /* DOC: conn-start
- * A new connection (common/event_server.c accepted it): a struct conn, in
- * READING_HEAD, and as far as it can go at once. */
+ * A new connection (common/event_server.c accepted it): a struct conn, IDLE,
+ * and as far as it can go at once. The struct is born zeroed (calloc): malloc
+ * would hand it the bytes of a connection freed before, and any field not set
+ * here (a count, an offset) would carry that connection's state into this one.
+ * Only the fields whose start is not zero are set below. */
 void conn_start(struct event_acceptor *acceptor, int conn_fd)
 {
     struct multiplex *mux = acceptor->data;
-    struct conn *conn = malloc(sizeof *conn);
+    struct conn *conn = calloc(1, sizeof *conn);
     if (conn == NULL) {
         event_acceptor_refuse(acceptor, conn_fd, "out of memory");
         return;
@@ -401,9 +410,8 @@ void conn_start(struct event_acceptor *acceptor, int conn_fd)
     conn->http = (struct http_conn){
         .fd = conn_fd, .site = &mux->server->site, .stats = mux->stats, .pool = &mux->buffers};
     conn->mux = mux;
-    conn->start = 0;
     http_session_start(&conn->session, conn_fd);
-    conn->response = (struct http_response){.file_fd = -1};
+    conn->response.file_fd = -1;
     conn->timer = (struct event_timer)EVENT_TIMER_INIT;
     list_push(&mux->conns, &conn->node);
     mux->count++;

@@ -92,6 +92,7 @@ static void serve_loop(struct server *server, int worker_id, void *context)
         .loop = loop,
         .server = server,
         .stats = stats,
+        .worker_id = worker_id,
         .listen_fd = event_server_socket(server, worker_id, reuseport),
         .batch = 1,
         .on_connection = conn_start,
@@ -118,6 +119,11 @@ int main(int argc, char **argv)
     struct server server;
     server_start(&server, &spec, argc, argv);
     event_server_listen(&server, reuseport != 0);
+    /* --max-conns N (default 1024) bounds each loop; the acceptor keeps it
+     * (common/event_server.h, DOC: max-conns). With --workers W on the shared
+     * socket a full loop leaves new connections to a loop with room, and 503
+     * comes only when all W x N are taken; with --reuseport, above a loop's own
+     * N. This call only records that rule for the stats file. */
     event_server_keeps_max_conns(&server);
 
     if (server.options.workers > 1)

@@ -4,11 +4,13 @@
 #   --quick (make test): the cmocka unit tests and the black-box suite against
 #       tests/quick.list, one configuration per server.
 #   otherwise (make check): the unit tests, the black-box suite against every
-#       line of tests/servers.list, every other suite (tests/*/run.py), the
-#       quick entries of tests/mutants/ (scripts/mutants.py --quick) and the
-#       docs' quick runnable blocks; with SANITIZER_PASSES=1 also the unit
-#       tests and black-box suite under ASan+UBSan and the threaded
-#       configurations under TSan; with FORMAT_CHECK=1 also `make format-check`.
+#       line of tests/servers.list (and in its --dirty mode against
+#       tests/quick.list), every other suite (tests/*/run.py: tests/valgrind
+#       runs the quick list under valgrind), the quick entries of tests/mutants/
+#       (scripts/mutants.py --quick) and the docs' quick runnable blocks; with
+#       SANITIZER_PASSES=1 also the unit tests and black-box suite under
+#       ASan+UBSan and the threaded configurations under TSan; with
+#       FORMAT_CHECK=1 also `make format-check`.
 # BUILD names the build tree (build, or build-san-... for a sanitizer build).
 set -u
 cd "$(dirname "$0")/.."
@@ -75,9 +77,15 @@ if [ -n "$quick" ]; then
     exit
 fi
 suite blackbox python3 tests/blackbox/run.py --bin-dir "$BUILD/bin"
+# Each plain-server case right after each state-dirtying exchange, on one
+# server per configuration of the quick list (about 1.5 minutes on 2 cores).
+suite blackbox-dirty python3 tests/blackbox/run.py --bin-dir "$BUILD/bin" --list tests/quick.list \
+    --dirty
 for dir in tests/*/; do
     dir=${dir%/}
     case $dir in tests/blackbox | tests/lib | tests/unit) continue ;; esac
+    # valgrind cannot run a sanitizer's build (make SAN=... check).
+    case $dir/$BUILD in tests/valgrind/build-san-*) continue ;; esac
     [ -f "$dir/run.py" ] && suite "$(basename "$dir")" python3 "$dir/run.py" --bin-dir "$BUILD/bin"
 done
 

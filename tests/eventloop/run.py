@@ -27,6 +27,14 @@ Cases:
                  503 above --max-conns; uring-unavailable:
                  without io_uring, one line and exit status 2; uring-wait-fails:
                  a ring wait that fails ends it with exit status 1
+  spread         every `--workers N` line of tests/servers.list: under about 1 s
+                 of Connection: close load from 8 client threads, the stats
+                 file's per-worker connection counts are all non-zero (no idle
+                 worker: a uring ring's accept must not drain a shared queue)
+  max-conns-siblings  multiplex and coroutine (both io modes) --workers 2
+                 --max-conns 5 on a shared socket: 10 connections held are all
+                 served (5 per loop), the 11th gets 503 (docs/design.md, the
+                 --max-conns rule); with --reuseport each loop keeps its own 5
   stop           multiplex and coroutine on select, poll and epoll, and
                  coroutine --io uring: 200
                  start/SIGTERM cycles each (SIGTERM at a random moment after the
@@ -35,6 +43,7 @@ Cases:
 Ends with "eventloop: N passed, N failed".
 """
 import argparse
+import json
 import os
 import random
 import resource
@@ -45,6 +54,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -489,6 +499,102 @@ def case_uring_wait_fails(args, results, root):
                       f"status {status}, stderr {lines}")
 
 
+def servers_list_lines():
+    path = os.path.join(HERE, "..", "servers.list")
+    with open(path) as f:
+        lines = [line.split("#", 1)[0].strip() for line in f]
+    return [line for line in lines if line]
+
+
+def stats_of(server, stats_path):
+    """Stop the server (SIGTERM writes the stats file) and read the file."""
+    status = server.stop()
+    with open(stats_path) as f:
+        return status, json.load(f)
+
+
+SPREAD_SECONDS = 1.0
+SPREAD_CLIENTS = 8
+
+
+def close_load(server, seconds, clients):
+    """Connection: close GETs from `clients` threads for `seconds`: how many."""
+    counts = [0] * clients
+    end = time.monotonic() + seconds
+
+    def client(index):
+        while time.monotonic() < end:
+            try:
+                with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+                    sock.sendall(REQUEST)
+                    while sock.recv(65536):
+                        pass
+                counts[index] += 1
+            except OSError:
+                pass
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sum(counts)
+
+
+def case_spread(args, results, root):
+    """Every `--workers N` line: a short Connection: close load reaches every worker."""
+    for config in servers_list_lines():
+        words = config.split()
+        if "--workers" not in words or not os.access(os.path.join(args.bin_dir, words[0]),
+                                                     os.X_OK):
+            continue
+        with tempfile.TemporaryDirectory(prefix="eventloop-spread-") as scratch:
+            stats_path = os.path.join(scratch, "stats.json")
+            server = ts.Server(args.bin_dir, config, ["--stats-file", stats_path], root=root)
+            done = close_load(server, SPREAD_SECONDS, SPREAD_CLIENTS)
+            status, stats = stats_of(server, stats_path)
+            split = [worker.get("connections", 0) for worker in stats["per_worker"]]
+            results.check(f"spread: {config}: every worker served some of {done} "
+                          f"Connection: close requests in {SPREAD_SECONDS:g} s",
+                          status == 0 and len(split) == int(words[words.index("--workers") + 1])
+                          and all(split), f"per-worker connections {split}, exit status {status}")
+
+
+def case_max_conns_siblings(args, results, root):
+    """--max-conns 5 with two loops: a loop at 5 leaves the next connection to the
+    loop with room; 503 only when both hold 5. With --reuseport the kernel picks
+    the loop, so only the bound per loop is checked there."""
+    per_loop = 5
+    for config in ("multiplex --workers 2 --backend epoll", "multiplex --workers 2",
+                   "coroutine --workers 2", "coroutine --io uring --workers 2",
+                   "multiplex --workers 2 --reuseport"):
+        reuseport = "--reuseport" in config
+        with tempfile.TemporaryDirectory(prefix="eventloop-maxconns-") as scratch:
+            stats_path = os.path.join(scratch, "stats.json")
+            server = ts.Server(args.bin_dir, config, ["--max-conns", str(per_loop),
+                                                      "--stats-file", stats_path], root=root)
+            held, statuses = [], []
+            try:
+                for _ in range(2 * per_loop + 1):
+                    conn = ts.Connection(server)
+                    held.append(conn)
+                    conn.send(b"GET /a.txt HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                    statuses.append(conn.read_response()[0])
+            finally:
+                for conn in held:
+                    conn.sock.close()
+            status, stats = stats_of(server, stats_path)
+            split = [worker.get("connections", 0) for worker in stats["per_worker"]]
+            if reuseport:
+                ok = statuses.count(200) >= per_loop and max(split) <= per_loop
+            else:
+                ok = statuses == [200] * (2 * per_loop) + [503] and split == [per_loop] * 2
+            results.check(f"max-conns-siblings: {config} --max-conns {per_loop}: "
+                          + ("no loop beyond 5" if reuseport else
+                             "10 held connections served, the 11th 503"),
+                          ok and status == 0,
+                          f"statuses {statuses}, per-worker connections {split}, exit {status}")
+
+
 def on_coroutine(case, **extra):
     """case run against the coroutine server instead of multiplex."""
     return lambda args, results, root: case(args, results, root, binary="coroutine", **extra)
@@ -507,7 +613,7 @@ CASES = {"half-request": case_half_request, "sleep20": case_sleep20, "idle1000":
          "uring-timeouts": case_uring_timeouts, "uring-unavailable": case_uring_unavailable,
          "uring-max-conns": case_uring_max_conns, "uring-wait-fails": case_uring_wait_fails,
          "idle-memory": case_idle_memory, "linger-memory": case_linger_memory,
-         "stop": case_stop}
+         "stop": case_stop, "spread": case_spread, "max-conns-siblings": case_max_conns_siblings}
 
 
 def main():
@@ -520,7 +626,8 @@ def main():
     for name, case in CASES.items():
         if args.only and name not in args.only.split(","):
             continue
-        binary = ("threaded" if name == "max-conns" else "coroutine" if name == "stop" else
+        binary = ("threaded" if name == "max-conns" else
+                  "multiplex" if name in ("spread", "max-conns-siblings") else "coroutine" if name == "stop" else
                   "coroutine" if name.startswith(("coroutine-", "uring-")) else "multiplex")
         if not os.access(os.path.join(args.bin_dir, binary), os.X_OK):
             print(f"skip {name}: no {binary} in {args.bin_dir}")
