@@ -1615,6 +1615,7 @@ NOT_SHARED = {
     "idle_timeout",           # waits out --timeout-ms, whose value it knows
     "stalled_header",         # the same
     "lab_cpu_budget_503",     # 1.4 s of CPU per run
+    "sigusr1_during_download",  # leaves a write blocked 0.45 s: past the dirty timeout
 }
 
 
