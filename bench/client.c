@@ -48,7 +48,13 @@
  *       address; CLIENT_CONNS_PER_ADDR=N in the environment sets it, for
  *       tests). Prints a summary for a person, then one line for the bench: "RATE conns=...
  * scheduled=S answered=A failed=F unanswered=U p50_us=... p99_us=... cpu_s=..." (answered: a 2xx
- *       answer; failed: another status, or the connection failed).
+ *       answer; failed: another status, or the connection failed). Two checks on
+ *       itself ride along: send_rate, the rate its loop took requests at, and
+ *       lag_p99_us, how late it got to them (both show a client that, not the
+ *       server, fell behind); and Little's law: inflight, the mean number of
+ *       requests due and not yet answered, sampled from the connections every
+ *       100 µs (every 0.1 µs x CONNS above 1000), against completed / elapsed_s
+ *       x mean_us from the latency record (bench/queueing.py says how close).
  *
  * "ok" means the status line was HTTP/1.x 2xx. Nothing here is clever: it is a
  * measuring tool, and its own CPU is printed so it can be subtracted. */
@@ -440,6 +446,15 @@ struct rate_run {
     long answered, failed, sent, open_errors, connects;
     int open_errno; /* the first reason a connection could not be opened */
     struct histogram hist;
+    /* The client's own lateness: how long after its intended time the loop got
+     * round to each request (its slot idle: sent then). Large only when the
+     * client, not the server, is the bottleneck. */
+    struct histogram lag;
+    double last_scheduled; /* when the loop took the last request */
+    /* Little's law: requests in flight (due and not yet answered, wherever they
+     * wait) counted from the slots every sample_s, independently of hist. */
+    double sample_s, next_sample, inflight_sum;
+    long samples;
 };
 
 static double intended_s(const struct rate_run *r, int64_t k)
@@ -508,6 +523,38 @@ static bool slot_open(struct rate_run *r, int j)
 static bool slot_pending(const struct rate_run *r, int j)
 {
     return r->slot[j].next_k < r->scheduled;
+}
+
+/* Requests due by now (intended time <= now) that slot j has not finished: the
+ * one in flight and those waiting behind it. Only the slot's own indexes are
+ * read, not the histogram, so the sum over slots checks the latency record. */
+static int64_t slot_outstanding(const struct rate_run *r, int j, int64_t due)
+{
+    const struct slot *s = &r->slot[j];
+    int64_t first = s->state == SLOT_BUSY ? s->busy_k : s->next_k;
+    return first < due ? (due - first + r->conns - 1) / r->conns : 0;
+}
+
+static int64_t due_by(const struct rate_run *r, double now)
+{
+    int64_t due = (int64_t)((now - r->t0) * r->rate) + 1;
+    return due < r->total ? due : r->total;
+}
+
+/* The samples of requests in flight due by now, one per sample_s. Called when
+ * the loop wakes, before it reads what woke it: an answer read now counts as in
+ * flight until now, as its latency does. A period the loop slept through (or was
+ * not scheduled in) is sampled from the slots as they are and the requests due
+ * by then: nothing has been read since. */
+static void inflight_sample(struct rate_run *r, double now)
+{
+    for (; r->next_sample <= now; r->next_sample += r->sample_s) {
+        int64_t due = due_by(r, r->next_sample), inflight = 0;
+        for (int j = 0; j < r->conns; j++)
+            inflight += slot_outstanding(r, j, due);
+        r->inflight_sum += (double)inflight;
+        r->samples++;
+    }
 }
 
 /* Send the slot's next due request if it can: on an idle connection, or by
@@ -754,15 +801,19 @@ static int rate(const struct sockaddr_in *addr, const char *path, int conns, dou
 
     r.t0 = now_s();
     r.total = (int64_t)(per_s * seconds + 0.5);
+    r.sample_s = conns > 1000 ? 1e-7 * conns : 1e-4; /* a sample costs a pass over the slots */
+    r.next_sample = r.t0;
+    hist_init(&r.lag);
     double stop = r.t0 + seconds + drain_ms / 1000.0;
     int busy = 0;
     for (;;) {
         double now = now_s();
-        int64_t due = (int64_t)((now - r.t0) * per_s) + 1;
-        if (due > r.total)
-            due = r.total;
+        int64_t due = due_by(&r, now);
         while (r.scheduled < due) {
             int64_t k = r.scheduled++;
+            double late_us = (now - intended_s(&r, k)) * 1e6;
+            hist_record(&r.lag, late_us > 0 ? (uint64_t)late_us : 0);
+            r.last_scheduled = now;
             int j = (int)(k % conns);
             if (r.slot[j].next_k == k) /* else it waits behind the slot's earlier ones */
                 slot_kick(&r, j, now);
@@ -777,12 +828,15 @@ static int rate(const struct sockaddr_in *addr, const char *path, int conns, dou
                 break;
         }
         double next = r.scheduled < r.total ? intended_s(&r, r.scheduled) : stop;
+        if (r.next_sample < next)
+            next = r.next_sample;
         double wait = (next < stop ? next : stop) - now;
         if (wait < 0)
             wait = 0;
         struct timespec ts = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
         int n = epoll_pwait2(r.epfd, events, 1024, &ts, NULL);
         now = now_s();
+        inflight_sample(&r, now);
         for (int i = 0; i < n; i++)
             slot_event(&r, (int)events[i].data.u32, events[i].events, now);
     }
@@ -804,6 +858,11 @@ static int rate(const struct sockaddr_in *addr, const char *path, int conns, dou
     }
     double cpu = cpu_s() - cpu0, elapsed = end - r.t0;
     struct histogram *h = &r.hist;
+    /* The rate the loop took requests at: the offered one unless it fell behind. */
+    double send_rate = r.scheduled > 1 && r.last_scheduled > r.t0
+                           ? (double)(r.scheduled - 1) / (r.last_scheduled - r.t0)
+                           : per_s;
+    double inflight = r.samples ? r.inflight_sum / (double)r.samples : 0.0;
     printf("rate: %.0f requests/s for %.1f s over %d %s\n", per_s, seconds, conns,
            keepalive ? "keep-alive connections" : "slots, a new connection per request");
     printf("  scheduled %lld: answered %ld (%.1f %%), failed %ld, unanswered %ld\n",
@@ -819,17 +878,25 @@ static int rate(const struct sockaddr_in *addr, const char *path, int conns, dou
                strerror(r.open_errno));
     printf("  client CPU %.3f s (%.1f %% of one core); %d source address%s\n", cpu,
            elapsed > 0 ? 100 * cpu / elapsed : 0.0, addrs, addrs > 1 ? "es" : "");
+    printf("  sent at %.0f/s of %.0f/s asked; the client's own lateness p99 %.3f ms\n", send_rate,
+           per_s, hist_percentile(&r.lag, 99) / 1e3);
+    printf("  Little's law: %.2f requests in flight (sampled) vs %.2f = %.0f/s x %.3f ms\n",
+           inflight, elapsed > 0 ? (double)h->count / elapsed * hist_mean(h) / 1e6 : 0.0,
+           elapsed > 0 ? (double)h->count / elapsed : 0.0, hist_mean(h) / 1e3);
     printf("RATE conns=%d connected=%d mode=%s rate=%.6g seconds=%.6g scheduled=%lld "
            "answered=%ld failed=%ld unanswered=%ld sent=%ld connects=%ld open_errors=%ld "
            "p50_us=%llu p90_us=%llu p99_us=%llu p999_us=%llu max_us=%llu elapsed_s=%.6f "
-           "cpu_s=%.6f nofile=%llu addrs=%d\n",
+           "cpu_s=%.6f nofile=%llu addrs=%d completed=%llu mean_us=%.6g inflight=%.6g "
+           "send_rate=%.6g lag_p99_us=%llu lag_max_us=%llu\n",
            conns, connected, keepalive ? "keepalive" : "close", per_s, seconds,
            (long long)r.scheduled, r.answered, r.failed, unanswered, r.sent, r.connects,
            r.open_errors, (unsigned long long)hist_percentile(h, 50),
            (unsigned long long)hist_percentile(h, 90), (unsigned long long)hist_percentile(h, 99),
            (unsigned long long)hist_percentile(h, 99.9),
            (unsigned long long)hist_percentile(h, 100), elapsed, cpu,
-           (unsigned long long)lim.rlim_cur, addrs);
+           (unsigned long long)lim.rlim_cur, addrs, (unsigned long long)h->count, hist_mean(h),
+           inflight, send_rate, (unsigned long long)hist_percentile(&r.lag, 99),
+           (unsigned long long)hist_percentile(&r.lag, 100));
     return 0;
 }
 

@@ -18,6 +18,12 @@ Cases:
                used (the server sees them), all connected, all answered
   limits       more connections than RLIMIT_NOFILE allows, and bad arguments:
                exit status 2 and one line naming the problem
+  little       coroutine, GET /lab/sleep/20 at 200/s on 8 connections: Little's law
+               holds, the requests in flight the client sampled = throughput x mean
+               latency within bench/queueing.py's tolerance, and about 200/s x 20 ms
+  queueing     bench/queueing.py against known values (QUEUEING_CASES): Erlang C,
+               M/M/1 and M/M/c percentiles and means, M/D/1 (Pollaczek-Khinchine, and
+               its tail against a simulation), the predicted knee
   compare      bench/compare.py on made-up results folders (COMPARE_CASES): a figure
                inside its band is quiet, one outside is listed up or down, a shift
                every configuration shares scales the bands, a figure or an
@@ -26,6 +32,7 @@ The client is compiled from bench/client.c and bench/histogram.c into a temporar
 directory. Ends with "bench: N passed, N failed".
 """
 import argparse
+import math
 import os
 import socket
 import subprocess
@@ -37,7 +44,37 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import testserver as ts  # noqa: E402
 
 CASES = ["sleep", "stall", "unanswered", "refused", "status", "conns1000", "addresses",
-         "limits", "compare"]
+         "limits", "little", "queueing", "compare"]
+
+sys.path.insert(0, os.path.join(ts.ROOT, "bench"))
+import queueing as qt  # noqa: E402
+
+# queueing: (name, what bench/queueing.py computes, the known value, relative tolerance).
+# Erlang C by hand: C(c, a) = (a^c / c!) (c / (c - a)) / (sum_{k<c} a^k / k! + that);
+# C(3, 2) = (4/3 * 3) / (1 + 2 + 2 + 4) = 4/9.
+QUEUEING_CASES = [
+    ("Erlang C, 1 server, a = 0.5: M/M/1 waits with probability rho",
+     lambda: qt.erlang_c(1, 0.5), 0.5, 1e-9),
+    ("Erlang C, 2 servers, a = 1", lambda: qt.erlang_c(2, 1), 1 / 3, 1e-9),
+    ("Erlang C, 3 servers, a = 2", lambda: qt.erlang_c(3, 2), 4 / 9, 1e-9),
+    ("Erlang C, 11 servers, a = 10", lambda: qt.erlang_c(11, 10), 0.6821, 1e-3),
+    ("Erlang C, a >= c: unstable, no answer", lambda: qt.erlang_c(2, 2) is None, True, 0),
+    ("M/M/1 p99 = ln(100) D / (1 - rho), D 20 µs, rho 0.9",
+     lambda: qt.mmc_sojourn(1, 0.9 / 20e-6, 20e-6, 99), math.log(100) * 20e-6 / 0.1, 1e-6),
+    ("M/M/1 p50 = ln(2) D / (1 - rho), D 1 s, rho 0.5",
+     lambda: qt.mmc_sojourn(1, 0.5, 1.0, 50), math.log(2) / 0.5, 1e-6),
+    ("M/M/c mean = D + C / (c/D - lam): c 2, lam 1, D 1 -> 1 + (1/3) / 1",
+     lambda: qt.mmc_mean(2, 1, 1), 4 / 3, 1e-9),
+    ("M/M/2 p99 between M/M/1's at the same rho and the service alone",
+     lambda: math.log(100) < qt.mmc_sojourn(2, 1.6, 1, 99) < math.log(100) / 0.2, True, 0),
+    ("M/D/1 mean (Pollaczek-Khinchine): D 1, rho 0.8 -> 1 + 0.8 / 0.4",
+     lambda: qt.md1_mean(0.8, 1), 3.0, 1e-9),
+    ("M/D/1 p99 from the exponential tail within 5 % of Lindley's recursion, rho 0.8",
+     lambda: qt.md1_sojourn(0.8, 1, 99),
+     sorted(qt.lindley_md1(0.8, 1, 200000))[int(0.99 * 200000)], 0.05),
+    ("the predicted knee of M/M/1, D 20 µs, p99 10 ms: rho = 1 - ln(100) D / 10 ms",
+     lambda: qt.knee_rho(1, 20e-6, 0.01), 1 - math.log(100) * 20e-6 / 0.01, 1e-6),
+]
 
 # compare: (name, before runs, after runs per configuration, what compare.py must
 # say of configuration "x"). Four more configurations "o1".."o4", each with
@@ -245,6 +282,26 @@ def main():
                              capture_output=True, text=True, timeout=10)
         results.check("limits: an unknown MODE is refused with exit 2",
                       res.returncode == 2 and "MODE" in res.stderr, res.stderr)
+
+    if "little" in only:
+        with ts.Server(bins, "coroutine", root=root) as server:
+            got = rate(client, server.port, "/lab/sleep/20", 8, 200, 1.5, drain_ms=500)
+        little = (got.get("completed", 0) / got["elapsed_s"] * got.get("mean_us", 0) / 1e6
+                  if got.get("elapsed_s") else 0)
+        results.check("little: in flight sampled = throughput x mean latency, within tolerance",
+                      got["status"] == 0 and got.get("completed") == got.get("scheduled") == 300
+                      and abs(got.get("inflight", -1) - little)
+                      <= max(qt.LITTLE_TOLERANCE * little, qt.LITTLE_FLOOR),
+                      f"inflight={got.get('inflight')} X*W={little:.3f} {brief(got)}")
+        results.check("little: about 200/s x 20 ms = 4 in flight (3.8 to 6)",
+                      3.8 <= got.get("inflight", 0) <= 6, f"inflight={got.get('inflight')}")
+
+    if "queueing" in only:
+        for name, compute, want, tolerance in QUEUEING_CASES:
+            value = compute()
+            ok = (value == want if isinstance(want, bool) else
+                  value is not None and abs(value - want) <= tolerance * abs(want))
+            results.check(f"queueing: {name}", ok, f"computed {value}, known {want}")
 
     if "compare" in only:
         check_compare(results, tmp)
