@@ -39,7 +39,8 @@ import greedy  # noqa: E402  (the greedy-client experiment)
 from queueing import CLIENT_SHORT, LITTLE_FLOOR, LITTLE_TOLERANCE  # noqa: E402
 import syscalls  # noqa: E402  (bench/syscalls.py: system calls per request)
 
-EXPERIMENTS = ["fig30.1", "herd", "distribution", "throughput", "latency", "connections",
+EXPERIMENTS = ["fig30.1", "herd", "distribution", "throughput", "latency", "sessions",
+               "connections",
                "slow-handler", "slow-clients", "memory", "coro-switch",
                "greedy-client", "syscalls", "stacks"]
 BODY = 4000                 # bytes per answer: UNP's client asked for 4000 bytes
@@ -60,6 +61,7 @@ FD_SPARE = 16
 # c10k_* to connections (open-loop load from bench/client rate); mem_* to memory.
 # lat_loads are percentages of each configuration's own capacity, measured first
 # by a run of lat_capacity_seconds asking far more than any server here serves.
+# sess_* belong to sessions (partly-open load from bench/client sessions).
 SETTINGS = {
     "default": dict(seconds=0.4, reps=2, tput_reps=1, fig_clients=10, pool=8,
                     lat_loads=[10, 30, 50, 70, 80, 90, 95, 100, 110], lat_conns=64,
@@ -73,6 +75,8 @@ SETTINGS = {
                     trickle_conns=300, trickle_interval_ms=2000, trickle_gets=20,
                     trickle_window_s=2.5, trickle_baseline_gets=5, trickle_reps=1,
                     trickle_iterative_conns=2, trickle_iterative_timeout_ms=2000,
+                    sess_rates=[100, 400], sess_k=5, sess_think_ms=20, sess_seconds=0.8,
+                    sess_drain_ms=400,
                     greedy_probes=20, greedy_window_s=1.5, syscall_seconds=1, syscall_conns=[256],
                     mem_idle_s=IDLE_MEMORY_S, stack_seconds=1.0, stack_conns=200),
     "full": dict(seconds=1.0, reps=5, tput_reps=1, fig_clients=10, pool=8,
@@ -88,6 +92,8 @@ SETTINGS = {
                  trickle_conns=300, trickle_interval_ms=2000, trickle_gets=20,
                  trickle_window_s=2.5, trickle_baseline_gets=5, trickle_reps=3,
                  trickle_iterative_conns=3, trickle_iterative_timeout_ms=2000,
+                 sess_rates=[25, 50, 100, 200, 400, 800], sess_k=5, sess_think_ms=20,
+                 sess_seconds=2.0, sess_drain_ms=1000,
                  greedy_probes=50, greedy_window_s=6.0, syscall_seconds=3, syscall_conns=[1, 256],
                  mem_idle_s=2.0, stack_seconds=2.0, stack_conns=1000),
 }
@@ -1304,6 +1310,73 @@ def exp_latency(bench, csvs):
     return e
 
 
+SESSION_FIELDS = ["experiment", "config", "binary", "options", "workers", "rep", "rate", "k",
+                  "think_ms", "seconds", "arrived", "completed", "failed", "unanswered",
+                  "completed_share", "p50_us", "p90_us", "p99_us", "max_us", "request_p50_us",
+                  "request_p99_us", "client_cpu_s", "server_cpu_s", "flag"]
+
+
+def parse_sessions(text):
+    """The SESSIONS line of `client sessions` as a dict of numbers ({} if none)."""
+    m = re.search(r"^SESSIONS (.*)$", text, re.M)
+    return {k: float(v) for k, _, v in (kv.partition("=") for kv in m.group(1).split())} if m else {}
+
+
+def exp_sessions(bench, csvs):
+    """sessions: partly-open load (bench/client sessions): sessions arrive at a
+    Poisson rate, each sends sess_k requests with a think time between them on
+    one keep-alive connection, then closes. A model that gives a connection a
+    worker holds it through every think time."""
+    s = bench.s
+    cfgs = present(bench, [c for c in bench.configs if "model" in c.groups])
+    out = csvs("sessions", SESSION_FIELDS)
+    e = Experiment(bench, "sessions", SESSION_FIELDS)
+    for cfg in cfgs:
+        for rate in s["sess_rates"]:
+            def fn(cfg=cfg, rate=rate):
+                row = dict(experiment="sessions", config=cfg.label, binary=cfg.binary,
+                           options=" ".join(cfg.argv(s["pool"])), rep=1, rate=rate,
+                           workers=s["pool"] if cfg.uses_workers() else "", k=s["sess_k"],
+                           think_ms=s["sess_think_ms"], seconds=s["sess_seconds"])
+                try:
+                    run = bench.start(cfg, s["pool"])
+                except StartError as err:
+                    row["flag"] = f"did not start: {err}"
+                    out.row(row)
+                    return row
+                argv = bench.client("sessions", run.port, FILE, s["sess_k"],
+                                    [f"{rate:g}", f"{s['sess_seconds']:g}", str(s["sess_think_ms"]),
+                                     str(s["sess_drain_ms"])])
+                cpu_before = tree_ticks_s(run.pid)
+                res = subprocess.run(argv, capture_output=True, text=True,
+                                     timeout=s["sess_seconds"] + s["sess_drain_ms"] / 1000 + 30)
+                cpu_after = tree_ticks_s(run.pid)
+                _, problem = bench.stop(run)
+                got = parse_sessions(res.stdout)
+                flags = [problem] if problem else []
+                if not got:
+                    flags.append(f"client exit {res.returncode}: "
+                                 f"{res.stderr.strip()[-200:] or 'no SESSIONS line'}")
+                else:
+                    row.update({k: got.get(k) for k in ("arrived", "completed", "failed",
+                                                       "unanswered", "p50_us", "p90_us", "p99_us",
+                                                       "max_us", "request_p50_us",
+                                                       "request_p99_us")})
+                    row["client_cpu_s"] = got.get("cpu_s")
+                    row["server_cpu_s"] = cpu_after - cpu_before
+                    if got.get("arrived"):
+                        row["completed_share"] = got["completed"] / got["arrived"]
+                    if got.get("unanswered") or got.get("failed"):
+                        flags.append(f"{got['unanswered']:.0f} unanswered, {got['failed']:.0f} "
+                                     f"failed of {got['arrived']:.0f} sessions")
+                row["flag"] = "; ".join(flags)
+                out.row(row)
+                return row
+            e.add(f"sessions {describe(cfg, s['pool'])}: {rate}/s for {s['sess_seconds']:g} s, "
+                  f"{s['sess_k']} requests each, think {s['sess_think_ms']} ms", fn)
+    return e
+
+
 def many_conns_configs(bench):
     """The connections and idle-memory experiments' rows: the "model" and "many" groups."""
     return present(bench, [c for c in bench.configs if {"model", "many"} & set(c.groups)])
@@ -1388,7 +1461,7 @@ def exp_coro(bench, csvs):
 
 
 BUILDERS = {"fig30.1": exp_fig30_1, "herd": exp_herd, "distribution": exp_distribution,
-            "throughput": exp_throughput, "latency": exp_latency,
+            "throughput": exp_throughput, "latency": exp_latency, "sessions": exp_sessions,
             "connections": exp_connections, "slow-handler": exp_slow,
             "slow-clients": exp_slow_clients, "memory": exp_memory,
             "coro-switch": exp_coro,
@@ -1568,6 +1641,10 @@ def main():
                 extra = ""
                 if row.get("not_run"):
                     extra = "  (skipped)"       # the description says why
+                elif e.name == "sessions" and row.get("arrived") is not None:
+                    extra = (f"  {row['completed']:.0f} of {row['arrived']:.0f} sessions "
+                             f"completed, p50 {(row['p50_us'] or 0) / 1000:.1f} ms, p99 "
+                             f"{(row['p99_us'] or 0) / 1000:.1f} ms")
                 elif row.get("load") == "capacity" and row.get("capacity"):
                     extra = (f"  {row['capacity']:.0f} req/s, D = "
                              f"{row.get('demand_us') or 0:.1f} µs of server CPU per request")

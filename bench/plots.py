@@ -628,6 +628,44 @@ def draw_latency_theory(out, meta):
     p.draw()
 
 
+def draw_sessions(out, meta):
+    """Partly-open load: completed share and session time p50/p99 against the
+    session arrival rate, one line per model."""
+    rows = read_csv(out, "sessions")
+    if not rows:
+        return
+    med = medians(rows, ["config", "rate"], ["completed_share", "p50_us", "p99_us"])
+    labels = order_of(rows)
+    blocks, flagged = [], []
+    for l in labels:
+        pts = sorted((float(k[1]), (v["completed_share"] or 0) * 100,
+                      (v["p50_us"] or 0) / 1000 or None, (v["p99_us"] or 0) / 1000 or None,
+                      v["flagged"]) for k, v in med.items() if k[0] == l)
+        blocks.append([p_[:4] for p_ in pts] or [(None,) * 4])
+        flagged += [p_[:4] for p_ in pts if p_[4]]
+    first = rows[0]
+    rates = sorted({float(r["rate"]) for r in rows})
+    p = Plot(out, "sessions", 1700, 560)
+    path = p.data("lines", blocks)
+    fpath = p.data("flagged", [flagged or [(None,) * 4]])
+    series = [(l, path, i) for i, l in enumerate(labels)]
+    p(f'set multiplot layout 1,3 title "Partly-open load (bench/client sessions): sessions '
+      f'arrive at random (Poisson) at the rate on the x axis, each sends {first["k"]} requests '
+      f'on one keep-alive connection with a think time of {first["think_ms"]} ms (mean) '
+      f'between them. Ringed: sessions left unanswered or failed"')
+    p(f"set logscale x\nset xrange [{rates[0] / 1.5}:{rates[-1] * 1.5}]\nset grid\n"
+      "set xlabel 'sessions arriving per second (log scale)'\n"
+      f"set xtics ({', '.join(f'{r:g}' for r in rates)})\nset key bottom left font ',8'")
+    p('set title "sessions completed"\nset ylabel "completed (% of arrived)"\nset yrange [0:105]')
+    p("plot " + line_plot(p, series, 1, 2, fpath if flagged else None))
+    p('set title "session time p50 (arrival to last answer)"\nset ylabel "ms (log scale)"\n'
+      'set logscale y\nset yrange [*:*]\nset key off')
+    p("plot " + line_plot(p, series, 1, 3, fpath if flagged else None))
+    p('set title "session time p99"')
+    p("plot " + line_plot(p, series, 1, 4, fpath if flagged else None))
+    p.draw()
+
+
 def draw_connections(out, meta):
     rows = measured(read_csv(out, "connections"))
     if not rows:
@@ -741,6 +779,6 @@ def draw_all(out):
     except (OSError, ValueError):
         pass
     for draw in (draw_fig30_1, draw_herd, draw_distribution, draw_throughput, draw_latency,
-                 draw_latency_theory, draw_connections, draw_slow, draw_slow_clients, draw_memory, draw_coro,
+                 draw_latency_theory, draw_sessions, draw_connections, draw_slow, draw_slow_clients, draw_memory, draw_coro,
                  draw_stacks):
         draw(out, meta)

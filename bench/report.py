@@ -153,10 +153,12 @@ class Report:
 
     def flagged(self):
         groups, totals = {}, {}
-        for name in ("fig30.1", "throughput", "latency", "connections", "slow-handler",
-                     "slow-clients", "herd", "distribution", "memory", "coro-switch"):
+        for name in ("fig30.1", "throughput", "latency", "sessions", "connections",
+                     "slow-handler", "slow-clients", "herd", "distribution", "memory",
+                     "coro-switch"):
             for r in read_csv(self.out, name):
                 what = (f"{r['rate']}/s over {r['conns']}" if name in ("latency", "connections")
+                        else f"{r['rate']} sessions/s" if name == "sessions"
                         else r.get("clients", r.get("workers", "")))
                 key = (name, r.get("config", r.get("name", "")), r.get("mode", r.get("load", "")),
                        what)
@@ -170,7 +172,9 @@ class Report:
             return
         self("A flagged run had socket errors or non-2xx answers (wrk's or the client's "
              "counters), clients the server never took (*starved*: keep-alive clients beyond "
-             "the model's concurrency never got an answer during the run), or a server that "
+             "the model's concurrency never got an answer during the run; open-loop requests "
+             "or sessions left unanswered), an open-loop client that checked itself and failed "
+             "(it sent short of the rate asked, or Little's law missed), or a server that "
              "did not start or stop cleanly. Its numbers stay in the CSV and in the medians; "
              "plots ring such points in black or add (!) to the label.\n")
         rows = []
@@ -492,6 +496,41 @@ class Report:
              "a connection stuck in the listen queue contributes nothing and a starved server "
              "looks fast.\n")
 
+    def sessions(self):
+        rows = read_csv(self.out, "sessions")
+        if not rows:
+            return
+        med = medians(rows, ["config", "rate"], ["arrived", "completed", "unanswered", "failed",
+                                                 "p50_us", "p99_us"])
+        first = rows[0]
+        self("## Sessions: partly-open load\n")
+        self("`bench/client sessions`: sessions arrive at random (Poisson, the same arrivals "
+             f"every run) for {first['seconds']} s; each opens a connection, sends "
+             f"{first['k']} requests one after another with an exponential think time of mean "
+             f"{first['think_ms']} ms between an answer and the next, and closes (Schroeder, "
+             "Wierman and Harchol-Balter, *Open Versus Closed*, NSDI 2006). Open between "
+             "sessions, closed within one: a model that gives each connection a worker holds "
+             "the worker through every think time, so it serves at most workers ÷ session "
+             "length sessions per second however little CPU a request costs. A session's time "
+             "runs from its arrival to its last answer; one still open at the end counts with "
+             "end − arrival.\n")
+        self(image(self.out, "sessions", "partly-open load: sessions completed and session "
+                   "time against the arrival rate"))
+        rates = sorted({float(k[1]) for k in med})
+        out = []
+        for l in order_of(rows):
+            cells = []
+            for r in rates:
+                m = next((v for k, v in med.items() if k[0] == l and float(k[1]) == r), None)
+                cells.append(f"{f(m['completed'], 0)} of {f(m['arrived'], 0)}; "
+                             f"{f((m['p50_us'] or 0) / 1000, 0)} / {f((m['p99_us'] or 0) / 1000, 0)}"
+                             f"{mark(m)}" if m and m.get("arrived") is not None else "–")
+            out.append([f"`{l}`"] + cells)
+        self(table(["sessions completed; time p50 / p99 ms"] + [f"{f(r, 0)}/s" for r in rates],
+                   out))
+        self("⚑: sessions left unanswered at the end or failed (their times are in the "
+             "percentiles).\n")
+
     def connections(self):
         every = read_csv(self.out, "connections")
         rows = measured(every)
@@ -767,6 +806,7 @@ class Report:
         self.distribution()
         self.throughput()
         self.latency()
+        self.sessions()
         self.connections()
         self.slow()
         self.slow_clients()

@@ -18,6 +18,10 @@ Cases:
                used (the server sees them), all connected, all answered
   limits       more connections than RLIMIT_NOFILE allows, and bad arguments:
                exit status 2 and one line naming the problem
+  sessions     client sessions (partly open): coroutine completes every session of
+               3 requests with a think time, the same arrivals in two runs, a session
+               time of the think times; iterative, one session at a time, leaves most
+               unanswered, each counted, none dropped
   little       coroutine, GET /lab/sleep/20 at 200/s on 8 connections: Little's law
                holds, the requests in flight the client sampled = throughput x mean
                latency within bench/queueing.py's tolerance, and about 200/s x 20 ms
@@ -44,7 +48,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import testserver as ts  # noqa: E402
 
 CASES = ["sleep", "stall", "unanswered", "refused", "status", "conns1000", "addresses",
-         "limits", "little", "queueing", "compare"]
+         "limits", "sessions", "little", "queueing", "compare"]
 
 sys.path.insert(0, os.path.join(ts.ROOT, "bench"))
 import queueing as qt  # noqa: E402
@@ -98,7 +102,7 @@ def build_client(directory):
     binary = os.path.join(directory, "client")
     subprocess.run([os.environ.get("CC", "cc"), "-std=c17", "-O2", "-D_GNU_SOURCE", "-o", binary,
                     os.path.join(ts.ROOT, "bench", "client.c"),
-                    os.path.join(ts.ROOT, "bench", "histogram.c")],
+                    os.path.join(ts.ROOT, "bench", "histogram.c"), "-lm"],
                    check=True, capture_output=True, text=True)
     return binary
 
@@ -118,6 +122,18 @@ def rate(client, port, path, conns, per_s, seconds, mode="keepalive", drain_ms=1
             got[k] = float(v)
         except ValueError:
             got[k] = v
+    got["status"], got["stderr"] = res.returncode, res.stderr.strip()
+    return got
+
+
+def sessions(client, port, k, per_s, seconds, think_ms, drain_ms=500):
+    """Run `client sessions`; its SESSIONS line as a dict of numbers, plus the exit status."""
+    argv = [client, "sessions", "127.0.0.1", str(port), "/a.txt", str(k), str(per_s),
+            str(seconds), str(think_ms), str(drain_ms)]
+    res = subprocess.run(argv, capture_output=True, text=True,
+                         timeout=seconds + drain_ms / 1000 + 30)
+    line = next((l for l in res.stdout.splitlines() if l.startswith("SESSIONS ")), "")
+    got = {k: float(v) for k, _, v in (kv.partition("=") for kv in line.split()[1:])}
     got["status"], got["stderr"] = res.returncode, res.stderr.strip()
     return got
 
@@ -282,6 +298,26 @@ def main():
                              capture_output=True, text=True, timeout=10)
         results.check("limits: an unknown MODE is refused with exit 2",
                       res.returncode == 2 and "MODE" in res.stderr, res.stderr)
+
+    if "sessions" in only:
+        with ts.Server(bins, "coroutine", root=root) as server:
+            runs = [sessions(client, server.port, 3, 50, 1, 10) for _ in range(2)]
+        got = runs[0]
+        results.check("sessions: coroutine completes every session, the same arrivals twice",
+                      got["status"] == 0 and got.get("arrived", 0) >= 30
+                      and got.get("completed") == got.get("arrived") == runs[1].get("arrived")
+                      and got.get("failed") == got.get("unanswered") == 0,
+                      f"{got} / arrived {runs[1].get('arrived')}")
+        # Two think times of mean 10 ms: a median near 17 ms; without them, well under 5.
+        results.check("sessions: a session's time holds its think times (p50 >= 5 ms)",
+                      got.get("p50_us", 0) >= 5000 and got.get("request_p50_us", 1e9) < 5000,
+                      f"p50_us={got.get('p50_us')} request_p50_us={got.get('request_p50_us')}")
+        with ts.Server(bins, "iterative", root=root) as server:
+            got = sessions(client, server.port, 3, 50, 1, 50, drain_ms=300)
+        results.check("sessions: iterative, one session at a time: most unanswered, none dropped",
+                      got["status"] == 0 and got.get("completed", 99) < got.get("arrived", 0) / 2
+                      and got.get("completed", 0) + got.get("failed", 0)
+                      + got.get("unanswered", 0) == got.get("arrived", -1), str(got))
 
     if "little" in only:
         with ts.Server(bins, "coroutine", root=root) as server:
