@@ -1322,6 +1322,46 @@ def parse_sessions(text):
     return {k: float(v) for k, _, v in (kv.partition("=") for kv in m.group(1).split())} if m else {}
 
 
+def session_run(bench, cfg, rate):
+    """Start cfg, run `client sessions` against it at rate sessions per second,
+    stop it: one row."""
+    s = bench.s
+    row = dict(experiment="sessions", config=cfg.label, binary=cfg.binary,
+               options=" ".join(cfg.argv(s["pool"])), rep=1, rate=rate,
+               workers=s["pool"] if cfg.uses_workers() else "", k=s["sess_k"],
+               think_ms=s["sess_think_ms"], seconds=s["sess_seconds"])
+    try:
+        run = bench.start(cfg, s["pool"])
+    except StartError as err:
+        return dict(row, flag=f"did not start: {err}")
+    argv = bench.client("sessions", run.port, FILE, s["sess_k"],
+                        [f"{rate:g}", f"{s['sess_seconds']:g}", str(s["sess_think_ms"]),
+                         str(s["sess_drain_ms"])])
+    cpu_before = tree_ticks_s(run.pid)
+    res = subprocess.run(argv, capture_output=True, text=True,
+                         timeout=s["sess_seconds"] + s["sess_drain_ms"] / 1000 + 30)
+    cpu_after = tree_ticks_s(run.pid)
+    _, problem = bench.stop(run)
+    got = parse_sessions(res.stdout)
+    flags = [problem] if problem else []
+    if not got:
+        flags.append(f"client exit {res.returncode}: "
+                     f"{res.stderr.strip()[-200:] or 'no SESSIONS line'}")
+    else:
+        row.update({k: got.get(k) for k in ("arrived", "completed", "failed", "unanswered",
+                                           "p50_us", "p90_us", "p99_us", "max_us",
+                                           "request_p50_us", "request_p99_us")})
+        row["client_cpu_s"] = got.get("cpu_s")
+        row["server_cpu_s"] = cpu_after - cpu_before
+        if got.get("arrived"):
+            row["completed_share"] = got["completed"] / got["arrived"]
+        if got.get("unanswered") or got.get("failed"):
+            flags.append(f"{got['unanswered']:.0f} unanswered, {got['failed']:.0f} failed of "
+                         f"{got['arrived']:.0f} sessions")
+    row["flag"] = "; ".join(flags)
+    return row
+
+
 def exp_sessions(bench, csvs):
     """sessions: partly-open load (bench/client sessions): sessions arrive at a
     Poisson rate, each sends sess_k requests with a think time between them on
@@ -1334,42 +1374,7 @@ def exp_sessions(bench, csvs):
     for cfg in cfgs:
         for rate in s["sess_rates"]:
             def fn(cfg=cfg, rate=rate):
-                row = dict(experiment="sessions", config=cfg.label, binary=cfg.binary,
-                           options=" ".join(cfg.argv(s["pool"])), rep=1, rate=rate,
-                           workers=s["pool"] if cfg.uses_workers() else "", k=s["sess_k"],
-                           think_ms=s["sess_think_ms"], seconds=s["sess_seconds"])
-                try:
-                    run = bench.start(cfg, s["pool"])
-                except StartError as err:
-                    row["flag"] = f"did not start: {err}"
-                    out.row(row)
-                    return row
-                argv = bench.client("sessions", run.port, FILE, s["sess_k"],
-                                    [f"{rate:g}", f"{s['sess_seconds']:g}", str(s["sess_think_ms"]),
-                                     str(s["sess_drain_ms"])])
-                cpu_before = tree_ticks_s(run.pid)
-                res = subprocess.run(argv, capture_output=True, text=True,
-                                     timeout=s["sess_seconds"] + s["sess_drain_ms"] / 1000 + 30)
-                cpu_after = tree_ticks_s(run.pid)
-                _, problem = bench.stop(run)
-                got = parse_sessions(res.stdout)
-                flags = [problem] if problem else []
-                if not got:
-                    flags.append(f"client exit {res.returncode}: "
-                                 f"{res.stderr.strip()[-200:] or 'no SESSIONS line'}")
-                else:
-                    row.update({k: got.get(k) for k in ("arrived", "completed", "failed",
-                                                       "unanswered", "p50_us", "p90_us", "p99_us",
-                                                       "max_us", "request_p50_us",
-                                                       "request_p99_us")})
-                    row["client_cpu_s"] = got.get("cpu_s")
-                    row["server_cpu_s"] = cpu_after - cpu_before
-                    if got.get("arrived"):
-                        row["completed_share"] = got["completed"] / got["arrived"]
-                    if got.get("unanswered") or got.get("failed"):
-                        flags.append(f"{got['unanswered']:.0f} unanswered, {got['failed']:.0f} "
-                                     f"failed of {got['arrived']:.0f} sessions")
-                row["flag"] = "; ".join(flags)
+                row = session_run(bench, cfg, rate)
                 out.row(row)
                 return row
             e.add(f"sessions {describe(cfg, s['pool'])}: {rate}/s for {s['sess_seconds']:g} s, "

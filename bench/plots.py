@@ -203,6 +203,15 @@ def line_plot(p, series, xcol, ycol, flagged_path=None):
     return ", \\\n     ".join(parts)
 
 
+def series_files(p, labels, blocks, flagged, width):
+    """The data files of a line plot with one series per label (its block of
+    points, in order) and the flagged points ringed over them: (series for
+    line_plot, the flagged file or None when no point is flagged)."""
+    path = p.data("lines", blocks)
+    fpath = p.data("flagged", [flagged or [(None,) * width]])
+    return [(l, path, i) for i, l in enumerate(labels)], (fpath if flagged else None)
+
+
 def draw_herd(out, meta):
     rows = read_csv(out, "herd")
     if not rows:
@@ -558,9 +567,7 @@ def draw_latency(out, meta):
         flagged += [p[:3] for p in pts if p[3]]
     conns = rows[0]["conns"]
     p = Plot(out, "latency_open_loop", 1600, 620)
-    path = p.data("lines", blocks)
-    fpath = p.data("flagged", [flagged or [(None,) * 3]])
-    series = [(l, path, i) for i, l in enumerate(labels)]
+    series, fpath = series_files(p, labels, blocks, flagged, 3)
     p(f'set multiplot layout 1,2 title "Open-loop latency against utilisation: each model offered '
       f'a share of its own capacity (measured first), {conns} keep-alive connections, each '
       f'latency from its intended send time (bench/client rate). Ringed: a flagged run"')
@@ -574,11 +581,11 @@ def draw_latency(out, meta):
         p(f"set label 1 {q('never all served, at any load: ' + ', '.join(never))} "
           "at graph 0.02, graph 0.96 left font ',8' front")
     p('set title "p50"\nset ylabel "p50 latency (ms, log scale)"')
-    p("plot " + line_plot(p, series, 1, 2, fpath if flagged else None))
+    p("plot " + line_plot(p, series, 1, 2, fpath))
     p(f'set title "p99 (dotted: {KNEE_P99_MS:g} ms, the knee\'s bound)"\n'
       'set ylabel "p99 latency (ms, log scale)"\nset key outside right top font ",9"\n'
       'unset label 1')
-    p("plot " + line_plot(p, series, 1, 3, fpath if flagged else None))
+    p("plot " + line_plot(p, series, 1, 3, fpath))
     p.draw()
 
 
@@ -646,9 +653,7 @@ def draw_sessions(out, meta):
     first = rows[0]
     rates = sorted({float(r["rate"]) for r in rows})
     p = Plot(out, "sessions", 1700, 560)
-    path = p.data("lines", blocks)
-    fpath = p.data("flagged", [flagged or [(None,) * 4]])
-    series = [(l, path, i) for i, l in enumerate(labels)]
+    series, fpath = series_files(p, labels, blocks, flagged, 4)
     p(f'set multiplot layout 1,3 title "Partly-open load (bench/client sessions): sessions '
       f'arrive at random (Poisson) at the rate on the x axis, each sends {first["k"]} requests '
       f'on one keep-alive connection with a think time of {first["think_ms"]} ms (mean) '
@@ -657,12 +662,12 @@ def draw_sessions(out, meta):
       "set xlabel 'sessions arriving per second (log scale)'\n"
       f"set xtics ({', '.join(f'{r:g}' for r in rates)})\nset key bottom left font ',8'")
     p('set title "sessions completed"\nset ylabel "completed (% of arrived)"\nset yrange [0:105]')
-    p("plot " + line_plot(p, series, 1, 2, fpath if flagged else None))
+    p("plot " + line_plot(p, series, 1, 2, fpath))
     p('set title "session time p50 (arrival to last answer)"\nset ylabel "ms (log scale)"\n'
       'set logscale y\nset yrange [*:*]\nset key off')
-    p("plot " + line_plot(p, series, 1, 3, fpath if flagged else None))
+    p("plot " + line_plot(p, series, 1, 3, fpath))
     p('set title "session time p99"')
-    p("plot " + line_plot(p, series, 1, 4, fpath if flagged else None))
+    p("plot " + line_plot(p, series, 1, 4, fpath))
     p.draw()
 
 
@@ -688,31 +693,29 @@ def draw_connections(out, meta):
         flagged += [q_[:5] for q_ in pts if q_[5]]
     rate = rows[0]["rate"]
     p = Plot(out, "connections", 2000, 560)
-    path = p.data("lines", blocks)
-    fpath = p.data("flagged", [flagged or [(None,) * 5]])
-    series = [(l, path, i) for i, l in enumerate(labels)]
+    series, fpath = series_files(p, labels, blocks, flagged, 5)
     p(f'set multiplot layout 1,4 title "N keep-alive connections sending {float(rate):g} requests '
       f'per second in all (open loop). Ringed: a flagged run (requests unanswered, or not every '
       f'connection up before the clock: see the report)"')
     p(f"set logscale x\nset xrange [{sizes[0] / 1.6}:{sizes[-1] * 1.6}]\nset grid\n"
       "set xlabel 'connections N (log scale)'\nset key left center font ',8'")
     p('set title "answered share"\nset ylabel "requests answered (%)"\nset yrange [0:105]')
-    p("plot " + line_plot(p, series, 1, 2, fpath if flagged else None))
+    p("plot " + line_plot(p, series, 1, 2, fpath))
     # Held: the server's side of the connections it has accepted and still keeps,
     # halfway through (bench.py held_connections); the dashed line is all N.
     p('set title "connections held by the server, halfway"\nset ylabel "held (log scale)"\n'
       'set logscale y\nset yrange [0.8:*]\nset key off\n'
       "set label 1 'dashed: all N held' at graph 0.03, graph 0.95 left font ',8'")
-    p("plot " + line_plot(p, series, 1, 5, fpath if flagged else None)
+    p("plot " + line_plot(p, series, 1, 5, fpath)
       + ", \\\n     x with lines dt 2 lc rgb '#777777' notitle")
     p("unset label 1")
     p('set title "p99 from the intended send time"\nset ylabel "p99 (ms, log scale)"\n'
       'set logscale y\nset yrange [*:*]\nset key off')
-    p("plot " + line_plot(p, series, 1, 3, fpath if flagged else None))
+    p("plot " + line_plot(p, series, 1, 3, fpath))
     p('set title "server memory per connection under load\\n'
       '(a model that holds few of them costs little: see how many it held)"\n'
       'set ylabel "PSS growth / N (KiB, log scale)"')
-    p("plot " + line_plot(p, series, 1, 4, fpath if flagged else None))
+    p("plot " + line_plot(p, series, 1, 4, fpath))
     p.draw()
 
 
