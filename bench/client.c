@@ -52,8 +52,9 @@
  *       itself ride along: send_rate, the rate its loop took requests at, and
  *       lag_p99_us, how late it got to them (both show a client that, not the
  *       server, fell behind); and Little's law: inflight, the mean number of
- *       requests due and not yet answered, sampled from the connections every
- *       100 µs (every 0.1 µs x CONNS above 1000), against completed / elapsed_s
+ *       requests due and not yet answered, sampled from the connections at
+ *       random times 100 µs apart on average (0.1 µs x CONNS above 1000
+ *       connections), against completed / elapsed_s
  *       x mean_us from the latency record (bench/queueing.py says how close).
  *
  *   client sessions ADDR PORT PATH K RATE SECONDS THINK_MS [DRAIN_MS]
@@ -415,6 +416,17 @@ static int slow(const struct sockaddr_in *addr, const char *path, int n, int int
     return 0;
 }
 
+/* An exponential variate of mean `mean` from the stream *random (xorshift64*,
+ * then -ln u). */
+static double exponential(uint64_t *random, double mean)
+{
+    *random ^= *random >> 12;
+    *random ^= *random << 25;
+    *random ^= *random >> 27;
+    double u = (double)((*random * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
+    return -mean * log(1.0 - u);
+}
+
 /* ---------------------------------------------------------------- rate
  *
  * Open-loop load: request k of the run is due at t0 + k / RATE, on connection
@@ -465,9 +477,13 @@ struct rate_run {
     struct histogram lag;
     double last_scheduled; /* when the loop took the last request */
     /* Little's law: requests in flight (due and not yet answered, wherever they
-     * wait) counted from the slots every sample_s, independently of hist. */
+     * wait) counted from the slots, independently of hist, at random times
+     * sample_s apart on average: Poisson sampling sees the time average whatever
+     * the schedule (PASTA), where a fixed grid in step with the requests' due
+     * times would count each of them once too often. */
     double sample_s, next_sample, inflight_sum;
     long samples;
+    uint64_t random;
 };
 
 static double intended_s(const struct rate_run *r, int64_t k)
@@ -554,14 +570,14 @@ static int64_t due_by(const struct rate_run *r, double now)
     return due < r->total ? due : r->total;
 }
 
-/* The samples of requests in flight due by now, one per sample_s. Called when
+/* The samples of requests in flight due by now. Called when
  * the loop wakes, before it reads what woke it: an answer read now counts as in
  * flight until now, as its latency does. A period the loop slept through (or was
  * not scheduled in) is sampled from the slots as they are and the requests due
  * by then: nothing has been read since. */
 static void inflight_sample(struct rate_run *r, double now)
 {
-    for (; r->next_sample <= now; r->next_sample += r->sample_s) {
+    for (; r->next_sample <= now; r->next_sample += exponential(&r->random, r->sample_s)) {
         int64_t due = due_by(r, r->next_sample), inflight = 0;
         for (int j = 0; j < r->conns; j++)
             inflight += slot_outstanding(r, j, due);
@@ -821,7 +837,8 @@ static int rate(const struct sockaddr_in *addr, const char *path, int conns, dou
     r.t0 = now_s();
     r.total = (int64_t)(per_s * seconds + 0.5);
     r.sample_s = conns > 1000 ? 1e-7 * conns : 1e-4; /* a sample costs a pass over the slots */
-    r.next_sample = r.t0;
+    r.random = 88172645463325252ULL;
+    r.next_sample = r.t0 + exponential(&r.random, r.sample_s);
     hist_init(&r.lag);
     double stop = r.t0 + seconds + drain_ms / 1000.0;
     int busy = 0;
@@ -953,17 +970,6 @@ struct session_run {
     struct session s[SESSIONS_MAX];
     struct histogram time, request; /* session times; each request's, from its send */
 };
-
-/* An exponential variate of mean `mean` from the stream *random (xorshift64*,
- * then -ln u). */
-static double exponential(uint64_t *random, double mean)
-{
-    *random ^= *random >> 12;
-    *random ^= *random << 25;
-    *random ^= *random >> 27;
-    double u = (double)((*random * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
-    return -mean * log(1.0 - u);
-}
 
 static void session_end(struct session_run *r, int i, double now, long *counter)
 {

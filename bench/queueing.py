@@ -29,7 +29,8 @@ import math
 # - Little's law, L = X W: the requests in flight the client sampled from its
 #   connections against throughput x mean latency from its latency record. They
 #   are counted independently, so a record that lost or double-counted requests
-#   shows; apart from that they differ only by the sampling (every 100 µs), so a
+#   shows; apart from that they differ only by the sampling (at random times,
+#   100 µs apart on average), so a
 #   run that misses by more than LITTLE_TOLERANCE (relative, or LITTLE_FLOOR
 #   requests when fewer than one is in flight) is flagged.
 CLIENT_SHORT = 0.97

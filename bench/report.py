@@ -448,7 +448,10 @@ class Report:
              "answered; the **predicted** knee is where M/M/c's p99 reaches the same bound, "
              "from D and c = the model's servers (1 loop; its workers; a thread or process per "
              "connection) capped at the cores the server is pinned to (docs/results.md, "
-             "*Latency against utilisation*).\n")
+             "*latency*). *Busy at capacity* is capacity × D / c, the share of its cores the "
+             "server used at its capacity: below 1, something besides its CPU (round trips, "
+             "a core shared with other work) limited it, and the predicted knee, in units of "
+             "the measured capacity, lies past 1 by as much.\n")
         self(image(self.out, "latency_open_loop", "open-loop p50 and p99 against utilisation"))
         self(image(self.out, "latency_theory", "measured p50 and p99 beside M/M/c and M/D/1"))
         out = []
@@ -464,10 +467,14 @@ class Report:
                       f"worst {worst['inflight']:.3g} vs {worst['little']:.3g} at ρ {worst['rho']:g}"
                       + (f"; {missed} missed" if missed else ""))
             kn, pr = m["knee"], m["predicted"]
-            out.append((f"`{l}`", f(m.get("capacity"), 0), f(m.get("demand_us")), m.get("c", "–"),
+            busy = (m["capacity"] * m["demand_us"] / 1e6 / m["c"]
+                    if m.get("capacity") and m.get("demand_us") and m.get("c") else None)
+            out.append((f"`{l}`", f(m.get("capacity"), 0), f(m.get("demand_us")),
+                        f(busy, 2), m.get("c", "–"),
                         f"ρ {pr[0]:.2f} ({f(pr[1], 0)}/s)" if pr else "–",
                         f"ρ {kn[0]:.2f} ({f(kn[1], 0)}/s)" if kn else "none", little))
-        self(table(["configuration", "capacity req/s", "D µs", "c", "predicted knee (M/M/c)",
+        self(table(["configuration", "capacity req/s", "D µs", "busy at capacity", "c",
+                    "predicted knee (M/M/c)",
                     "measured knee", "Little's law: in flight vs X·W"], out))
         never = starved(models)
         if never:
@@ -488,7 +495,8 @@ class Report:
              "with latency = end − intended time), the client sent slower than "
              f"{CLIENT_SHORT * 100:g} % of the rate asked (it measured itself, not the server), "
              "or Little's law missed: the mean number of requests in flight, sampled by the "
-             "client from its connections every 100 µs, and throughput × mean latency from its "
+             "client from its connections at random times (100 µs apart on average), and "
+             "throughput × mean latency from its "
              f"latency record differ by more than {LITTLE_TOLERANCE * 100:g} % (or "
              f"{LITTLE_FLOOR:g} request): the record is not whole, or the sampling missed "
              "(the report's *Flagged runs* say which). Compare with *Throughput and latency vs "
