@@ -5,7 +5,7 @@ in time and count, traffic only to 127.0.0.1, every server stopped by PID.
 usage: run.py [--bin-dir DIR] [--only CASE[,CASE]]
 Cases:
   sleep        coroutine, GET /lab/sleep/50 at 100/s on 8 connections: p50 is
-               50 ms give or take, every request answered
+               50 ms give or take (the histogram's 1 %), every request answered
   stall        iterative busy 1 s with /lab/sleep/1000: the open-loop client at
                200/s shows p99 >= 500 ms, while a closed-loop client (the next
                request only after the last answer, as wrk does) shows p99 < 500 ms
@@ -196,8 +196,10 @@ def main():
     if "sleep" in only:
         with ts.Server(bins, "coroutine", root=root) as server:
             got = rate(client, server.port, "/lab/sleep/50", 8, 100, 1.5)
-        results.check("sleep: p50 of /lab/sleep/50 is 50-80 ms, all answered",
-                      got["status"] == 0 and 50000 <= got.get("p50_us", 0) <= 80000
+        # 49.5: the histogram reports a bucket's middle, within 1 % of the values in
+        # it (bench/histogram.h); 50.0-50.17 ms fall in a bucket reported as 49.92.
+        results.check("sleep: p50 of /lab/sleep/50 is 50-80 ms (less 1 %), all answered",
+                      got["status"] == 0 and 49500 <= got.get("p50_us", 0) <= 80000
                       and got.get("answered") == got.get("scheduled") == 150
                       and consistent(got), brief(got))
 
