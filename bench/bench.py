@@ -66,7 +66,7 @@ SETTINGS = {
     "default": dict(seconds=0.4, reps=2, tput_reps=1, fig_clients=10, pool=8,
                     lat_loads=[10, 30, 50, 70, 80, 90, 95, 100, 110], lat_conns=64,
                     lat_seconds=0.4, lat_drain_ms=200, lat_reps=1, lat_capacity_rate=1e6,
-                    lat_capacity_seconds=0.3, lat_capacity_drain_ms=100,
+                    lat_capacity_seconds=0.3, lat_capacity_drain_ms=100, lat_capacity_runs=2,
                     c10k_conns=[100, 1000, 10000], c10k_rate=5000, c10k_min_seconds=0.5,
                     c10k_drain_ms=300, c10k_reps=1, mem_reps=1,
                     tput_conc=[1, 16, 256], herd_children=[1, 4, 16, 64],
@@ -84,6 +84,7 @@ SETTINGS = {
                             120],
                  lat_conns=64, lat_seconds=1.0, lat_drain_ms=500, lat_reps=1,
                  lat_capacity_rate=1e6, lat_capacity_seconds=1.0, lat_capacity_drain_ms=100,
+                 lat_capacity_runs=3,
                  c10k_conns=[100, 1000, 10000, 50000, 100000], c10k_rate=5000,
                  c10k_min_seconds=1.0, c10k_drain_ms=500, c10k_reps=2, mem_reps=2,
                  tput_conc=[1, 4, 16, 64, 256, 1024], herd_children=[1, 2, 4, 8, 16, 32, 64],
@@ -889,7 +890,7 @@ def seq_run(bench, cfg, workers, n):
         got = dict(kv.split("=") for kv in res.stdout.split())
     except (subprocess.TimeoutExpired, ValueError):
         got = {}
-    cpu_after, ticks_after = proc_tree_cpu_s(run.pid), tree_ticks_s(run.pid)
+    cpu_after = proc_tree_cpu_s(run.pid)
     stats, problem = bench.stop(run)
     if cpu_before is not None and cpu_after is not None:
         # The server's CPU while the client ran: start-up (forking 64 children)
@@ -1269,8 +1270,12 @@ def exp_latency(bench, csvs):
             c = servers(cfg, s["pool"], s["lat_conns"])
 
             def measure(cfg=cfg, rep=rep, c=c):
-                row = rate_run(bench, cfg, s["pool"], s["lat_conns"], s["lat_capacity_rate"],
-                               s["lat_capacity_seconds"], s["lat_capacity_drain_ms"], "latency")
+                # The best of lat_capacity_runs: on a shared machine a busy moment
+                # only lowers it, and a capacity too low makes 110 % no overload.
+                runs = [rate_run(bench, cfg, s["pool"], s["lat_conns"], s["lat_capacity_rate"],
+                                 s["lat_capacity_seconds"], s["lat_capacity_drain_ms"], "latency")
+                        for _ in range(s["lat_capacity_runs"])]
+                row = max(runs, key=lambda r: (r.get("answered") or 0) / (r.get("elapsed_s") or 1))
                 row.update(rep=rep, load="capacity", servers=c, cores=cores)
                 # The capacity run is overload by design: its client-side flags
                 # (requests unanswered, sent short) are what it measures.
@@ -1288,8 +1293,9 @@ def exp_latency(bench, csvs):
                 capacity[(cfg.label, rep)] = row
                 out.row(row)
                 return row
-            e.add(f"latency {describe(cfg, s['pool'])}: capacity, "
-                  f"{s['lat_capacity_rate']:g}/s asked for {s['lat_capacity_seconds']:g} s over "
+            e.add(f"latency {describe(cfg, s['pool'])}: capacity, the best of "
+                  f"{s['lat_capacity_runs']} runs asking "
+                  f"{s['lat_capacity_rate']:g}/s for {s['lat_capacity_seconds']:g} s over "
                   f"{s['lat_conns']} keep-alive connections rep {rep}", measure)
             for load in s["lat_loads"]:
                 def fn(cfg=cfg, load=load, rep=rep):
