@@ -34,11 +34,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 from configs import (BOUNDED_MAX_N, CONFIGS, SERVES_AT_ONCE, W, Config, many_conns,  # noqa: E402
-                     slow_client_configs, stack_configs)
+                     servers, slow_client_configs, stack_configs)
 import greedy  # noqa: E402  (the greedy-client experiment)
+from queueing import CLIENT_SHORT, LITTLE_FLOOR, LITTLE_TOLERANCE  # noqa: E402
 import syscalls  # noqa: E402  (bench/syscalls.py: system calls per request)
 
-EXPERIMENTS = ["fig30.1", "herd", "distribution", "throughput", "latency", "connections",
+EXPERIMENTS = ["fig30.1", "herd", "distribution", "throughput", "latency", "sessions",
+               "connections",
                "slow-handler", "slow-clients", "memory", "coro-switch",
                "greedy-client", "syscalls", "stacks"]
 BODY = 4000                 # bytes per answer: UNP's client asked for 4000 bytes
@@ -53,14 +55,18 @@ IDLE_MEMORY_S = 1.5
 # in the server, each under the descriptor limit, or it is not run.
 FD_SPARE = 16
 
-# Durations and sweeps. The default set fits in 5 minutes on 2 cores; FULL=1 is
+# Durations and sweeps. The default set fits in 6 minutes on 2 cores; FULL=1 is
 # for a quiet machine and a coffee. slow_* belong to slow-handler; trickle_* to
 # slow-clients (clients that trickle their request head); lat_* to latency and
 # c10k_* to connections (open-loop load from bench/client rate); mem_* to memory.
+# lat_loads are percentages of each configuration's own capacity, measured first
+# by a run of lat_capacity_seconds asking far more than any server here serves.
+# sess_* belong to sessions (partly-open load from bench/client sessions).
 SETTINGS = {
     "default": dict(seconds=0.4, reps=2, tput_reps=1, fig_clients=10, pool=8,
-                    lat_rates=[1000, 8000, 16000, 32000, 56000], lat_conns=64,
-                    lat_seconds=0.5, lat_drain_ms=300, lat_reps=1,
+                    lat_loads=[10, 30, 50, 70, 80, 90, 95, 100, 110], lat_conns=64,
+                    lat_seconds=0.4, lat_drain_ms=200, lat_reps=1, lat_capacity_rate=1e6,
+                    lat_capacity_seconds=0.3, lat_capacity_drain_ms=100, lat_capacity_runs=2,
                     c10k_conns=[100, 1000, 10000], c10k_rate=5000, c10k_min_seconds=0.5,
                     c10k_drain_ms=300, c10k_reps=1, mem_reps=1,
                     tput_conc=[1, 16, 256], herd_children=[1, 4, 16, 64],
@@ -69,12 +75,16 @@ SETTINGS = {
                     trickle_conns=300, trickle_interval_ms=2000, trickle_gets=20,
                     trickle_window_s=2.5, trickle_baseline_gets=5, trickle_reps=1,
                     trickle_iterative_conns=2, trickle_iterative_timeout_ms=2000,
+                    sess_rates=[100, 400], sess_k=5, sess_think_ms=20, sess_seconds=0.6,
+                    sess_drain_ms=300,
                     greedy_probes=20, greedy_window_s=1.5, syscall_seconds=1, syscall_conns=[256],
                     mem_idle_s=IDLE_MEMORY_S, stack_seconds=1.0, stack_conns=200),
     "full": dict(seconds=1.0, reps=5, tput_reps=1, fig_clients=10, pool=8,
-                 lat_rates=[1000, 2000, 4000, 8000, 12000, 16000, 24000, 32000, 44000, 56000],
-                 lat_conns=64,
-                 lat_seconds=1.0, lat_drain_ms=500, lat_reps=1,
+                 lat_loads=[10, 20, 30, 40, 50, 60, 70, 75, 80, 85, 90, 95, 97.5, 100, 105, 110,
+                            120],
+                 lat_conns=64, lat_seconds=1.0, lat_drain_ms=500, lat_reps=1,
+                 lat_capacity_rate=1e6, lat_capacity_seconds=1.0, lat_capacity_drain_ms=100,
+                 lat_capacity_runs=3,
                  c10k_conns=[100, 1000, 10000, 50000, 100000], c10k_rate=5000,
                  c10k_min_seconds=1.0, c10k_drain_ms=500, c10k_reps=2, mem_reps=2,
                  tput_conc=[1, 4, 16, 64, 256, 1024], herd_children=[1, 2, 4, 8, 16, 32, 64],
@@ -83,6 +93,8 @@ SETTINGS = {
                  trickle_conns=300, trickle_interval_ms=2000, trickle_gets=20,
                  trickle_window_s=2.5, trickle_baseline_gets=5, trickle_reps=3,
                  trickle_iterative_conns=3, trickle_iterative_timeout_ms=2000,
+                 sess_rates=[25, 50, 100, 200, 400, 800], sess_k=5, sess_think_ms=20,
+                 sess_seconds=2.0, sess_drain_ms=1000,
                  greedy_probes=50, greedy_window_s=6.0, syscall_seconds=3, syscall_conns=[1, 256],
                  mem_idle_s=2.0, stack_seconds=2.0, stack_conns=1000),
 }
@@ -148,6 +160,12 @@ def proc_tree_cpu_s(pid):
         except (OSError, ValueError, IndexError):
             pass
     return total / 1e9
+
+
+def tree_ticks_s(pid):
+    """utime+stime of pid and its descendants, with the reaped children and the
+    ended threads (10 ms ticks, /proc/PID/stat)."""
+    return sum(proc_cpu_s(p) for p in proc_tree(pid))
 
 
 def proc_memory_kb(pids):
@@ -1125,10 +1143,13 @@ def exp_stacks(bench, csvs):
 
 
 RATE_FIELDS = ["experiment", "config", "binary", "options", "workers", "rep", "mode", "conns",
-               "rate", "seconds", "connected", "scheduled", "answered", "failed", "unanswered",
-               "answered_share", "p50_us", "p90_us", "p99_us", "p999_us", "max_us",
+               "load", "rate", "seconds", "connected", "scheduled", "answered", "failed",
+               "unanswered", "answered_share", "p50_us", "p90_us", "p99_us", "p999_us", "max_us",
+               "mean_us", "elapsed_s", "send_rate", "lag_p99_us", "inflight", "little",
+               "capacity", "demand_us", "servers", "cores",
                "client_cpu_s", "server_cpu_s", "held", "processes", "threads", "idle_pss_kb",
                "pss_kb", "pss_per_conn_b", "tcp_mem_per_conn_b", "not_run", "flag"]
+
 
 
 def parse_rate(text):
@@ -1144,6 +1165,22 @@ def parse_rate(text):
         except ValueError:
             got[k] = v
     return got
+
+
+def client_checks(row, got):
+    """Little's law and the client's own rate (see CLIENT_SHORT): sets row["little"],
+    returns the flags."""
+    flags = []
+    if got.get("elapsed_s") and got.get("completed") is not None and "inflight" in got:
+        row["little"] = got["completed"] / got["elapsed_s"] * got["mean_us"] / 1e6
+        if abs(got["inflight"] - row["little"]) > max(LITTLE_TOLERANCE * row["little"],
+                                                      LITTLE_FLOOR):
+            flags.append(f"Little's law missed: {got['inflight']:.3g} in flight sampled, "
+                         f"{row['little']:.3g} = throughput x mean latency")
+    if got.get("send_rate") is not None and got["send_rate"] < CLIENT_SHORT * got["rate"]:
+        flags.append(f"client short: sent at {got['send_rate']:.0f}/s of {got['rate']:.0f}/s "
+                     "asked")
+    return flags
 
 
 def rate_run(bench, cfg, workers, conns, rate, seconds, drain_ms, experiment, measure=False):
@@ -1165,7 +1202,7 @@ def rate_run(bench, cfg, workers, conns, rate, seconds, drain_ms, experiment, me
         tcp_before = tcp_mem_pages()
     argv = bench.client("rate", run.port, FILE, conns,
                         [f"{rate:g}", f"{seconds:g}", "keepalive", str(drain_ms)])
-    cpu_before = proc_tree_cpu_s(run.pid)
+    cpu_before, ticks_before = proc_tree_cpu_s(run.pid), tree_ticks_s(run.pid)
     client = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         first = client.stdout.readline()    # "rate: C of N connections up ...; the clock starts"
@@ -1185,7 +1222,7 @@ def rate_run(bench, cfg, workers, conns, rate, seconds, drain_ms, experiment, me
         client.kill()
         client.wait()
         raise
-    cpu_after = proc_tree_cpu_s(run.pid)
+    cpu_after, ticks_after = proc_tree_cpu_s(run.pid), tree_ticks_s(run.pid)
     stats, problem = bench.stop(run)
     if problem:
         flags.append(problem)
@@ -1195,7 +1232,9 @@ def rate_run(bench, cfg, workers, conns, rate, seconds, drain_ms, experiment, me
     else:
         row.update({k: got.get(k) for k in ("connected", "scheduled", "answered", "failed",
                                            "unanswered", "p50_us", "p90_us", "p99_us",
-                                           "p999_us", "max_us")})
+                                           "p999_us", "max_us", "mean_us", "elapsed_s",
+                                           "send_rate", "lag_p99_us", "inflight")})
+        flags += client_checks(row, got)
         row["client_cpu_s"] = got.get("cpu_s")
         if got.get("scheduled"):
             row["answered_share"] = got["answered"] / got["scheduled"]
@@ -1207,28 +1246,145 @@ def rate_run(bench, cfg, workers, conns, rate, seconds, drain_ms, experiment, me
         if got.get("failed"):
             flags.append(f"{got['failed']:.0f} failed")
     if cpu_before is not None and cpu_after is not None:
-        row["server_cpu_s"] = cpu_after - cpu_before
+        # A thread or child that served a connection has ended by now: its CPU
+        # is gone from schedstat but counted, in ticks, in its process's (or
+        # parent's) /proc/PID/stat. The larger of the two is the server's CPU.
+        row["server_cpu_s"] = max(cpu_after - cpu_before, ticks_after - ticks_before)
     row["flag"] = "; ".join(flags)
     return row
 
 
 def exp_latency(bench, csvs):
-    """latency: open loop, p50 and p99 against offered load, one row per model."""
+    """latency: open loop against utilisation. Per configuration a capacity run
+    first (far more asked than it serves: what it answered per second, and its
+    CPU per request, the demand D of the theory lines), then lat_loads percent of
+    that capacity, one row per point."""
     s = bench.s
     cfgs = present(bench, [c for c in bench.configs if {"model", "latency"} & set(c.groups)])
     out = csvs("latency", RATE_FIELDS)
     e = Experiment(bench, "latency", RATE_FIELDS)
+    cores = len(bench.server_cpus) or os.cpu_count()
+    capacity = {}
     for rep in range(1, s["lat_reps"] + 1):
         for cfg in cfgs:
-            for rate in s["lat_rates"]:
-                def fn(cfg=cfg, rate=rate, rep=rep):
-                    row = rate_run(bench, cfg, s["pool"], s["lat_conns"], rate, s["lat_seconds"],
-                                   s["lat_drain_ms"], "latency")
+            c = servers(cfg, s["pool"], s["lat_conns"])
+
+            def measure(cfg=cfg, rep=rep, c=c):
+                # The best of lat_capacity_runs: on a shared machine a busy moment
+                # only lowers it, and a capacity too low makes 110 % no overload.
+                runs = [rate_run(bench, cfg, s["pool"], s["lat_conns"], s["lat_capacity_rate"],
+                                 s["lat_capacity_seconds"], s["lat_capacity_drain_ms"], "latency")
+                        for _ in range(s["lat_capacity_runs"])]
+                row = max(runs, key=lambda r: (r.get("answered") or 0) / (r.get("elapsed_s") or 1))
+                row.update(rep=rep, load="capacity", servers=c, cores=cores)
+                # The capacity run is overload by design: its client-side flags
+                # (requests unanswered, sent short) are what it measures.
+                row["flag"] = "; ".join(f for f in row.get("flag", "").split("; ")
+                                        if f.startswith(("did not start", "exit status",
+                                                         "client exit", "did not exit")))
+                # Its latencies say only how long it asked for too much: not kept.
+                for k in ("answered_share", "p50_us", "p90_us", "p99_us", "p999_us", "max_us",
+                          "mean_us"):
+                    row[k] = None
+                if row.get("answered") and row.get("elapsed_s"):
+                    row["capacity"] = row["answered"] / row["elapsed_s"]
+                    if row.get("server_cpu_s"):
+                        row["demand_us"] = row["server_cpu_s"] / row["answered"] * 1e6
+                capacity[(cfg.label, rep)] = row
+                out.row(row)
+                return row
+            e.add(f"latency {describe(cfg, s['pool'])}: capacity, the best of "
+                  f"{s['lat_capacity_runs']} runs asking "
+                  f"{s['lat_capacity_rate']:g}/s for {s['lat_capacity_seconds']:g} s over "
+                  f"{s['lat_conns']} keep-alive connections rep {rep}", measure)
+            for load in s["lat_loads"]:
+                def fn(cfg=cfg, load=load, rep=rep):
+                    cap = capacity.get((cfg.label, rep), {})
+                    if not cap.get("capacity"):
+                        row = not_run_row("latency", cfg, "its capacity run answered nothing",
+                                          conns=s["lat_conns"], load=load)
+                    else:
+                        row = rate_run(bench, cfg, s["pool"], s["lat_conns"],
+                                       round(cap["capacity"] * load / 100), s["lat_seconds"],
+                                       s["lat_drain_ms"], "latency")
+                        row["load"] = load
                     row["rep"] = rep
                     out.row(row)
                     return row
-                e.add(f"latency {describe(cfg, s['pool'])} {rate}/s over {s['lat_conns']} "
-                      f"keep-alive connections rep {rep}", fn)
+                e.add(f"latency {describe(cfg, s['pool'])} {load:g} % of its capacity over "
+                      f"{s['lat_conns']} keep-alive connections rep {rep}", fn)
+    return e
+
+
+SESSION_FIELDS = ["experiment", "config", "binary", "options", "workers", "rep", "rate", "k",
+                  "think_ms", "seconds", "arrived", "completed", "failed", "unanswered",
+                  "completed_share", "p50_us", "p90_us", "p99_us", "max_us", "request_p50_us",
+                  "request_p99_us", "client_cpu_s", "server_cpu_s", "flag"]
+
+
+def parse_sessions(text):
+    """The SESSIONS line of `client sessions` as a dict of numbers ({} if none)."""
+    m = re.search(r"^SESSIONS (.*)$", text, re.M)
+    return {k: float(v) for k, _, v in (kv.partition("=") for kv in m.group(1).split())} if m else {}
+
+
+def session_run(bench, cfg, rate):
+    """Start cfg, run `client sessions` against it at rate sessions per second,
+    stop it: one row."""
+    s = bench.s
+    row = dict(experiment="sessions", config=cfg.label, binary=cfg.binary,
+               options=" ".join(cfg.argv(s["pool"])), rep=1, rate=rate,
+               workers=s["pool"] if cfg.uses_workers() else "", k=s["sess_k"],
+               think_ms=s["sess_think_ms"], seconds=s["sess_seconds"])
+    try:
+        run = bench.start(cfg, s["pool"])
+    except StartError as err:
+        return dict(row, flag=f"did not start: {err}")
+    argv = bench.client("sessions", run.port, FILE, s["sess_k"],
+                        [f"{rate:g}", f"{s['sess_seconds']:g}", str(s["sess_think_ms"]),
+                         str(s["sess_drain_ms"])])
+    cpu_before = tree_ticks_s(run.pid)
+    res = subprocess.run(argv, capture_output=True, text=True,
+                         timeout=s["sess_seconds"] + s["sess_drain_ms"] / 1000 + 30)
+    cpu_after = tree_ticks_s(run.pid)
+    _, problem = bench.stop(run)
+    got = parse_sessions(res.stdout)
+    flags = [problem] if problem else []
+    if not got:
+        flags.append(f"client exit {res.returncode}: "
+                     f"{res.stderr.strip()[-200:] or 'no SESSIONS line'}")
+    else:
+        row.update({k: got.get(k) for k in ("arrived", "completed", "failed", "unanswered",
+                                           "p50_us", "p90_us", "p99_us", "max_us",
+                                           "request_p50_us", "request_p99_us")})
+        row["client_cpu_s"] = got.get("cpu_s")
+        row["server_cpu_s"] = cpu_after - cpu_before
+        if got.get("arrived"):
+            row["completed_share"] = got["completed"] / got["arrived"]
+        if got.get("unanswered") or got.get("failed"):
+            flags.append(f"{got['unanswered']:.0f} unanswered, {got['failed']:.0f} failed of "
+                         f"{got['arrived']:.0f} sessions")
+    row["flag"] = "; ".join(flags)
+    return row
+
+
+def exp_sessions(bench, csvs):
+    """sessions: partly-open load (bench/client sessions): sessions arrive at a
+    Poisson rate, each sends sess_k requests with a think time between them on
+    one keep-alive connection, then closes. A model that gives a connection a
+    worker holds it through every think time."""
+    s = bench.s
+    cfgs = present(bench, [c for c in bench.configs if "model" in c.groups])
+    out = csvs("sessions", SESSION_FIELDS)
+    e = Experiment(bench, "sessions", SESSION_FIELDS)
+    for cfg in cfgs:
+        for rate in s["sess_rates"]:
+            def fn(cfg=cfg, rate=rate):
+                row = session_run(bench, cfg, rate)
+                out.row(row)
+                return row
+            e.add(f"sessions {describe(cfg, s['pool'])}: {rate}/s for {s['sess_seconds']:g} s, "
+                  f"{s['sess_k']} requests each, think {s['sess_think_ms']} ms", fn)
     return e
 
 
@@ -1316,7 +1472,7 @@ def exp_coro(bench, csvs):
 
 
 BUILDERS = {"fig30.1": exp_fig30_1, "herd": exp_herd, "distribution": exp_distribution,
-            "throughput": exp_throughput, "latency": exp_latency,
+            "throughput": exp_throughput, "latency": exp_latency, "sessions": exp_sessions,
             "connections": exp_connections, "slow-handler": exp_slow,
             "slow-clients": exp_slow_clients, "memory": exp_memory,
             "coro-switch": exp_coro,
@@ -1496,9 +1652,18 @@ def main():
                 extra = ""
                 if row.get("not_run"):
                     extra = "  (skipped)"       # the description says why
+                elif e.name == "sessions" and row.get("arrived") is not None:
+                    extra = (f"  {row['completed']:.0f} of {row['arrived']:.0f} sessions "
+                             f"completed, p50 {(row['p50_us'] or 0) / 1000:.1f} ms, p99 "
+                             f"{(row['p99_us'] or 0) / 1000:.1f} ms")
+                elif row.get("load") == "capacity" and row.get("capacity"):
+                    extra = (f"  {row['capacity']:.0f} req/s, D = "
+                             f"{row.get('demand_us') or 0:.1f} µs of server CPU per request")
                 elif e.name in ("latency", "connections") and row.get("p99_us") is not None:
                     extra = (f"  p50 {row['p50_us'] / 1000:.2f} ms, p99 {row['p99_us'] / 1000:.2f} ms, "
                              f"answered {(row.get('answered_share') or 0) * 100:.0f}%")
+                    if row.get("little") is not None:
+                        extra += f", L {row['inflight']:.2f} vs XW {row['little']:.2f}"
                     if row.get("held") is not None:
                         extra += f", held {row['held']} of {row['conns']}"
                     if row.get("pss_per_conn_b") is not None:

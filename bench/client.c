@@ -48,13 +48,33 @@
  *       address; CLIENT_CONNS_PER_ADDR=N in the environment sets it, for
  *       tests). Prints a summary for a person, then one line for the bench: "RATE conns=...
  * scheduled=S answered=A failed=F unanswered=U p50_us=... p99_us=... cpu_s=..." (answered: a 2xx
- *       answer; failed: another status, or the connection failed).
+ *       answer; failed: another status, or the connection failed). Two checks on
+ *       itself ride along: send_rate, the rate its loop took requests at, and
+ *       lag_p99_us, how late it got to them (both show a client that, not the
+ *       server, fell behind); and Little's law: inflight, the mean number of
+ *       requests due and not yet answered, sampled from the connections at
+ *       random times 100 µs apart on average (0.1 µs x CONNS above 1000
+ *       connections), against completed / elapsed_s
+ *       x mean_us from the latency record (bench/queueing.py says how close).
+ *
+ *   client sessions ADDR PORT PATH K RATE SECONDS THINK_MS [DRAIN_MS]
+ *       Partly open: sessions arrive at RATE per second (Poisson, a fixed seed)
+ *       for SECONDS; each opens a connection, sends K keep-alive GETs one after
+ *       another with an exponential think time of mean THINK_MS between an
+ *       answer and the next, and closes. After SECONDS it waits DRAIN_MS
+ *       (default 1000); a session still open then counts as unanswered with
+ *       time = end - arrival. Prints a summary, then "SESSIONS k=... arrived=A
+ *       completed=C failed=F unanswered=U p50_us=... p99_us=... (session time
+ *       from arrival) request_p50_us=... request_p99_us=... (each request from
+ *       its send) cpu_s=...". Up to 4096 sessions are open at once; an arrival
+ *       past that waits for one, its time running.
  *
  * "ok" means the status line was HTTP/1.x 2xx. Nothing here is clever: it is a
  * measuring tool, and its own CPU is printed so it can be subtracted. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -396,6 +416,17 @@ static int slow(const struct sockaddr_in *addr, const char *path, int n, int int
     return 0;
 }
 
+/* An exponential variate of mean `mean` from the stream *random (xorshift64*,
+ * then -ln u). */
+static double exponential(uint64_t *random, double mean)
+{
+    *random ^= *random >> 12;
+    *random ^= *random << 25;
+    *random ^= *random >> 27;
+    double u = (double)((*random * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
+    return -mean * log(1.0 - u);
+}
+
 /* ---------------------------------------------------------------- rate
  *
  * Open-loop load: request k of the run is due at t0 + k / RATE, on connection
@@ -440,6 +471,19 @@ struct rate_run {
     long answered, failed, sent, open_errors, connects;
     int open_errno; /* the first reason a connection could not be opened */
     struct histogram hist;
+    /* The client's own lateness: how long after its intended time the loop got
+     * round to each request (its slot idle: sent then). Large only when the
+     * client, not the server, is the bottleneck. */
+    struct histogram lag;
+    double last_scheduled; /* when the loop took the last request */
+    /* Little's law: requests in flight (due and not yet answered, wherever they
+     * wait) counted from the slots, independently of hist, at random times
+     * sample_s apart on average: Poisson sampling sees the time average whatever
+     * the schedule (PASTA), where a fixed grid in step with the requests' due
+     * times would count each of them once too often. */
+    double sample_s, next_sample, inflight_sum;
+    long samples;
+    uint64_t random;
 };
 
 static double intended_s(const struct rate_run *r, int64_t k)
@@ -508,6 +552,38 @@ static bool slot_open(struct rate_run *r, int j)
 static bool slot_pending(const struct rate_run *r, int j)
 {
     return r->slot[j].next_k < r->scheduled;
+}
+
+/* Requests due by now (intended time <= now) that slot j has not finished: the
+ * one in flight and those waiting behind it. Only the slot's own indexes are
+ * read, not the histogram, so the sum over slots checks the latency record. */
+static int64_t slot_outstanding(const struct rate_run *r, int j, int64_t due)
+{
+    const struct slot *s = &r->slot[j];
+    int64_t first = s->state == SLOT_BUSY ? s->busy_k : s->next_k;
+    return first < due ? (due - first + r->conns - 1) / r->conns : 0;
+}
+
+static int64_t due_by(const struct rate_run *r, double now)
+{
+    int64_t due = (int64_t)((now - r->t0) * r->rate) + 1;
+    return due < r->total ? due : r->total;
+}
+
+/* The samples of requests in flight due by now. Called when
+ * the loop wakes, before it reads what woke it: an answer read now counts as in
+ * flight until now, as its latency does. A period the loop slept through (or was
+ * not scheduled in) is sampled from the slots as they are and the requests due
+ * by then: nothing has been read since. */
+static void inflight_sample(struct rate_run *r, double now)
+{
+    for (; r->next_sample <= now; r->next_sample += exponential(&r->random, r->sample_s)) {
+        int64_t due = due_by(r, r->next_sample), inflight = 0;
+        for (int j = 0; j < r->conns; j++)
+            inflight += slot_outstanding(r, j, due);
+        r->inflight_sum += (double)inflight;
+        r->samples++;
+    }
 }
 
 /* Send the slot's next due request if it can: on an idle connection, or by
@@ -582,6 +658,32 @@ static void parse_head(struct slot *s, size_t end)
     }
 }
 
+/* Feed the got bytes of buf, read while an answer is awaited, into s: 1 when the
+ * answer is complete (s->status says how it went), -1 when its head is longer
+ * than HEAD_MAX (a failure), 0 while more is to come. */
+static int answer_feed(struct slot *s, const char *buf, ssize_t got)
+{
+    size_t used = 0;
+    if (s->body_left == -2) {
+        size_t take = (size_t)got < (size_t)(HEAD_MAX - s->head_len)
+                          ? (size_t)got
+                          : (size_t)(HEAD_MAX - s->head_len);
+        memcpy(s->head + s->head_len, buf, take);
+        size_t from = s->head_len > 3 ? s->head_len - 3 : 0;
+        s->head_len += (uint16_t)take;
+        char *end = memmem(s->head + from, s->head_len - from, "\r\n\r\n", 4);
+        if (end == NULL)
+            return s->head_len == HEAD_MAX ? -1 : 0;
+        size_t head_end = (size_t)(end - s->head) + 4;
+        parse_head(s, head_end);
+        used = head_end - (s->head_len - take); /* bytes of this read that were head */
+    }
+    int64_t body = (int64_t)got - (int64_t)used;
+    if (s->body_left > 0)
+        s->body_left -= body < s->body_left ? body : s->body_left;
+    return s->body_left == 0;
+}
+
 static void slot_readable(struct rate_run *r, int j, double now)
 {
     struct slot *s = &r->slot[j];
@@ -601,29 +703,9 @@ static void slot_readable(struct rate_run *r, int j, double now)
     }
     if (s->state != SLOT_BUSY)
         return; /* bytes nobody asked for, or the end of a closing answer */
-    size_t used = 0;
-    if (s->body_left == -2) {
-        size_t take = (size_t)got < (size_t)(HEAD_MAX - s->head_len)
-                          ? (size_t)got
-                          : (size_t)(HEAD_MAX - s->head_len);
-        memcpy(s->head + s->head_len, buf, take);
-        size_t from = s->head_len > 3 ? s->head_len - 3 : 0;
-        s->head_len += (uint16_t)take;
-        char *end = memmem(s->head + from, s->head_len - from, "\r\n\r\n", 4);
-        if (end == NULL) {
-            if (s->head_len == HEAD_MAX)
-                slot_done(r, j, false, now);
-            return;
-        }
-        size_t head_end = (size_t)(end - s->head) + 4;
-        parse_head(s, head_end);
-        used = head_end - (s->head_len - take); /* bytes of this read that were head */
-    }
-    int64_t body = (int64_t)got - (int64_t)used;
-    if (s->body_left > 0)
-        s->body_left -= body < s->body_left ? body : s->body_left;
-    if (s->body_left == 0)
-        slot_done(r, j, s->status / 100 == 2, now);
+    int done = answer_feed(s, buf, got);
+    if (done != 0)
+        slot_done(r, j, done == 1 && s->status / 100 == 2, now);
 }
 
 static void slot_event(struct rate_run *r, int j, uint32_t events, double now)
@@ -754,15 +836,20 @@ static int rate(const struct sockaddr_in *addr, const char *path, int conns, dou
 
     r.t0 = now_s();
     r.total = (int64_t)(per_s * seconds + 0.5);
+    r.sample_s = conns > 1000 ? 1e-7 * conns : 1e-4; /* a sample costs a pass over the slots */
+    r.random = 88172645463325252ULL;
+    r.next_sample = r.t0 + exponential(&r.random, r.sample_s);
+    hist_init(&r.lag);
     double stop = r.t0 + seconds + drain_ms / 1000.0;
     int busy = 0;
     for (;;) {
         double now = now_s();
-        int64_t due = (int64_t)((now - r.t0) * per_s) + 1;
-        if (due > r.total)
-            due = r.total;
+        int64_t due = due_by(&r, now);
         while (r.scheduled < due) {
             int64_t k = r.scheduled++;
+            double late_us = (now - intended_s(&r, k)) * 1e6;
+            hist_record(&r.lag, late_us > 0 ? (uint64_t)late_us : 0);
+            r.last_scheduled = now;
             int j = (int)(k % conns);
             if (r.slot[j].next_k == k) /* else it waits behind the slot's earlier ones */
                 slot_kick(&r, j, now);
@@ -777,12 +864,15 @@ static int rate(const struct sockaddr_in *addr, const char *path, int conns, dou
                 break;
         }
         double next = r.scheduled < r.total ? intended_s(&r, r.scheduled) : stop;
+        if (r.next_sample < next)
+            next = r.next_sample;
         double wait = (next < stop ? next : stop) - now;
         if (wait < 0)
             wait = 0;
         struct timespec ts = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
         int n = epoll_pwait2(r.epfd, events, 1024, &ts, NULL);
         now = now_s();
+        inflight_sample(&r, now);
         for (int i = 0; i < n; i++)
             slot_event(&r, (int)events[i].data.u32, events[i].events, now);
     }
@@ -804,6 +894,11 @@ static int rate(const struct sockaddr_in *addr, const char *path, int conns, dou
     }
     double cpu = cpu_s() - cpu0, elapsed = end - r.t0;
     struct histogram *h = &r.hist;
+    /* The rate the loop took requests at: the offered one unless it fell behind. */
+    double send_rate = r.scheduled > 1 && r.last_scheduled > r.t0
+                           ? (double)(r.scheduled - 1) / (r.last_scheduled - r.t0)
+                           : per_s;
+    double inflight = r.samples ? r.inflight_sum / (double)r.samples : 0.0;
     printf("rate: %.0f requests/s for %.1f s over %d %s\n", per_s, seconds, conns,
            keepalive ? "keep-alive connections" : "slots, a new connection per request");
     printf("  scheduled %lld: answered %ld (%.1f %%), failed %ld, unanswered %ld\n",
@@ -819,17 +914,254 @@ static int rate(const struct sockaddr_in *addr, const char *path, int conns, dou
                strerror(r.open_errno));
     printf("  client CPU %.3f s (%.1f %% of one core); %d source address%s\n", cpu,
            elapsed > 0 ? 100 * cpu / elapsed : 0.0, addrs, addrs > 1 ? "es" : "");
+    printf("  sent at %.0f/s of %.0f/s asked; the client's own lateness p99 %.3f ms\n", send_rate,
+           per_s, hist_percentile(&r.lag, 99) / 1e3);
+    printf("  Little's law: %.2f requests in flight (sampled) vs %.2f = %.0f/s x %.3f ms\n",
+           inflight, elapsed > 0 ? (double)h->count / elapsed * hist_mean(h) / 1e6 : 0.0,
+           elapsed > 0 ? (double)h->count / elapsed : 0.0, hist_mean(h) / 1e3);
     printf("RATE conns=%d connected=%d mode=%s rate=%.6g seconds=%.6g scheduled=%lld "
            "answered=%ld failed=%ld unanswered=%ld sent=%ld connects=%ld open_errors=%ld "
            "p50_us=%llu p90_us=%llu p99_us=%llu p999_us=%llu max_us=%llu elapsed_s=%.6f "
-           "cpu_s=%.6f nofile=%llu addrs=%d\n",
+           "cpu_s=%.6f nofile=%llu addrs=%d completed=%llu mean_us=%.6g inflight=%.6g "
+           "send_rate=%.6g lag_p99_us=%llu lag_max_us=%llu\n",
            conns, connected, keepalive ? "keepalive" : "close", per_s, seconds,
            (long long)r.scheduled, r.answered, r.failed, unanswered, r.sent, r.connects,
            r.open_errors, (unsigned long long)hist_percentile(h, 50),
            (unsigned long long)hist_percentile(h, 90), (unsigned long long)hist_percentile(h, 99),
            (unsigned long long)hist_percentile(h, 99.9),
            (unsigned long long)hist_percentile(h, 100), elapsed, cpu,
-           (unsigned long long)lim.rlim_cur, addrs);
+           (unsigned long long)lim.rlim_cur, addrs, (unsigned long long)h->count, hist_mean(h),
+           inflight, send_rate, (unsigned long long)hist_percentile(&r.lag, 99),
+           (unsigned long long)hist_percentile(&r.lag, 100));
+    return 0;
+}
+
+/* ---------------------------------------------------------------- sessions
+ *
+ * Partly-open load (Schroeder, Wierman and Harchol-Balter, "Open Versus
+ * Closed: A Cautionary Tale", NSDI 2006): sessions arrive open-loop, at
+ * exponential gaps of mean 1 / RATE (a Poisson stream from a fixed seed: the
+ * same arrivals every run), and inside a session the client is closed-loop:
+ * it opens a connection, sends a request, waits for the answer, thinks
+ * (exponential, mean THINK_MS) and sends the next, K in all, then closes. A
+ * session's time runs from its arrival to its last answer. Every session that
+ * arrived is recorded once: completed, failed (a non-2xx answer or a broken
+ * connection ends it) or, at the end, unanswered with end - arrival. */
+
+#define SESSIONS_MAX 4096 /* open at once; an arrival past that waits, its time running */
+
+enum session_state { SESSION_FREE, SESSION_CONNECTING, SESSION_BUSY, SESSION_THINKING };
+
+struct session {
+    struct slot conn; /* the connection and the answer being read, as in rate */
+    unsigned char state;
+    int answered;         /* requests of this session answered */
+    double arrival, wake; /* its arrival; when it sent, or when its think time ends */
+};
+
+struct session_run {
+    struct sockaddr_in addr;
+    const char *req;
+    int req_len, k, epfd;
+    double think_s;
+    uint64_t arrivals, thinks; /* two random streams: the arrivals are the same every run */
+    long arrived, completed, failed, unanswered, opened;
+    int free[SESSIONS_MAX], nfree, high; /* free session numbers; those below high were used */
+    struct session s[SESSIONS_MAX];
+    struct histogram time, request; /* session times; each request's, from its send */
+};
+
+static void session_end(struct session_run *r, int i, double now, long *counter)
+{
+    struct session *s = &r->s[i];
+    double us = (now - s->arrival) * 1e6;
+    hist_record(&r->time, us > 0 ? (uint64_t)us : 0);
+    (*counter)++;
+    if (s->conn.fd >= 0)
+        close(s->conn.fd);
+    s->conn.fd = -1;
+    s->state = SESSION_FREE;
+    r->free[r->nfree++] = i;
+}
+
+/* A connection for session i, non-blocking; false (the session failed) if it
+ * cannot even start. */
+static bool session_connect(struct session_run *r, int i, double now)
+{
+    struct session *s = &r->s[i];
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    if (fd < 0 ||
+        (connect(fd, (struct sockaddr *)&r->addr, sizeof r->addr) < 0 && errno != EINPROGRESS)) {
+        if (fd >= 0)
+            close(fd);
+        session_end(r, i, now, &r->failed);
+        return false;
+    }
+    struct epoll_event ev = {.events = EPOLLOUT, .data.u32 = (uint32_t)i};
+    epoll_ctl(r->epfd, EPOLL_CTL_ADD, fd, &ev);
+    s->conn.fd = fd;
+    s->state = SESSION_CONNECTING;
+    r->opened++;
+    return true;
+}
+
+static void session_send(struct session_run *r, int i, double now)
+{
+    struct session *s = &r->s[i];
+    if (s->conn.fd < 0) { /* the server closed it while we thought: a new one */
+        session_connect(r, i, now);
+        return;
+    }
+    if (write(s->conn.fd, r->req, (size_t)r->req_len) != r->req_len) {
+        session_end(r, i, now, &r->failed);
+        return;
+    }
+    s->state = SESSION_BUSY;
+    s->wake = now; /* sent at */
+    s->conn.head_len = 0;
+    s->conn.body_left = -2; /* still in the head */
+    struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
+    epoll_ctl(r->epfd, EPOLL_CTL_MOD, s->conn.fd, &ev);
+}
+
+static void session_event(struct session_run *r, int i, uint32_t events, double now)
+{
+    struct session *s = &r->s[i];
+    if (s->state == SESSION_CONNECTING) {
+        int err = 0;
+        socklen_t len = sizeof err;
+        getsockopt(s->conn.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        if (err != 0 || (events & (EPOLLERR | EPOLLHUP)))
+            session_end(r, i, now, &r->failed);
+        else if (events & EPOLLOUT)
+            session_send(r, i, now);
+        return;
+    }
+    char buf[65536];
+    ssize_t got = read(s->conn.fd, buf, sizeof buf);
+    if (got < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (got <= 0) {
+        if (s->state == SESSION_BUSY) { /* closed under a request */
+            session_end(r, i, now, &r->failed);
+        } else { /* an idle keep-alive the server closed: reopen at the next send */
+            close(s->conn.fd);
+            s->conn.fd = -1;
+        }
+        return;
+    }
+    if (s->state != SESSION_BUSY)
+        return;
+    int done = answer_feed(&s->conn, buf, got);
+    if (done == 0)
+        return;
+    double us = (now - s->wake) * 1e6;
+    hist_record(&r->request, us > 0 ? (uint64_t)us : 0);
+    if (done < 0 || s->conn.status / 100 != 2) {
+        session_end(r, i, now, &r->failed);
+    } else if (++s->answered == r->k) {
+        session_end(r, i, now, &r->completed);
+    } else {
+        s->state = SESSION_THINKING;
+        s->wake = now + exponential(&r->thinks, r->think_s);
+        if (s->conn.close_after) { /* the server closes it: a new one for the next */
+            close(s->conn.fd);
+            s->conn.fd = -1;
+        }
+    }
+}
+
+static int sessions(const struct sockaddr_in *addr, const char *path, int k, double per_s,
+                    double seconds, int think_ms, int drain_ms)
+{
+    static struct session_run r; /* large: not on the stack */
+    char req[1024];
+    r = (struct session_run){.addr = *addr,
+                             .req = req,
+                             .k = k,
+                             .think_s = think_ms / 1000.0,
+                             .arrivals = 88172645463325252ULL,
+                             .thinks = 2463534242ULL};
+    r.req_len = make_request(req, sizeof req, path, "keep-alive");
+    hist_init(&r.time);
+    hist_init(&r.request);
+    for (int i = 0; i < SESSIONS_MAX; i++) {
+        r.s[i].conn.fd = -1;
+        r.free[i] = SESSIONS_MAX - 1 - i; /* 0 is taken first */
+    }
+    r.nfree = SESSIONS_MAX;
+    r.epfd = epoll_create1(0);
+    if (r.epfd < 0) {
+        perror("client: epoll_create1");
+        return 1;
+    }
+    double t0 = now_s(), cpu0 = cpu_s();
+    double arrivals_end = t0 + seconds, stop = arrivals_end + drain_ms / 1000.0;
+    double next = t0 + exponential(&r.arrivals, 1.0 / per_s);
+    struct epoll_event events[1024];
+    for (;;) {
+        double now = now_s();
+        while (next <= now && next < arrivals_end && r.nfree > 0) { /* arrivals */
+            int i = r.free[--r.nfree];
+            if (i >= r.high)
+                r.high = i + 1;
+            r.s[i] = (struct session){.conn = {.fd = -1}, .arrival = next};
+            r.arrived++;
+            next += exponential(&r.arrivals, 1.0 / per_s);
+            session_connect(&r, i, now);
+        }
+        double wake = next < arrivals_end && r.nfree > 0 ? next : stop;
+        for (int i = 0; i < r.high; i++) { /* think times over */
+            if (r.s[i].state != SESSION_THINKING)
+                continue;
+            if (r.s[i].wake <= now)
+                session_send(&r, i, now);
+            else if (r.s[i].wake < wake)
+                wake = r.s[i].wake;
+        }
+        if (now >= stop || (next >= arrivals_end && r.nfree == SESSIONS_MAX))
+            break;
+        double wait = (wake < stop ? wake : stop) - now;
+        if (wait < 0)
+            wait = 0;
+        struct timespec ts = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
+        int n = epoll_pwait2(r.epfd, events, 1024, &ts, NULL);
+        now = now_s();
+        for (int e = 0; e < n; e++)
+            if (r.s[events[e].data.u32].state != SESSION_FREE)
+                session_event(&r, (int)events[e].data.u32, events[e].events, now);
+    }
+    /* What is left is unanswered: open sessions, and arrivals still waiting for one. */
+    double end = now_s();
+    for (int i = 0; i < r.high; i++)
+        if (r.s[i].state != SESSION_FREE)
+            session_end(&r, i, end, &r.unanswered);
+    for (; next < arrivals_end && next <= end; next += exponential(&r.arrivals, 1.0 / per_s)) {
+        uint64_t us = (uint64_t)((end - next) * 1e6);
+        hist_record(&r.time, us);
+        r.arrived++;
+        r.unanswered++;
+    }
+    double cpu = cpu_s() - cpu0, elapsed = end - t0;
+    printf("sessions: %.6g per second for %.6g s, %d requests each, think %d ms\n", per_s, seconds,
+           k, think_ms);
+    printf("  arrived %ld: completed %ld (%.1f %%), failed %ld, unanswered %ld\n", r.arrived,
+           r.completed, r.arrived ? 100.0 * (double)r.completed / (double)r.arrived : 0.0, r.failed,
+           r.unanswered);
+    printf("  session time from arrival: p50 %.3f ms, p99 %.3f ms; a request from its send: "
+           "p50 %.3f ms, p99 %.3f ms\n",
+           hist_percentile(&r.time, 50) / 1e3, hist_percentile(&r.time, 99) / 1e3,
+           hist_percentile(&r.request, 50) / 1e3, hist_percentile(&r.request, 99) / 1e3);
+    printf("SESSIONS k=%d rate=%.6g seconds=%.6g think_ms=%d arrived=%ld completed=%ld failed=%ld "
+           "unanswered=%ld connects=%ld p50_us=%llu p90_us=%llu p99_us=%llu max_us=%llu "
+           "request_p50_us=%llu request_p99_us=%llu elapsed_s=%.6f cpu_s=%.6f\n",
+           k, per_s, seconds, think_ms, r.arrived, r.completed, r.failed, r.unanswered, r.opened,
+           (unsigned long long)hist_percentile(&r.time, 50),
+           (unsigned long long)hist_percentile(&r.time, 90),
+           (unsigned long long)hist_percentile(&r.time, 99),
+           (unsigned long long)hist_percentile(&r.time, 100),
+           (unsigned long long)hist_percentile(&r.request, 50),
+           (unsigned long long)hist_percentile(&r.request, 99), elapsed, cpu);
     return 0;
 }
 
@@ -840,7 +1172,8 @@ static void usage(void)
                     "       client burst ADDR PORT PATH N CONC\n"
                     "       client slow  ADDR PORT PATH N INTERVAL_MS MAX_S\n"
                     "       client rate  ADDR PORT PATH CONNS RATE SECONDS [keepalive|close "
-                    "[DRAIN_MS]]\n");
+                    "[DRAIN_MS]]\n"
+                    "       client sessions ADDR PORT PATH K RATE SECONDS THINK_MS [DRAIN_MS]\n");
 }
 
 /* argv[i] as a number in [low, high], or exit with a usage error naming it. */
@@ -874,6 +1207,8 @@ int main(int argc, char **argv)
         need = 7;
     else if (argc >= 2 && (strcmp(argv[1], "slow") == 0 || strcmp(argv[1], "rate") == 0))
         need = 8;
+    else if (argc >= 2 && strcmp(argv[1], "sessions") == 0)
+        need = 9;
     if (argc < need) {
         usage();
         return 2;
@@ -914,6 +1249,11 @@ int main(int argc, char **argv)
         return rate(&addr, argv[4], (int)n, real(argv, 6, "RATE", 0.1, 1e7),
                     real(argv, 7, "SECONDS", 0.01, 3600), strcmp(mode, "keepalive") == 0, drain_ms);
     }
+    if (strcmp(argv[1], "sessions") == 0)
+        return sessions(&addr, argv[4], (int)n, real(argv, 6, "RATE", 0.01, 1e6),
+                        real(argv, 7, "SECONDS", 0.01, 3600),
+                        (int)number(argv, 8, "THINK_MS", 0, 60000),
+                        argc > 9 ? (int)number(argv, 9, "DRAIN_MS", 0, 60000) : 1000);
     fprintf(stderr, "client: unknown mode %s\n", argv[1]);
     return 2;
 }

@@ -139,6 +139,23 @@ SERVES_AT_ONCE = {"iterative": "1", "prefork": W, "prefork_select": W}
 BOUNDED_MAX_N = 1000
 
 
+# The c of M/M/c in the latency experiment's theory lines: how many requests a
+# model serves at once. An event loop or the iterative server one; a pool its
+# workers (--workers, --pool); a thread or a process per connection as many as
+# there are connections. On the machine the CPU is shared too: bench.py caps c
+# at the cores the server is pinned to (docs/results.md, "Latency against
+# utilisation").
+PER_CONNECTION = ("fork_per_conn", "threaded")
+
+
+def servers(cfg, workers, conns):
+    opts = cfg.argv(workers)
+    for flag in ("--pool", "--workers"):
+        if flag in opts:
+            return int(opts[opts.index(flag) + 1])
+    return conns if cfg.binary in PER_CONNECTION else 1
+
+
 # The stacks experiment: threaded, a thread per connection, with each stack size
 # (--stack-kb, KiB) from the smallest it accepts to glibc's default (the stack
 # limit, `ulimit -s`: 8 MiB here). glibc keeps the stacks of ended threads for

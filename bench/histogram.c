@@ -39,6 +39,7 @@ void hist_record(struct histogram *h, uint64_t value)
 {
     h->counts[hist_bucket(value)]++;
     h->count++;
+    h->sum += (double)value;
     if (value < h->min)
         h->min = value;
     if (value > h->max)
@@ -65,4 +66,9 @@ uint64_t hist_percentile(const struct histogram *h, double p)
         }
     }
     return h->max;
+}
+
+double hist_mean(const struct histogram *h)
+{
+    return h->count ? h->sum / (double)h->count : 0.0;
 }

@@ -18,6 +18,7 @@
 struct histogram {
     uint64_t count;
     uint64_t min, max; /* exact, not bucketed */
+    double sum;        /* of every value, for the mean (Little's law needs it) */
     uint64_t counts[HIST_BUCKETS];
 };
 
@@ -28,6 +29,8 @@ void hist_record(struct histogram *h, uint64_t value);
  * clamped to [min, max]; the rank of the last sample (p100) is the exact
  * max. 0 for an empty histogram. */
 uint64_t hist_percentile(const struct histogram *h, double p);
+/* The mean of the recorded values, exact (not bucketed); 0 when empty. */
+double hist_mean(const struct histogram *h);
 /* The bucket a value falls in, and the lowest and highest value of a bucket
  * (for the tests and for anyone checking the error bound). */
 int hist_bucket(uint64_t value);

@@ -203,6 +203,15 @@ def line_plot(p, series, xcol, ycol, flagged_path=None):
     return ", \\\n     ".join(parts)
 
 
+def series_files(p, labels, blocks, flagged, width):
+    """The data files of a line plot with one series per label (its block of
+    points, in order) and the flagged points ringed over them: (series for
+    line_plot, the flagged file or None when no point is flagged)."""
+    path = p.data("lines", blocks)
+    fpath = p.data("flagged", [flagged or [(None,) * width]])
+    return [(l, path, i) for i, l in enumerate(labels)], (fpath if flagged else None)
+
+
 def draw_herd(out, meta):
     rows = read_csv(out, "herd")
     if not rows:
@@ -466,55 +475,199 @@ def draw_coro(out, meta):
              "ns per switch", width=800)
 
 
-KNEE_P99_MS = 10.0      # the knee: the highest offered rate whose p99 stays under this
+KNEE_P99_MS = 10.0      # the knee: the highest offered load whose p99 stays under this
 
 
 def knee(points):
-    """points: (rate, p99_ms, unanswered). The highest offered rate whose p99 stayed
-    under KNEE_P99_MS with nothing unanswered, or None. A lower rate that missed
+    """points: (load, p99_ms, unanswered). The highest offered load whose p99 stayed
+    under KNEE_P99_MS with nothing unanswered, or None. A lower load that missed
     (one scheduling hiccup on a shared machine reaches the p99 of a few hundred
     requests) does not hide it: the table beside the knee shows every point."""
-    good = [rate for rate, p99, unanswered in points
+    good = [load for load, p99, unanswered in points
             if p99 is not None and p99 < KNEE_P99_MS and not unanswered]
     return max(good) if good else None
 
 
+def latency_models(rows):
+    """The latency experiment per configuration, in order: {label: dict} with its
+    capacity run (medians over repeats: capacity req/s, demand_us D, servers, cores,
+    c = the queue's servers = min(servers, cores)) and points, one per offered
+    load (rho = load / 100; medians of rate, p50/p99 ms, unanswered, in flight
+    sampled and throughput x mean latency, with the flags of its runs); the
+    measured knee (rho, rate) and the predicted one (M/M/c: the rho where its p99
+    reaches KNEE_P99_MS, in units of the measured capacity)."""
+    import queueing
+    cap = medians([r for r in rows if r.get("load") == "capacity"], ["config"],
+                  ["capacity", "demand_us", "servers", "cores"])
+    pts = medians([r for r in rows if r.get("load") not in ("capacity", None, "")],
+                  ["config", "load"], ["rate", "p50_us", "p99_us", "unanswered", "answered_share",
+                                       "inflight", "little", "send_rate"])
+    result = {}
+    for label in order_of(rows):
+        m = dict(cap.get((label,), {}))
+        points = []
+        for (l, load), v in pts.items():
+            if l != label:
+                continue
+            v = dict(v, load=float(load), rho=float(load) / 100,
+                     p50_ms=v["p50_us"] / 1000 if v["p50_us"] is not None else None,
+                     p99_ms=v["p99_us"] / 1000 if v["p99_us"] is not None else None)
+            points.append(v)
+        m["points"] = sorted(points, key=lambda v: v["load"])
+        kn = knee([(v["rho"], v["p99_ms"], v["unanswered"]) for v in m["points"]])
+        m["knee"] = (kn, next(v["rate"] for v in m["points"] if v["rho"] == kn)) if kn else None
+        m["predicted"] = None
+        if m.get("capacity") and m.get("demand_us") and m.get("servers"):
+            d = m["demand_us"] / 1e6
+            m["c"] = int(min(m["servers"], m.get("cores") or m["servers"]))
+            rho = queueing.knee_rho(m["c"], d, KNEE_P99_MS / 1000)
+            if rho is not None:
+                rate = rho * m["c"] / d
+                m["predicted"] = (rate / m["capacity"], rate)
+        result[label] = m
+    return result
+
+
+def theory_curve(m, top=1.15, step=0.01):
+    """(rho of the measured capacity, M/M/c p50 ms, M/M/c p99 ms, M/D/1 p99 ms or
+    None) over the loads where the queue is stable."""
+    import queueing
+    if not m.get("predicted") and not (m.get("capacity") and m.get("demand_us")):
+        return []
+    d, c = m["demand_us"] / 1e6, m["c"]
+    out = []
+    for i in range(1, int(top / step) + 1):
+        x = i * step
+        lam = x * m["capacity"]
+        if lam * d / c >= 0.995:
+            break
+        out.append((x, queueing.mmc_sojourn(c, lam, d, 50) * 1000,
+                    queueing.mmc_sojourn(c, lam, d, 99) * 1000,
+                    queueing.md1_sojourn(lam, d, 99) * 1000 if c == 1 else None))
+    return out
+
+
+def starved(models):
+    """The configurations that left requests unanswered at every load."""
+    return [l for l, m in models.items()
+            if m["points"] and all((v["unanswered"] or 0) > 0 for v in m["points"])]
+
+
 def draw_latency(out, meta):
     rows = read_csv(out, "latency")
-    if not rows:
+    models = latency_models(rows)
+    if not any(m["points"] for m in models.values()):
         return
-    med = medians(rows, ["config", "rate"], ["p50_us", "p99_us", "answered_share", "unanswered"])
-    labels = order_of(rows)
+    labels = [l for l, m in models.items() if m["points"]]
     blocks, flagged = [], []
     for l in labels:
-        pts = sorted((float(k[1]), (v["p50_us"] or 0) / 1000 or None,
-                      (v["p99_us"] or 0) / 1000 or None, v["flagged"])
-                     for k, v in med.items() if k[0] == l)
-        blocks.append([p[:3] for p in pts] or [(None,) * 3])
+        pts = [(v["rho"], v["p50_ms"] or None, v["p99_ms"] or None, v["flagged"])
+               for v in models[l]["points"]]
+        blocks.append([p[:3] for p in pts])
         flagged += [p[:3] for p in pts if p[3]]
     conns = rows[0]["conns"]
     p = Plot(out, "latency_open_loop", 1600, 620)
-    path = p.data("lines", blocks)
-    fpath = p.data("flagged", [flagged or [(None,) * 3]])
-    series = [(l, path, i) for i, l in enumerate(labels)]
-    top = max(float(r["rate"]) for r in rows)
-    p(f'set multiplot layout 1,2 title "Open-loop latency vs offered load: {conns} keep-alive '
-      f'connections, each latency from its intended send time (bench/client rate). Ringed: '
-      f'requests left unanswered"')
-    p(f"set xrange [0:{top * 1.05}]\nset logscale y\nset grid\nset key off")
-    p('set xlabel "offered load (requests per second)"')
+    series, fpath = series_files(p, labels, blocks, flagged, 3)
+    p(f'set multiplot layout 1,2 title "Open-loop latency against utilisation: each model offered '
+      f'a share of its own capacity (measured first), {conns} keep-alive connections, each '
+      f'latency from its intended send time (bench/client rate). Ringed: a flagged run"')
+    p("set xrange [0:1.15]\nset logscale y\nset grid\nset key off")
+    p('set xlabel "utilisation ρ = offered load / the model\'s measured capacity"')
     p(f"set arrow 1 from graph 0, first {KNEE_P99_MS} to graph 1, first {KNEE_P99_MS} nohead "
       "dt 3 lc rgb '#777777'")
-    starved = [l for l in labels
-               if all((v["unanswered"] or 0) > 0 for k, v in med.items() if k[0] == l)]
-    if starved:
-        p(f"set label 1 {q('never all served, at any rate: ' + ', '.join(starved))} "
-          "at graph 0.02, graph 0.86 left font ',8' front")
+    p("set arrow 2 from first 1, graph 0 to first 1, graph 1 nohead dt 2 lc rgb '#777777'")
+    never = starved(models)
+    if never:
+        p(f"set label 1 {q('never all served, at any load: ' + ', '.join(never))} "
+          "at graph 0.02, graph 0.96 left font ',8' front")
     p('set title "p50"\nset ylabel "p50 latency (ms, log scale)"')
-    p("plot " + line_plot(p, series, 1, 2, fpath if flagged else None))
+    p("plot " + line_plot(p, series, 1, 2, fpath))
     p(f'set title "p99 (dotted: {KNEE_P99_MS:g} ms, the knee\'s bound)"\n'
-      'set ylabel "p99 latency (ms, log scale)"\nset key outside right top font ",9"')
-    p("plot " + line_plot(p, series, 1, 3, fpath if flagged else None))
+      'set ylabel "p99 latency (ms, log scale)"\nset key outside right top font ",9"\n'
+      'unset label 1')
+    p("plot " + line_plot(p, series, 1, 3, fpath))
+    p.draw()
+
+
+def draw_latency_theory(out, meta):
+    """One panel per configuration: its measured p50 and p99 against utilisation,
+    and beside them what queueing theory predicts from its measured demand D and
+    its servers c (dashed: M/M/c; dotted: M/D/1's p99, for a single server)."""
+    models = {l: m for l, m in latency_models(read_csv(out, "latency")).items() if m["points"]}
+    if not models:
+        return
+    cols = 4
+    nrows = (len(models) + cols - 1) // cols
+    p = Plot(out, "latency_theory", 1900, 330 * nrows + 60)
+    measured_path = p.data("measured", [[(v["rho"], v["p50_ms"] or None, v["p99_ms"] or None,
+                                          1 if v["flagged"] else None)
+                                         for v in m["points"]] for m in models.values()])
+    theory = [theory_curve(m) or [(None,) * 4] for m in models.values()]
+    theory_path = p.data("theory", theory)
+    p(f'set multiplot layout {nrows},{cols} title "Measured (solid) against queueing theory '
+      f'(dashed: M/M/c from the measured CPU per request D and c servers; dotted: M/D/1 p99). '
+      f'Blue p50, red p99; ringed: a flagged run; grey: {KNEE_P99_MS:g} ms and ρ = 1"')
+    p("set xrange [0:1.15]\nset logscale y\nset yrange [0.005:2000]\nset grid\nset key off")
+    p("set format y '%g'\nset xtics 0.2 font ',8'\nset ytics font ',8'")
+    p(f"set arrow 1 from graph 0, first {KNEE_P99_MS} to graph 1, first {KNEE_P99_MS} nohead "
+      "dt 3 lc rgb '#777777'")
+    p("set arrow 2 from first 1, graph 0 to first 1, graph 1 nohead dt 2 lc rgb '#777777'")
+    for i, (label, m) in enumerate(models.items()):
+        c = m.get("c")
+        about = (f"{m['capacity']:,.0f}/s, D {m['demand_us']:.1f} µs, c = {c}"
+                 if m.get("capacity") and m.get("demand_us") else "no capacity run")
+        p(f"set title {q(label + chr(10) + about)} font ',9'")
+        p("set xlabel 'ρ' offset 0,0.5 font ',8'\nset ylabel 'ms' offset 1.5,0 font ',8'")
+        plot = [f"'{measured_path}' index {i} using 1:2 with linespoints lc rgb '#1f77b4' "
+                "lw 1.8 pt 7 ps 0.6 notitle",
+                f"'{measured_path}' index {i} using 1:3 with linespoints lc rgb '#d62728' "
+                "lw 1.8 pt 7 ps 0.6 notitle",
+                f"'{measured_path}' index {i} using 1:($4 > 0 ? $3 : NaN) with points pt 6 ps 1.6 "
+                "lc rgb 'black' notitle",
+                f"'{theory_path}' index {i} using 1:2 with lines dt 2 lw 1.5 lc rgb '#1f77b4' "
+                "notitle",
+                f"'{theory_path}' index {i} using 1:3 with lines dt 2 lw 1.5 lc rgb '#d62728' "
+                "notitle"]
+        if c == 1:
+            plot.append(f"'{theory_path}' index {i} using 1:4 with lines dt 3 lw 1.5 "
+                        "lc rgb '#8c564b' notitle")
+        p("plot " + ", \\\n     ".join(plot))
+    p.draw()
+
+
+def draw_sessions(out, meta):
+    """Partly-open load: completed share and session time p50/p99 against the
+    session arrival rate, one line per model."""
+    rows = read_csv(out, "sessions")
+    if not rows:
+        return
+    med = medians(rows, ["config", "rate"], ["completed_share", "p50_us", "p99_us"])
+    labels = order_of(rows)
+    blocks, flagged = [], []
+    for l in labels:
+        pts = sorted((float(k[1]), (v["completed_share"] or 0) * 100,
+                      (v["p50_us"] or 0) / 1000 or None, (v["p99_us"] or 0) / 1000 or None,
+                      v["flagged"]) for k, v in med.items() if k[0] == l)
+        blocks.append([p_[:4] for p_ in pts] or [(None,) * 4])
+        flagged += [p_[:4] for p_ in pts if p_[4]]
+    first = rows[0]
+    rates = sorted({float(r["rate"]) for r in rows})
+    p = Plot(out, "sessions", 1700, 560)
+    series, fpath = series_files(p, labels, blocks, flagged, 4)
+    p(f'set multiplot layout 1,3 title "Partly-open load (bench/client sessions): sessions '
+      f'arrive at random (Poisson) at the rate on the x axis, each sends {first["k"]} requests '
+      f'on one keep-alive connection with a think time of {first["think_ms"]} ms (mean) '
+      f'between them. Ringed: sessions left unanswered or failed"')
+    p(f"set logscale x\nset xrange [{rates[0] / 1.5}:{rates[-1] * 1.5}]\nset grid\n"
+      "set xlabel 'sessions arriving per second (log scale)'\n"
+      f"set xtics ({', '.join(f'{r:g}' for r in rates)})\nset key bottom left font ',8'")
+    p('set title "sessions completed"\nset ylabel "completed (% of arrived)"\nset yrange [0:105]')
+    p("plot " + line_plot(p, series, 1, 2, fpath))
+    p('set title "session time p50 (arrival to last answer)"\nset ylabel "ms (log scale)"\n'
+      'set logscale y\nset yrange [*:*]\nset key off')
+    p("plot " + line_plot(p, series, 1, 3, fpath))
+    p('set title "session time p99"')
+    p("plot " + line_plot(p, series, 1, 4, fpath))
     p.draw()
 
 
@@ -540,31 +693,29 @@ def draw_connections(out, meta):
         flagged += [q_[:5] for q_ in pts if q_[5]]
     rate = rows[0]["rate"]
     p = Plot(out, "connections", 2000, 560)
-    path = p.data("lines", blocks)
-    fpath = p.data("flagged", [flagged or [(None,) * 5]])
-    series = [(l, path, i) for i, l in enumerate(labels)]
+    series, fpath = series_files(p, labels, blocks, flagged, 5)
     p(f'set multiplot layout 1,4 title "N keep-alive connections sending {float(rate):g} requests '
       f'per second in all (open loop). Ringed: a flagged run (requests unanswered, or not every '
       f'connection up before the clock: see the report)"')
     p(f"set logscale x\nset xrange [{sizes[0] / 1.6}:{sizes[-1] * 1.6}]\nset grid\n"
       "set xlabel 'connections N (log scale)'\nset key left center font ',8'")
     p('set title "answered share"\nset ylabel "requests answered (%)"\nset yrange [0:105]')
-    p("plot " + line_plot(p, series, 1, 2, fpath if flagged else None))
+    p("plot " + line_plot(p, series, 1, 2, fpath))
     # Held: the server's side of the connections it has accepted and still keeps,
     # halfway through (bench.py held_connections); the dashed line is all N.
     p('set title "connections held by the server, halfway"\nset ylabel "held (log scale)"\n'
       'set logscale y\nset yrange [0.8:*]\nset key off\n'
       "set label 1 'dashed: all N held' at graph 0.03, graph 0.95 left font ',8'")
-    p("plot " + line_plot(p, series, 1, 5, fpath if flagged else None)
+    p("plot " + line_plot(p, series, 1, 5, fpath)
       + ", \\\n     x with lines dt 2 lc rgb '#777777' notitle")
     p("unset label 1")
     p('set title "p99 from the intended send time"\nset ylabel "p99 (ms, log scale)"\n'
       'set logscale y\nset yrange [*:*]\nset key off')
-    p("plot " + line_plot(p, series, 1, 3, fpath if flagged else None))
+    p("plot " + line_plot(p, series, 1, 3, fpath))
     p('set title "server memory per connection under load\\n'
       '(a model that holds few of them costs little: see how many it held)"\n'
       'set ylabel "PSS growth / N (KiB, log scale)"')
-    p("plot " + line_plot(p, series, 1, 4, fpath if flagged else None))
+    p("plot " + line_plot(p, series, 1, 4, fpath))
     p.draw()
 
 
@@ -631,6 +782,6 @@ def draw_all(out):
     except (OSError, ValueError):
         pass
     for draw in (draw_fig30_1, draw_herd, draw_distribution, draw_throughput, draw_latency,
-                 draw_connections, draw_slow, draw_slow_clients, draw_memory, draw_coro,
+                 draw_latency_theory, draw_sessions, draw_connections, draw_slow, draw_slow_clients, draw_memory, draw_coro,
                  draw_stacks):
         draw(out, meta)

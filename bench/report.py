@@ -9,7 +9,9 @@ import os
 
 import compare
 from configs import BOOK_FIG30_1, CONFIGS, NGINX_CACHE, NGINX_DIVISOR, STACK_CACHE_BIG
-from plots import KNEE_P99_MS, is_reference, knee, measured, medians, order_of, read_csv, spread
+from plots import (KNEE_P99_MS, is_reference, latency_models, measured, medians, order_of,  # noqa: E501
+                   read_csv, spread, starved)
+from queueing import CLIENT_SHORT, LITTLE_FLOOR, LITTLE_TOLERANCE
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The recorded reference run every `make bench` is compared with (its README
@@ -151,10 +153,12 @@ class Report:
 
     def flagged(self):
         groups, totals = {}, {}
-        for name in ("fig30.1", "throughput", "latency", "connections", "slow-handler",
-                     "slow-clients", "herd", "distribution", "memory", "coro-switch"):
+        for name in ("fig30.1", "throughput", "latency", "sessions", "connections",
+                     "slow-handler", "slow-clients", "herd", "distribution", "memory",
+                     "coro-switch"):
             for r in read_csv(self.out, name):
                 what = (f"{r['rate']}/s over {r['conns']}" if name in ("latency", "connections")
+                        else f"{r['rate']} sessions/s" if name == "sessions"
                         else r.get("clients", r.get("workers", "")))
                 key = (name, r.get("config", r.get("name", "")), r.get("mode", r.get("load", "")),
                        what)
@@ -168,7 +172,9 @@ class Report:
             return
         self("A flagged run had socket errors or non-2xx answers (wrk's or the client's "
              "counters), clients the server never took (*starved*: keep-alive clients beyond "
-             "the model's concurrency never got an answer during the run), or a server that "
+             "the model's concurrency never got an answer during the run; open-loop requests "
+             "or sessions left unanswered), an open-loop client that checked itself and failed "
+             "(it sent short of the rate asked, or Little's law missed), or a server that "
              "did not start or stop cleanly. Its numbers stay in the CSV and in the medians; "
              "plots ring such points in black or add (!) to the label.\n")
         rows = []
@@ -248,7 +254,8 @@ class Report:
              "the file on every request would flatter them. nginx with its defaults "
              "(`open_file_cache` off) is the second nginx row, for comparison; the configs are "
              "in `nginx-open_file_cache/nginx.conf` and `nginx/nginx.conf` here. The *knee* "
-             "column is from the open-loop latency experiment below: the highest offered rate "
+             "column is from the open-loop latency experiment below: the highest offered load "
+             "(ρ, a share of the configuration's own capacity, and the rate it was) "
              f"whose p99 stayed under {KNEE_P99_MS:g} ms with every request answered "
              "(*none*: no rate did). *syscalls/req* is from the syscalls experiment "
              "(`bench/syscalls.py`: `strace -f -c`, 256 keep-alive clients; – where not "
@@ -272,7 +279,8 @@ class Report:
             k = ka.get((l, pick), {}) if pick else {}
             c, kc = m.get("cpu_per_conn_us"), k.get("cpu_per_req_us")
             kn = knees.get(l)
-            knee_cell = "–" if kn is None else f"{f(kn[0], 0)} req/s" if kn[0] else "none"
+            knee_cell = ("–" if kn is None else f"ρ {kn[0]:.2f}: {f(kn[1], 0)} req/s" if kn[0]
+                         else "none")
             out.append((f"`{l}`{mark(m)}{mark(k)}", f(c), f(c / floor, 2) if c and floor else "–",
                         f(c / nginx, 2) if c and nginx else "–", f(kc),
                         f(kc / floor_ka, 2) if kc and floor_ka else "–",
@@ -410,55 +418,128 @@ class Report:
             self(table([f"{mode}: req/s / p99 ms"] + [f"c={c}" for c in clients], out))
 
     def knees(self):
-        """{config: (knee rate or None, lowest rate measured)} from latency.csv."""
-        rows = read_csv(self.out, "latency")
-        med = medians(rows, ["config", "rate"], ["p99_us", "unanswered"])
-        result = {}
-        for l in order_of(rows):
-            pts = sorted((float(k[1]), (v["p99_us"] or 0) / 1000 if v["p99_us"] is not None else None,
-                          v["unanswered"]) for k, v in med.items() if k[0] == l)
-            result[l] = (knee(pts), pts[0][0] if pts else None)
-        return result
+        """{config: (knee rho or None, its rate)} from latency.csv."""
+        models = latency_models(read_csv(self.out, "latency"))
+        return {l: (m["knee"] or (None, None)) for l, m in models.items() if m["points"]}
 
     def latency(self):
         rows = read_csv(self.out, "latency")
-        if not rows:
+        models = latency_models(rows)
+        if not any(m["points"] for m in models.values()):
             return
-        med = medians(rows, ["config", "rate"], ["p50_us", "p99_us", "answered_share",
-                                                 "unanswered", "client_cpu_s"])
-        first = rows[0]
-        self("## Latency under offered load (open loop): the hockey stick\n")
+        first = next(r for r in rows if r.get("load") != "capacity")
+        cap = next((r for r in rows if r.get("load") == "capacity"), {})
+        self("## Latency against utilisation (open loop), and what queueing theory predicts\n")
         self(f"`bench/client rate` offers a fixed rate for {first['seconds']} s over "
              f"{first['conns']} keep-alive connections, round-robin, whatever the server does: "
              "request k is due at k / rate, and its latency is measured from that *intended* "
              "time, so a stall counts for every request scheduled behind it (wrk2's correction "
-             "of coordinated omission). A request still unanswered at the end counts with "
-             "latency = end − intended time; it is never dropped. Pools have "
+             "of coordinated omission). A request still unanswered at the end of the run and its "
+             "drain counts with latency = end − intended time: the "
+             "p99 of a model that never answers some connections is bounded by the run plus "
+             "the drain, not a latency anyone saw. Each configuration's **capacity** is "
+             f"measured first: {f(float(cap.get('rate') or 0), 0)} requests per second asked "
+             f"for {cap.get('seconds', '?')} s (far more than any server here answers), and "
+             "what it answered per second is its capacity (the best of "
+             f"{self.meta.get('settings', {}).get('lat_capacity_runs', 'its')} runs); its "
+             "server CPU per request in that "
+             "run is its **demand D**. Then it is offered shares ρ of that capacity. Pools have "
              f"{self.meta.get('pool_workers', '–')} workers, so with {first['conns']} keep-alive "
-             "connections most of them are never taken (the same load the closed-loop plot "
-             "above shows as fast). The **knee** is the highest offered rate whose p99 "
-             f"stayed under {KNEE_P99_MS:g} ms with every request answered; the columns "
-             "show every point, so a lower rate that missed (a scheduling hiccup on a shared "
-             "machine reaches the p99 of a few hundred requests) is in plain sight.\n")
-        self(image(self.out, "latency_open_loop", "open-loop p50 and p99 vs offered load"))
-        rates = sorted({float(k[1]) for k in med})
-        knees = self.knees()
+             "connections most of them are never taken (flagged at every load). The **knee** "
+             f"is the highest ρ whose p99 stayed under {KNEE_P99_MS:g} ms with every request "
+             "answered; the **predicted** knee is where M/M/c's p99 reaches the same bound, "
+             "from D and c = the model's servers (1 loop; its workers; a thread or process per "
+             "connection) capped at the cores the server is pinned to (docs/results.md, "
+             "*latency*). *Busy at capacity* is capacity × D / c, the share of its cores the "
+             "server used at its capacity: below 1, something besides its CPU (round trips, "
+             "a core shared with other work) limited it, and the predicted knee, in units of "
+             "the measured capacity, lies past 1 by as much.\n")
+        self(image(self.out, "latency_open_loop", "open-loop p50 and p99 against utilisation"))
+        self(image(self.out, "latency_theory", "measured p50 and p99 beside M/M/c and M/D/1"))
         out = []
-        for l in order_of(rows):
-            k, low = knees[l]
-            cells = [f"{f(k, 0)} req/s" if k else f"none (≥ {KNEE_P99_MS:g} ms or unanswered at every rate)"]
-            for r in rates:
-                m = next((v for kk, v in med.items() if kk[0] == l and float(kk[1]) == r), None)
-                cells.append(f"{f((m['p99_us'] or 0) / 1000, 1)} / "
-                             f"{f((m['answered_share'] or 0) * 100, 0)}%{mark(m)}" if m else "–")
+        for l, m in models.items():
+            if not m["points"]:
+                continue
+            checked = [v for v in m["points"] if v["little"] is not None and v["inflight"] is not None]
+            worst = max(checked, key=lambda v: abs(v["inflight"] - v["little"]) /
+                        max(v["little"], LITTLE_FLOOR), default=None)
+            missed = sum(1 for v in checked if any(x.startswith("Little") for fl in v["flags"]
+                                                   for x in fl.split("; ")))
+            little = ("–" if worst is None else
+                      f"worst {worst['inflight']:.3g} vs {worst['little']:.3g} at ρ {worst['rho']:g}"
+                      + (f"; {missed} missed" if missed else ""))
+            kn, pr = m["knee"], m["predicted"]
+            busy = (m["capacity"] * m["demand_us"] / 1e6 / m["c"]
+                    if m.get("capacity") and m.get("demand_us") and m.get("c") else None)
+            out.append((f"`{l}`", f(m.get("capacity"), 0), f(m.get("demand_us")),
+                        f(busy, 2), m.get("c", "–"),
+                        f"ρ {pr[0]:.2f} ({f(pr[1], 0)}/s)" if pr else "–",
+                        f"ρ {kn[0]:.2f} ({f(kn[1], 0)}/s)" if kn else "none", little))
+        self(table(["configuration", "capacity req/s", "D µs", "busy at capacity", "c",
+                    "predicted knee (M/M/c)",
+                    "measured knee", "Little's law: in flight vs X·W"], out))
+        never = starved(models)
+        if never:
+            self("Never all served, at any load (their knee is *none*, whatever the p99 of the "
+                 "requests they did answer): " + ", ".join(f"`{l}`" for l in never) + ".\n")
+        loads = sorted({v["load"] for m in models.values() for v in m["points"]})
+        out = []
+        for l, m in models.items():
+            by = {v["load"]: v for v in m["points"]}
+            cells = []
+            for load in loads:
+                v = by.get(load)
+                cells.append(f"{f(v['p99_ms'], 1)} / {f((v['answered_share'] or 0) * 100, 0)}% "
+                             f"@{f(v['rate'], 0)}{' ⚑' if v['flagged'] else ''}" if v else "–")
             out.append([f"`{l}`"] + cells)
-        self(table(["configuration", "knee"] + [f"{f(r, 0)}/s: p99 ms / answered" for r in rates],
-                   out))
-        self("⚑: some requests were still unanswered at the end (they are in the p99 with "
-             "latency = end − intended time). Compare with *Throughput and latency vs "
+        self(table(["p99 ms / answered @ req/s"] + [f"ρ {load / 100:g}" for load in loads], out))
+        self(f"⚑: a flagged run: requests still unanswered at the end (they are in the p99 "
+             "with latency = end − intended time), the client sent slower than "
+             f"{CLIENT_SHORT * 100:g} % of the rate asked (it measured itself, not the server), "
+             "or Little's law missed: the mean number of requests in flight, sampled by the "
+             "client from its connections at random times (100 µs apart on average), and "
+             "throughput × mean latency from its "
+             f"latency record differ by more than {LITTLE_TOLERANCE * 100:g} % (or "
+             f"{LITTLE_FLOOR:g} request): the record is not whole, or the sampling missed "
+             "(the report's *Flagged runs* say which). Compare with *Throughput and latency vs "
              "concurrency*: there wrk, a closed-loop tool, times only the requests it sent, so "
              "a connection stuck in the listen queue contributes nothing and a starved server "
              "looks fast.\n")
+
+    def sessions(self):
+        rows = read_csv(self.out, "sessions")
+        if not rows:
+            return
+        med = medians(rows, ["config", "rate"], ["arrived", "completed", "unanswered", "failed",
+                                                 "p50_us", "p99_us"])
+        first = rows[0]
+        self("## Sessions: partly-open load\n")
+        self("`bench/client sessions`: sessions arrive at random (Poisson, the same arrivals "
+             f"every run) for {first['seconds']} s; each opens a connection, sends "
+             f"{first['k']} requests one after another with an exponential think time of mean "
+             f"{first['think_ms']} ms between an answer and the next, and closes (Schroeder, "
+             "Wierman and Harchol-Balter, *Open Versus Closed*, NSDI 2006). Open between "
+             "sessions, closed within one: a model that gives each connection a worker holds "
+             "the worker through every think time, so it serves at most workers ÷ session "
+             "length sessions per second however little CPU a request costs. A session's time "
+             "runs from its arrival to its last answer; one still open at the end counts with "
+             "end − arrival.\n")
+        self(image(self.out, "sessions", "partly-open load: sessions completed and session "
+                   "time against the arrival rate"))
+        rates = sorted({float(k[1]) for k in med})
+        out = []
+        for l in order_of(rows):
+            cells = []
+            for r in rates:
+                m = next((v for k, v in med.items() if k[0] == l and float(k[1]) == r), None)
+                cells.append(f"{f(m['completed'], 0)} of {f(m['arrived'], 0)}; "
+                             f"{f((m['p50_us'] or 0) / 1000, 0)} / {f((m['p99_us'] or 0) / 1000, 0)}"
+                             f"{mark(m)}" if m and m.get("arrived") is not None else "–")
+            out.append([f"`{l}`"] + cells)
+        self(table(["sessions completed; time p50 / p99 ms"] + [f"{f(r, 0)}/s" for r in rates],
+                   out))
+        self("⚑: sessions left unanswered at the end or failed (their times are in the "
+             "percentiles).\n")
 
     def connections(self):
         every = read_csv(self.out, "connections")
@@ -735,6 +816,7 @@ class Report:
         self.distribution()
         self.throughput()
         self.latency()
+        self.sessions()
         self.connections()
         self.slow()
         self.slow_clients()

@@ -46,6 +46,18 @@ static void test_empty(void **state)
     assert_int_equal(hist_percentile(&h, 50), 0);
     assert_int_equal(hist_percentile(&h, 100), 0);
     assert_int_equal(h.count, 0);
+    assert_true(hist_mean(&h) == 0.0);
+}
+
+/* The mean is exact, not bucketed: Little's law in bench/client.c needs it. */
+static void test_mean(void **state)
+{
+    (void)state;
+    hist_init(&h);
+    const uint64_t values[] = {1, 1000, 123457, 999};
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++)
+        hist_record(&h, values[i]);
+    assert_true(hist_mean(&h) == (1 + 1000 + 123457 + 999) / 4.0);
 }
 
 static void test_one_value(void **state)
@@ -141,13 +153,10 @@ static void test_stall_tail(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_empty),
-        cmocka_unit_test(test_one_value),
-        cmocka_unit_test(test_buckets_contiguous),
-        cmocka_unit_test(test_error_bound),
-        cmocka_unit_test(test_uniform),
-        cmocka_unit_test(test_squares),
-        cmocka_unit_test(test_stall_tail),
+        cmocka_unit_test(test_empty),       cmocka_unit_test(test_one_value),
+        cmocka_unit_test(test_mean),        cmocka_unit_test(test_buckets_contiguous),
+        cmocka_unit_test(test_error_bound), cmocka_unit_test(test_uniform),
+        cmocka_unit_test(test_squares),     cmocka_unit_test(test_stall_tail),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,8 +2,8 @@
 """ranges.py [LAB | --check] — the reference numbers that the *Expected
 observations* of each lab's instructor notes quote, computed from the files in this directory: the CSVs of one `make bench`
 run (metadata.json says which machine) and labs/*.txt, what the labs' own
-command blocks printed in five runs (record.py). LAB is a number, 1-8; without
-it, all eight. Each figure: the median, then min-max of the runs.
+command blocks printed in five runs (record.py). LAB is a number, 1-9; without
+it, all nine. Each figure: the median, then min-max of the runs.
 
 Under "repeats", for each comparison a lab asks for: how many runs of each side
 make the difference larger than run-to-run noise, from the spread of the
@@ -386,6 +386,48 @@ def lab8():
                     "multiplex --workers 1", mode="keepalive", clients=clients)
 
 
+def lab9_knees():
+    """Per recorded run of step 1: (the knee M/M/1 predicts from its D, the knee
+    measured: the highest load whose p99 < 10 ms with every request answered)."""
+    found = []
+    for block in re.split(r"^## run \d+, block at line \d+: exit \d+\n", lab_output(9), flags=re.M):
+        demand = re.search(r"^capacity: [0-9]+ requests/s; D: ([0-9.]+) µs", block, re.M)
+        loads = re.findall(r"^load ([0-9]+) % \(([0-9]+)/s\): answered ([0-9]+), p50 [0-9]+ µs, "
+                           r"p99 ([0-9]+) µs", block, re.M)
+        if demand and loads:
+            good = [int(load) for load, rate, answered, p99 in loads
+                    if int(p99) < 10000 and answered == rate]
+            found.append((1 - math.log(100) * float(demand.group(1)) / 10000,
+                          max(good) / 100 if good else None))
+    return found
+
+
+def lab9():
+    show("step 1 capacity (req/s)", grab(9, r"^capacity: ([0-9]+) requests/s", 0))
+    show("step 1 D (µs per request)", grab(9, r"^capacity: .*; D: ([0-9.]+) µs", 1))
+    for load in (30, 60, 80, 90, 95, 100, 110):
+        show(f"step 1 p99 at {load} % (ms)",
+             span([x / 1000 for x in nums(9, rf"^load {load} % .* p99 ([0-9]+) µs")], 1))
+    show("step 1 knee per run, predicted (M/M/1) / measured",
+         ", ".join(f"{p:.3f} / {'none' if m is None else f'{m:g}'}" for p, m in lab9_knees()))
+    for server in ("iterative", "prefork --workers 8", "threaded", "coroutine"):
+        show(f"step 2 {server} answered of 2000",
+             grab(9, "^" + re.escape(server) + r": answered ([0-9]+) / 2000", 0))
+        show(f"step 2 {server} p99 (ms)",
+             grab(9, "^" + re.escape(server) + r": answered [0-9]+ / 2000, p99 ([0-9]+) ms", 0))
+    for limit in (1000, 1000000):
+        show(f"step 3 wrk p99, --keepalive-requests {limit} (ms)",
+             grab(9, rf"^wrk, prefork --keepalive-requests {limit}:\n +99% +([0-9.]+)ms", 1))
+        show(f"step 3 wrk answers in its second, --keepalive-requests {limit}",
+             grab(9, rf"^wrk, prefork --keepalive-requests {limit}:\n.*\n +([0-9]+) requests in", 0))
+    show("step 3 the stall's p99 (ms)",
+         span([x / 1000 for x in nums(9, r"200/s during a 1 s request: p99, in µs  \(([0-9]+) >=")], 0))
+    for server in ("threaded", "coroutine", "multiplex --backend epoll"):
+        show(f"step 5 {server} KiB per idle connection",
+             grab(9, "^" + re.escape(server) + r" --max-conns 20000: answers: 200=10000 .*: "
+                  r"([0-9.]+) KiB per answered", 1))
+
+
 def main():
     if sys.argv[1:] == ["--check"]:
         sys.exit(check())
@@ -393,7 +435,7 @@ def main():
         m = json.load(f)
     print(f"make bench of {m['date_utc']} on {m['host']}: {m['kernel']}, {m['cpu_model']}, "
           f"{m['cores_online']} cores, {m['set']} set")
-    labs = [int(a) for a in sys.argv[1:]] or range(1, 9)
+    labs = [int(a) for a in sys.argv[1:]] or range(1, 10)
     for lab in labs:
         print(f"lab {lab}:")
         globals()[f"lab{lab}"]()
