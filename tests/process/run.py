@@ -260,10 +260,11 @@ def check_stop_max_procs(results, bin_dir, root):
             started = time.monotonic()
             server.process.send_signal(signal.SIGTERM)
             answered = sleeping.read_response()[0]
-            status = server.stop(wait_s=STOP_TIMEOUT_MS / 1000 + 5)
+            status = server.stop(wait_s=6)        # the bound is 5 s
             took = time.monotonic() - started
             if answered != 200 or status != 0 or took > 5:
                 slow.append(f"answer {answered}, status {status}, stop took {took:.1f} s")
+                break                   # one is enough: each costs 6 s
         finally:
             for sock in (idle.sock, sleeping.sock, queued):
                 sock.close()
