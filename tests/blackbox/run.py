@@ -1699,6 +1699,8 @@ CAUSE_CLOSED = ("a write that answered EAGAIN must wait for writability, not end
 CAUSE_WRONG = ("a short write must be resumed where it stopped: count what each write "
                "took (the head's bytes, the file offset, the position in /lab/bytes' "
                "pattern), never assume it took everything")
+CAUSE_NO_HEAD = ("no response came: the head must be written first (all of it, resumed after a "
+                 "short write), then the body")
 CAUSE_STALLED = ("after EAGAIN the connection must wait for writability (EVENT_WRITE, not "
                  "EVENT_READ) and go on when the socket has room again")
 
@@ -1755,7 +1757,7 @@ def slow_read(port, target, size, expected_block, result):
                 break
         if body_at is None:
             result["error"] = (f"GET {target}: closed before a complete head after "
-                               f"{received} bytes", CAUSE_CLOSED)
+                               f"{received} bytes", CAUSE_NO_HEAD)
         elif body_at < length or data:
             got = body_at + len(data)
             # Closed at once: the write that met a full buffer gave up (or its
