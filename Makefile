@@ -153,6 +153,7 @@ bench:
 	@python3 bench/bench.py --bin-dir $(BUILD)/bin $(if $(FULL),--full) $(if $(ONLY),--only $(ONLY))
 
 check-docs: all
+	@scripts/deps.sh check
 	python3 scripts/check_docs.py
 
 diffs:
