@@ -2,8 +2,8 @@
 """ranges.py [LAB | --check] — the reference numbers that the *Expected
 observations* of each lab's instructor notes quote, computed from the files in this directory: the CSVs of one `make bench`
 run (metadata.json says which machine) and labs/*.txt, what the labs' own
-command blocks printed in five runs (record.py). LAB is a number, 1-8; without
-it, all eight. Each figure: the median, then min-max of the runs.
+command blocks printed in the recorded runs (record.py). LAB is a number, 1-9;
+without it, all nine. Each figure: the median, then min-max of the runs.
 
 Under "repeats", for each comparison a lab asks for: how many runs of each side
 make the difference larger than run-to-run noise, from the spread of the
@@ -386,6 +386,30 @@ def lab8():
                     "multiplex --workers 1", mode="keepalive", clients=clients)
 
 
+def lab9():
+    for rate in (1000, 4000, 12000):
+        show(f"step 1 coroutine p99 at {rate}/s (ms)",
+             span([x / 1000 for x in nums(9, rf"^RATE conns=64 .* rate={rate} .* p99_us=([0-9]+)")], 1))
+    for server in ("iterative", "prefork --workers 8", "threaded", "coroutine"):
+        show(f"step 2 {server} answered", grab(9, "^" + re.escape(server) + r": answered ([0-9]+) /", 0))
+        show(f"step 2 {server} p99 (ms)", grab(9, "^" + re.escape(server) + r": answered .*, p99 ([0-9.]+) ms", 1))
+    show("step 3 wrk p99 (ms)", grab(9, r"^ +99% +([0-9.]+)ms", 2))
+    show("step 3 wrk p99 (s)", grab(9, r"^ +99% +([0-9.]+)s", 2))
+    show("step 3 open-loop p99 (ms)",
+         span([x / 1000 for x in nums(9, r"^RATE conns=64 .* rate=2000 .* p99_us=([0-9]+)")], 1))
+    show("step 3 the stall's p99 (ms)",
+         span([x / 1000 for x in nums(9, r"^RATE conns=1 .* p99_us=([0-9]+)")], 1))
+    for server in ("prefork --workers 8", "threaded --max-conns 20000", "coroutine --max-conns 20000"):
+        for n in (100, 1000, 10000):
+            show(f"step 4 {server} N={n} answered",
+                 grab(9, "^" + re.escape(server) + f" N={n}: connected [0-9]+, answered ([0-9]+) of", 0))
+    for server in ("threaded --max-conns 20000", "coroutine --max-conns 20000",
+                   "multiplex --backend epoll --max-conns 20000"):
+        show(f"step 5 {server} KiB/conn",
+             grab(9, "^" + re.escape(server) + r": .*?memory: .*?: ([0-9.]+) KiB per answered", 1))
+    show("step 5 kernel bytes/conn", grab(9, r"kernel TCP memory: (-?[0-9]+) bytes per connection", 0))
+
+
 def main():
     if sys.argv[1:] == ["--check"]:
         sys.exit(check())
@@ -393,7 +417,7 @@ def main():
         m = json.load(f)
     print(f"make bench of {m['date_utc']} on {m['host']}: {m['kernel']}, {m['cpu_model']}, "
           f"{m['cores_online']} cores, {m['set']} set")
-    labs = [int(a) for a in sys.argv[1:]] or range(1, 9)
+    labs = [int(a) for a in sys.argv[1:]] or range(1, 10)
     for lab in labs:
         print(f"lab {lab}:")
         globals()[f"lab{lab}"]()
