@@ -88,6 +88,8 @@ def trickle(config, field, digits=2):
 def memory(config):
     kb = span(values("memory.csv", "per_conn_kb", config=config))
     answered = values("memory.csv", "answered", config=config)
+    if not answered:
+        return "(not in this run)"
     return f"{kb} KiB per answered connection ({int(statistics.median(answered))} answered)"
 
 
@@ -211,7 +213,9 @@ def lab2():
                 "iterative")
 
 
-def herd_table(configs, children=(1, 2, 4, 8, 16, 32, 64)):
+def herd_table(configs, children=None):
+    """Sleeps per connection, a row per config, a column per child count the run has."""
+    children = children or sorted({int(r["workers"]) for r in rows("herd.csv")})
     print("  | sleeps per connection | " + " | ".join(f"N={n}" for n in children) + " |")
     print("  |---|" + "---|" * len(children))
     for c in configs:
@@ -226,7 +230,7 @@ def lab3():
     for c in ("prefork", "prefork_select --wait select"):
         for n in (1, 64):
             show(f"run_cpu_per_conn_us {c} N={n}", herd(c, n, "run_cpu_per_conn_us", 1))
-    for n in (2, 4, 16, 64):
+    for n in (4, 16, 64):
         repeats_csv(f"sleeps/conn, prefork vs select at N={n}",
                     "herd.csv", "sleeps_per_conn", "prefork",
                     "prefork_select --wait select", workers=n)
