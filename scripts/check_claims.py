@@ -204,8 +204,9 @@ def measured(match, text):
             APPROXIMATE.search(text[:match.start()]) is not None)
 MARKER = re.compile(r"<!--\s*ref:\s*(.*?)\s*-->", re.S)
 ESCAPE = re.compile(r"<!--\s*(not measured|cited):\s*\S.*?-->", re.S)
-LAST_FIGURE = re.compile(r"(" + NUMBER + r")(?:\s?[–-]\s?(" + NUMBER + r"))?[^0-9]*$")
-LAST_SPAN = re.compile(r"(" + NUMBER + r")[^0-9(]*\((" + NUMBER + r")\s?[–-]\s?(" + NUMBER
+SIGNED = r"(?<![\w.])−?" + NUMBER          # − (U+2212): a negative figure
+LAST_FIGURE = re.compile(r"(" + SIGNED + r")(?:\s?[–-]\s?(" + SIGNED + r"))?[^0-9]*$")
+LAST_SPAN = re.compile(r"(" + SIGNED + r")[^0-9(]*\((" + SIGNED + r")\s?[–-]\s?(" + SIGNED
                        + r")[^()]*\)[^0-9]*$")
 
 
@@ -216,7 +217,7 @@ def figure_files(paths=None):
 
 
 def number(text):
-    return float(text.replace(" ", "").replace(",", "."))
+    return float(text.replace(" ", "").replace(",", ".").replace("−", "-"))
 
 
 def parse_marker(text):
@@ -372,6 +373,8 @@ def check_figures(paths=None, out=print):
             lines = f.readlines()
         for start, text in paragraphs(lines):
             # Each figure must be followed by its marker before the next figure.
+            # A marker shown as an example, in inline code, is not one.
+            text = re.sub(r"`[^`\n]*`", lambda m: "`" + "x" * (len(m.group(0)) - 2) + "`", text)
             pieces = re.split(r"(<!--\s*(?:ref|not measured|cited):.*?-->)", text, flags=re.S)
             offset = 0
             for i, piece in enumerate(pieces):
