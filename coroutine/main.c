@@ -8,7 +8,7 @@
  * the loop's pool. It parses and answers the requests. accept() is in
  * on_listen_ready (common/event_server.c), which hands each new socket to
  * sched_spawn (coroutine/sched.c), the .on_connection below; with --io uring
- * it is a multishot accept submitted to the ring instead (arm_accept,
+ * it is one plain accept at a time submitted to each ring instead (arm_accept,
  * coroutine/uring.c). A connection's life (--io readiness):
  *
  *   on_listen_ready: accept4() ─▶ sched_spawn: a task and a coroutine
