@@ -114,9 +114,10 @@ static void remember_child(pid_t pid) /* SIGCHLD blocked */
 /* DOC: max-procs
  * At max_procs children, wait for one to exit or for a stop. SIGCHLD and the
  * stop signals are blocked by the caller, so neither an exit nor a stop is
- * missed between the test and the wait: sigsuspend() lets them in and sleeps in
- * one step. (With pause() a SIGCHLD between the test and pause() would leave the
- * parent asleep with a free slot; a SIGTERM there, asleep until a child exits.) */
+ * missed between the test and the wait, as long as the wait lets them in and
+ * sleeps in one step (docs/fork_per_conn.md, race 2). (Unblocked first, then
+ * pause(): a SIGCHLD in between would leave the parent asleep with a free slot;
+ * a SIGTERM there, asleep until a child exits.) */
 static void wait_for_free_slot(const sigset_t *unblocked)
 {
     /* EXERCISE fork-reap: wait, without a lost wakeup, while max_procs children live */

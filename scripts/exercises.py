@@ -14,8 +14,12 @@ sources, so an exercise cannot drift from them; an ID may mark several regions
 
 EXERCISES below is the table `make grade` (scripts/grade.py) reads too: per
 exercise the stubs, the section to read and the checks that prove it.
+Passages of the docs marked <!-- EXERCISE ID --> ... <!-- END EXERCISE -->
+(the reference code a chapter shows) are replaced by a pointer to the task.
 Files the copy leaves as they are keep their modification times, so a build
-tree copied next to them rebuilds only what the stubs changed.
+tree copied next to them rebuilds only what the stubs changed. The tree is a
+git repository of its own, its first commit the stubs: `git diff` there shows
+the student's work.
 
 --only cuts only those exercises (the others stay the reference code);
 --list prints the exercises, one a line. Default DEST: build/student. DEST
@@ -39,6 +43,16 @@ MARKER_TEXT = ("A student tree written by scripts/exercises.py (make exercises),
                "empties this directory before it writes it again.\n")
 BEGIN = re.compile(r"^(\s*)/\* EXERCISE ([a-z0-9-]+): (.*) \*/\s*$")
 END = re.compile(r"^\s*/\* END EXERCISE \*/\s*$")
+# The same in the docs (Markdown): a passage that would hand the answer out
+# (the reference code), invisible in the rendered page,
+#     <!-- EXERCISE ID -->
+#     ...
+#     <!-- END EXERCISE -->
+# and replaced in the student tree by a pointer to the task (DOC_POINTER).
+DOC_BEGIN = re.compile(r"^()<!-- EXERCISE ([a-z0-9-]+) -->\s*$")
+DOC_END = re.compile(r"^<!-- END EXERCISE -->\s*$")
+DOC_POINTER = ("> **Exercise `{id}`:** this part is yours to write: the task is in the stub "
+               "in `{file}`, the checks in [exercises.md]({exercises}) (`make grade ONLY={id}`).")
 
 # The black-box cases each exercise runs against its configuration: the basic
 # answers, keep-alive and pipelining, a slow handler, both timeouts and a stop.
@@ -46,24 +60,35 @@ BLACKBOX_CASES = ("get_html,big_file_sha256,keep_alive_two_requests,pipeline_thr
                   "lab_sleep_100,idle_timeout,stalled_header,sigterm_right_after_request")
 
 
-def blackbox(config, bin_dir="build/bin", limit=60):
-    """A check: the black-box cases against one configuration, with the servers
-    of bin_dir (build-san-thread/bin: built with TSan)."""
+def blackbox(config, cause, bin_dir="build/bin", limit=60, cases=BLACKBOX_CASES, points=10):
+    """A check: black-box cases (default: BLACKBOX_CASES) against one
+    configuration, with the servers of bin_dir (build-san-thread/bin: built with
+    TSan). cause: what a failure usually means, shown under it."""
     where = " under TSan" if "san-thread" in bin_dir else ""
-    return {"name": f"blackbox [{config}]{where}", "points": 10, "bin_dir": bin_dir,
-            "argv": ["tests/blackbox/run.py", "--server", config, "--case", BLACKBOX_CASES],
-            "lines": None, "sleeps": None, "limit": limit}
+    what = "" if cases == BLACKBOX_CASES else f" {cases}"
+    return {"name": f"blackbox [{config}]{what}{where}", "points": points, "bin_dir": bin_dir,
+            "argv": ["tests/blackbox/run.py", "--server", config, "--case", cases],
+            "lines": None, "sleeps": None, "limit": limit, "cause": cause}
 
 
-def suite_check(suite, only, points, lines=None, sleeps=None, limit=20):
+def slow_reader(config, cause):
+    """A check: the black-box slow reader against one configuration, a file and
+    a long /lab/bytes read slower than the server writes (short writes, EAGAIN)."""
+    return blackbox(config, cause, cases="slow_reader_file_and_lab_bytes", limit=30)
+
+
+def suite_check(suite, only, points, cause, lines=None, sleeps=None, limit=20):
     """A check: one --only case of tests/process or tests/eventloop. With lines,
     only its result lines containing that text count (at least one must be
     there); with sleeps=(LOW, HIGH), the herd line containing it must measure
-    LOW <= sleeps/connection <= HIGH."""
+    LOW <= sleeps/connection <= HIGH. cause: what a failure usually means (a
+    suite that knows better prints its own "  cause: " line, which wins); with
+    sleeps, {"low": ..., "high": ...}: below LOW and above HIGH mean different
+    mistakes."""
     return {"name": f"{suite} --only {only}" + (f" [{lines}]" if lines else ""),
             "points": points, "bin_dir": "build/bin",
             "argv": [f"tests/{suite}/run.py", "--only", only],
-            "lines": lines, "sleeps": sleeps, "limit": limit}
+            "lines": lines, "sleeps": sleeps, "limit": limit, "cause": cause}
 
 
 # The accept lock adds sleeps in the lock to the one in accept(). The check
@@ -91,9 +116,22 @@ and the stop signals: docs/fork_per_conn.md#race-2-check-then-wait--the-lost-wak
 Until then every child stays a zombie and nothing bounds them.""",
         "stubs": ["(void)signal_number;", "(void)pid;",
                   "(void)unblocked;               /* never waits: nothing bounds the children */"],
-        "checks": [blackbox("fork_per_conn --max-procs 8"),
-                   suite_check("process", "zombies", 10),
-                   suite_check("process", "max-procs", 10)],
+        "checks": [blackbox("fork_per_conn --max-procs 8",
+                            "children[] and live_children must stay true (+1 when a child "
+                            "is recorded, -1 when it is reaped: the stop signals the children "
+                            "it knows of), and the handler must never block"),
+                   suite_check("process", "zombies", 10,
+                               "one SIGCHLD may stand for several exits: reap in a loop, "
+                               "waitpid(-1, ..., WNOHANG), until none is left"),
+                   suite_check("process", "max-procs", 10,
+                               "count each child once (+1 recorded, -1 reaped) and wait "
+                               "while max_procs live"),
+                   suite_check("process", "stop-max-procs", 10,
+                               "a signal that arrives between the test and the wait is lost: "
+                               "block it and let the wait unblock it atomically", limit=30),
+                   suite_check("process", "lost-child", 10,
+                               "a signal that arrives between the test and the wait is lost: "
+                               "block it and let the wait unblock it atomically")],
     },
     "prefork-lock": {
         "file": "prefork/lock.c",
@@ -104,9 +142,21 @@ holds it (false when a signal interrupted the wait); accept_lock_release gives
 it back. The kernel drops the lock of a child that dies holding it.""",
         "stubs": ["""usleep(100 * 1000);         /* no lock yet: never held, and no busy loop */
 return false;""", """/* nothing to release yet */"""],
-        "checks": [blackbox("prefork --workers 2 --accept-lock fcntl"),
-                   suite_check("process", "kill", 10, lines="--accept-lock fcntl"),
-                   suite_check("process", "herd", 10, lines="herd prefork --accept-lock fcntl",
+        "checks": [blackbox("prefork --workers 2 --accept-lock fcntl",
+                            "the lock must be taken before accept() and always given back "
+                            "after it, on every path (a child that keeps it serves alone)"),
+                   suite_check("process", "kill", 10,
+                               "take the lock with F_SETLKW on lock_fd (a record lock the "
+                               "kernel drops when its holder dies), and retry or report EINTR",
+                               lines="--accept-lock fcntl"),
+                   suite_check("process", "herd", 10,
+                               {"low": "the lock must exclude: a write lock (F_WRLCK) each "
+                                "child takes before accept() and gives back (F_SETLK, "
+                                "F_UNLCK) after it; a lock not held, shared or never given "
+                                "back leaves the herd in accept() or one child alone",
+                                "high": "sleep in F_SETLKW until the lock is free: polling "
+                                "for it (F_SETLK and a pause, in a loop) wakes far more often"},
+                               lines="herd prefork --accept-lock fcntl",
                                sleeps=LOCK_SLEEPS, limit=45)],
     },
     "pass-fd": {
@@ -119,8 +169,15 @@ message with the descriptor (receive_fd, just below, is the child's side).
         "stubs": ["""(void)channel_fd, (void)conn_fd;
 errno = ENOSYS;
 return -1;"""],
-        "checks": [blackbox("prefork --workers 2 --dispatch pass-fd"),
-                   suite_check("process", "counters", 10, lines="--dispatch pass-fd")],
+        "checks": [blackbox("prefork --workers 2 --dispatch pass-fd",
+                            "the descriptor travels only in an SCM_RIGHTS control message: "
+                            "msg_control sized CMSG_SPACE(sizeof(int)), cmsg_len "
+                            "CMSG_LEN(sizeof(int)), at least one byte of data, MSG_NOSIGNAL"),
+                   suite_check("process", "counters", 10,
+                               "each connection must reach exactly one child, whole: send "
+                               "it once, and report a failed send (-1, errno) so the parent "
+                               "closes its copy",
+                               lines="--dispatch pass-fd")],
     },
     "queue": {
         "file": "threaded/queue.c",
@@ -131,14 +188,31 @@ timed steps, looking at server_stopping() between them), then appends conn_fd
 and wakes one consumer; false if the queue is closed. queue_remove (a pool
 thread) waits while it is empty and not closed, then takes the oldest
 descriptor and wakes the producer; -1 once it is closed and empty. Count the
-wait with stats_wait_begin/stats_wait_end.""",
+wait with stats_wait_begin/stats_wait_end. queue_close (at a stop) closes it
+and wakes every thread that waits on it.""",
         "stubs": ["""(void)queue, (void)conn_fd;
 return false;                   /* every connection is closed unanswered */""",
                   """(void)queue, (void)worker;
-return -1;                      /* the pool thread ends at once */"""],
-        "checks": [blackbox("threaded --pool 4 --pool-mode queue"),
-                   blackbox("threaded --pool 1 --pool-mode queue"),
-                   blackbox("threaded --pool 4 --pool-mode queue", "build-san-thread/bin")],
+return -1;                      /* the pool thread ends at once */""",
+                  """(void)queue;                    /* nobody is told: a stop waits in vain */"""],
+        "checks": [blackbox("threaded --pool 4 --pool-mode queue",
+                            "the queue's rules: put at (head + count) % capacity and take at "
+                            "head; test again after every wait (while, not if); unlock on "
+                            "every path out; closing wakes every waiting thread (a server "
+                            "that does not stop at SIGTERM has threads still waiting)"),
+                   blackbox("threaded --pool 1 --pool-mode queue",
+                            "with the queue always full the producer must wait while full "
+                            "(in timed steps, testing the stop between them), and a consumer "
+                            "that takes one must wake it (signal not_full)"),
+                   blackbox("threaded --pool 4 --pool-mode queue",
+                            "under ThreadSanitizer a data race fails it: every access to "
+                            "the queue must hold its mutex (if the same cases failed above, "
+                            "fix that first)",
+                            bin_dir="build-san-thread/bin"),
+                   suite_check("process", "stop-pool", 10,
+                               "a stop must wake every waiting thread: "
+                               "pthread_cond_broadcast when the queue closes, not "
+                               "pthread_cond_signal")],
     },
     "mux-write": {
         "file": "multiplex/conn.c",
@@ -155,9 +229,18 @@ else: the client is gone (fail_conn).""",
 return fail_conn(conn);""",
                   """(void)wrote, (void)finish_response;   /* unused until you call them */
 return fail_conn(conn);         /* no response is ever sent */"""],
-        "checks": [blackbox("multiplex --backend epoll"),
-                   suite_check("eventloop", "sleep20", 10),
-                   suite_check("eventloop", "half-request", 5)],
+        "checks": [blackbox("multiplex --backend epoll",
+                            "each step must move the state on: the head, then the file, then "
+                            "the generated bytes, then finish_response once all is sent"),
+                   slow_reader("multiplex --backend epoll",
+                               "a write that answered EAGAIN must wait for writability, not "
+                               "end the connection; a short write must resume where it stopped"),
+                   suite_check("eventloop", "sleep20", 10,
+                               "a step must never block the loop: write only what the socket "
+                               "takes now, and return to the loop (wait_for) otherwise"),
+                   suite_check("eventloop", "half-request", 5,
+                               "a step must never block the loop: one connection waiting must "
+                               "not hold up the others")],
     },
     "coro-wait": {
         "file": "coroutine/sched.c",
@@ -170,9 +253,19 @@ A cancelled task never yields; a stop interrupts one read
 (docs/coroutine.md#stopping).""",
         "stubs": ["""(void)fd, (void)event, (void)deadline_ms, (void)on_ready;
 return IO_WAIT_TIMEOUT;         /* every wait fails at once */"""],
-        "checks": [blackbox("coroutine"),
-                   suite_check("eventloop", "coroutine-sleep20", 10),
-                   suite_check("eventloop", "coroutine-half-request", 5)],
+        "checks": [blackbox("coroutine",
+                            "the wait must end with IO_WAIT_READY when the socket is ready "
+                            "and IO_WAIT_TIMEOUT at the deadline, its watch and timer "
+                            "removed either way"),
+                   slow_reader("coroutine",
+                               "a write that met EAGAIN must wait for EVENT_WRITE on the "
+                               "socket (the event asked for, not always EVENT_READ)"),
+                   suite_check("eventloop", "coroutine-sleep20", 10,
+                               "a waiting coroutine must yield to the loop, never sleep or "
+                               "spin in it: the others run meanwhile"),
+                   suite_check("eventloop", "coroutine-half-request", 5,
+                               "arm the deadline before yielding: a client that stops "
+                               "sending must be timed out, and must not hold up the others")],
     },
 }
 
@@ -196,17 +289,18 @@ def tracked_files(root):
         return found
 
 
-def regions(path, text):
-    """[(id, first line index, last line index, indent)] of the marked regions."""
+def regions(path, text, begin=BEGIN, end=END):
+    """[(id, first line index, last line index, indent)] of the marked regions
+    (begin, end: the marker lines, the code's by default)."""
     found, open_at = [], None
     lines = text.split("\n")
     for i, line in enumerate(lines):
-        begin = BEGIN.match(line)
-        if begin and open_at is not None:
+        begun = begin.match(line)
+        if begun and open_at is not None:
             raise Problem(f"{path}:{i + 1}: EXERCISE inside the region begun at line {open_at[1] + 1}")
-        if begin:
-            open_at = (begin.group(2), i, begin.group(1))
-        elif END.match(line):
+        if begun:
+            open_at = (begun.group(2), i, begun.group(1))
+        elif end.match(line):
             if open_at is None:
                 raise Problem(f"{path}:{i + 1}: END EXERCISE without an EXERCISE line")
             found.append((open_at[0], open_at[1], i, open_at[2]))
@@ -214,6 +308,25 @@ def regions(path, text):
     if open_at is not None:
         raise Problem(f"{path}:{open_at[1] + 1}: EXERCISE {open_at[0]} has no END EXERCISE")
     return found
+
+
+def cut_doc(path, text, wanted):
+    """A doc's text with its marked passages of the wanted exercises replaced by
+    a pointer to the task (the markers of the others dropped)."""
+    lines, out, at = text.split("\n"), [], 0
+    for exercise_id, first, last, _ in regions(path, text, DOC_BEGIN, DOC_END):
+        exercise = EXERCISES.get(exercise_id)
+        if exercise is None:
+            raise Problem(f"{path}:{first + 1}: no exercise {exercise_id} in scripts/exercises.py")
+        out += lines[at:first]
+        if exercise_id in wanted:
+            exercises = os.path.relpath("docs/labs/exercises.md", os.path.dirname(path))
+            out.append(DOC_POINTER.format(id=exercise_id, file=exercise["file"],
+                                          exercises=exercises))
+        else:
+            out += lines[first + 1:last]
+        at = last + 1
+    return "\n".join(out + lines[at:])
 
 
 def stub_lines(exercise_id, exercise, index, indent):
@@ -285,6 +398,11 @@ def write_tree(root, dest, wanted):
                     cuts[path] = new
                     for i in ids:
                         found[i] = found.get(i, 0) + 1
+        elif path.endswith(".md") and path != "docs/labs/exercises.md":
+            with open(os.path.join(root, path), encoding="utf-8") as f:
+                text = f.read()
+            if "<!-- EXERCISE" in text:
+                cuts[path] = cut_doc(path, text, wanted)
     for exercise_id, exercise in EXERCISES.items():
         count = found.get(exercise_id, 0)
         if count != len(exercise["stubs"]):
@@ -305,7 +423,24 @@ def write_tree(root, dest, wanted):
             shutil.copymode(os.path.join(root, path), target)
         else:
             shutil.copy2(os.path.join(root, path), target)
+    commit_stubs(dest)
     return found
+
+
+def commit_stubs(dest):
+    """Make dest a git repository of its own whose first commit is the tree as
+    written (the stubs), so that `git diff` there shows the student's work."""
+    def git(*args):
+        subprocess.run(["git", "-C", dest, "-c", "user.name=exercises.py",
+                        "-c", "user.email=exercises@student-tree", "-c", "commit.gpgsign=false",
+                        *args], check=True, capture_output=True)
+    try:
+        git("init", "-q")
+        git("add", "-A")
+        git("commit", "-q", "-m", "The exercises' stubs, as make exercises wrote them")
+    except subprocess.CalledProcessError as error:
+        raise Problem(f"{dest}: git {' '.join(error.cmd[9:])} failed: "
+                      f"{error.stderr.decode(errors='replace').strip()}")
 
 
 def main():

@@ -16,7 +16,9 @@ failure decides a check; every check runs in its own process group with a
 time limit, and is stopped with whatever it started as soon as its verdict is
 known: a stub that hangs costs the limit, not the suite's own timeouts.
 
-Prints one line per check (the first failure, if any) and a points table
+Prints one line per check (the first failure, if any, and under it a line
+"  cause: " saying what that failure usually means: the suite's own when it
+prints one, else the check's from the table in exercises.py) and a points table
 with the total; the last line is "grade: N/M points". Exit status 0 at full
 marks, 1 otherwise, 2 on bad arguments. See docs/labs/exercises.md.
 """
@@ -36,6 +38,7 @@ sys.path.insert(0, HERE)
 from exercises import EXERCISES  # noqa: E402
 
 SLEEPS = re.compile(r"([0-9.]+) sleeps/connection")
+CAUSE = "  cause: "                 # a suite's line under a failure: what it usually means
 
 
 def verdict(check, lines, returncode):
@@ -108,10 +111,19 @@ def stop_tree(pid):
             pass
 
 
+def suite_cause(lines, failing):
+    """The "  cause: " line a suite printed under the failing line, if any."""
+    for at, line in enumerate(lines):
+        if line == failing and at + 1 < len(lines) and lines[at + 1].startswith(CAUSE):
+            return lines[at + 1][len(CAUSE):]
+    return None
+
+
 def run_check(check, bin_dir):
-    """(passed, why not) for one check: its suite runs in a process group of its
-    own, stopped with everything in it once the verdict is known or the check's
-    time limit is over."""
+    """(passed, why not, cause) for one check: its suite runs in a process group
+    of its own, stopped with everything in it once the verdict is known or the
+    check's time limit is over. The cause is the suite's own (the line under its
+    failure) when it printed one, else the check's from the table."""
     argv = [sys.executable, os.path.join(ROOT, check["argv"][0]), "--bin-dir", bin_dir]
     process = subprocess.Popen(argv + check["argv"][1:], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                start_new_session=True)
@@ -128,13 +140,28 @@ def run_check(check, bin_dir):
             try:
                 line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
-                return False, f"no verdict within {check['limit']} s"
+                cause = check["cause"]
+                return (False, f"no verdict within {check['limit']} s",
+                        cause if isinstance(cause, str) else cause["high"])
             if line is None:
                 result = verdict(check, seen, process.wait())
             else:
                 seen.append(line)
                 result = verdict(check, seen, None)
-        return result
+        passed, why = result
+        if not passed and seen and seen[-1] == why:
+            try:                    # the suite's cause comes on the next line
+                line = lines.get(timeout=1.0)
+                if line is not None:
+                    seen.append(line)
+            except queue.Empty:
+                pass
+        cause = check["cause"]
+        if isinstance(cause, dict):     # a measurement: too few sleeps, or too many
+            measured = SLEEPS.match(why)
+            cause = cause["low" if measured and float(measured.group(1)) < check["sleeps"][0]
+                          else "high"]
+        return passed, why, (suite_cause(seen, why) or cause) if not passed else ""
     finally:
         if process.poll() is None:
             stop_tree(process.pid)  # the suite and whatever it started
@@ -158,11 +185,13 @@ def main():
     for exercise_id in wanted:
         for check in EXERCISES[exercise_id]["checks"]:
             started = time.monotonic()
-            passed, why = run_check(check, bin_dirs[check["bin_dir"]])
+            passed, why, cause = run_check(check, bin_dirs[check["bin_dir"]])
             took = time.monotonic() - started
             verdict = "ok  " if passed else "FAIL"
             print(f"{verdict} {exercise_id}: {check['name']} ({took:.1f} s)"
                   + ("" if passed else f": {why[:200]}"), flush=True)
+            if not passed:
+                print(f"{CAUSE}{cause}", flush=True)
             rows.append((exercise_id, check["name"], check["points"] if passed else 0,
                          check["points"]))
 

@@ -69,9 +69,11 @@ int queue_remove(struct queue *queue, struct worker_stats *worker)
 
 void queue_close(struct queue *queue)
 {
+    /* EXERCISE queue: the stop, waking every thread that waits */
     pthread_mutex_lock(&queue->lock);
     queue->closed = true;
     pthread_cond_broadcast(&queue->not_empty);
     pthread_cond_broadcast(&queue->not_full);
     pthread_mutex_unlock(&queue->lock);
+    /* END EXERCISE */
 }

@@ -1665,6 +1665,148 @@ DIRTIERS = [
 ]
 
 
+# ---------------------------------------------------------------- a reader slower than the server
+
+# The slow reader: a client that reads at SLOW_RATE through a small receive
+# buffer, so the server's writes meet a full socket: short writes and EAGAIN,
+# which no fast client causes. A file and a long /lab/bytes, read at once on
+# two connections; every byte compared. The file takes about 3 s: the server's
+# last write comes some 2 s in (its send buffer holds up to 4 MiB), past the
+# suite's --timeout-ms, so a deadline not renewed by progress ends it. A 64 KiB
+# receive buffer makes the kernel split the stream at odd offsets; with 16 KiB
+# or less loopback moves whole pages, and /lab/bytes' 64-byte lines would hide
+# a pattern restarted at 0 after a short write.
+SLOW_FILE, SLOW_FILE_SIZE = "/slow.bin", 12 << 20
+SLOW_BYTES_SIZE = 8 << 20
+SLOW_RATE = 4_000_000               # bytes per second, each reader
+SLOW_RCVBUF = 65536
+SLOW_BLOCK = 65536                  # a wrong block is named by its 64 KiB index
+SLOW_LINE = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.\n"
+_slow_file_lock = threading.Lock()
+
+
+class SlowReaderFailure(Failure):
+    """A failure of the slow reader, with what it usually means on a line of
+    its own ("  cause: ..."), which scripts/grade.py shows a student."""
+
+    def __init__(self, message, cause):
+        super().__init__(f"{message}\n  cause: {cause}")
+
+
+CAUSE_CLOSED = ("a write that answered EAGAIN must wait for writability, not end the "
+                "connection (a full socket buffer is not an error); and a write that made "
+                "progress renews the deadline (--timeout-ms bounds a step, not the response)")
+CAUSE_WRONG = ("a short write must be resumed where it stopped: count what each write "
+               "took (the head's bytes, the file offset, the position in /lab/bytes' "
+               "pattern), never assume it took everything")
+CAUSE_NO_HEAD = ("no response came: the head must be written first (all of it, resumed after a "
+                 "short write), then the body")
+CAUSE_STALLED = ("after EAGAIN the connection must wait for writability (EVENT_WRITE, not "
+                 "EVENT_READ) and go on when the socket has room again")
+
+
+def slow_read(port, target, size, expected_block, result):
+    """GET target at SLOW_RATE; result["error"] is (message, cause) or None.
+    expected_block(i) is the i-th SLOW_BLOCK of the body."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SLOW_RCVBUF)   # before connect
+        sock.settimeout(IO_TIMEOUT_S)
+        sock.connect(("127.0.0.1", port))
+        sock.sendall(request(target, headers=["Connection: close"]))
+        data, body_at, length, received = b"", None, None, 0
+        started = last_data = time.monotonic()
+        while True:
+            ahead = started + received / SLOW_RATE - time.monotonic()
+            if ahead > 0:
+                time.sleep(ahead)                   # keep to the rate
+            try:
+                chunk = sock.recv(16384)
+            except (socket.timeout, TimeoutError):
+                result["error"] = (f"GET {target}: nothing for {IO_TIMEOUT_S:g} s after "
+                                   f"{received} bytes", CAUSE_STALLED)
+                return
+            except ConnectionResetError:
+                chunk = b""
+            received += len(chunk)
+            data += chunk
+            silent, last_data = time.monotonic() - last_data, time.monotonic() if chunk else last_data
+            if body_at is None and b"\r\n\r\n" in data:
+                head, data = data.split(b"\r\n\r\n", 1)
+                lines = head.decode("latin-1").split("\r\n")
+                status = lines[0].split(" ")[1] if " " in lines[0] else lines[0]
+                lengths = [line.split(":", 1)[1].strip() for line in lines[1:]
+                           if line.lower().startswith("content-length:")]
+                if status != "200" or lengths != [str(size)]:
+                    result["error"] = (f"GET {target}: status {status}, Content-Length "
+                                       f"{lengths}, expected 200 and {size}", CAUSE_WRONG)
+                    return
+                body_at, length = 0, size
+            while body_at is not None and len(data) >= min(SLOW_BLOCK, length - body_at) > 0:
+                block = min(SLOW_BLOCK, length - body_at)
+                if data[:block] != expected_block(body_at // SLOW_BLOCK)[:block]:
+                    result["error"] = (f"GET {target}: the bytes at {body_at}-"
+                                       f"{body_at + block - 1} (64 KiB block "
+                                       f"{body_at // SLOW_BLOCK} of {-(-length // SLOW_BLOCK)}) "
+                                       f"are not the expected ones", CAUSE_WRONG)
+                    return
+                data, body_at = data[block:], body_at + block
+            if not chunk:
+                break
+            if body_at is not None and body_at == length and not data:
+                break
+        if body_at is None:
+            result["error"] = (f"GET {target}: closed before a complete head after "
+                               f"{received} bytes", CAUSE_NO_HEAD)
+        elif body_at < length or data:
+            got = body_at + len(data)
+            # Closed at once: the write that met a full buffer gave up (or its
+            # deadline ended the response while bytes were still on their
+            # way); closed after a silence: the connection waited for the
+            # wrong thing, and its deadline ended it.
+            result["error"] = ((f"GET {target}: connection closed after {got} of {length} "
+                                f"body bytes (status 200 sent), {silent:.1f} s after the last "
+                                f"byte", CAUSE_CLOSED if silent < 0.3 else CAUSE_STALLED)
+                               if got < length
+                               else (f"GET {target}: {got - length} bytes beyond "
+                                     f"Content-Length", CAUSE_WRONG))
+        else:
+            result["error"] = None
+    except OSError as error:
+        result["error"] = (f"GET {target}: {type(error).__name__}: {error}", CAUSE_CLOSED)
+    finally:
+        sock.close()
+
+
+def case_slow_reader(t):
+    """A 12 MiB file and 8 MiB of /lab/bytes, read at once at SLOW_RATE each with
+    a SLOW_RCVBUF receive buffer: status, Content-Length and every byte."""
+    with _slow_file_lock:               # one file for every configuration, made once
+        if SLOW_FILE not in t.docroot.files:
+            t.docroot.add(SLOW_FILE, random.Random(11).randbytes(SLOW_FILE_SIZE))
+    data = t.docroot.files[SLOW_FILE]
+    pattern = SLOW_LINE * (SLOW_BLOCK // len(SLOW_LINE))    # /lab/bytes repeats it
+    readers = [(SLOW_FILE, SLOW_FILE_SIZE,
+                lambda i: data[i * SLOW_BLOCK:(i + 1) * SLOW_BLOCK], {}),
+               (f"/lab/bytes/{SLOW_BYTES_SIZE}", SLOW_BYTES_SIZE, lambda i: pattern, {})]
+    threads = [threading.Thread(target=slow_read, args=(t.server.port, *reader))
+               for reader in readers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(SLOW_FILE_SIZE / SLOW_RATE + 4 * IO_TIMEOUT_S)
+    for target, _, _, result in readers:
+        if "error" not in result:
+            raise Failure(f"GET {target}: the reader did not finish")
+        if result["error"]:
+            raise SlowReaderFailure(*result["error"])
+
+
+CASES += [
+    ("slow_reader_file_and_lab_bytes", case_slow_reader, SERVER),
+]
+
+
 # ---------------------------------------------------------------- running
 
 def run_case(bin_dir, config, docroot, function, how, shared=None):

@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """The grader can fail: the reference scores full marks on every exercise, and a
-freshly written student tree (scripts/exercises.py) still builds, keeps the
-servers it does not touch working, and scores zero on every exercise, leaving
-no server running (checks stopped early take theirs along); and exercises.py
-empties only a --dest it wrote itself.
+freshly written student tree (scripts/exercises.py) is a git repository of
+its own (first commit: the stubs), still builds, keeps the servers it does not
+touch working, and scores zero on every exercise, leaving no server running
+(checks stopped early take theirs along); its docs print no exercise's answer,
+lab 2's broken copies still apply in it; a correct fork-reap that waits with
+ppoll (fork-reap-ppoll.patch, applied to the stubs) scores full marks; and
+exercises.py empties only a --dest it wrote itself.
 
 usage: run.py [--bin-dir DIR] [--dest-only]
 The reference is graded with DIR (default build/bin) and build-san-thread/bin
@@ -144,6 +147,105 @@ def check_dest(results):
                           f"status {status}, stderr {err}")
 
 
+def git(tree, *args):
+    """(exit status, output) of git in tree."""
+    done = subprocess.run(["git", "-C", tree, *args], capture_output=True, text=True, timeout=60)
+    return done.returncode, done.stdout + done.stderr
+
+
+def check_repository(results, student):
+    """The student tree is a git repository of its own, its one commit the tree
+    as written (the stubs), nothing changed since: `git diff` shows only what the
+    student writes."""
+    status, top = git(student, "rev-parse", "--show-toplevel")
+    _, count = git(student, "rev-list", "--count", "HEAD")
+    _, changed = git(student, "status", "--porcelain")
+    results.check("student tree: a git repository of its own, first commit the stubs, clean",
+                  status == 0 and os.path.realpath(top.strip()) == os.path.realpath(student)
+                  and count.strip() == "1" and not changed.strip(),
+                  f"top {top.strip()!r}, commits {count.strip()!r}, changed {changed[:200]!r}")
+
+
+# Reference lines that must not reach the student tree's docs (the answer).
+ANSWER_LINES = {"fork-reap": ["waitpid(-1, NULL, WNOHANG)", "sigsuspend(unblocked);",
+                              "live_children++;"]}
+
+
+def check_answer_not_given(results, student):
+    """No doc in the student tree prints an exercise's reference lines, and the
+    chapter points at the task where the code was."""
+    shown = []
+    for top, dirs, names in os.walk(student):
+        dirs[:] = [d for d in dirs if d not in (".git", "build", "build-san-thread")]
+        for name in names:
+            if name.endswith(".md") and "instructor" not in top:
+                path = os.path.join(top, name)
+                with open(path, encoding="utf-8") as f:
+                    text = f.read()
+                shown += [f"{os.path.relpath(path, student)}: {line}"
+                          for lines in ANSWER_LINES.values() for line in lines if line in text]
+    with open(os.path.join(student, "docs", "fork_per_conn.md"), encoding="utf-8") as f:
+        pointed = "**Exercise `fork-reap`:**" in f.read()
+    results.check("student tree: the docs print no reference line of an exercise, and "
+                  "fork_per_conn.md points at the task instead", not shown and pointed,
+                  f"shown {shown}, pointer {pointed}")
+
+
+LAB2_PATCH = re.compile(r'python3 - "\$broken/fork_per_conn/main.c" <<\'EOF\'\n(.*?)\nEOF\n', re.S)
+
+
+def check_lab2(results, student):
+    """Lab 2 runs in the student tree: each of its patches (steps 4 and 5) applies
+    to the student's fork_per_conn/main.c, and the broken copy compiles."""
+    with open(os.path.join(student, "docs", "labs", "02-fork.md"), encoding="utf-8") as f:
+        patches = LAB2_PATCH.findall(f.read())
+    problems = [] if len(patches) == 2 else [f"{len(patches)} patches found, not 2"]
+    with tempfile.TemporaryDirectory(prefix="grade-lab2-") as scratch:
+        for step, patch in enumerate(patches, start=4):
+            copy = os.path.join(scratch, f"step{step}.c")
+            shutil.copy(os.path.join(student, "fork_per_conn", "main.c"), copy)
+            done = subprocess.run([sys.executable, "-", copy], input=patch, text=True,
+                                  capture_output=True, timeout=30)
+            if done.returncode != 0:
+                problems.append(f"step {step}: {done.stderr.strip()[-200:]}")
+                continue
+            built = subprocess.run(["cc", "-std=c17", "-Wall", "-Wextra", "-Werror",
+                                    "-D_GNU_SOURCE", "-fsyntax-only",
+                                    "-I", os.path.join(student, "common"), copy],
+                                   capture_output=True, text=True, timeout=60)
+            if built.returncode != 0:
+                problems.append(f"step {step}: does not compile: {built.stderr[-300:]}")
+    results.check("student tree: lab 2's two broken copies apply and compile", not problems,
+                  "; ".join(problems))
+
+
+PPOLL_ANSWER = os.path.join(HERE, "fork-reap-ppoll.patch")
+
+
+def check_ppoll_answer(results, student):
+    """A correct fork-reap that waits with ppoll instead of sigsuspend scores
+    full marks: the grader accepts any primitive that waits without a lost
+    wakeup. The answer is kept as a patch on the stubs (fork-reap-ppoll.patch)."""
+    status, out = git(student, "apply", PPOLL_ANSWER)
+    if not results.check("student tree: the ppoll answer (fork-reap-ppoll.patch) applies",
+                         status == 0, out[-300:]):
+        return
+    _, diff = git(student, "diff", "--stat")
+    results.check("student tree: git diff shows the answer, in fork_per_conn/main.c only",
+                  "fork_per_conn/main.c" in diff and "1 file changed" in diff, diff[-300:])
+    status, out = run(["make", "--no-print-directory", "-s", "-j2", "all"], student,
+                      BUILD_TIMEOUT_S)
+    if not results.check("student tree: the ppoll answer builds", status == 0, out[-500:]):
+        return
+    status, out = run([sys.executable, "scripts/grade.py", "--only", "fork-reap"], student,
+                      GRADE_TIMEOUT_S)
+    got, out_of = points(out).get("fork-reap", (None, None))
+    results.check("student tree: a fork-reap written with ppoll scores full marks",
+                  out_of and got == out_of,
+                  f"scored {got}/{out_of}: " + "; ".join(
+                      line for line in out.splitlines() if line.startswith(("FAIL", "  cause")))[:400])
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--bin-dir", default=os.path.join(ts.ROOT, "build", "bin"))
@@ -163,10 +265,17 @@ def main():
         student = os.path.join(scratch, "student")
         status, out = run([sys.executable, "scripts/exercises.py", "--dest", student], ts.ROOT, 60)
         results.check("make exercises writes the student tree", status == 0, out[-300:])
+        if status == 0:
+            check_repository(results, student)
         built = False
         if status == 0:
             for tree in ("build", "build-san-thread"):
                 copy_build(os.path.join(ts.ROOT, tree), os.path.join(student, tree))
+            # The reference's TSan build runs meanwhile (grade_reference): an
+            # object it finished after the stubs were written would look newer
+            # than them. The stubbed files are newer than anything copied.
+            for exercise in EXERCISES.values():
+                os.utime(os.path.join(student, exercise["file"]))
             status, out = run(["make", "--no-print-directory", "-s", "-j2", "all"], student,
                               BUILD_TIMEOUT_S)
             if status == 0:
@@ -195,6 +304,9 @@ def main():
                           f"pids {left}")
             for pid in left:
                 os.kill(pid, 9)
+            check_answer_not_given(results, student)
+            check_lab2(results, student)
+            check_ppoll_answer(results, student)
 
     reference.join()
     status, out = outcome["reference"]

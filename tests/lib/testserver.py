@@ -243,13 +243,18 @@ class Results:
     def __init__(self, suite):
         self.suite, self.passed, self.failed = suite, 0, 0
 
-    def check(self, name, ok, detail=""):
+    def check(self, name, ok, detail="", cause=""):
+        """One result line. A failure with a cause (what the symptom usually
+        means: the mistake to look for) prints it on the next line, as
+        "  cause: ...", which scripts/grade.py shows a student."""
         if ok:
             self.passed += 1
             print(f"ok   {name}", flush=True)
         else:
             self.failed += 1
             print(f"FAIL {name}: {detail}", flush=True)
+            if cause:
+                print(f"  cause: {cause}", flush=True)
         return ok
 
     def finish(self):

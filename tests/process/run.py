@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
 """Checks specific to the process models (docs/design.md#bounds-the-tests-hold):
-fork_per_conn's reaping, --max-procs and stop, the prefork pool's supervision
+fork_per_conn's reaping, --max-procs and stop (with a signal put between the
+wait's test and its wait by race_before_wait.c), threaded's queue pool under
+load (with spurious wake-ups by spurious_wakeup.c) and at a stop, the prefork
+pool's supervision
 (and, for every --reuseport pool, a killed worker's queue kept for its
 replacement), the per-worker counters, and the herd counts of prefork and
 prefork_select.
 
 usage: run.py [--bin-dir DIR] [--only CHECK[,CHECK]]
-Checks: zombies, max-procs, stop-idle, stop-max-procs, names, kill, reuseport-kill,
-counters, herd. Ends with the line
-"process: N passed, N failed".
+Checks: zombies, max-procs, stop-idle, stop-max-procs, lost-child, stop-pool, names,
+kill, reuseport-kill, counters, herd. Ends with the line
+"process: N passed, N failed". A failure the checks can explain is followed by
+a line "  cause: " saying what it usually means.
 
 Every check is bounded in count and time, talks only to 127.0.0.1 and stops its
 servers. The herd check counts wakeups (getrusage ru_nvcsw, through the servers'
@@ -60,6 +64,15 @@ def children_of(pid):
             if (now := proc_state(child)) and now[1] == pid}
 
 
+def wchan(pid):
+    """Where in the kernel pid sleeps ('' if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/wchan") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
 def wait_for(predicate, seconds, step=0.01):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -96,17 +109,32 @@ def stop_and_read_stats(server, stats_path):
 
 
 def check_zombies(results, bin_dir, root):
-    """200 connections to fork_per_conn leave no zombie and no child behind."""
-    with ts.Server(bin_dir, "fork_per_conn", root=root) as server:
-        statuses = [one_get(server.port) for _ in range(200)]
-        results.check("fork_per_conn: 200 connections served",
+    """200 connections to fork_per_conn, while a keep-alive child stays alive
+    throughout, are all served and leave no zombie and no child behind. The
+    live child is what a handler that blocks in waitpid() would wait for,
+    instead of going back to accept()."""
+    with ts.Server(bin_dir, "fork_per_conn", root=root, timeout_ms=STOP_TIMEOUT_MS) as server:
+        idle = ts.Connection(server, timeout=10)
+        idle.send("GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+        idle.read_response()
+        statuses = []
+        while len(statuses) < 200 and (not statuses or statuses[-1] == 200):
+            statuses.append(one_get(server.port, timeout=3))
+        results.check("fork_per_conn: 200 connections served while a keep-alive child lives",
                       statuses == [200] * 200,
-                      f"{sum(s == 200 for s in statuses)} of 200 answered 200")
+                      f"{sum(s == 200 for s in statuses)} answered 200, then {statuses[-1]!r}",
+                      cause="the SIGCHLD handler must never block: waitpid(..., WNOHANG), or "
+                      "the parent waits in the handler for a child still serving its client")
+        idle.sock.close()               # its child ends at the close
         left = wait_for(lambda: not children_of(server.pid), 3)
         remaining = children_of(server.pid)
         zombies = [pid for pid, state in remaining.items() if state == "Z"]
         results.check("fork_per_conn: no zombie after 200 connections", left and not zombies,
-                      f"children left: {remaining}")
+                      f"children left: {remaining}",
+                      cause="one SIGCHLD may stand for several exits (signals do not queue): "
+                      "the handler must reap in a loop, waitpid(-1, ..., WNOHANG), until none "
+                      "is left" if zombies else
+                      "every exited child must be reaped (waitpid in the SIGCHLD handler)")
         server.stop()
         results.check("fork_per_conn: exits 0 on SIGTERM", server.returncode == 0,
                       f"status {server.returncode}")
@@ -129,9 +157,13 @@ def check_max_procs(results, bin_dir, root):
         for t in threads:
             t.join()
         results.check("fork_per_conn --max-procs 4: never more than 4 children", most <= 4,
-                      f"saw {most}")
+                      f"saw {most}",
+                      cause="the parent must wait while max_procs children live, and count "
+                      "each child once: +1 when it is recorded, -1 when it is reaped")
         results.check("fork_per_conn --max-procs 4: all 50 slow requests served",
-                      statuses == [200] * 50, f"statuses {statuses}")
+                      statuses == [200] * 50, f"statuses {statuses}",
+                      cause="a slot must come free when its child exits: the handler must "
+                      "count every reaped child, and the wait must wake at its SIGCHLD")
 
 
 STOP_ROUNDS = 12
@@ -174,16 +206,41 @@ def check_stop_idle(results, bin_dir, root):
                   not slow, "; ".join(slow))
 
 
-SHIM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "stop_before_sigsuspend.c")
+# The race-injection library (its header says how): it runs before whichever
+# call the server waits in, so a correct answer passes with any primitive.
+RACE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "race_before_wait.c")
+LOST_WAKEUP = ("a signal that arrives between the test and the wait is lost: keep it blocked "
+               "through the test and let the wait unblock it atomically (sigsuspend, ppoll, "
+               "pselect with the unblocked mask), never unblock first and then wait")
+
+
+def race_env(scratch, log, **settings):
+    """The environment that preloads race_before_wait.c with settings
+    (RACE_SIGNAL=..., RACE_DELAY_MS=..., RACE_EVERY=...) and RACE_LOG=log;
+    (None, the compiler's words) if it does not build."""
+    env, problem = ts.preload_env(RACE, scratch)
+    if env is not None:
+        env.update({name: str(value) for name, value in settings.items()}, RACE_LOG=log)
+    return env, problem
+
+
+def injected(log):
+    """The calls the library injected before, from its log."""
+    try:
+        with open(log) as f:
+            return f.read().split()
+    except OSError:
+        return []
 
 
 def check_stop_max_procs(results, bin_dir, root):
     """A stop while fork_per_conn waits at --max-procs with busy children (one
     idle between keep-alive requests, one inside /lab/sleep, a third client in
     the listen queue) ends it within 5 s, not after --timeout-ms. Then the race
-    itself: with stop_before_sigsuspend.c preloaded the SIGTERM lands between the
-    wait's last test of the stop flag and its sigsuspend(), every time; a parent
-    that does not block the stop signals there sleeps on until a child exits."""
+    itself: with race_before_wait.c preloaded the SIGTERM lands between the
+    wait's last test of the stop flag and its wait (whatever call that is),
+    every time; a parent that does not keep the stop signals blocked until the
+    wait lets them in sleeps on until a child exits."""
     slow = []
     for _ in range(3):
         server = ts.Server(bin_dir, "fork_per_conn --max-procs 2", root=root,
@@ -195,26 +252,34 @@ def check_stop_max_procs(results, bin_dir, root):
             idle.read_response()
             sleeping.send("GET /lab/sleep/400 HTTP/1.1\r\nHost: x\r\n\r\n")
             wait_for(lambda: len(children_of(server.pid)) == 2, 5)
+            # The child has read its request (a SIGTERM before that would end it
+            # unanswered, rightly): it sleeps in /lab/sleep.
+            wait_for(lambda: any("nanosleep" in wchan(child) for child in children_of(server.pid)),
+                     5)
             time.sleep(0.15)            # the parent waits for a free slot
             started = time.monotonic()
             server.process.send_signal(signal.SIGTERM)
             answered = sleeping.read_response()[0]
-            status = server.stop(wait_s=STOP_TIMEOUT_MS / 1000 + 5)
+            status = server.stop(wait_s=6)        # the bound is 5 s
             took = time.monotonic() - started
             if answered != 200 or status != 0 or took > 5:
                 slow.append(f"answer {answered}, status {status}, stop took {took:.1f} s")
+                break                   # one is enough: each costs 6 s
         finally:
             for sock in (idle.sock, sleeping.sock, queued):
                 sock.close()
             if server.alive():
                 server.kill()
     results.check(f"fork_per_conn --max-procs 2: a stop with both slots busy ends it within "
-                  f"5 s (--timeout-ms {STOP_TIMEOUT_MS}), 3 rounds", not slow, "; ".join(slow))
+                  f"5 s (--timeout-ms {STOP_TIMEOUT_MS}), 3 rounds", not slow, "; ".join(slow),
+                  cause="the wait for a free slot must end at a stop too: test the stop flag "
+                  "in its loop, and let the stop signals wake the wait")
 
-    with tempfile.TemporaryDirectory(prefix="process-shim-") as scratch:
-        env, problem = ts.preload_env(SHIM, scratch)
+    with tempfile.TemporaryDirectory(prefix="process-race-") as scratch:
+        log = os.path.join(scratch, "injected")
+        env, problem = race_env(scratch, log, RACE_SIGNAL=int(signal.SIGTERM))
         if env is None:
-            results.check("stop_before_sigsuspend.c builds", False, problem)
+            results.check("race_before_wait.c builds", False, problem)
             return
         server = ts.Server(bin_dir, "fork_per_conn --max-procs 2", root=root,
                            timeout_ms=STOP_TIMEOUT_MS, env=env)
@@ -224,8 +289,9 @@ def check_stop_max_procs(results, bin_dir, root):
                 conn.send("GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
                 conn.read_response()
             started = time.monotonic()
+            calls = wait_for(lambda: injected(log), 3)
             try:
-                server.process.wait(timeout=STOP_TIMEOUT_MS / 1000 + 5)
+                server.process.wait(timeout=6 if calls else 0.1)      # the bound is 5 s
             except subprocess.TimeoutExpired:
                 pass
             took = time.monotonic() - started
@@ -234,9 +300,125 @@ def check_stop_max_procs(results, bin_dir, root):
             for conn in conns:
                 conn.sock.close()
             server.kill()
-        results.check("fork_per_conn --max-procs 2: a SIGTERM between the slot test and "
-                      "sigsuspend() ends it within 5 s", status == 0 and took <= 5,
-                      f"status {status}, exit {took:.1f} s after the slots filled")
+        if not calls:
+            results.check("fork_per_conn --max-procs 2: the parent waits in a call that "
+                          "sleeps until a signal once the slots are full", False,
+                          "no wait call (sigsuspend, ppoll, pselect, pause, sigwaitinfo, "
+                          "epoll_pwait, poll, select...) within 3 s of the slots filling",
+                          cause="at --max-procs the parent must sleep until a child exits "
+                          "or a stop comes, in a call that waits for a signal (not a busy "
+                          "loop, not accept)")
+            return
+        results.check(f"fork_per_conn --max-procs 2: a SIGTERM between the slot test and "
+                      f"the wait ({calls[0]}) ends it within 5 s", status == 0 and took <= 5,
+                      f"status {status}, exit {took:.1f} s after the slots filled",
+                      cause=LOST_WAKEUP)
+
+
+def check_lost_child(results, bin_dir, root):
+    """fork_per_conn --max-procs 1 with race_before_wait.c pausing 300 ms just
+    before every wait of the parent: the one child exits inside that window,
+    every time. A parent that keeps SIGCHLD blocked until the wait finds it
+    pending and serves the next request; one that lets it in first sleeps with
+    a free slot. Three requests in a row, each answered within 3 s."""
+    with tempfile.TemporaryDirectory(prefix="process-race-") as scratch:
+        log = os.path.join(scratch, "injected")
+        env, problem = race_env(scratch, log, RACE_DELAY_MS=300, RACE_EVERY=1)
+        if env is None:
+            results.check("race_before_wait.c builds", False, problem)
+            return
+        with ts.Server(bin_dir, "fork_per_conn --max-procs 1", root=root, env=env) as server:
+            statuses = [one_get(server.port, timeout=3) for _ in range(3)]
+            calls = injected(log)
+            results.check("fork_per_conn --max-procs 1: a child that exits between the slot "
+                          "test and the wait" + (f" ({calls[0]})" if calls else "")
+                          + " frees its slot: 3 requests in a row answered",
+                          statuses == [200] * 3 and bool(calls),
+                          f"statuses {statuses}" + ("" if calls else
+                                                    "; the parent never waited"),
+                          cause=LOST_WAKEUP if calls else
+                          "at --max-procs the parent must sleep until a child exits, in a "
+                          "call that waits for a signal")
+
+
+POOL_CLIENTS, POOL_CONNECTIONS = 8, 40    # the load: clients at once, connections each
+SPURIOUS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "spurious_wakeup.c")
+
+
+def threads_of(pid):
+    """How many threads pid has (0 if it is gone)."""
+    try:
+        return len(os.listdir(f"/proc/{pid}/task"))
+    except OSError:
+        return 0
+
+
+def check_stop_pool(results, bin_dir, root):
+    """threaded --pool 4 --pool-mode queue. Under a load of POOL_CLIENTS clients
+    making POOL_CONNECTIONS connections each, with spurious_wakeup.c preloaded
+    (every other condition wait returns at once, as POSIX allows), every request
+    is answered and all four pool threads live on: a thread that takes "woken"
+    for "there is one" (an if around the wait, not a while) finds the queue
+    empty, and ends. Then a stop while every pool thread waits on
+    the empty queue ends the server within 2 s with nothing said about busy
+    threads, 3 rounds: closing the queue must wake every waiting thread."""
+    with tempfile.TemporaryDirectory(prefix="process-spurious-") as scratch:
+        env, problem = ts.preload_env(SPURIOUS, scratch)
+        if env is None:
+            results.check("spurious_wakeup.c builds", False, problem)
+            return
+        server = ts.Server(bin_dir, "threaded --pool 4 --pool-mode queue", root=root, env=env)
+    with server:
+        threads = 1 + 4                 # the main thread (the acceptor) and the pool
+        started = wait_for(lambda: threads_of(server.pid) == threads, 3)
+        statuses, failed = [], threading.Event()
+
+        def client():
+            for _ in range(POOL_CONNECTIONS):
+                if failed.is_set():     # one is enough: the others would wait as long
+                    return
+                statuses.append(one_get(server.port, timeout=3))
+                if statuses[-1] != 200:
+                    failed.set()
+        clients = [threading.Thread(target=client) for _ in range(POOL_CLIENTS)]
+        for thread in clients:
+            thread.start()
+        for thread in clients:
+            thread.join()
+        after = threads_of(server.pid)
+        served = sum(status == 200 for status in statuses)
+        results.check(f"threaded --pool 4 --pool-mode queue: {POOL_CLIENTS} clients x "
+                      f"{POOL_CONNECTIONS} connections all answered, every pool thread alive",
+                      started and served == POOL_CLIENTS * POOL_CONNECTIONS and after == threads,
+                      f"{served} of {POOL_CLIENTS * POOL_CONNECTIONS} answered"
+                      + "".join(f" (then {status!r})" for status in statuses[-1:]
+                                if status != 200)
+                      + f"; {after} threads after the load, "
+                      f"not {threads}" + ("" if started else " (nor before it)"),
+                      cause="a woken thread must test its condition again (while, not if): "
+                      "another may have taken the descriptor first, and a wake-up may be "
+                      "spurious; only a closed queue may end a pool thread")
+    slow = []
+    for _ in range(3):
+        server = ts.Server(bin_dir, "threaded --pool 4 --pool-mode queue", root=root)
+        try:
+            answered = [one_get(server.port) for _ in range(4)]
+            time.sleep(0.1)             # every pool thread back on the empty queue
+            started = time.monotonic()
+            status = server.stop(wait_s=8)
+            took = time.monotonic() - started
+            said = server.stderr.decode(errors="replace").strip()
+            if answered != [200] * 4 or status != 0 or took > 2 or said:
+                slow.append(f"answers {answered}, status {status}, stop took {took:.1f} s, "
+                            f"stderr {said[:100]!r}")
+        finally:
+            if server.alive():
+                server.kill()
+    results.check("threaded --pool 4 --pool-mode queue: a stop with every pool thread waiting "
+                  "on the empty queue ends it within 2 s, 3 rounds", not slow, "; ".join(slow[:1]),
+                  cause="a stop must wake every thread waiting on the queue "
+                  "(pthread_cond_broadcast, not pthread_cond_signal, when it closes), and a "
+                  "woken thread must see the queue closed and return -1")
 
 
 def check_names(results, bin_dir, root):
@@ -452,6 +634,7 @@ def check_herd(results, bin_dir, root):
 
 CHECKS = {"zombies": check_zombies, "max-procs": check_max_procs,
           "stop-idle": check_stop_idle, "stop-max-procs": check_stop_max_procs,
+          "lost-child": check_lost_child, "stop-pool": check_stop_pool,
           "names": check_names,
           "kill": check_kill, "reuseport-kill": check_reuseport_kill,
           "counters": check_counters, "herd": check_herd}
@@ -469,7 +652,8 @@ def main():
         for name in wanted:
             needed = {"zombies": ["fork_per_conn"], "max-procs": ["fork_per_conn"],
                       "stop-idle": ["fork_per_conn"],
-                      "stop-max-procs": ["fork_per_conn"]}.get(
+                      "stop-max-procs": ["fork_per_conn"], "lost-child": ["fork_per_conn"],
+                      "stop-pool": ["threaded"]}.get(
                 name, ["prefork", "prefork_select"])
             missing = [b for b in needed if not os.access(os.path.join(args.bin_dir, b), os.X_OK)]
             if missing:
