@@ -950,7 +950,7 @@ def exp_herd(bench, csvs):
 
 def exp_distribution(bench, csvs):
     s = bench.s
-    groups = ("herd", "herd-full") if bench.full else ("herd",)
+    groups = ("herd", "herd-full", "distribution") if bench.full else ("herd", "distribution")
     cfgs = present(bench, [c for c in bench.configs if set(groups) & set(c.groups)])
     out = csvs("distribution", HERD_FIELDS)
     per_worker = csvs("distribution-workers", WORKER_FIELDS)

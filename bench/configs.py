@@ -108,6 +108,13 @@ CONFIGS = [
     # Completion instead of readiness (docs/coroutine.md, "Readiness and
     # completion"); where io_uring is refused, the row says "did not start".
     Config("coroutine --io uring", "coroutine", ["--workers", "1", "--io", "uring"], ("main",)),
+    # The event loops on one shared listening socket, in the distribution experiment
+    # only: does every loop take a share (docs/design.md, "--workers")?
+    Config("multiplex --workers N", "multiplex", ["--workers", W, "--backend", "epoll"],
+           ("distribution",)),
+    Config("coroutine --workers N", "coroutine", ["--workers", W], ("distribution",)),
+    Config("coroutine --io uring --workers N", "coroutine", ["--workers", W, "--io", "uring"],
+           ("distribution",)),
     Config("floor (reference)", "floor", ["--body", "4000"], ("main", "model"), reference=True),
     Config("floor --io uring (reference)", "floor", ["--body", "4000", "--io", "uring"],
            ("main", "model"), reference=True),
