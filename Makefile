@@ -173,6 +173,7 @@ doctor:
 	@python3 scripts/doctor.py --build $(BUILD)
 
 check-docs: all
+	@scripts/deps.sh check
 	python3 scripts/check_docs.py
 
 diffs:

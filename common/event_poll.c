@@ -1,8 +1,10 @@
 /* event_poll — the poll() backend. The watched descriptors sit packed in one
  * pollfd array, with a table from descriptor to its slot so a change costs
- * O(1) (a removal moves the last slot into the hole). Cost: every wait hands
- * the whole array to the kernel and scans it back: O(watched) per wait, but
- * no FD_SETSIZE limit. */
+ * O(1) (a removal moves the last slot into the hole). Cost: every wait copies
+ * the whole array into the kernel, which polls each descriptor in it and
+ * queues and dequeues a wait entry on each (as select does), then writes every
+ * revents back, and we scan the array for the ready ones: O(watched) per
+ * wait, but no FD_SETSIZE limit. */
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>

@@ -39,7 +39,7 @@ static struct {
     struct pool_slot *slots;
     int count;
     sigset_t outside_mask; /* the mask before pool_start: workers get it back */
-    sigset_t wait_mask;    /* inside pool_poll: SIGINT, SIGTERM, SIGCHLD let in */
+    sigset_t wait_mask;    /* inside pool_poll: the stop signals, SIGUSR1, SIGCHLD let in */
 } pool;
 
 /* Its only job is to interrupt ppoll(). Reaping happens in the loop, with

@@ -3,7 +3,7 @@
  *
  * The parent forks the workers after the counters are mapped (UNP's meter), names
  * each one (prctl: "prefork-w3"), replaces a worker that dies abnormally (logged,
- * with back-off against a crash loop) and, on SIGINT/SIGTERM, stops the workers,
+ * with back-off against a crash loop) and, on SIGINT/SIGTERM/SIGHUP, stops the workers,
  * reaps them all and returns. A worker's CPU time goes into its counter slot when
  * it is reaped (wait4's rusage), so a killed worker's CPU is counted too. */
 #ifndef POOL_H

@@ -7,7 +7,9 @@
  * as http_serve_pooled(): http_serve_connection() with its buffers lent by
  * the loop's pool. It parses and answers the requests. accept() is in
  * on_listen_ready (common/event_server.c), which hands each new socket to
- * sched_spawn (coroutine/sched.c), the .on_connection below. A connection's life:
+ * sched_spawn (coroutine/sched.c), the .on_connection below; with --io uring
+ * it is one plain accept at a time submitted to each ring instead (arm_accept,
+ * coroutine/uring.c). A connection's life (--io readiness):
  *
  *   on_listen_ready: accept4() ─▶ sched_spawn: a task and a coroutine
  *     └▶ run(): resume the coroutine ─▶ http_serve_pooled(conn)
@@ -36,21 +38,28 @@
  * nanoseconds and no system call (coroutine/coro_switch.S; swapcontext makes
  * one per switch). Overflowing the small stack is a SIGSEGV, not corruption.
  *
- * At a stop: as multiplex's. The loop returns, stops accepting, and
+ * At a stop: the loop returns as multiplex's does, stops accepting, and
  * sched_interrupt_readers resumes every coroutine waiting for a request with
  * its read failing (EINTR, as a signal fails a blocking read), so the handler
- * ends those connections; the others get DRAIN_MS to finish.
+ * ends those connections; the others get DRAIN_MS to finish. With --io uring
+ * the stop signals are read through the ring (a signalfd: DOC:
+ * uring-stop-signal), and the stop cancels the accept and every read in
+ * flight, which fail with EINTR the same way (DOC: uring-stop).
  *
  * --io uring (coroutine/uring.c): the same coroutines and handler, but each
  * read and send is submitted to an io_uring and the coroutine yields until
  * its completion; one io_uring_enter per loop turn submits and reaps for
  * every connection (docs/coroutine.md, "Readiness and completion").
  *
- * Neighbour: multiplex, with the same loop, timers, accept and stop, but no
- * state machine (multiplex/conn.c): where a connection is in the code and its
- * local variables stay on its coroutine's stack, so the handler is
- * http_serve_connection() again, exactly as in iterative (`make diffs` shows
- * both pairs).
+ * Neighbour: multiplex, with the same loop and timers, but no state machine
+ * (multiplex/conn.c): where a connection is in the code and its local
+ * variables stay on its coroutine's stack, so the handler is the blocking
+ * servers' loop again, as in iterative (http_serve_pooled runs the loop of
+ * http_serve_connection; `make diffs` shows both pairs). Three more
+ * differences: the loop waits in epoll by default (multiplex: select); it
+ * accepts up to ACCEPT_BATCH connections per readiness (multiplex: one); and a
+ * stop interrupts the coroutines waiting for a request where multiplex closes
+ * its idle connections (conn_close_idle).
  *
  * Experiment: docs/coroutine.md (the diff with iterative; strace shows no
  * system call per switch), tests/eventloop/run.py (2000 idle clients, 20

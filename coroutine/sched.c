@@ -2,7 +2,7 @@
  *
  *   accept ─▶ sched_spawn(): a task, its coroutine ─▶ run()
  *                                                       │
- *      ┌──────────── http_serve_connection() ◀──────────┘
+ *      ┌──────────── http_serve_pooled() ◀──────────────┘
  *      │  io_read() meets EAGAIN ─▶ wait hook: watch fd, arm timer, yield ─┐
  *      │                                                                    │ the loop
  *      │  ◀─ resumed: IO_WAIT_READY (on_ready) or IO_WAIT_TIMEOUT (on_timer) ┘

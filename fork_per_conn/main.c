@@ -184,6 +184,7 @@ int main(int argc, char **argv)
     while (!server_stopping()) {
         wait_for_free_slot(&unblocked);
         sigprocmask(SIG_UNBLOCK, &waited_for, NULL); /* reap while we sleep in accept */
+        /* SIGUSR1 asks for the stats file: written here (server.h) */
         server_service(&server);
         int conn_fd = net_accept(server.listen_fd, stats);
         sigprocmask(SIG_BLOCK, &waited_for, NULL); /* from here to remember_child */

@@ -15,12 +15,14 @@
  * of UNP Figure 30.1 (CPU per connection); the other six servers are measured
  * against it.
  *
- * At a stop (every server starts from this one): SIGINT or SIGTERM runs the
- * handler server_start installed (common/server.c). It sets the stop flag and
- * shuts down the read side of the listening socket, so an accept() asleep now, or
- * called after, fails (EINVAL) instead of sleeping on: the loop comes round, sees
- * server_stopping() and ends. A signal alone would leave a race: land between
- * the check and accept(), and accept() sleeps until the next client. A client
+ * At a stop (every server starts from this one): SIGINT, SIGTERM or SIGHUP runs
+ * the handler server_start installed (common/server.c). It sets the stop flag
+ * and shuts down the read side of the listening socket. An accept() asleep now
+ * is interrupted by the signal itself (EINTR: the handler has no SA_RESTART);
+ * one called after fails at once (EINVAL: the shutdown) instead of sleeping on.
+ * Either way the loop comes round, sees server_stopping() and ends. The flag
+ * alone would leave a race: land between the check and accept(), and accept()
+ * sleeps until the next client; the shutdown closes it. A client
  * being served is finished first; one idle between requests has its read()
  * interrupted (EINTR) and is closed (unless the signal landed just before that
  * read(): then it waits out --timeout-ms). server_finish prints the summary.
@@ -48,6 +50,7 @@ int main(int argc, char **argv)
 
     /* DOC: accept-loop */
     while (!server_stopping()) {
+        /* SIGUSR1 asks for the stats file: written here (server.h) */
         server_service(&server);
         int conn_fd = net_accept(server.listen_fd, stats);
         if (conn_fd < 0)

@@ -26,19 +26,25 @@
  * (docs/multiplex.md counts it). select() also cannot watch a descriptor
  * beyond FD_SETSIZE (1024): such a connection gets 503 and is closed.
  *
- * At a stop: the stop handler sets the flag and interrupts the loop's wait
- * (EINTR); event_loop_run (common/event.c), which looks at the flag around
- * every wait, returns (event.c's comments say how it treats a signal that
- * lands just before the wait). Then the loop stops
+ * At a stop: the stop handler sets the flag (and server_attention, the flag
+ * the loop watches) and interrupts the loop's wait (EINTR). event_server_run
+ * (common/event_server.c) runs event_loop_run (common/event.c), which lets the
+ * stop signals in only inside its wait and returns once server_attention is
+ * set (event.c's comments say why a signal that lands just before the wait is
+ * not lost); event_server_run then sees the stop flag and returns. Then the
+ * loop stops
  * accepting, closes the connections waiting for a request (conn_close_idle)
  * and gives the others DRAIN_MS to finish. With --workers N the parent stops
  * the N loop processes as prefork's parent stops its children (common/pool.c).
  *
- * Neighbour: prefork_select, with the same select(), but watching every
- * client socket as well as the listening one, in one process. With --workers
- * N there are N such loops sharing the listening socket (or each with its own:
- * --reuseport). Next: coroutine keeps this loop and gives each connection a
- * stack back, so its handler is http_serve_connection again. `make diffs`.
+ * Neighbour: threaded, read just before, which gives each connection a
+ * thread, and so a stack that holds where it is; this keeps one thread and
+ * stores that place in a struct conn. The wait is prefork_select's select(),
+ * watching every client socket as well as the listening one, in one process
+ * (`make diffs` shows that pair too). With --workers N there are N such loops
+ * sharing the listening socket (or each with its own: --reuseport). Next:
+ * coroutine keeps this loop and gives each connection a stack back, so its
+ * handler is http_serve_connection's loop again. `make diffs`.
  *
  * Experiment: docs/multiplex.md (1000 idle clients; select's limit), and
  * `make bench` slow-handler: /lab/sleep costs a timer, not a worker. */

@@ -27,7 +27,9 @@
  * would sleep in accept() through one signal), SIGKILL after 5 s. The children
  * share the listening socket, so pool_start turned the stop handler's shutdown
  * off (server_wake_on_stop(-1), common/server.h) before forking: the SIGTERM
- * interrupts accept() or the lock's wait (EINTR) instead.
+ * interrupts accept(), or an fcntl lock's wait (EINTR), instead. A mutex's wait
+ * is never interrupted (lock.c): the waiter gets the lock once the holder,
+ * interrupted in accept(), lets it go, and then sees the flag.
  *
  * Neighbour: fork_per_conn forks a child per connection instead. Next:
  * prefork_select waits for the listening socket to become readable before

@@ -5,7 +5,11 @@
  * non-blocking and each child first waits for it to be readable (wait.c), then
  * calls accept() (UNP §30.6, "select collisions"), both in worker_main below, and
  * then http_serve_connection() (common/http_conn.c). The parent only supervises
- * (pool_run, common/pool.c).
+ * (pool_run, common/pool.c). The parent listens with event_server_listen and a
+ * child finds its socket with event_server_socket (common/event_server.c): the
+ * listening the event-loop servers do, borrowed whole — it is there that the
+ * socket is made non-blocking (net_listen_each, common/net.c), and where
+ * --reuseport opens one socket per child.
  *
  * What blocks: each child, in select() (or poll, epoll_wait) and then in its one
  * client; of 100 clients at once, 100 - N wait in the listen queue. A child
@@ -23,9 +27,12 @@
  * SIGKILL after 5 s; the signal interrupts select() (or poll, epoll_wait), which
  * has no SA_RESTART to come back from, and the loop sees the flag.
  *
- * Neighbour: prefork, of which this is a copy plus the wait before accept() and
- * its options. Next:
- * multiplex, the same select() watching every client socket too. `make diffs`.
+ * Neighbour: prefork, of which this is a copy plus the wait before accept()
+ * and its options (--wait, --reuseport), less prefork's own two: no
+ * --accept-lock (the wait is the herd this model shows) and no --dispatch.
+ * Next: threaded, the other way out of a fixed number of processes; multiplex
+ * then keeps this select() and watches every client socket with it too.
+ * `make diffs`.
  *
  * Experiment: `make bench ONLY=herd` (sleeps per connection for each --wait),
  * ONLY=distribution (connections per child). docs/prefork_select.md. */

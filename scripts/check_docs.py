@@ -23,6 +23,9 @@ file:line and what was not found:
   - a tracker item cited by number (the word issue and a number): give the
     reason, or cite the document that has it.
 Recorded output and data (CSV, JSON, docs/labs/reference/labs/) are not checked.
+Then the two claims checks of scripts/check_claims.py: each name a comment or
+doc places in a file is defined there, and each measured figure in docs/
+carries a marker naming its source in docs/labs/reference/ and agrees with it.
 Ends with "check-docs: N passed, N failed".
 """
 import glob
@@ -31,6 +34,8 @@ import re
 import signal
 import subprocess
 import sys
+
+import check_claims
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FENCE = re.compile(r"^```sh runnable( slow)?\s*$")
@@ -212,6 +217,18 @@ def main():
         passed += 1
         scope = "the named files" if named else "tracked files"
         print(f"ok   references: {lines} lines of {scope}")
+    # The claims: every name placed in a file is there, every measured figure
+    # agrees with docs/labs/reference/ (scripts/check_claims.py).
+    relative = [os.path.relpath(p, ROOT) for p in named] or None
+    for check, said in ((check_claims.check_names, "citations of a name in a file, each defined "
+                         "there"),
+                        (check_claims.check_figures, "measured figures, each agreeing with "
+                         "docs/labs/reference/")):
+        count, bad = check(relative)
+        failed += bad
+        if not bad:
+            passed += 1
+            print(f"ok   {check.__name__.removeprefix('check_')}: {count} {said}")
     for path in files:
         for line, slow, text in blocks(path):
             where = f"{os.path.relpath(path, ROOT)}:{line}"

@@ -10,7 +10,8 @@
 #          starting: the bench runs its own nginx on a loopback port)
 #   check  what `make check` (and `make format`, `make format-check`) needs
 #          beyond the test set: clang-format (Debian 12: version 14), and
-#          valgrind (tests/valgrind: memcheck under the black-box suite)
+#          valgrind (tests/valgrind: memcheck under the black-box suite), and
+#          universal-ctags for the names check (scripts/check_claims.py)
 #   fuzz   what `make fuzz` needs: clang and its libFuzzer runtime
 # Prints what it installs; does nothing (and prints nothing) when all is present.
 # Runs apt-get update first when something must be installed (a fresh machine
@@ -21,7 +22,7 @@ packages_for() {
     case "$1" in
         test)  echo "gcc make libcmocka-dev liburing-dev python3 libc6-dev curl procps git" ;;
         bench) echo "gcc make wrk gnuplot-nox python3 util-linux procps nginx-light liburing-dev strace" ;;
-        check) echo "clang-format valgrind" ;;
+        check) echo "clang-format valgrind universal-ctags" ;;
         fuzz)  echo "clang libclang-rt-14-dev" ;;
         *) echo "deps.sh: unknown set '$1' (test, check, bench or fuzz)" >&2; exit 2 ;;
     esac

@@ -8,15 +8,20 @@
 # skipped with a note. SUMMARY=1: the counts only.
 cd "$(dirname "$0")/.." || exit 1
 
-# The chain: iterative → fork_per_conn → prefork → prefork_select → multiplex →
-# coroutine, with threaded beside fork_per_conn; coroutine's handler is
-# iterative's again, so that pair is shown too.
+# The chain, each server after the one read before it: iterative →
+# fork_per_conn → prefork → prefork_select → threaded → multiplex → coroutine.
+# Then three more pairs the headers point to: threaded is fork_per_conn's
+# model with threads, multiplex keeps prefork_select's select(), and coroutine's
+# handler is iterative's again. docs/README.md's map check holds the chain to
+# its reading order.
 pairs="iterative:fork_per_conn
 fork_per_conn:prefork
 prefork:prefork_select
+prefork_select:threaded
+threaded:multiplex
+multiplex:coroutine
 fork_per_conn:threaded
 prefork_select:multiplex
-multiplex:coroutine
 iterative:coroutine"
 
 work=$(mktemp -d) || exit 1

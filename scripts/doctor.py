@@ -44,7 +44,7 @@ FEATURES = [
     ("io_uring_provided_buffers", "io_uring provided buffer ring", "5.19",
      "coroutine --io uring: idle waits are polls"),
     ("io_uring_multishot_accept", "io_uring multishot accept", "5.19",
-     "coroutine --io uring: one accept at a time"),
+     "floor --io uring (bench): no fallback; coroutine takes one accept at a time anyway"),
     ("io_uring_recvsend_poll_first", "io_uring RECVSEND_POLL_FIRST", "5.19",
      "coroutine --io uring: the first read is tried at once"),
     ("epollexclusive", "EPOLLEXCLUSIVE", "4.5",

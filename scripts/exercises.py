@@ -93,10 +93,13 @@ def suite_check(suite, only, points, cause, lines=None, sleeps=None, limit=20):
 
 # The accept lock adds sleeps in the lock to the one in accept(). The check
 # pauses 1 ms between connections, as the bench does, so the waiters are asleep
-# in the lock when it is released, and an fcntl unlock wakes every one of them:
-# 2.7-3.2 with the reference (16 workers, Linux 6), up to 8.3 when the pause
-# grows (a loaded machine, or 2 ms). No lock at all measures 1.05; a lock taken
-# by polling sleeps once per try, far more than the 16 workers there are.
+# in the lock when it is released: the holder sleeps in accept(), the release
+# wakes a waiter, and a waiter that finds the lock taken again by the time it
+# runs sleeps again (docs/prefork.md#--accept-lock-fcntl--mutex-unp-307308).
+# Not every waiter wakes at each unlock, which would be 16 here: 2.7-3.2 with
+# the reference (16 workers, Linux 6), up to 8.3 when the pause grows (a loaded
+# machine, or 2 ms). No lock at all measures 1.05; a lock taken by polling
+# sleeps once per try, far more than the 16 workers there are.
 LOCK_SLEEPS = (1.5, 16.5)
 
 EXERCISES = {

@@ -13,8 +13,9 @@
  *
  * What blocks: each thread, in its own read() or write(), and only itself. A
  * slow client holds one thread, not the server: the kernel schedules the rest.
- * 100 clients at once are 100 threads (up to --max-conns: beyond it the main
- * thread waits before accept() and clients wait in the listen queue); with
+ * 100 clients at once are 100 threads. Up to --max-conns (default 1024) at
+ * once: beyond it the main thread waits before accept() (live_reserve,
+ * live.c) and clients wait in the listen queue, unrefused (no 503 here). With
  * --pool N, N are served and the rest wait.
  *
  * What it costs: a thread creation per connection (cheaper than fork(): no
@@ -24,18 +25,25 @@
  * are cheap to start and can share data, but one faulting handler ends every
  * connection (docs/threaded.md).
  *
- * At a stop: every thread but the main one has SIGINT and SIGTERM blocked
- * (spawn.c), so the signal reaches the main thread, whose accept() is woken as
- * iterative's is (server_wake_on_stop, common/server.h). live_stop (live.c)
- * then shuts down the read side of every connection's socket: one waiting for
- * its next request reads end of stream and ends at once; one being answered
- * finishes within LIVE_DRAIN_MS. A pool stops the same way, its threads woken
- * where they sleep: in accept() by the same shutdown, in the queue by
- * queue_close.
+ * At a stop: every thread but the main one has the stop signals (SIGINT,
+ * SIGTERM, SIGHUP) and SIGUSR1 blocked (spawn.c: server_stop_signals), so the
+ * signal reaches the main thread, whose accept() is woken as iterative's is
+ * (server_wake_on_stop, common/server.h). At --max-conns it waits for room
+ * instead, in a condition wait no signal ends: it looks at the flag every
+ * 500 ms (live_reserve). live_stop (live.c) then shuts down the read side of
+ * every connection's socket: one waiting for its next request reads end of
+ * stream and ends at once; one being answered gets LIVE_DRAIN_MS (5000 ms,
+ * live.h) to finish before the process exits anyway. A pool stops the same
+ * way, its threads woken where they sleep: in accept() by the same shutdown,
+ * in the queue by queue_close.
  *
- * Neighbour: fork_per_conn, with pthread_create instead of fork, a count of
- * live threads instead of SIGCHLD reaping, and nothing to close in the parent
- * because nothing was duplicated. `make diffs`.
+ * Neighbour: prefork_select, the last of the process models, read just
+ * before: this one leaves the fixed set of processes for a thread per
+ * connection, and its --pool N is that fixed set again, with threads. The
+ * model is fork_per_conn's with a thread for a process: pthread_create
+ * instead of fork, a count of live threads instead of SIGCHLD reaping, and
+ * nothing to close in the parent because nothing was duplicated. Next:
+ * multiplex, one thread for every connection. `make diffs` shows both pairs.
  *
  * Experiment: `make bench` fig30.1 (CPU per connection) and slow-handler; the
  * isolation lab in docs/threaded.md (/lab/crash). */
@@ -159,6 +167,7 @@ static void serve_thread_per_connection(struct server *server)
         int slot = live_reserve(&live);
         if (slot < 0)
             break; /* stop requested while waiting for room */
+        /* SIGUSR1 asks for the stats file: written here (server.h) */
         server_service(server);
         int conn_fd = net_accept(server->listen_fd, stats);
         if (conn_fd < 0) {

@@ -22,7 +22,8 @@ int spawn_thread(void *(*function)(void *), void *argument)
     pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attributes, stack_size);
     /* A new thread inherits its creator's signal mask: block the stop signals
-     * around the creation, and the main thread alone keeps receiving them. */
+     * and SIGUSR1 (server_stop_signals) around the creation, and the main
+     * thread alone keeps receiving them. */
     sigset_t stop_signals, old;
     server_stop_signals(&stop_signals);
     pthread_sigmask(SIG_BLOCK, &stop_signals, &old);

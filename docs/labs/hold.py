@@ -2,8 +2,9 @@
 """hold.py PORT N [--path PATH] [--pid PID] [--idle S] [--seconds S] — hold N connections open.
 
 Opens N connections to 127.0.0.1:PORT, sends one keep-alive GET PATH on each
-(default /hello.txt) and waits for the answers' status lines (at most 20 s, and
-at most 3 s without news). Prints how many got each status, and how many none:
+(default /hello.txt) and reads the first 4096 bytes of each answer, for its
+status line (at most 20 s, and at most 3 s without news): a small file's answer
+is read whole, a larger one's tail stays unread in the socket. Prints how many got each status, and how many none:
     answers: 200=1000 none=0
 Then, with all N still open and idle, it makes one more GET on a new connection
 and prints its status and how long it took (the server is holding N idle

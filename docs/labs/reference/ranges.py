@@ -2,8 +2,8 @@
 """ranges.py [LAB | --check] — the reference numbers that the *Expected
 observations* of each lab's instructor notes quote, computed from the files in this directory: the CSVs of one `make bench`
 run (metadata.json says which machine) and labs/*.txt, what the labs' own
-command blocks printed in five runs (record.py). LAB is a number, 1-9; without
-it, all nine. Each figure: the median, then min-max of the runs.
+command blocks printed in the recorded runs (record.py). LAB is a number, 1-9;
+without it, all nine. Each figure: the median, then min-max of the runs.
 
 Under "repeats", for each comparison a lab asks for: how many runs of each side
 make the difference larger than run-to-run noise, from the spread of the
@@ -88,6 +88,8 @@ def trickle(config, field, digits=2):
 def memory(config):
     kb = span(values("memory.csv", "per_conn_kb", config=config))
     answered = values("memory.csv", "answered", config=config)
+    if not answered:
+        return "(not in this run)"
     return f"{kb} KiB per answered connection ({int(statistics.median(answered))} answered)"
 
 
@@ -211,7 +213,9 @@ def lab2():
                 "iterative")
 
 
-def herd_table(configs, children=(1, 2, 4, 8, 16, 32, 64)):
+def herd_table(configs, children=None):
+    """Sleeps per connection, a row per config, a column per child count the run has."""
+    children = children or sorted({int(r["workers"]) for r in rows("herd.csv")})
     print("  | sleeps per connection | " + " | ".join(f"N={n}" for n in children) + " |")
     print("  |---|" + "---|" * len(children))
     for c in configs:
@@ -226,7 +230,7 @@ def lab3():
     for c in ("prefork", "prefork_select --wait select"):
         for n in (1, 64):
             show(f"run_cpu_per_conn_us {c} N={n}", herd(c, n, "run_cpu_per_conn_us", 1))
-    for n in (2, 4, 16, 64):
+    for n in (4, 16, 64):
         repeats_csv(f"sleeps/conn, prefork vs select at N={n}",
                     "herd.csv", "sleeps_per_conn", "prefork",
                     "prefork_select --wait select", workers=n)

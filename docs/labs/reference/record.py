@@ -1,18 +1,28 @@
 #!/usr/bin/env python3
-"""record.py [--runs N] [LAB.md ...] — run the labs' command blocks N times (default
-5) and keep what they print, so the *Expected observations* of the instructor
-notes can cite it.
+"""record.py [--runs N] [--no-bench] [LAB.md ...] — record the reference data the
+docs quote: one default `make bench` run, then the labs' command blocks N times
+(default 5), so the figures of the chapters, labs and instructor notes can cite
+them (scripts/check_claims.py checks each against these files).
 
-Writes docs/labs/reference/labs/NAME.txt for each lab: a header naming the
-machine (as metadata.json does), then every block's output, run after run. Uses
-scripts/check_docs.py to find and run the blocks, with the same rules (bash -e,
-repository root, time limit, process group killed afterwards). Run it on a quiet
-machine: not while `make bench` runs.
+The bench: runs `make bench` (the default set, about five minutes) and copies
+its CSVs and metadata.json from bench/results/latest/ into this directory,
+replacing the CSVs of the last recording. --no-bench: the labs only.
+
+The labs: writes docs/labs/reference/labs/NAME.txt for each lab (every lab,
+or the LAB.md files named): a header naming the machine (as metadata.json
+does), then every block's output, run after run. Uses scripts/check_docs.py to
+find and run the blocks, with the same rules (bash -e, repository root, time
+limit, process group killed afterwards).
+
+Last, PROVENANCE: one line naming the date, the machine and the commit it all
+ran on (with "uncommitted changes" if the tree had any). Run it on a quiet
+machine, from a clean tree.
 """
 import datetime
 import glob
 import os
 import platform
+import shutil
 import socket
 import subprocess
 import sys
@@ -34,6 +44,27 @@ def machine():
             f"cores {os.cpu_count()}; git {commit}\n")
 
 
+def commit():
+    """The commit HEAD names, and whether the tree differs from it."""
+    head = subprocess.run(["git", "-C", ROOT, "rev-parse", "HEAD"], capture_output=True,
+                          text=True).stdout.strip()
+    dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True).stdout.strip()
+    return head, bool(dirty)
+
+
+def record_bench():
+    """One default make bench; its CSVs and metadata.json copied here."""
+    subprocess.run(["make", "--no-print-directory", "bench"], cwd=ROOT, check=True)
+    latest = os.path.join(ROOT, "bench", "results", "latest")
+    for old in glob.glob(os.path.join(HERE, "*.csv")):
+        os.remove(old)
+    for path in sorted(glob.glob(os.path.join(latest, "*.csv"))) + [
+            os.path.join(latest, "metadata.json")]:
+        shutil.copy(path, HERE)
+        print(f"record: {os.path.relpath(os.path.join(HERE, os.path.basename(path)), ROOT)}")
+
+
 def main():
     args = sys.argv[1:]
     runs = 5
@@ -41,6 +72,12 @@ def main():
         i = args.index("--runs")
         runs = int(args[i + 1])
         del args[i:i + 2]
+    bench = "--no-bench" not in args
+    args = [a for a in args if a != "--no-bench"]
+    head, dirty = commit()
+    started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="minutes")
+    if bench:
+        record_bench()
     labs = args or sorted(glob.glob(os.path.join(ROOT, "docs", "labs", "0*.md")))
     out_dir = os.path.join(HERE, "labs")
     os.makedirs(out_dir, exist_ok=True)
@@ -56,6 +93,17 @@ def main():
                     out.write(output)
                     out.flush()
         print(f"record: {os.path.relpath(path, ROOT)}")
+    with open("/proc/cpuinfo") as f:
+        model = next((line.split(":", 1)[1].strip() for line in f
+                      if line.startswith("model name")), "unknown")
+    what = (("make bench (default set) and " if bench else "") +
+            ("the labs' blocks" if not args else ", ".join(os.path.basename(a) for a in labs)) +
+            f", {runs} run{'s' if runs != 1 else ''} each")
+    with open(os.path.join(HERE, "PROVENANCE"), "w") as out:
+        out.write(f"recorded {started} on {socket.gethostname()} (Linux {platform.release()}, "
+                  f"{model}, {os.cpu_count()} cores) by record.py: {what}; code at commit "
+                  f"{head}{' with uncommitted changes' if dirty else ''}\n")
+    print(f"record: {os.path.relpath(os.path.join(HERE, 'PROVENANCE'), ROOT)}")
 
 
 if __name__ == "__main__":
