@@ -336,7 +336,7 @@ def build_client(directory):
     if not os.path.exists(binary):
         subprocess.run([os.environ.get("CC", "cc"), "-std=c17", "-O2", "-D_GNU_SOURCE", "-o",
                         binary, os.path.join(ts.ROOT, "bench", "client.c"),
-                        os.path.join(ts.ROOT, "bench", "histogram.c")],
+                        os.path.join(ts.ROOT, "bench", "histogram.c"), "-lm"],
                        check=True, capture_output=True, text=True)
     return binary
 
