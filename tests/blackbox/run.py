@@ -1617,6 +1617,7 @@ NOT_SHARED = {
     "lab_cpu_budget_503",     # 1.4 s of CPU per run
     "sigusr1_during_download",  # leaves a write blocked 0.45 s: past the dirty timeout
     "slow_reader_file_and_lab_bytes",  # 5 s of reading, writes blocked past that timeout
+    "lab_forwarded_warning",  # stops its server to count the warnings on its stderr
 }
 
 
