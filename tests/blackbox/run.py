@@ -1467,7 +1467,8 @@ def _send_buffer_max():
 # /lab/bytes: more than the server's send buffer can take in, so its write blocks.
 SIGNAL_BYTES = min(max(8 << 20, 2 * _send_buffer_max()), 64 << 20)
 PATTERN_LINE = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.\n"
-STOP_IDLE_S = 1.0                   # SIGTERM to exit, with idle keep-alive connections
+STOP_IDLE_S = 2.0                   # SIGTERM to exit, with idle keep-alive connections: 1.04 s
+#   seen under TSan on a loaded machine; a connection left asleep takes 4-6 s
 LINGER_BYTES = 1 << 20              # an answer still being sent when the next is refused
 LINGER_BODY = 256 << 10             # the refused request's body: more than a server reads ahead
 TIMER_MS = 600                      # --timeout-ms of the neighbour's-timer case
