@@ -81,7 +81,7 @@ test: deps
 # the black-box suite against every line of tests/servers.list, every other
 # suite (tests/*/run.py), the docs' quick command blocks and the format check;
 # without SAN also the ASan+UBSan tree (unit tests and black-box suite) and the
-# threaded server under TSan. Ends with "total: N passed, N failed".
+# threaded server under TSan. Ends with "total: N passed, N failed in N s".
 check: deps
 	@scripts/deps.sh check
 	@$(MAKE) --no-print-directory -j$(JOBS) all $(UNIT_BINS)
