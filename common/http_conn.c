@@ -241,6 +241,13 @@ static void serve(struct http_conn *conn)
             linger_and_close(conn);
             return;
         }
+        /* A stop that came while this answer was under way: the answer said
+         * keep-alive, but the stop's signal is spent (a write retries after
+         * EINTR), so none would end the wait for a next request. */
+        if (server_stopping() && conn->in_length == start) {
+            io_close(conn_fd);
+            return;
+        }
         /* DOC: take-turns
          * More pipelined requests are waiting: a cooperative server would
          * answer them all before anybody else (docs/coroutine.md#fairness). */

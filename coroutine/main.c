@@ -62,8 +62,8 @@
  * its idle connections (conn_close_idle).
  *
  * Experiment: docs/coroutine.md (the diff with iterative; strace shows no
- * system call per switch), tests/eventloop/run.py (2000 idle clients, 20
- * sleeps at once), and `make bench` coro-switch and throughput. */
+ * system call per switch), tests/eventloop/run.py (2000 idle clients with
+ * --max-conns raised, 20 sleeps at once), and `make bench` coro-switch and throughput. */
 
 #include <stdio.h>
 

@@ -43,7 +43,7 @@
  * model is fork_per_conn's with a thread for a process: pthread_create
  * instead of fork, a count of live threads instead of SIGCHLD reaping, and
  * nothing to close in the parent because nothing was duplicated. Next:
- * multiplex, one thread for every connection. `make diffs` shows both pairs.
+ * multiplex, one thread for all the connections. `make diffs` shows both pairs.
  *
  * Experiment: `make bench` fig30.1 (CPU per connection) and slow-handler; the
  * isolation lab in docs/threaded.md (/lab/crash). */

@@ -1540,6 +1540,32 @@ def case_sigterm_idle_keepalive(t):
            "until its timeout or the drain")
 
 
+def case_sigterm_during_answer(t):
+    """SIGTERM 0.2 s into a 0.6 s keep-alive answer (/lab/sleep): the answer
+    arrives whole, then the server ends the connection and exits. It must not
+    wait --timeout-ms (10 s here) for a next request a stopping server will
+    not serve: the stop's one signal was spent while the answer was under way
+    (a blocking write retries after EINTR), so no signal will end that wait."""
+    client = t.connect()
+    client.send(request("/lab/sleep/600"))
+    time.sleep(0.2)
+    started = time.monotonic()
+    os.kill(t.server.pid, signal.SIGTERM)
+    t.stopped = True
+    expect_status(client.read_response(), 200, "GET /lab/sleep/600 with a SIGTERM 0.2 s into it")
+    status = t.server.process.wait(0.4 + STOP_IDLE_S)
+    took = time.monotonic() - started
+    if status is None:
+        t.server.process.kill()
+    t.server.process.reap_group()
+    expect(status == 0,
+           f"SIGTERM during a keep-alive answer: {'exit status ' + str(status) if status is not None else 'still running'} "
+           f"after {took:.2f} s (at most {0.4 + STOP_IDLE_S:g} s, exit 0)"
+           "\n  cause: a stop that arrives while an answer is under way must end the "
+           "connection once the answer is out: nothing will interrupt the wait for a next "
+           "request, which lasts --timeout-ms")
+
+
 def case_linger_behind_answer(t):
     """Pipelined: a long answer, then a request whose body is too large (413).
     The client reads nothing for a while, so when the server refuses the
@@ -1599,6 +1625,7 @@ def case_timer_of_closed_neighbour(t):
 CASES += [
     ("sigusr1_during_download", case_sigusr1_during_download, SERVER),
     ("sigterm_idle_keepalive", case_sigterm_idle_keepalive, {"options": ["--timeout-ms", "10000"]}),
+    ("sigterm_during_answer", case_sigterm_during_answer, {"options": ["--timeout-ms", "10000"]}),
     ("linger_behind_answer", case_linger_behind_answer, SERVER),
     ("timer_of_closed_neighbour", case_timer_of_closed_neighbour,
      {"options": ["--timeout-ms", str(TIMER_MS)]}),
