@@ -15,8 +15,10 @@ find and run the blocks, with the same rules (bash -e, repository root, time
 limit, process group killed afterwards).
 
 Last, PROVENANCE: one line naming the date, the machine and the commit it all
-ran on (with "uncommitted changes" if the tree had any). Run it on a quiet
-machine, from a clean tree.
+ran on (with "uncommitted changes" if the tree had any), and one with the load
+averages (/proc/loadavg) at the start, after the bench and at the end: a
+figure recorded on a busy machine says so. Run it on a quiet machine, from a
+clean tree.
 """
 import datetime
 import glob
@@ -42,6 +44,12 @@ def machine():
     return (f"# date {datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')}"
             f"; host {socket.gethostname()}; kernel {platform.release()}; cpu {model}; "
             f"cores {os.cpu_count()}; git {commit}\n")
+
+
+def load():
+    """The load averages over 1, 5 and 15 minutes, as /proc/loadavg gives them."""
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
 
 
 def commit():
@@ -76,8 +84,10 @@ def main():
     args = [a for a in args if a != "--no-bench"]
     head, dirty = commit()
     started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="minutes")
+    loads = [("start", load())]
     if bench:
         record_bench()
+        loads.append(("after the bench", load()))
     labs = args or sorted(glob.glob(os.path.join(ROOT, "docs", "labs", "0*.md")))
     out_dir = os.path.join(HERE, "labs")
     os.makedirs(out_dir, exist_ok=True)
@@ -103,6 +113,9 @@ def main():
         out.write(f"recorded {started} on {socket.gethostname()} (Linux {platform.release()}, "
                   f"{model}, {os.cpu_count()} cores) by record.py: {what}; code at commit "
                   f"{head}{' with uncommitted changes' if dirty else ''}\n")
+        loads.append(("end", load()))
+        out.write("load averages over 1, 5 and 15 minutes: " +
+                  "; ".join(f"{when} {value}" for when, value in loads) + "\n")
     print(f"record: {os.path.relpath(os.path.join(HERE, 'PROVENANCE'), ROOT)}")
 
 
