@@ -15,6 +15,7 @@ and docs/results.md.
 """
 import argparse
 import csv
+import dataclasses
 import datetime
 import json
 import os
@@ -1339,6 +1340,21 @@ def busy_shares(row, usable):
         row["waited"] = row["wait_s"] / row["elapsed_s"] / usable
 
 
+# The latency experiment's servers keep their connections for the whole run, as
+# its nginx rows do (keepalive_requests 1000000): a connection the server ends
+# after its default 1000 requests would end its thread or process too, and take
+# that one's schedstat (the waiting share) with it.
+LAT_KEEPALIVE = ["--keepalive-requests", "1000000"]
+
+
+def latency_config(cfg):
+    """cfg as the latency experiment runs it: ours with LAT_KEEPALIVE, the floor
+    (which never closes) and nginx as they are."""
+    if cfg.binary in ("floor", "nginx"):
+        return cfg
+    return dataclasses.replace(cfg, options=cfg.options + LAT_KEEPALIVE)
+
+
 def exp_latency(bench, csvs):
     """latency: open loop against utilisation. Per configuration a capacity run
     first (far more asked than it serves, lat_depth requests pipelined on each
@@ -1347,7 +1363,8 @@ def exp_latency(bench, csvs):
     the server's saturation: queueing.capacity_verdict), then lat_loads percent
     of that capacity, one row per point."""
     s = bench.s
-    cfgs = present(bench, [c for c in bench.configs if {"model", "latency"} & set(c.groups)])
+    cfgs = [latency_config(c) for c in
+            present(bench, [c for c in bench.configs if {"model", "latency"} & set(c.groups)])]
     out = csvs("latency", RATE_FIELDS)
     e = Experiment(bench, "latency", RATE_FIELDS)
     cores = len(bench.server_cpus) or os.cpu_count()
