@@ -15,6 +15,7 @@ and docs/results.md.
 """
 import argparse
 import csv
+import dataclasses
 import datetime
 import json
 import os
@@ -36,7 +37,7 @@ sys.path.insert(0, HERE)
 from configs import (BOUNDED_MAX_N, CONFIGS, SERVES_AT_ONCE, W, Config, many_conns,  # noqa: E402
                      servers, slow_client_configs, stack_configs)
 import greedy  # noqa: E402  (the greedy-client experiment)
-from queueing import CLIENT_SHORT, LITTLE_FLOOR, LITTLE_TOLERANCE  # noqa: E402
+from queueing import capacity_verdict, client_short, little_missed  # noqa: E402
 import syscalls  # noqa: E402  (bench/syscalls.py: system calls per request)
 
 EXPERIMENTS = ["fig30.1", "herd", "distribution", "throughput", "latency", "sessions",
@@ -60,13 +61,16 @@ FD_SPARE = 16
 # slow-clients (clients that trickle their request head); lat_* to latency and
 # c10k_* to connections (open-loop load from bench/client rate); mem_* to memory.
 # lat_loads are percentages of each configuration's own capacity, measured first
-# by a run of lat_capacity_seconds asking far more than any server here serves.
+# by a run of lat_capacity_seconds asking far more than any server here serves;
+# lat_depth is how many requests the open-loop client pipelines on a connection
+# (bench/README.md, "The open-loop client's own ceiling").
 # sess_* belong to sessions (partly-open load from bench/client sessions).
 SETTINGS = {
     "default": dict(seconds=0.4, reps=2, tput_reps=1, fig_clients=10, pool=8,
                     lat_loads=[10, 30, 50, 70, 80, 90, 95, 100, 110], lat_conns=64,
                     lat_seconds=0.4, lat_drain_ms=200, lat_reps=1, lat_capacity_rate=1e6,
                     lat_capacity_seconds=0.3, lat_capacity_drain_ms=100, lat_capacity_runs=2,
+                    lat_depth=8,
                     c10k_conns=[100, 1000, 10000], c10k_rate=5000, c10k_min_seconds=0.5,
                     c10k_drain_ms=300, c10k_reps=1, mem_reps=1,
                     tput_conc=[1, 16, 256], herd_children=[1, 4, 16, 64],
@@ -84,7 +88,7 @@ SETTINGS = {
                             120],
                  lat_conns=64, lat_seconds=1.0, lat_drain_ms=500, lat_reps=1,
                  lat_capacity_rate=1e6, lat_capacity_seconds=1.0, lat_capacity_drain_ms=100,
-                 lat_capacity_runs=3,
+                 lat_capacity_runs=3, lat_depth=8,
                  c10k_conns=[100, 1000, 10000, 50000, 100000], c10k_rate=5000,
                  c10k_min_seconds=1.0, c10k_drain_ms=500, c10k_reps=2, mem_reps=2,
                  tput_conc=[1, 4, 16, 64, 256, 1024], herd_children=[1, 2, 4, 8, 16, 32, 64],
@@ -1146,7 +1150,8 @@ RATE_FIELDS = ["experiment", "config", "binary", "options", "workers", "rep", "m
                "load", "rate", "seconds", "connected", "scheduled", "answered", "failed",
                "unanswered", "answered_share", "p50_us", "p90_us", "p99_us", "p999_us", "max_us",
                "mean_us", "elapsed_s", "send_rate", "lag_p99_us", "inflight", "little",
-               "capacity", "demand_us", "servers", "cores",
+               "capacity", "demand_us", "servers", "cores", "depth", "sent_rate", "busy",
+               "waited", "idle", "verdict", "warmed",
                "client_cpu_s", "server_cpu_s", "held", "processes", "threads", "idle_pss_kb",
                "pss_kb", "pss_per_conn_b", "tcp_mem_per_conn_b", "not_run", "flag"]
 
@@ -1168,29 +1173,89 @@ def parse_rate(text):
 
 
 def client_checks(row, got):
-    """Little's law and the client's own rate (see CLIENT_SHORT): sets row["little"],
-    returns the flags."""
+    """Little's law and the client's own rate (bench/queueing.py: little_missed,
+    client_short): sets row["little"], returns the flags."""
     flags = []
     if got.get("elapsed_s") and got.get("completed") is not None and "inflight" in got:
         row["little"] = got["completed"] / got["elapsed_s"] * got["mean_us"] / 1e6
-        if abs(got["inflight"] - row["little"]) > max(LITTLE_TOLERANCE * row["little"],
-                                                      LITTLE_FLOOR):
+        if little_missed(got["inflight"], row["little"]):
             flags.append(f"Little's law missed: {got['inflight']:.3g} in flight sampled, "
                          f"{row['little']:.3g} = throughput x mean latency")
-    if got.get("send_rate") is not None and got["send_rate"] < CLIENT_SHORT * got["rate"]:
+    if got.get("send_rate") is not None and client_short(got["send_rate"], got["rate"]):
         flags.append(f"client short: sent at {got['send_rate']:.0f}/s of {got['rate']:.0f}/s "
                      "asked")
     return flags
 
 
-def rate_run(bench, cfg, workers, conns, rate, seconds, drain_ms, experiment, measure=False):
-    """Start cfg, run `client rate` against it (keep-alive), stop it: one row. With
+def tree_sched(pid):
+    """{thread id: (on-CPU ns, runnable but waiting for a CPU ns)} of every
+    thread of pid and its descendants, from /proc/*/task/*/schedstat (its first
+    two fields); None where the kernel has no schedstat. The wait is time
+    other work (or another of its threads) held the server's core while the
+    thread had work to do."""
+    threads = {}
+    for p in proc_tree(pid):
+        try:
+            for tid in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{tid}/schedstat") as f:
+                    fields = f.read().split()
+                threads[int(tid)] = (int(fields[0]), int(fields[1]))
+        except FileNotFoundError:
+            if not os.path.exists(f"/proc/{pid}/schedstat"):
+                return None
+        except (OSError, ValueError, IndexError):
+            pass
+    return threads
+
+
+def sched_delta_s(before, after):
+    """(run, wait) seconds between two tree_sched snapshots, thread by thread: a
+    thread born in between counts whole, one that ended in between is lost (its
+    counters went with it), so neither share is ever negative, at worst low."""
+    run = wait = 0
+    for tid, (r, w) in after.items():
+        r0, w0 = before.get(tid, (0, 0))
+        run, wait = run + r - r0, wait + w - w0
+    return run / 1e9, wait / 1e9
+
+
+def cores_idle(cpus):
+    """{cpu: (idle + iowait ticks, all ticks)} of the given CPUs, from /proc/stat."""
+    got = {}
+    try:
+        with open("/proc/stat") as f:
+            for line in f:
+                name, *ticks = line.split()
+                if name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cpus:
+                    ticks = [int(t) for t in ticks[:8]]
+                    got[int(name[3:])] = (ticks[3] + ticks[4], sum(ticks))
+    except OSError:
+        pass
+    return got
+
+
+def idle_share(before, after):
+    """The share of the time the CPUs of two cores_idle snapshots were idle (None
+    if unreadable, or less than a tick passed)."""
+    idle = sum(after[c][0] - before[c][0] for c in after if c in before)
+    total = sum(after[c][1] - before[c][1] for c in after if c in before)
+    return idle / total if total > 0 else None
+
+
+def rate_run(bench, cfg, workers, conns, rate, seconds, drain_ms, experiment, measure=False,
+             depth=1, warm=False):
+    """Start cfg, run `client rate` against it (keep-alive, up to depth requests
+    pipelined on a connection; with warm, each connection answers one request
+    before the clock starts, and the server's CPU is counted from then), stop
+    it: one row. With
     measure, the connections the server holds, its memory, processes and threads
     and the kernel's TCP memory are read halfway through the run, every
-    connection opened."""
+    connection opened. The server's on-CPU and core-waiting seconds over the
+    client's run are kept (run_s, wait_s), and the share of it its cores were
+    idle (idle), for the latency experiment's busy share."""
     row = dict(experiment=experiment, config=cfg.label, binary=cfg.binary,
                options=" ".join(cfg.argv(workers)), workers=workers if cfg.uses_workers() else "",
-               mode="keepalive", conns=conns, rate=rate, seconds=seconds)
+               mode="keepalive", conns=conns, rate=rate, seconds=seconds, depth=depth)
     try:
         run = bench.start(cfg, workers)
     except StartError as err:
@@ -1201,11 +1266,17 @@ def rate_run(bench, cfg, workers, conns, rate, seconds, drain_ms, experiment, me
         row["idle_rss_kb"], row["idle_pss_kb"] = proc_memory_kb(proc_tree(run.pid))
         tcp_before = tcp_mem_pages()
     argv = bench.client("rate", run.port, FILE, conns,
-                        [f"{rate:g}", f"{seconds:g}", "keepalive", str(drain_ms)])
+                        [f"{rate:g}", f"{seconds:g}", "keepalive", str(drain_ms)]
+                        + ([str(depth)] if depth > 1 or warm else [])
+                        + (["warm"] if warm else []))
     cpu_before, ticks_before = proc_tree_cpu_s(run.pid), tree_ticks_s(run.pid)
+    sched_before, idle_before = tree_sched(run.pid), cores_idle(bench.server_cpus)
     client = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         first = client.stdout.readline()    # "rate: C of N connections up ...; the clock starts"
+        if warm:    # the connections are up and served once: the run starts now
+            cpu_before, ticks_before = proc_tree_cpu_s(run.pid), tree_ticks_s(run.pid)
+            sched_before, idle_before = tree_sched(run.pid), cores_idle(bench.server_cpus)
         if measure and first.startswith("rate:"):
             time.sleep(seconds / 2)
             row["held"] = held_connections(run.port)
@@ -1223,6 +1294,10 @@ def rate_run(bench, cfg, workers, conns, rate, seconds, drain_ms, experiment, me
         client.wait()
         raise
     cpu_after, ticks_after = proc_tree_cpu_s(run.pid), tree_ticks_s(run.pid)
+    sched_after, idle_after = tree_sched(run.pid), cores_idle(bench.server_cpus)
+    if sched_before is not None and sched_after is not None:
+        row["run_s"], row["wait_s"] = sched_delta_s(sched_before, sched_after)
+    row["idle"] = idle_share(idle_before, idle_after)
     stats, problem = bench.stop(run)
     if problem:
         flags.append(problem)
@@ -1233,7 +1308,8 @@ def rate_run(bench, cfg, workers, conns, rate, seconds, drain_ms, experiment, me
         row.update({k: got.get(k) for k in ("connected", "scheduled", "answered", "failed",
                                            "unanswered", "p50_us", "p90_us", "p99_us",
                                            "p999_us", "max_us", "mean_us", "elapsed_s",
-                                           "send_rate", "lag_p99_us", "inflight")})
+                                           "send_rate", "lag_p99_us", "inflight", "sent",
+                                           "warmed")})
         flags += client_checks(row, got)
         row["client_cpu_s"] = got.get("cpu_s")
         if got.get("scheduled"):
@@ -1254,13 +1330,41 @@ def rate_run(bench, cfg, workers, conns, rate, seconds, drain_ms, experiment, me
     return row
 
 
+def busy_shares(row, usable):
+    """row["busy"], row["waited"]: the shares of the `usable` cores the server
+    spent running and runnable but waiting for a core other work held, over the
+    client's run (elapsed_s)."""
+    if row.get("elapsed_s") and row.get("server_cpu_s") is not None \
+            and row.get("wait_s") is not None:
+        row["busy"] = row["server_cpu_s"] / row["elapsed_s"] / usable
+        row["waited"] = row["wait_s"] / row["elapsed_s"] / usable
+
+
+# The latency experiment's servers keep their connections for the whole run, as
+# its nginx rows do (keepalive_requests 1000000): a connection the server ends
+# after its default 1000 requests would end its thread or process too, and take
+# that one's schedstat (the waiting share) with it.
+LAT_KEEPALIVE = ["--keepalive-requests", "1000000"]
+
+
+def latency_config(cfg):
+    """cfg as the latency experiment runs it: ours with LAT_KEEPALIVE, the floor
+    (which never closes) and nginx as they are."""
+    if cfg.binary in ("floor", "nginx"):
+        return cfg
+    return dataclasses.replace(cfg, options=cfg.options + LAT_KEEPALIVE)
+
+
 def exp_latency(bench, csvs):
     """latency: open loop against utilisation. Per configuration a capacity run
-    first (far more asked than it serves: what it answered per second, and its
-    CPU per request, the demand D of the theory lines), then lat_loads percent of
-    that capacity, one row per point."""
+    first (far more asked than it serves, lat_depth requests pipelined on each
+    connection: what it answered per second, its CPU per request, the demand D
+    of the theory lines, and its busy share, which says whether that rate was
+    the server's saturation: queueing.capacity_verdict), then lat_loads percent
+    of that capacity, one row per point."""
     s = bench.s
-    cfgs = present(bench, [c for c in bench.configs if {"model", "latency"} & set(c.groups)])
+    cfgs = [latency_config(c) for c in
+            present(bench, [c for c in bench.configs if {"model", "latency"} & set(c.groups)])]
     out = csvs("latency", RATE_FIELDS)
     e = Experiment(bench, "latency", RATE_FIELDS)
     cores = len(bench.server_cpus) or os.cpu_count()
@@ -1273,7 +1377,8 @@ def exp_latency(bench, csvs):
                 # The best of lat_capacity_runs: on a shared machine a busy moment
                 # only lowers it, and a capacity too low makes 110 % no overload.
                 runs = [rate_run(bench, cfg, s["pool"], s["lat_conns"], s["lat_capacity_rate"],
-                                 s["lat_capacity_seconds"], s["lat_capacity_drain_ms"], "latency")
+                                 s["lat_capacity_seconds"], s["lat_capacity_drain_ms"], "latency",
+                                 depth=s["lat_depth"], warm=True)
                         for _ in range(s["lat_capacity_runs"])]
                 row = max(runs, key=lambda r: (r.get("answered") or 0) / (r.get("elapsed_s") or 1))
                 row.update(rep=rep, load="capacity", servers=c, cores=cores)
@@ -1287,16 +1392,25 @@ def exp_latency(bench, csvs):
                           "mean_us"):
                     row[k] = None
                 if row.get("answered") and row.get("elapsed_s"):
-                    row["capacity"] = row["answered"] / row["elapsed_s"]
+                    answered, elapsed = row["answered"] / row["elapsed_s"], row["elapsed_s"]
+                    row["sent_rate"] = (row.get("sent") or 0) / elapsed
                     if row.get("server_cpu_s"):
                         row["demand_us"] = row["server_cpu_s"] / row["answered"] * 1e6
+                    # Busy: the share of the cores it may use (c of them, at
+                    # most the cores it is pinned to) that the server used, and
+                    # waited: the share it was runnable on a core held by
+                    # other work.
+                    busy_shares(row, min(c, cores))
+                    row["capacity"], row["verdict"] = capacity_verdict(
+                        answered, row.get("busy"), row.get("waited"), row.get("idle"))
                 capacity[(cfg.label, rep)] = row
                 out.row(row)
                 return row
             e.add(f"latency {describe(cfg, s['pool'])}: capacity, the best of "
                   f"{s['lat_capacity_runs']} runs asking "
                   f"{s['lat_capacity_rate']:g}/s for {s['lat_capacity_seconds']:g} s over "
-                  f"{s['lat_conns']} keep-alive connections rep {rep}", measure)
+                  f"{s['lat_conns']} keep-alive connections, {s['lat_depth']} pipelined on each, "
+                  f"rep {rep}", measure)
             for load in s["lat_loads"]:
                 def fn(cfg=cfg, load=load, rep=rep):
                     cap = capacity.get((cfg.label, rep), {})
@@ -1306,13 +1420,16 @@ def exp_latency(bench, csvs):
                     else:
                         row = rate_run(bench, cfg, s["pool"], s["lat_conns"],
                                        round(cap["capacity"] * load / 100), s["lat_seconds"],
-                                       s["lat_drain_ms"], "latency")
+                                       s["lat_drain_ms"], "latency", depth=s["lat_depth"],
+                                       warm=True)
                         row["load"] = load
+                        busy_shares(row, min(cap["servers"], cap["cores"]))
                     row["rep"] = rep
                     out.row(row)
                     return row
                 e.add(f"latency {describe(cfg, s['pool'])} {load:g} % of its capacity over "
-                      f"{s['lat_conns']} keep-alive connections rep {rep}", fn)
+                      f"{s['lat_conns']} keep-alive connections (up to {s['lat_depth']} "
+                      f"pipelined on each) rep {rep}", fn)
     return e
 
 
@@ -1657,7 +1774,10 @@ def main():
                              f"completed, p50 {(row['p50_us'] or 0) / 1000:.1f} ms, p99 "
                              f"{(row['p99_us'] or 0) / 1000:.1f} ms")
                 elif row.get("load") == "capacity" and row.get("capacity"):
-                    extra = (f"  {row['capacity']:.0f} req/s, D = "
+                    extra = (f"  {row['capacity']:.0f} req/s, {row['verdict']}: answered "
+                             f"{row['answered'] / row['elapsed_s']:.0f}/s (client sent "
+                             f"{row['sent_rate']:.0f}/s), server busy {row.get('busy') or 0:.2f}"
+                             f" + waiting for its core {row.get('waited') or 0:.2f}, D = "
                              f"{row.get('demand_us') or 0:.1f} µs of server CPU per request")
                 elif e.name in ("latency", "connections") and row.get("p99_us") is not None:
                     extra = (f"  p50 {row['p50_us'] / 1000:.2f} ms, p99 {row['p99_us'] / 1000:.2f} ms, "

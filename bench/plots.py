@@ -479,32 +479,42 @@ KNEE_P99_MS = 10.0      # the knee: the highest offered load whose p99 stays und
 
 
 def knee(points):
-    """points: (load, p99_ms, unanswered). The highest offered load whose p99 stayed
-    under KNEE_P99_MS with nothing unanswered, or None. A lower load that missed
+    """points: (load, p99_ms, unanswered, short). The highest offered load whose p99
+    stayed under KNEE_P99_MS with nothing unanswered, the client having sent what
+    was asked (short: it did not, and the point measured a lower load), or None.
+    A lower load that missed
     (one scheduling hiccup on a shared machine reaches the p99 of a few hundred
     requests) does not hide it: the table beside the knee shows every point."""
-    good = [load for load, p99, unanswered in points
-            if p99 is not None and p99 < KNEE_P99_MS and not unanswered]
+    good = [load for load, p99, unanswered, short in points
+            if p99 is not None and p99 < KNEE_P99_MS and not unanswered and not short]
     return max(good) if good else None
 
 
 def latency_models(rows):
     """The latency experiment per configuration, in order: {label: dict} with its
     capacity run (medians over repeats: capacity req/s, demand_us D, servers, cores,
-    c = the queue's servers = min(servers, cores)) and points, one per offered
+    c = the queue's servers = min(servers, cores), the server's busy and waited
+    shares and the client's sent rate there, and the verdicts of its capacity
+    runs: server-bound or client-bound) and points, one per offered
     load (rho = load / 100; medians of rate, p50/p99 ms, unanswered, in flight
     sampled and throughput x mean latency, with the flags of its runs); the
     measured knee (rho, rate) and the predicted one (M/M/c: the rho where its p99
     reaches KNEE_P99_MS, in units of the measured capacity)."""
     import queueing
     cap = medians([r for r in rows if r.get("load") == "capacity"], ["config"],
-                  ["capacity", "demand_us", "servers", "cores"])
+                  ["capacity", "demand_us", "servers", "cores", "busy", "waited", "idle",
+                   "sent_rate"])
+    verdicts = {}
+    for r in rows:
+        if r.get("load") == "capacity" and r.get("verdict"):
+            verdicts.setdefault(r["config"], []).append(r["verdict"])
     pts = medians([r for r in rows if r.get("load") not in ("capacity", None, "")],
                   ["config", "load"], ["rate", "p50_us", "p99_us", "unanswered", "answered_share",
-                                       "inflight", "little", "send_rate"])
+                                       "inflight", "little", "send_rate", "waited"])
     result = {}
     for label in order_of(rows):
         m = dict(cap.get((label,), {}))
+        m["verdict"] = "/".join(sorted(set(verdicts.get(label, [])))) or None
         points = []
         for (l, load), v in pts.items():
             if l != label:
@@ -514,7 +524,10 @@ def latency_models(rows):
                      p99_ms=v["p99_us"] / 1000 if v["p99_us"] is not None else None)
             points.append(v)
         m["points"] = sorted(points, key=lambda v: v["load"])
-        kn = knee([(v["rho"], v["p99_ms"], v["unanswered"]) for v in m["points"]])
+        for v in m["points"]:
+            v["short"] = bool(v["send_rate"] is not None and v["rate"]
+                              and queueing.client_short(v["send_rate"], v["rate"]))
+        kn = knee([(v["rho"], v["p99_ms"], v["unanswered"], v["short"]) for v in m["points"]])
         m["knee"] = (kn, next(v["rate"] for v in m["points"] if v["rho"] == kn)) if kn else None
         m["predicted"] = None
         if m.get("capacity") and m.get("demand_us") and m.get("servers"):
@@ -616,6 +629,8 @@ def draw_latency_theory(out, meta):
         c = m.get("c")
         about = (f"{m['capacity']:,.0f}/s, D {m['demand_us']:.1f} µs, c = {c}"
                  if m.get("capacity") and m.get("demand_us") else "no capacity run")
+        if m.get("verdict"):
+            about += f", {m['verdict']}"
         p(f"set title {q(label + chr(10) + about)} font ',9'")
         p("set xlabel 'ρ' offset 0,0.5 font ',8'\nset ylabel 'ms' offset 1.5,0 font ',8'")
         plot = [f"'{measured_path}' index {i} using 1:2 with linespoints lc rgb '#1f77b4' "
