@@ -1,6 +1,6 @@
 /* upstream — multiplex's proxy mode (--upstream, docs/design.md#proxy-mode):
  * the states of a connection whose request goes to the upstream. The
- * blocking handler does this in forward() (common/http_conn.c), one call after
+ * blocking handler does this in http_forward() (common/http_forward.c), one call after
  * another with a relay buffer on its stack; here each step is a state, and
  * where it stands lives in struct upstream:
  *
@@ -29,7 +29,7 @@
 #include "http_proxy.h"
 #include "io.h"
 
-/* What a blocking handler keeps in forward()'s local variables. Born zeroed
+/* What a blocking handler keeps in http_forward()'s local variables. Born zeroed
  * (calloc) at upstream_start, freed at upstream_end. */
 struct upstream {
     int fd;
@@ -353,7 +353,7 @@ enum step upstream_step(struct conn *conn)
 }
 
 /* DOC: upstream-timeout
- * Mirrors what forward() does when a read or write of its times out. */
+ * Mirrors what http_forward() does when a read or write of its times out. */
 void upstream_timed_out(struct conn *conn)
 {
     bool upstream_silent = conn->upstream->waiting_on_upstream;
