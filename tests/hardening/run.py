@@ -37,6 +37,8 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import testserver as ts  # noqa: E402
 
+import proxy  # noqa: E402  (the proxy-faults and proxy-fields checks)
+
 # What the suite runs: a server's name, or a name and options every check adds to
 # its own configuration of that server (the tables below are keyed by the name).
 SERVERS = ["iterative", "fork_per_conn", "prefork", "prefork_select", "threaded",
@@ -426,11 +428,20 @@ def check_emfile(results, bin_dir, root, name):
                       busy < 0.30 and status == 200, f"CPU {busy:.0%}; then {status} {error}")
 
 
+def check_proxy_faults(results, bin_dir, root, name):
+    proxy.check_faults(results, bin_dir, root, name, resource_snapshot)
+
+
+def check_proxy_fields(results, bin_dir, root, name):
+    proxy.check_fields(results, bin_dir, root, name, resource_snapshot)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bin-dir", default=os.path.join(ts.ROOT, "build", "bin"))
-    parser.add_argument("--only", default="slow,kill,crash,shutdown,resources,emfile")
+    parser.add_argument("--only", default="slow,kill,crash,shutdown,resources,emfile,"
+                        "proxy-faults,proxy-fields")
     parser.add_argument("--server", default=",".join(SERVERS))
     parser.add_argument("--connections", type=int, default=100000,
                         help="connections per server in the resources check (default 100000)")
@@ -453,7 +464,7 @@ def main():
                     results, args.bin_dir, root, name, args.connections,
                     build_client(os.path.dirname(root))))
             else:
-                ts.run_check(results, f"{check} {name}", globals()[f"check_{check}"], results,
+                ts.run_check(results, f"{check} {name}", globals()[f"check_{check.replace('-', '_')}"], results,
                              args.bin_dir, root, name)
     return results.finish()
 
