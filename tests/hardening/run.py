@@ -5,8 +5,16 @@ and count, talks only to 127.0.0.1 and stops its servers.
 
 usage: run.py [--bin-dir DIR] [--only CHECK[,CHECK]] [--server NAME[,NAME]]
               [--connections N]
-Checks: slow, kill, crash, shutdown, resources, emfile. Ends with the line
-"hardening: N passed, N failed".
+Checks: slow, kill, crash, shutdown, resources, emfile, proxy-faults,
+proxy-fields. Ends with the line "hardening: N passed, N failed".
+
+proxy-faults and proxy-fields (tests/hardening/proxy.py) run each server, in
+its tests/quick.list configuration, as a proxy in front of the misbehaving
+upstream of tests/lib/upstream.py: every failure of docs/design.md#proxy-mode
+(502, 504, a body cut short, a client that leaves, a client that reads nothing
+while the upstream offers 20 MiB), and the proxy's parser and header rules;
+after each row the proxy must serve on with its descriptors, threads and
+processes back at their baseline. About 6 s per server.
 
 --server takes the entries of SERVERS below: a server's name, or a name and the
 options every check adds to its configuration ("coroutine --io uring": quote it).
