@@ -29,9 +29,9 @@ import upstream  # noqa: E402
 UPSTREAM_TIMEOUT_MS = 300  # --upstream-timeout-ms of every proxy here: a silent upstream's cost
 GRACE_S = 1.0              # how much later than its bound a close or an answer may come
 UPSTREAM_HEAD_MAX = 32768  # the longest upstream head the proxy takes (HTTP_IN_SIZE)
-FLOOD_BYTES = 20 << 20     # what the upstream offers a client that reads nothing
-FLOOD_KERNEL_MAX = 8 << 20  # the most of it that may leave the upstream (every socket buffer
-#                            between it and the client: a proxy that reads on holds it all)
+FLOOD_BYTES = 64 << 20     # what the upstream offers a client that reads nothing
+FLOOD_KERNEL_MAX = 16 << 20  # the most of it that may leave the upstream: every socket buffer
+#                             between it and the client (3-6 MiB seen), never the whole
 FLOOD_RSS_MAX = 8 << 10    # KiB: the most the proxy's RSS may grow meanwhile
 CLIENT_RCVBUF = 4096       # the reading-nothing client's receive buffer
 SETTLE_S = 2.0             # how long resources may take to come back to their baseline
@@ -204,7 +204,8 @@ class Proxy:
 
     def __init__(self, bin_dir, config, root, upstream_port, snapshot, extra=()):
         self.snapshot = lambda: snapshot(self.server)
-        self.server = ts.Server(bin_dir, config, root=root, extra=[
+        # --timeout-ms 10000: no client-side timeout ends a row before it is measured.
+        self.server = ts.Server(bin_dir, config, root=root, timeout_ms=10000, extra=[
             "--upstream", f"127.0.0.1:{upstream_port}",
             "--upstream-timeout-ms", str(UPSTREAM_TIMEOUT_MS)] + list(extra))
         self.port = self.server.port

@@ -12,7 +12,7 @@ proxy-faults and proxy-fields (tests/hardening/proxy.py) run each server, in
 its tests/quick.list configuration, as a proxy in front of the misbehaving
 upstream of tests/lib/upstream.py: every failure of docs/design.md#proxy-mode
 (502, 504, a body cut short, a client that leaves, a client that reads nothing
-while the upstream offers 20 MiB), and the proxy's parser and header rules;
+while the upstream offers 64 MiB), and the proxy's parser and header rules;
 after each row the proxy must serve on with its descriptors, threads and
 processes back at their baseline. About 6 s per server.
 
