@@ -4,7 +4,7 @@ clients, faults, shutdown without loss, resources. Every check is bounded in tim
 and count, talks only to 127.0.0.1 and stops its servers.
 
 usage: run.py [--bin-dir DIR] [--only CHECK[,CHECK]] [--server NAME[,NAME]]
-              [--connections N]
+              [--connections N] [--row WORDS[,WORDS]]
 Checks: slow, kill, crash, shutdown, resources, emfile, proxy-faults,
 proxy-fields. Ends with the line "hardening: N passed, N failed".
 
@@ -14,7 +14,9 @@ upstream of tests/lib/upstream.py: every failure of docs/design.md#proxy-mode
 (502, 504, a body cut short, a client that leaves, a client that reads nothing
 while the upstream offers 64 MiB), and the proxy's parser and header rules;
 after each row the proxy must serve on with its descriptors, threads and
-processes back at their baseline. About 6 s per server.
+processes back at their baseline. About 6 s per server. --row runs only
+the rows of their tables whose name contains one of the words given
+("hop-by-hop", "mid-body").
 
 --server takes the entries of SERVERS below: a server's name, or a name and the
 options every check adds to its configuration ("coroutine --io uring": quote it).
@@ -453,7 +455,10 @@ def main():
     parser.add_argument("--server", default=",".join(SERVERS))
     parser.add_argument("--connections", type=int, default=100000,
                         help="connections per server in the resources check (default 100000)")
+    parser.add_argument("--row", default="", help="proxy checks: only the rows whose name has "
+                        "one of these comma-separated words")
     args = parser.parse_args()
+    proxy.ROWS[:] = [word for word in args.row.split(",") if word]
     if not 1 <= args.connections <= 100000:
         parser.error("--connections must be 1..100000 (bench/client.c's bound)")
     results = ts.Results("hardening")
@@ -472,8 +477,9 @@ def main():
                     results, args.bin_dir, root, name, args.connections,
                     build_client(os.path.dirname(root))))
             else:
-                ts.run_check(results, f"{check} {name}", globals()[f"check_{check.replace('-', '_')}"], results,
-                             args.bin_dir, root, name)
+                function = globals()[f"check_{check.replace('-', '_')}"]
+                ts.run_check(results, f"{check} {name}", function, results, args.bin_dir, root,
+                             name)
     return results.finish()
 
 
