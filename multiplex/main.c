@@ -124,8 +124,6 @@ int main(int argc, char **argv)
      * bind(); the counters have one slot per --workers. */
     struct server server;
     server_start(&server, &spec, argc, argv);
-    if (server.site.upstream != NULL) /* its upstream states are on their way */
-        server_fail(&server, "--upstream: not in multiplex yet");
     event_server_listen(&server, reuseport != 0);
     /* --max-conns N (default 1024) bounds each loop; the acceptor keeps it
      * (common/event_server.h, DOC: max-conns). With --workers W on the shared
