@@ -258,6 +258,24 @@ def all_closed(up, since, seconds):
     return "; ".join(f"still open after {seconds:g} s: {r!r}" for r in open_ones)
 
 
+def run_row(results, name, proxy, up, row, tag, cause, close_bound):
+    """One row of a table: row(proxy, up, tag) says whether the proxy did what it
+    must; then every upstream connection the row made must be closed within
+    close_bound, and the proxy must serve on, back at its baseline. tag goes in
+    the row's request path (the dash: row 1 is no prefix of row 11)."""
+    since = len(up.connections)
+    try:
+        ok, detail = row(proxy, up, tag)
+    except (OSError, ValueError) as error:
+        ok, detail = False, f"{type(error).__name__}: {error}"
+    left_open = all_closed(up, since, close_bound)
+    wrong = proxy.settled()
+    results.check(name, ok and not left_open and not wrong,
+                  "; ".join(filter(None, [detail if not ok else "", left_open,
+                                          wrong and f"after it: {wrong}"])),
+                  cause if not ok else CAUSE_BEHIND)
+
+
 # ---------------------------------------------------------------- proxy-faults: the table
 
 TIMEOUT_S = UPSTREAM_TIMEOUT_MS / 1000
@@ -417,18 +435,8 @@ def check_faults(results, bin_dir, root, server, snapshot):
         try:
             proxy.take_baseline()
             for number, (label, path, row, cause) in enumerate(rows):
-                since = len(up.connections)
-                tag = f"{path}?row={number}-"   # the dash: row 1 is no prefix of row 11
-                try:
-                    ok, detail = row(proxy, up, tag)
-                except (OSError, ValueError) as error:
-                    ok, detail = False, f"{type(error).__name__}: {error}"
-                left_open = all_closed(up, since, GRACE_S + TIMEOUT_S)
-                wrong = proxy.settled()
-                results.check(f"proxy-faults {config}: {label}", ok and not left_open and not wrong,
-                              "; ".join(filter(None, [detail if not ok else "", left_open,
-                                                      wrong and f"after it: {wrong}"])),
-                              cause if not ok else CAUSE_BEHIND)
+                run_row(results, f"proxy-faults {config}: {label}", proxy, up, row,
+                        f"{path}?row={number}-", cause, GRACE_S + TIMEOUT_S)
         finally:
             status = proxy.stop()
     try:
@@ -686,17 +694,8 @@ def check_fields(results, bin_dir, root, server, snapshot):
             for number, (label, row, cause) in enumerate(FIELDS):
                 if not selected(label):
                     continue
-                since = len(up.connections)
-                try:
-                    ok, detail = row(proxy, up, f"?row={number}-")
-                except (OSError, ValueError) as error:
-                    ok, detail = False, f"{type(error).__name__}: {error}"
-                left_open = all_closed(up, since, GRACE_S)
-                wrong = proxy.settled()
-                results.check(f"proxy-fields {config}: {label}", ok and not left_open and not wrong,
-                              "; ".join(filter(None, [detail if not ok else "", left_open,
-                                                      wrong and f"after it: {wrong}"])),
-                              cause if not ok else CAUSE_BEHIND)
+                run_row(results, f"proxy-fields {config}: {label}", proxy, up, row,
+                        f"?row={number}-", cause, GRACE_S)
         finally:
             status = proxy.stop()
     results.check(f"proxy-fields {config}: exit 0 after SIGTERM", status == 0, f"exit {status}")

@@ -97,15 +97,9 @@ class Conn:
         """The next bytes; raises Closed at the peer's close (recording its time)."""
         while True:
             self._wait(False)
-            try:
-                data = self.sock.recv(65536)
-            except BlockingIOError:
-                continue
-            except OSError:
-                data = b""
-            if not data:
-                self.closed()
-            return data
+            data = self._drain()
+            if data is not None:
+                return data
 
     def closed(self):
         if self.record.eof is None:
@@ -130,15 +124,16 @@ class Conn:
             data = data[n:]
 
     def _drain(self):
-        """Read what the peer sent while we were sending (nothing is expected)."""
+        """What the peer sent (None if nothing yet); raises Closed at its close."""
         try:
             data = self.sock.recv(65536)
         except BlockingIOError:
-            return
+            return None
         except OSError:
             data = b""
         if not data:
             self.closed()
+        return data
 
     def wait_eof(self):
         """Read and drop until the peer closes (or the lifetime ends)."""
