@@ -56,8 +56,8 @@ IDLE_MEMORY_S = 1.5
 # in the server, each under the descriptor limit, or it is not run.
 FD_SPARE = 16
 
-# Durations and sweeps. The default set fits in 6 minutes on 2 cores; FULL=1 is
-# for a quiet machine and a coffee. slow_* belong to slow-handler; trickle_* to
+# Durations and sweeps. The default set fits in 7 minutes on 2 cores (45 s of it
+# slow-upstream); FULL=1 is for a quiet machine and a coffee. slow_* belong to slow-handler; trickle_* to
 # slow-clients (clients that trickle their request head); lat_* to latency and
 # c10k_* to connections (open-loop load from bench/client rate); mem_* to memory.
 # lat_loads are percentages of each configuration's own capacity, measured first
@@ -82,7 +82,7 @@ SETTINGS = {
                     sess_drain_ms=300,
                     greedy_probes=20, greedy_window_s=1.5, syscall_seconds=1, syscall_conns=[256],
                     mem_idle_s=IDLE_MEMORY_S, stack_seconds=1.0, stack_conns=200,
-                    up_clients=[1, 4, 16, 64, 256], up_seconds=0.5, up_sleep_ms=50, up_reps=1,
+                    up_clients=[1, 4, 16, 64, 256], up_seconds=0.8, up_sleep_ms=50, up_reps=1,
                     up_probe_gets=10),
     "full": dict(seconds=1.0, reps=5, tput_reps=1, fig_clients=10, pool=8,
                  lat_loads=[10, 20, 30, 40, 50, 60, 70, 75, 80, 85, 90, 95, 97.5, 100, 105, 110,
@@ -103,7 +103,7 @@ SETTINGS = {
                  greedy_probes=50, greedy_window_s=6.0, syscall_seconds=3, syscall_conns=[1, 256],
                  mem_idle_s=2.0, stack_seconds=2.0, stack_conns=1000,
                  up_clients=[1, 2, 4, 8, 16, 32, 64, 128, 256], up_seconds=2.0, up_sleep_ms=50,
-                 up_reps=3, up_probe_gets=20),
+                 up_reps=2, up_probe_gets=20),
 }
 
 
@@ -762,8 +762,9 @@ def exp_slow(bench, csvs):
 
 
 UPSTREAM_FIELDS = LOAD_FIELDS[:-1] + ["sleep_ms", "upstream_ms", "at_once", "ceiling",
-                                     "cores", "cpu_ceiling", "served_at_once", "waiting",
-                                     "flag"]
+                                     "upstream_cpu_per_req_us", "cores", "server_cpu_ceiling",
+                                     "client_cpu_ceiling", "cpu_ceiling", "cpu_bound",
+                                     "served_at_once", "waiting", "flag"]
 
 
 def timed_path_get(port, path, timeout=5):
@@ -849,18 +850,30 @@ def exp_slow_upstream(bench, csvs):
             # A model bound by its CPU instead: what its cores serve at its CPU per
             # request (as latency's c: its threads or loops, at most the cores).
             cores = min(servers(cfg, s["pool"], clients), len(bench.server_cpus) or os.cpu_count())
+            upstream_cpu = proc_tree_cpu_s(up.pid)
             try:
                 row.update(load_run(bench, proxy, s["pool"], "keepalive", clients,
                                     s["up_seconds"], path=path, experiment="slow-upstream",
                                     on_stats=little), options=row["options"])
             finally:
+                if upstream_cpu is not None and up.proc.poll() is None:
+                    upstream_cpu = proc_tree_cpu_s(up.pid) - upstream_cpu
                 if last:
                     stop_upstream(bench, state)
+            row["upstream_cpu_per_req_us"] = per(upstream_cpu, row.get("server_requests"))
             if row.get("req_per_s"):
                 row["served_at_once"] = row["req_per_s"] * latency_ms / 1000
             if not row.get("at_once") and row.get("cpu_per_req_us"):
+                # Two cores can end the line: the server's (the proxy alone) and the
+                # client's, where wrk and the upstream share the work of each request.
                 row["cores"] = cores
-                row["cpu_ceiling"] = cores / row["cpu_per_req_us"] * 1e6
+                row["server_cpu_ceiling"] = cores / row["cpu_per_req_us"] * 1e6
+                client = (row.get("client_cpu_per_req_us") or 0) + (row["upstream_cpu_per_req_us"] or 0)
+                if client:
+                    row["client_cpu_ceiling"] = (len(bench.client_cpus) or os.cpu_count()) / client * 1e6
+                row["cpu_ceiling"], row["cpu_bound"] = min(
+                    (row["server_cpu_ceiling"], "server"),
+                    (row.get("client_cpu_ceiling") or float("inf"), "client"))
             # Clients the model never took are what this experiment shows, not a
             # failed run: they go to their own column, and the plot marks them.
             flags = [f for f in (row.get("flag") or "").split("; ") if f]

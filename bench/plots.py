@@ -425,7 +425,9 @@ def upstream_models(rows):
             ceiling=next((v["ceiling"] for _, v in points if v["ceiling"]), None),
             # the CPU's ceiling, from the CPU per request at the most clients
             cpu_ceiling=next((v["cpu_ceiling"] for _, v in reversed(points)
-                              if v["cpu_ceiling"]), None))
+                              if v["cpu_ceiling"]), None),
+            cpu_bound=next((r["cpu_bound"] for r in reversed(rows)
+                            if r["config"] == label and r.get("cpu_bound")), ""))
     latencies = [num(r.get("upstream_ms")) for r in rows if num(r.get("upstream_ms"))]
     return result, (statistics.median(latencies) if latencies else None)
 
@@ -472,7 +474,9 @@ def draw_slow_upstream(out, meta):
                              f"lw 1.5 lc rgb '{PALETTE[i % len(PALETTE)]}' title {q(title)}")
             cpu = models[l]["cpu_ceiling"]
             if not n and cpu:
-                title = f"{l}: its CPU, {cpu:,.0f}/s (cores / CPU per request)"
+                core = {"server": "the server's core", "client": "the client's core, wrk and the upstream"}
+                title = (f"{l}: CPU, {cpu:,.0f}/s "
+                         f"({core.get(models[l]['cpu_bound'], 'cores')} / CPU per request)")
                 extra.append(f"{cpu:g} with lines dt 4 lw 1.2 lc rgb '{PALETTE[i % len(PALETTE)]}' "
                              f"title {q(title)}")
     marks = f"'{wpath}' using 1:COLUMN with points pt 2 ps 2.2 lw 2 lc rgb 'black' " \

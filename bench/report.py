@@ -628,10 +628,15 @@ class Report:
              "N requests waiting on the upstream at once, so it answers at most N / L per "
              "second (Little's law: requests in flight = throughput × time in flight); a "
              "thread per connection and the event loops keep every client's request waiting, "
-             "up to what their CPU serves (cores ÷ CPU per request). *At once* is the "
-             "measured throughput × L: how many requests the model kept waiting on the "
-             "upstream; *never taken*: keep-alive clients the model did not accept in the "
-             "run (wrk times only the clients it answered, so their wait is in no p99).\n")
+             "up to what a CPU serves. Two cores can end their line: the server's, which "
+             "runs the proxy alone (its cores ÷ its CPU per request), and the client's, "
+             "where wrk and the upstream share the rest of each request's work (÷ their CPU "
+             "per request); the *ceiling* column names the lower, at the most clients. *At "
+             "once* is the measured throughput × L: how many requests the model kept "
+             "waiting on the upstream; below N by the proxy's own part of each request (the "
+             "*ms at 1* column: wrk's p50 with one client, against L). *Never taken*: "
+             "keep-alive clients the model did not accept in the run (wrk times only the "
+             "clients it answered, so their wait is in no p99).\n")
         self(image(self.out, "slow_upstream", "throughput through a proxy against the number "
                    "of clients, with the Little's-law ceilings"))
         out = []
@@ -641,13 +646,17 @@ class Report:
             never = "; ".join(sorted({r["waiting"] for r in rows if r["config"] == label
                                       and r.get("waiting") and int(r["clients"]) == most}))
             bound = (f"{f(m['ceiling'], 0)} (N = {m['at_once']:.0f})" if m["at_once"] else
-                     f"CPU: {f(m['cpu_ceiling'], 0)}" if m["cpu_ceiling"] else "CPU")
-            out.append([f"`{label}`{mark(top)}", bound] +
+                     f"{m['cpu_bound'] or 'a'} CPU: {f(m['cpu_ceiling'], 0)}"
+                     if m["cpu_ceiling"] else "CPU")
+            one = at.get(clients[0], {})
+            out.append([f"`{label}`{mark(top)}", bound,
+                        f((one.get("p50_us") or 0) / 1000 or None, 1)] +
                        [f(at[c]["req_per_s"], 0) + mark(at[c]) if c in at else "–"
                         for c in clients] +
                        [f(top.get("served_at_once"), 1), f((top.get("p99_us") or 0) / 1000 or None, 1),
                         f(top.get("cpu_per_req_us"), 1), never or "–"])
-        self(table(["configuration", "ceiling req/s"] + [f"req/s, {c}" for c in clients] +
+        self(table(["configuration", "ceiling req/s", f"ms at {clients[0]}"] +
+                   [f"req/s, {c}" for c in clients] +
                    [f"at once, {most}", f"p99 ms, {most}", f"CPU µs/req, {most}",
                     f"never taken, {most}"], out))
 
