@@ -164,7 +164,10 @@ bool http_forward(struct http_conn *conn, struct http_session *session,
         io_close(conn->fd);
         return false;
     }
-    if (!keep_alive) {
+    /* A stop that came while the upstream had the request ends the connection
+     * now: the stop's one interrupt of a read (sched.c, uring.c) may have been
+     * spent on the upstream's, and the idle wait would sit out the drain. */
+    if (!keep_alive || server_stopping()) {
         http_conn_close(conn);
         return false;
     }
