@@ -56,7 +56,7 @@ IDLE_MEMORY_S = 1.5
 # in the server, each under the descriptor limit, or it is not run.
 FD_SPARE = 16
 
-# Durations and sweeps. The default set fits in 7 minutes on 2 cores (45 s of it
+# Durations and sweeps. The default set fits in 7 minutes on 2 cores (50 s of it
 # slow-upstream); FULL=1 is for a quiet machine and a coffee. slow_* belong to slow-handler; trickle_* to
 # slow-clients (clients that trickle their request head); lat_* to latency and
 # c10k_* to connections (open-loop load from bench/client rate); mem_* to memory.
@@ -64,7 +64,9 @@ FD_SPARE = 16
 # by a run of lat_capacity_seconds asking far more than any server here serves.
 # sess_* belong to sessions (partly-open load from bench/client sessions); up_* to
 # slow-upstream (every model as a proxy in front of an upstream that sleeps
-# up_sleep_ms per answer, wrk's keep-alive clients through it).
+# up_sleep_ms per answer, wrk's keep-alive clients through it, for up_seconds or
+# up_client_ms per client if longer: a thread or a process per connection takes
+# a while to start them all, which a short run would measure instead).
 SETTINGS = {
     "default": dict(seconds=0.4, reps=2, tput_reps=1, fig_clients=10, pool=8,
                     lat_loads=[10, 30, 50, 70, 80, 90, 95, 100, 110], lat_conns=64,
@@ -82,8 +84,8 @@ SETTINGS = {
                     sess_drain_ms=300,
                     greedy_probes=20, greedy_window_s=1.5, syscall_seconds=1, syscall_conns=[256],
                     mem_idle_s=IDLE_MEMORY_S, stack_seconds=1.0, stack_conns=200,
-                    up_clients=[1, 4, 16, 64, 256], up_seconds=0.8, up_sleep_ms=50, up_reps=1,
-                    up_probe_gets=10),
+                    up_clients=[1, 4, 16, 64, 256], up_seconds=0.8, up_client_ms=6.25,
+                    up_sleep_ms=50, up_reps=1, up_probe_gets=10),
     "full": dict(seconds=1.0, reps=5, tput_reps=1, fig_clients=10, pool=8,
                  lat_loads=[10, 20, 30, 40, 50, 60, 70, 75, 80, 85, 90, 95, 97.5, 100, 105, 110,
                             120],
@@ -102,8 +104,8 @@ SETTINGS = {
                  sess_seconds=2.0, sess_drain_ms=1000,
                  greedy_probes=50, greedy_window_s=6.0, syscall_seconds=3, syscall_conns=[1, 256],
                  mem_idle_s=2.0, stack_seconds=2.0, stack_conns=1000,
-                 up_clients=[1, 2, 4, 8, 16, 32, 64, 128, 256], up_seconds=2.0, up_sleep_ms=50,
-                 up_reps=2, up_probe_gets=20),
+                 up_clients=[1, 2, 4, 8, 16, 32, 64, 128, 256], up_seconds=2.0,
+                 up_client_ms=12.5, up_sleep_ms=50, up_reps=2, up_probe_gets=20),
 }
 
 
@@ -827,10 +829,12 @@ def exp_slow_upstream(bench, csvs):
     plan = [(rep, clients, cfg) for rep in range(1, s["up_reps"] + 1)
             for clients in s["up_clients"] for cfg in cfgs]
     for i, (rep, clients, cfg) in enumerate(plan):
-        def fn(cfg=cfg, rep=rep, clients=clients, last=i == len(plan) - 1):
+        seconds = max(s["up_seconds"], clients * s["up_client_ms"] / 1000)
+
+        def fn(cfg=cfg, rep=rep, clients=clients, seconds=seconds, last=i == len(plan) - 1):
             row = dict(experiment="slow-upstream", config=cfg.label, binary=cfg.binary,
                        options=" ".join(cfg.argv(s["pool"]) + ["--upstream", "UPSTREAM"]),
-                       mode="keepalive", clients=clients, rep=rep, seconds=s["up_seconds"],
+                       mode="keepalive", clients=clients, rep=rep, seconds=seconds,
                        sleep_ms=s["up_sleep_ms"])
             try:
                 up = start_upstream(bench, state, path)
@@ -853,7 +857,7 @@ def exp_slow_upstream(bench, csvs):
             upstream_cpu = proc_tree_cpu_s(up.pid)
             try:
                 row.update(load_run(bench, proxy, s["pool"], "keepalive", clients,
-                                    s["up_seconds"], path=path, experiment="slow-upstream",
+                                    seconds, path=path, experiment="slow-upstream",
                                     on_stats=little), options=row["options"])
             finally:
                 if upstream_cpu is not None and up.proc.poll() is None:
@@ -883,7 +887,7 @@ def exp_slow_upstream(bench, csvs):
             out.row(row)
             return row
         e.add(f"slow-upstream {describe(cfg, s['pool'])} --upstream (GET {path}) keepalive "
-              f"c={clients} rep {rep}", fn)
+              f"c={clients} for {seconds:g} s rep {rep}", fn)
     return e
 
 
