@@ -474,9 +474,8 @@ def draw_slow_upstream(out, meta):
                              f"lw 1.5 lc rgb '{PALETTE[i % len(PALETTE)]}' title {q(title)}")
             cpu = models[l]["cpu_ceiling"]
             if not n and cpu:
-                core = {"server": "the server's core", "client": "the client's core, wrk and the upstream"}
-                title = (f"{l}: CPU, {cpu:,.0f}/s "
-                         f"({core.get(models[l]['cpu_bound'], 'cores')} / CPU per request)")
+                core = {"server": "server core", "client": "client core: wrk, upstream"}
+                title = f"{l}: CPU, {cpu:,.0f}/s ({core.get(models[l]['cpu_bound'], 'cores')})"
                 extra.append(f"{cpu:g} with lines dt 4 lw 1.2 lc rgb '{PALETTE[i % len(PALETTE)]}' "
                              f"title {q(title)}")
     marks = f"'{wpath}' using 1:COLUMN with points pt 2 ps 2.2 lw 2 lc rgb 'black' " \
