@@ -34,15 +34,16 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from configs import (BOUNDED_MAX_N, CONFIGS, SERVES_AT_ONCE, W, Config, many_conns,  # noqa: E402
-                     servers, slow_client_configs, stack_configs)
+from configs import (BOUNDED_MAX_N, CONFIGS, SERVES_AT_ONCE, UPSTREAM, W, Config,  # noqa: E402
+                     many_conns, servers, slow_client_configs, stack_configs, upstream_configs,
+                     waits_at_once)
 import greedy  # noqa: E402  (the greedy-client experiment)
 from queueing import capacity_verdict, client_short, little_missed  # noqa: E402
 import syscalls  # noqa: E402  (bench/syscalls.py: system calls per request)
 
 EXPERIMENTS = ["fig30.1", "herd", "distribution", "throughput", "latency", "sessions",
                "connections",
-               "slow-handler", "slow-clients", "memory", "coro-switch",
+               "slow-handler", "slow-upstream", "slow-clients", "memory", "coro-switch",
                "greedy-client", "syscalls", "stacks"]
 BODY = 4000                 # bytes per answer: UNP's client asked for 4000 bytes
 FILE = "/bench-4000.bin"    # a static file of BODY bytes under the servers' root
@@ -56,15 +57,19 @@ IDLE_MEMORY_S = 1.5
 # in the server, each under the descriptor limit, or it is not run.
 FD_SPARE = 16
 
-# Durations and sweeps. The default set fits in 6 minutes on 2 cores; FULL=1 is
-# for a quiet machine and a coffee. slow_* belong to slow-handler; trickle_* to
+# Durations and sweeps. The default set fits in 7 minutes on 2 cores (50 s of it
+# slow-upstream); FULL=1 is for a quiet machine and a coffee. slow_* belong to slow-handler; trickle_* to
 # slow-clients (clients that trickle their request head); lat_* to latency and
 # c10k_* to connections (open-loop load from bench/client rate); mem_* to memory.
 # lat_loads are percentages of each configuration's own capacity, measured first
 # by a run of lat_capacity_seconds asking far more than any server here serves;
 # lat_depth is how many requests the open-loop client pipelines on a connection
 # (bench/README.md, "The open-loop client's own ceiling").
-# sess_* belong to sessions (partly-open load from bench/client sessions).
+# sess_* belong to sessions (partly-open load from bench/client sessions); up_* to
+# slow-upstream (every model as a proxy in front of an upstream that sleeps
+# up_sleep_ms per answer, wrk's keep-alive clients through it, for up_seconds or
+# up_client_ms per client if longer: a thread or a process per connection takes
+# a while to start them all, which a short run would measure instead).
 SETTINGS = {
     "default": dict(seconds=0.4, reps=2, tput_reps=1, fig_clients=10, pool=8,
                     lat_loads=[10, 30, 50, 70, 80, 90, 95, 100, 110], lat_conns=64,
@@ -82,7 +87,9 @@ SETTINGS = {
                     sess_rates=[100, 400], sess_k=5, sess_think_ms=20, sess_seconds=0.6,
                     sess_drain_ms=300,
                     greedy_probes=20, greedy_window_s=1.5, syscall_seconds=1, syscall_conns=[256],
-                    mem_idle_s=IDLE_MEMORY_S, stack_seconds=1.0, stack_conns=200),
+                    mem_idle_s=IDLE_MEMORY_S, stack_seconds=1.0, stack_conns=200,
+                    up_clients=[1, 4, 16, 64, 256], up_seconds=0.8, up_client_ms=6.25,
+                    up_sleep_ms=50, up_reps=1, up_probe_gets=10),
     "full": dict(seconds=1.0, reps=5, tput_reps=1, fig_clients=10, pool=8,
                  lat_loads=[10, 20, 30, 40, 50, 60, 70, 75, 80, 85, 90, 95, 97.5, 100, 105, 110,
                             120],
@@ -100,7 +107,9 @@ SETTINGS = {
                  sess_rates=[25, 50, 100, 200, 400, 800], sess_k=5, sess_think_ms=20,
                  sess_seconds=2.0, sess_drain_ms=1000,
                  greedy_probes=50, greedy_window_s=6.0, syscall_seconds=3, syscall_conns=[1, 256],
-                 mem_idle_s=2.0, stack_seconds=2.0, stack_conns=1000),
+                 mem_idle_s=2.0, stack_seconds=2.0, stack_conns=1000,
+                 up_clients=[1, 2, 4, 8, 16, 32, 64, 128, 256], up_seconds=2.0,
+                 up_client_ms=12.5, up_sleep_ms=50, up_reps=2, up_probe_gets=20),
 }
 
 
@@ -372,15 +381,17 @@ class Bench:
 
     # -- servers
 
-    def start(self, cfg, workers):
+    def start(self, cfg, workers, cpus=None):
+        """Start cfg on the server's CPUs (or on cpus), wait for its first line."""
         if cfg.binary == "nginx":
             return self.start_nginx(cfg)
         self.serial += 1
         stats = os.path.join(self.tmp, f"stats-{self.serial}.json")
         binary = (os.path.join(self.tools, "floor") if cfg.binary == "floor"
                   else os.path.join(self.bin_dir, cfg.binary))
-        argv = self.pin(self.server_cpus) + [binary, "--port", "0", "--root", self.www,
-                                             "--stats-file", stats, "--quiet"] + cfg.argv(workers)
+        argv = self.pin(self.server_cpus if cpus is None else cpus) + [
+            binary, "--port", "0", "--root", self.www, "--stats-file", stats,
+            "--quiet"] + cfg.argv(workers)
         self.record_command(argv)
         errlog = open(os.path.join(self.tmp, f"stderr-{self.serial}.txt"), "w+")
         env = dict(os.environ, **cfg.env) if cfg.env else None
@@ -653,8 +664,10 @@ LOAD_FIELDS = ["experiment", "config", "binary", "options", "workers", "mode", "
                "cpu_per_req_us", "client_cpu_per_conn_us", "client_cpu_per_req_us", "flag"]
 
 
-def load_run(bench, cfg, workers, mode, clients, seconds, path=FILE, experiment=""):
-    """Start cfg, run wrk against it, stop it: one row."""
+def load_run(bench, cfg, workers, mode, clients, seconds, path=FILE, experiment="",
+             on_stats=None):
+    """Start cfg, run wrk against it, stop it: one row. on_stats(row, stats), when
+    given, reads more of the stats file into the row."""
     row = dict(experiment=experiment, config=cfg.label, binary=cfg.binary,
                options=" ".join(cfg.argv(workers)), workers=workers if cfg.uses_workers() else "",
                mode=mode, clients=clients, seconds=seconds)
@@ -684,6 +697,8 @@ def load_run(bench, cfg, workers, mode, clients, seconds, path=FILE, experiment=
         elif mode == "keepalive" and w.get("observed"):
             flags.append(f"starved: {w['observed']} of {clients} connections still waited "
                          "in the listen queue at the end")
+        if on_stats:
+            on_stats(row, stats)
     row["flag"] = "; ".join(flags)
     return row
 
@@ -749,6 +764,134 @@ def exp_slow(bench, csvs):
                 out.row(row)
                 return row
             e.add(f"slow-handler {describe(cfg, s['pool'])} /lab/sleep/50 c={s['slow_clients']} rep {rep}", fn)
+    return e
+
+
+UPSTREAM_FIELDS = LOAD_FIELDS[:-1] + ["sleep_ms", "upstream_ms", "at_once", "ceiling",
+                                     "upstream_cpu_per_req_us", "cores", "server_cpu_ceiling",
+                                     "client_cpu_ceiling", "cpu_ceiling", "cpu_bound",
+                                     "served_at_once", "waiting", "flag"]
+
+
+def timed_path_get(port, path, timeout=5):
+    """One GET of path on a new connection, read to EOF: milliseconds, or None
+    when it was not a 200."""
+    start = time.monotonic()
+    data = b""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+            sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+            while chunk := sock.recv(65536):
+                data += chunk
+    except OSError:
+        return None
+    return (time.monotonic() - start) * 1000 if data.startswith(b"HTTP/1.1 200") else None
+
+
+def start_upstream(bench, state, path):
+    """The slow-upstream experiment's upstream (configs.py UPSTREAM), started by
+    the first run that needs it and kept for the others, on the client's CPUs so
+    that the server's CPUs run only the model measured: its Running, with
+    state["ms"], its own latency (the median of up_probe_gets GETs of path, one
+    at a time, each on a new connection as the proxies make them). Raises
+    StartError."""
+    run = state.get("run")
+    if run is not None and run.proc.poll() is None:
+        return run
+    run = state["run"] = bench.start(UPSTREAM, 1, cpus=bench.client_cpus)
+    times = [timed_path_get(run.port, path) for _ in range(bench.s["up_probe_gets"])]
+    state["ms"] = median(times)
+    if state["ms"] is None:
+        raise StartError(f"the upstream did not answer GET {path}")
+    return run
+
+
+def stop_upstream(bench, state):
+    run = state.pop("run", None)
+    if run is not None and run.proc.poll() is None:
+        bench.stop(run)
+
+
+def exp_slow_upstream(bench, csvs):
+    """slow-upstream: every model as a reverse proxy (--upstream) in front of one
+    upstream whose every answer takes up_sleep_ms (/lab/sleep), with each number
+    of wrk's keep-alive clients in up_clients. A model bound by its workers keeps
+    N requests waiting on the upstream at once, so it answers at most N / L per
+    second (Little's law, L the upstream's latency, measured when it starts);
+    a thread per connection and the event loops keep every client's request
+    waiting, up to what their CPU serves. Per run: the proxy's throughput, wrk's
+    latency, the proxy's CPU per request; its N and ceiling (configs.py
+    waits_at_once); the clients it kept waiting at once, throughput x L; and the
+    clients it never took (`waiting`: wrk's keep-alive connections the server
+    did not accept, a failure of the model here, not of the run)."""
+    s = bench.s
+    cfgs = present(bench, upstream_configs(bench.configs))
+    out = csvs("slow-upstream", UPSTREAM_FIELDS)
+    e = Experiment(bench, "slow-upstream", UPSTREAM_FIELDS)
+    path = f"/lab/sleep/{s['up_sleep_ms']}"
+    state = {}
+    plan = [(rep, clients, cfg) for rep in range(1, s["up_reps"] + 1)
+            for clients in s["up_clients"] for cfg in cfgs]
+    for i, (rep, clients, cfg) in enumerate(plan):
+        seconds = max(s["up_seconds"], clients * s["up_client_ms"] / 1000)
+
+        def fn(cfg=cfg, rep=rep, clients=clients, seconds=seconds, last=i == len(plan) - 1):
+            row = dict(experiment="slow-upstream", config=cfg.label, binary=cfg.binary,
+                       options=" ".join(cfg.argv(s["pool"]) + ["--upstream", "UPSTREAM"]),
+                       mode="keepalive", clients=clients, rep=rep, seconds=seconds,
+                       sleep_ms=s["up_sleep_ms"])
+            try:
+                up = start_upstream(bench, state, path)
+            except StartError as err:
+                row["flag"] = f"upstream did not start: {err}"
+                out.row(row)
+                return row
+            latency_ms = row["upstream_ms"] = state["ms"]
+            proxy = Config(cfg.label, cfg.binary, cfg.options + ["--upstream", f"127.0.0.1:{up.port}"],
+                           cfg.groups, cfg.book_row, cfg.reference, cfg.env)
+
+            def little(row, stats):
+                row["at_once"] = waits_at_once(stats)
+                if row["at_once"]:
+                    row["ceiling"] = row["at_once"] / (latency_ms / 1000)
+
+            # A model bound by its CPU instead: what its cores serve at its CPU per
+            # request (as latency's c: its threads or loops, at most the cores).
+            cores = min(servers(cfg, s["pool"], clients), len(bench.server_cpus) or os.cpu_count())
+            upstream_cpu = proc_tree_cpu_s(up.pid)
+            try:
+                row.update(load_run(bench, proxy, s["pool"], "keepalive", clients,
+                                    seconds, path=path, experiment="slow-upstream",
+                                    on_stats=little), options=row["options"])
+            finally:
+                if upstream_cpu is not None and up.proc.poll() is None:
+                    upstream_cpu = proc_tree_cpu_s(up.pid) - upstream_cpu
+                if last:
+                    stop_upstream(bench, state)
+            row["upstream_cpu_per_req_us"] = per(upstream_cpu, row.get("server_requests"))
+            if row.get("req_per_s"):
+                row["served_at_once"] = row["req_per_s"] * latency_ms / 1000
+            if not row.get("at_once") and row.get("cpu_per_req_us"):
+                # Two cores can end the line: the server's (the proxy alone) and the
+                # client's, where wrk and the upstream share the work of each request.
+                row["cores"] = cores
+                row["server_cpu_ceiling"] = cores / row["cpu_per_req_us"] * 1e6
+                client = (row.get("client_cpu_per_req_us") or 0) + (row["upstream_cpu_per_req_us"] or 0)
+                if client:
+                    row["client_cpu_ceiling"] = (len(bench.client_cpus) or os.cpu_count()) / client * 1e6
+                row["cpu_ceiling"], row["cpu_bound"] = min(
+                    (row["server_cpu_ceiling"], "server"),
+                    (row.get("client_cpu_ceiling") or float("inf"), "client"))
+            # Clients the model never took are what this experiment shows, not a
+            # failed run: they go to their own column, and the plot marks them.
+            flags = [f for f in (row.get("flag") or "").split("; ") if f]
+            row["waiting"] = "; ".join(f.removeprefix("starved: ") for f in flags
+                                       if f.startswith("starved"))
+            row["flag"] = "; ".join(f for f in flags if not f.startswith("starved"))
+            out.row(row)
+            return row
+        e.add(f"slow-upstream {describe(cfg, s['pool'])} --upstream (GET {path}) keepalive "
+              f"c={clients} for {seconds:g} s rep {rep}", fn)
     return e
 
 
@@ -1591,6 +1734,7 @@ def exp_coro(bench, csvs):
 BUILDERS = {"fig30.1": exp_fig30_1, "herd": exp_herd, "distribution": exp_distribution,
             "throughput": exp_throughput, "latency": exp_latency, "sessions": exp_sessions,
             "connections": exp_connections, "slow-handler": exp_slow,
+            "slow-upstream": exp_slow_upstream,
             "slow-clients": exp_slow_clients, "memory": exp_memory,
             "coro-switch": exp_coro,
             "greedy-client": lambda bench, csvs: greedy.experiment(sys.modules[__name__], bench,

@@ -11,7 +11,7 @@ import statistics
 import compare
 from configs import BOOK_FIG30_1, CONFIGS, NGINX_CACHE, NGINX_DIVISOR, STACK_CACHE_BIG
 from plots import (KNEE_P99_MS, is_reference, latency_models, measured, medians, order_of,  # noqa: E501
-                   read_csv, spread, starved)
+                   read_csv, spread, starved, upstream_models)
 from queueing import CLIENT_SHORT, LITTLE_FLOOR, LITTLE_TOLERANCE, SATURATED
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -155,7 +155,8 @@ class Report:
     def flagged(self):
         groups, totals = {}, {}
         for name in ("fig30.1", "throughput", "latency", "sessions", "connections",
-                     "slow-handler", "slow-clients", "herd", "distribution", "memory",
+                     "slow-handler", "slow-upstream", "slow-clients", "herd", "distribution",
+                     "memory",
                      "coro-switch"):
             for r in read_csv(self.out, name):
                 what = (f"{r['rate']}/s over {r['conns']}" if name in ("latency", "connections")
@@ -624,6 +625,63 @@ class Report:
         self(table(["configuration", "req/s", "requests waiting at once (req/s ÷ 20)",
                     "connections taken"], out))
 
+    def slow_upstream(self):
+        every = read_csv(self.out, "slow-upstream")
+        rows = [r for r in every if r.get("req_per_s")]
+        self("## Slow upstream: Little's law through a proxy\n")
+        if not rows:
+            why = sorted({r["flag"] for r in every if r.get("flag")})
+            self("No configuration answered through the proxy in this run" +
+                 (": " + "; ".join(why[:3]) if why else "") + ".\n")
+            return
+        models, latency_ms = upstream_models(rows)
+        clients = sorted({int(r["clients"]) for r in rows})
+        first, most = rows[0], clients[-1]
+        self(f"Each model runs as a reverse proxy (`--upstream`) in front of one upstream, "
+             f"`coroutine --workers 1` on the client's cores, whose every answer to "
+             f"`GET /lab/sleep/{first['sleep_ms']}` takes {first['sleep_ms']} ms; its own "
+             f"latency L, measured when it starts (the median of "
+             f"{self.meta.get('settings', {}).get('up_probe_gets', 'a few')} GETs, each on a "
+             f"new connection as the proxies make them), was {f(latency_ms, 1)} ms. wrk's "
+             f"keep-alive clients, {', '.join(map(str, clients))} of them, ask through the proxy "
+             f"for {first['seconds']} s per point ({max(float(r['seconds']) for r in rows):g} s "
+             f"at {most} clients: a thread or a process per connection takes a while to "
+             "start them all). A model whose workers bound it keeps at most "
+             "N requests waiting on the upstream at once, so it answers at most N / L per "
+             "second (Little's law: requests in flight = throughput × time in flight); a "
+             "thread per connection and the event loops keep every client's request waiting, "
+             "up to what a CPU serves. Two cores can end their line: the server's, which "
+             "runs the proxy alone (its cores ÷ its CPU per request), and the client's, "
+             "where wrk and the upstream share the rest of each request's work (÷ their CPU "
+             "per request); the *ceiling* column names the lower, at the most clients. *At "
+             "once* is the measured throughput × L: how many requests the model kept "
+             "waiting on the upstream; below N by the proxy's own part of each request (the "
+             "*ms at 1* column: wrk's p50 with one client, against L). *Never taken*: "
+             "keep-alive clients the model did not accept in the run (wrk times only the "
+             "clients it answered, so their wait is in no p99).\n")
+        self(image(self.out, "slow_upstream", "throughput through a proxy against the number "
+                   "of clients, with the Little's-law ceilings"))
+        out = []
+        for label, m in models.items():
+            at = {v["clients"]: v for v in m["points"]}
+            top = at.get(most, {})
+            never = "; ".join(sorted({r["waiting"] for r in rows if r["config"] == label
+                                      and r.get("waiting") and int(r["clients"]) == most}))
+            bound = (f"{f(m['ceiling'], 0)} (N = {m['at_once']:.0f})" if m["at_once"] else
+                     f"{m['cpu_bound'] or 'a'} CPU: {f(m['cpu_ceiling'], 0)}"
+                     if m["cpu_ceiling"] else "CPU")
+            one = at.get(clients[0], {})
+            out.append([f"`{label}`{mark(top)}", bound,
+                        f((one.get("p50_us") or 0) / 1000 or None, 1)] +
+                       [f(at[c]["req_per_s"], 0) + mark(at[c]) if c in at else "–"
+                        for c in clients] +
+                       [f(top.get("served_at_once"), 1), f((top.get("p99_us") or 0) / 1000 or None, 1),
+                        f(top.get("cpu_per_req_us"), 1), never or "–"])
+        self(table(["configuration", "ceiling req/s", f"ms at {clients[0]}"] +
+                   [f"req/s, {c}" for c in clients] +
+                   [f"at once, {most}", f"p99 ms, {most}", f"CPU µs/req, {most}",
+                    f"never taken, {most}"], out))
+
     def slow_clients(self):
         rows = read_csv(self.out, "slow-clients")
         if not rows:
@@ -839,6 +897,7 @@ class Report:
         self.sessions()
         self.connections()
         self.slow()
+        self.slow_upstream()
         self.slow_clients()
         self.memory()
         self.stacks()

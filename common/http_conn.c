@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "http_parse.h"
+#include "http_proxy.h"
 #include "http_response.h"
 #include "io.h"
 #include "net.h"
@@ -77,7 +78,7 @@ static int send_response(struct http_conn *conn, struct http_response *response)
  * connections closing at once, buffers held there overflow the pool's spares
  * and cost an mmap, page faults and a munmap per connection; multiplex's
  * linger() holds none either). */
-static void linger_and_close(struct http_conn *conn)
+void http_conn_close(struct http_conn *conn)
 {
     if (conn->pool != NULL)
         http_conn_release(conn);
@@ -87,25 +88,32 @@ static void linger_and_close(struct http_conn *conn)
 /* Answer an error that ends the connection, then close it lingering, so the
  * client reads the answer even if it is still sending
  * (docs/design.md#lingering-close). */
-static void fail_and_close(struct http_conn *conn, int status)
+void http_conn_fail(struct http_conn *conn, int status)
 {
     struct http_response response;
     http_respond_error(status, true, conn->out, HTTP_OUT_SIZE, &response);
     send_response(conn, &response);
-    linger_and_close(conn);
+    http_conn_close(conn);
 }
 
-/* Discard a request body that follows the head at in[*start]: from the buffer,
- * then from the socket. Returns 0, or the status that ends the connection. */
-static int discard_body(struct http_conn *conn, const struct http_request *request, size_t *start)
+/* DOC: relay-body
+ * The client is read only while the upstream takes what was read: the body's
+ * back-pressure. */
+int http_conn_relay_body(struct http_conn *conn, const struct http_request *request, size_t *start,
+                         int upstream_fd)
 {
     struct http_body_reader body;
     http_body_start(&body, request, HTTP_BODY_LIMIT);
-    int64_t deadline = io_now_ms() + conn->site->options->timeout_ms;
+    const struct server_options *options = conn->site->options;
+    int64_t deadline = io_now_ms() + options->timeout_ms;
     for (;;) {
         size_t used;
+        const char *at = conn->in + *start;
         enum http_body_result result =
-            http_body_discard(&body, conn->in + *start, conn->in_length - *start, &used);
+            http_body_discard(&body, at, conn->in_length - *start, &used);
+        if (upstream_fd >= 0 && used > 0 &&
+            io_write_all(upstream_fd, at, used, io_now_ms() + options->upstream_timeout_ms) != 0)
+            return HTTP_BODY_UPSTREAM_FAILED;
         *start += used;
         if (*start == conn->in_length)
             *start = conn->in_length = 0;
@@ -119,6 +127,43 @@ static int discard_body(struct http_conn *conn, const struct http_request *reque
         if (outcome != READ_OK)
             return outcome == READ_TIMEOUT ? 408 : -1;
     }
+}
+
+/* DOC: answer
+ * Answer from this server's own files and lab. Build the answer while the
+ * request's fields still point into in[], then drop the head and any body,
+ * then send. A body the client holds back until asked is never read (DOC:
+ * expect in http_parse.h). True: the connection stays open for the next
+ * request; false: it is closed. */
+static bool answer(struct http_conn *conn, struct http_session *session,
+                   const struct http_request *request, size_t *start)
+{
+    struct http_response response;
+    bool withheld = http_body_withheld(request, conn->in_length - *start - request->head_length);
+    bool keep_alive = request->keep_alive && !server_stopping() && !withheld;
+    http_respond(conn->site, session, request, keep_alive, conn->out, HTTP_OUT_SIZE, &response);
+    *start += request->head_length;
+    int body_status = withheld ? 0 : http_conn_relay_body(conn, request, start, -1);
+    if (body_status != 0) {
+        http_response_done(&response);
+        if (body_status > 0)
+            http_conn_fail(conn, body_status);
+        else
+            io_close(conn->fd);
+        return false;
+    }
+    int sent = send_response(conn, &response);
+    http_response_done(&response);
+    if (sent != 0) {
+        stats_add(&conn->stats->errors, 1);
+        io_close(conn->fd);
+        return false;
+    }
+    if (response.close_after) {
+        http_conn_close(conn);
+        return false;
+    }
+    return true;
 }
 
 int http_conn_borrow(struct http_conn *conn)
@@ -194,7 +239,7 @@ static void serve(struct http_conn *conn)
         bool partial = conn->in_length > start;
         if (outcome == READ_TIMEOUT && partial) {
             stats_add(&stats->errors, 1);
-            fail_and_close(conn, 408);
+            http_conn_fail(conn, 408);
             return;
         }
         if (outcome != READ_OK) { /* closed, idle timeout, or an error */
@@ -205,42 +250,19 @@ static void serve(struct http_conn *conn)
         }
         stats_add(&stats->requests, 1);
         if (parsed == HTTP_PARSE_ERROR) {
-            fail_and_close(conn, request.error_status);
+            http_conn_fail(conn, request.error_status);
             return;
         }
 
-        /* Build the answer while the request's fields still point into in[],
-         * then drop the head and any body, then send. A body the client holds
-         * back until asked is never read (DOC: expect in http_parse.h). */
-        struct http_response response;
-        bool withheld = http_body_withheld(&request, conn->in_length - start - request.head_length);
-        bool keep_alive = request.keep_alive && !server_stopping() && !withheld;
         if (request.body == HTTP_BODY_LENGTH && request.content_length > HTTP_BODY_LIMIT) {
-            fail_and_close(conn, 413);
+            http_conn_fail(conn, 413);
             return;
         }
-        http_respond(site, &session, &request, keep_alive, conn->out, HTTP_OUT_SIZE, &response);
-        start += request.head_length;
-        int body_status = withheld ? 0 : discard_body(conn, &request, &start);
-        if (body_status != 0) {
-            http_response_done(&response);
-            if (body_status > 0)
-                fail_and_close(conn, body_status);
-            else
-                io_close(conn_fd);
-            return;
-        }
-        int sent = send_response(conn, &response);
-        http_response_done(&response);
-        if (sent != 0) {
-            stats_add(&stats->errors, 1);
-            io_close(conn_fd);
-            return;
-        }
-        if (response.close_after) {
-            linger_and_close(conn);
-            return;
-        }
+        bool kept = http_proxy_forwards(site, &request)
+                        ? http_forward(conn, &session, &request, &start)
+                        : answer(conn, &session, &request, &start);
+        if (!kept)
+            return; /* closed */
         /* A stop that came while this answer was under way: the answer said
          * keep-alive, but the stop's signal is spent (a write retries after
          * EINTR), so none would end the wait for a next request. */

@@ -4,6 +4,7 @@
 #ifndef HTTP_CONN_H
 #define HTTP_CONN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "bufpool.h"
@@ -48,5 +49,26 @@ void http_serve_pooled(struct http_conn *conn, int conn_fd, const struct http_si
 int http_conn_borrow(struct http_conn *conn);
 /* Give them back (whatever in[] still held is dropped: in_length becomes 0). */
 void http_conn_release(struct http_conn *conn);
+
+/* For common/http_forward.c, the connection loop's other way to answer. */
+struct http_request;
+struct http_session;
+/* Proxy mode: forward the request whose head is at conn->in[*start] to the
+ * upstream and relay its answer; *start moves past the request and its body.
+ * True: the connection stays open for the next request; false: it is closed. */
+bool http_forward(struct http_conn *conn, struct http_session *session,
+                  const struct http_request *request, size_t *start);
+/* A request body that follows the head at in[*start]: from the buffer, then
+ * from the socket, discarded, or with upstream_fd >= 0 relayed there as it
+ * came (framing and all) a buffer at a time. Returns 0, the status that ends
+ * the connection (400, 408, 413), -1 (the client failed) or
+ * HTTP_BODY_UPSTREAM_FAILED. */
+enum { HTTP_BODY_UPSTREAM_FAILED = -2 };
+int http_conn_relay_body(struct http_conn *conn, const struct http_request *request, size_t *start,
+                         int upstream_fd);
+/* Answer status with Connection: close, then close lingering. */
+void http_conn_fail(struct http_conn *conn, int status);
+/* Give the buffers back, then close lingering (after a Connection: close answer). */
+void http_conn_close(struct http_conn *conn);
 
 #endif

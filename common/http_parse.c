@@ -228,6 +228,30 @@ static int parse_transfer_encoding(struct http_text value, struct transfer_codin
     return 0;
 }
 
+/* DOC: field-line
+ * field-name ":" OWS field-value OWS; a leading space is obs-fold and a space
+ * before the colon is refused (RFC 9112 §5.1, §5.2). */
+bool http_parse_field_line(const char *line, size_t length, struct http_text *name,
+                           struct http_text *value)
+{
+    size_t n = 0;
+    while (n < length && is_token_char((unsigned char)line[n]))
+        n++;
+    if (n == 0 || n == length || line[n] != ':')
+        return false;
+    size_t v = n + 1, v_end = length;
+    while (v < v_end && (line[v] == ' ' || line[v] == '\t'))
+        v++;
+    while (v_end > v && (line[v_end - 1] == ' ' || line[v_end - 1] == '\t'))
+        v_end--;
+    for (size_t k = v; k < v_end; k++)
+        if (!is_field_value_char((unsigned char)line[k]))
+            return false;
+    *name = (struct http_text){line, n};
+    *value = (struct http_text){line + v, v_end - v};
+    return true;
+}
+
 /* Connection: a list of tokens; "close" and "keep-alive" matter to us. */
 static void parse_connection(struct http_text value, bool *close, bool *keep_alive)
 {
@@ -395,23 +419,9 @@ static enum http_parse_result parse_head(const char *buf, size_t length,
             return fail(request, 431);
         if (++field_count > HTTP_FIELDS_MAX)
             return fail(request, 431);
-        /* field-name ":" OWS field-value OWS; a leading space is obs-fold and a
-         * space before the colon is refused (RFC 9112 §5.1, §5.2). */
-        const char *name = buf + pos;
-        size_t n = 0, field_length = line_end - pos;
-        while (n < field_length && is_token_char((unsigned char)name[n]))
-            n++;
-        if (n == 0 || n == field_length || name[n] != ':')
+        struct http_text field, value;
+        if (!http_parse_field_line(buf + pos, line_end - pos, &field, &value))
             return fail(request, 400);
-        size_t v = n + 1, v_end = field_length;
-        while (v < v_end && (name[v] == ' ' || name[v] == '\t'))
-            v++;
-        while (v_end > v && (name[v_end - 1] == ' ' || name[v_end - 1] == '\t'))
-            v_end--;
-        for (size_t k = v; k < v_end; k++)
-            if (!is_field_value_char((unsigned char)name[k]))
-                return fail(request, 400);
-        struct http_text field = {name, n}, value = {name + v, v_end - v};
 
         if (http_text_equals(field, "host")) {
             host_count++;
@@ -587,10 +597,14 @@ static int hex_value(char c)
     return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
 }
 
-enum http_body_result http_body_discard(struct http_body_reader *reader, const char *buf,
-                                        size_t length, size_t *used)
+/* The chunk scanner behind http_body_discard and http_body_decode. data: NULL,
+ * or where the body's data bytes are gathered (at or before buf: the decoder
+ * moves them down within the same buffer), *data_length of them. */
+static enum http_body_result scan_body(struct http_body_reader *reader, const char *buf,
+                                       size_t length, size_t *used, char *data, size_t *data_length)
 {
     *used = 0;
+    *data_length = 0;
     if (reader->framing == HTTP_BODY_NONE)
         return HTTP_BODY_DONE;
     if (reader->framing == HTTP_BODY_LENGTH) {
@@ -598,7 +612,7 @@ enum http_body_result http_body_discard(struct http_body_reader *reader, const c
             return HTTP_BODY_TOO_LARGE;
         size_t take = length < reader->remaining ? length : (size_t)reader->remaining;
         reader->remaining -= take;
-        *used = take;
+        *used = *data_length = take; /* the data is where it is: buf[0, take) */
         return reader->remaining == 0 ? HTTP_BODY_DONE : HTTP_BODY_MORE;
     }
 
@@ -662,6 +676,9 @@ enum http_body_result http_body_discard(struct http_body_reader *reader, const c
             break;
         case CHUNK_DATA: {
             size_t take = length - i < reader->remaining ? length - i : (size_t)reader->remaining;
+            if (data != NULL)
+                memmove(data + *data_length, buf + i, take);
+            *data_length += take;
             reader->remaining -= take;
             i += take;
             if (reader->remaining == 0)
@@ -736,4 +753,17 @@ enum http_body_result http_body_discard(struct http_body_reader *reader, const c
     }
     *used = i;
     return HTTP_BODY_MORE;
+}
+
+enum http_body_result http_body_discard(struct http_body_reader *reader, const char *buf,
+                                        size_t length, size_t *used)
+{
+    size_t data_length;
+    return scan_body(reader, buf, length, used, NULL, &data_length);
+}
+
+enum http_body_result http_body_decode(struct http_body_reader *reader, char *buf, size_t length,
+                                       size_t *used, size_t *data_length)
+{
+    return scan_body(reader, buf, length, used, buf, data_length);
 }

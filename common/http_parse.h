@@ -98,6 +98,19 @@ bool http_body_withheld(const struct http_request *request, size_t after_head);
 enum http_body_result http_body_discard(struct http_body_reader *reader, const char *buf,
                                         size_t length, size_t *used);
 
+/* Decode body bytes in place: the same as http_body_discard, and the body's
+ * data (a chunked body without its framing) is moved to buf[0, *data_length).
+ * A pass-through needs no decoding: the bytes http_body_discard says are used
+ * are the body, framing included, and its end is where it says DONE. */
+enum http_body_result http_body_decode(struct http_body_reader *reader, char *buf, size_t length,
+                                       size_t *used, size_t *data_length);
+
+/* One header field line without its line end (the request's and a proxied
+ * response's, RFC 9112 §5): true and its name and value (without the spaces
+ * around it), or false if it is not one. */
+bool http_parse_field_line(const char *line, size_t length, struct http_text *name,
+                           struct http_text *value);
+
 /* Case-insensitive comparison of a slice with a NUL-terminated lowercase word. */
 bool http_text_equals(struct http_text text, const char *lowercase_word);
 

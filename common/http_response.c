@@ -44,7 +44,9 @@ const char *http_reason(int status)
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
     case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
     case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
     case 505: return "HTTP Version Not Supported";
     default: return "Unknown";
     }
@@ -566,6 +568,11 @@ static void respond_file(const struct http_site *site, const struct http_request
     response->head_length = length;
 }
 
+bool http_session_count(const struct http_site *site, struct http_session *session, bool keep_alive)
+{
+    return ++session->requests < site->options->keepalive_requests && keep_alive;
+}
+
 /* DOC: respond
  * The N-th request of a connection (--keepalive-requests) is its last: its
  * answer says Connection: close. */
@@ -574,8 +581,7 @@ void http_respond(const struct http_site *site, struct http_session *session,
                   struct http_response *response)
 {
     response_init(response);
-    if (++session->requests >= site->options->keepalive_requests)
-        keep_alive = false;
+    keep_alive = http_session_count(site, session, keep_alive);
     if (request->method == HTTP_UNKNOWN)
         respond_status(request, 501, keep_alive, out, size, response);
     else if (request->method == HTTP_OTHER_KNOWN)

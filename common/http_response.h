@@ -40,6 +40,12 @@ enum { HTTP_LAB_CPU_BUDGET_US = 2000000 }; /* /lab/cpu per connection */
 /* A new connection on fd (-1 for a caller without one: counted as loopback). */
 void http_session_start(struct http_session *session, int fd);
 
+/* Count one more request answered on the session: whether the connection may
+ * stay open after it (keep_alive, unless it is the --keepalive-requests-th).
+ * http_respond calls it; so does the proxy, which answers without it. */
+bool http_session_count(const struct http_site *site, struct http_session *session,
+                        bool keep_alive);
+
 extern const char http_pattern[65536]; /* the bytes /lab/bytes sends, repeated */
 
 /* Build the response to a parsed request into out[0, size). keep_alive: whether

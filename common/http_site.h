@@ -7,9 +7,12 @@
 
 #include "options.h"
 
+struct http_upstream; /* http_proxy.h */
+
 struct http_site {
     int root_fd; /* the document root, opened once (O_PATH) */
     const struct server_options *options;
+    const struct http_upstream *upstream; /* --upstream: proxy mode; NULL: off */
 };
 
 #endif

@@ -2,9 +2,14 @@
 #include "io.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -58,12 +63,34 @@ static int wait_if_deadline_near(int fd, short events, int64_t deadline_ms)
     return ready > 0 ? 0 : -1;
 }
 
-/* After EAGAIN: with a hook, wait for readiness and retry (0); without one the
- * socket's own timeout expired (-1, ETIMEDOUT). */
+/* Without hooks: wait with poll() for what is left of the deadline. A signal
+ * interrupts a wait to read (the caller decides whether to stop), not one to
+ * write (a response is never cut). */
+static int poll_until(int fd, enum io_event event, int64_t deadline_ms)
+{
+    for (;;) {
+        int64_t left = deadline_ms - io_now_ms();
+        if (left <= 0)
+            return IO_WAIT_TIMEOUT;
+        struct pollfd p = {.fd = fd, .events = event == IO_READABLE ? POLLIN : POLLOUT};
+        int ready = poll(&p, 1, (int)left);
+        if (ready > 0)
+            return IO_WAIT_READY;
+        if (ready == 0)
+            return IO_WAIT_TIMEOUT;
+        if (errno != EINTR || event == IO_READABLE)
+            return IO_WAIT_INTERRUPTED;
+    }
+}
+
+/* After EAGAIN: with a hook, wait for readiness and retry (0). Without one the
+ * socket's own timeout (SO_RCVTIMEO) expired: at the deadline, as a rule
+ * (-1, ETIMEDOUT); if the deadline lies further (an upstream's timeout longer
+ * than --timeout-ms: io_connect), poll for the rest and retry. */
 static int wait_after_eagain(int fd, enum io_event event, int64_t deadline_ms)
 {
-    int waited =
-        installed_hooks != NULL ? installed_hooks->wait(fd, event, deadline_ms) : IO_WAIT_TIMEOUT;
+    int waited = installed_hooks != NULL ? installed_hooks->wait(fd, event, deadline_ms)
+                                         : poll_until(fd, event, deadline_ms);
     if (waited == IO_WAIT_READY)
         return 0;
     errno = waited == IO_WAIT_INTERRUPTED ? EINTR : ETIMEDOUT;
@@ -153,6 +180,43 @@ int io_sendfile_all(int fd, int file_fd, off_t *offset, size_t length, int64_t d
         }
     }
     return 0;
+}
+
+/* DOC: io-connect
+ * connect() on a non-blocking socket answers EINPROGRESS; the socket becomes
+ * writable when the handshake ends, and connect() asked again says how:
+ * EISCONN (or 0) connected, EALREADY still going (a spurious wake-up), or the
+ * error (ECONNREFUSED...). The wait goes through the hook like any other. */
+int io_connect(const struct sockaddr *address, socklen_t length, int64_t deadline_ms)
+{
+    int fd = socket(address->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    while (connect(fd, address, length) != 0 && errno != EISCONN) {
+        if (errno != EINPROGRESS && errno != EALREADY && errno != EINTR)
+            goto fail;
+        int waited = installed_hooks != NULL ? installed_hooks->wait(fd, IO_WRITABLE, deadline_ms)
+                                             : poll_until(fd, IO_WRITABLE, deadline_ms);
+        if (waited == IO_WAIT_TIMEOUT) {
+            errno = ETIMEDOUT;
+            goto fail;
+        }
+    }
+    int on = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+    if (installed_hooks == NULL) { /* blocking, with the timeouts the layer counts on */
+        struct timeval timeout = {socket_timeout_ms / 1000, (socket_timeout_ms % 1000) * 1000};
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+        int flags = fcntl(fd, F_GETFL);
+        fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+    }
+    return fd;
+fail:;
+    int error = errno;
+    io_close(fd); /* an event loop may be watching it */
+    errno = error;
+    return -1;
 }
 
 void io_yield(void)

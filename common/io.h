@@ -19,6 +19,7 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 enum io_event { IO_READABLE = 1, IO_WRITABLE = 2 };
@@ -70,6 +71,11 @@ int io_write_all(int fd, const void *buf, size_t length, int64_t deadline_ms);
 /* Send length bytes of file_fd from *offset with sendfile: 0, or -1. */
 int io_sendfile_all(int fd, int file_fd, off_t *offset, size_t length, int64_t deadline_ms);
 void io_sleep_ms(int milliseconds);
+/* Connect a new TCP socket to address, waiting up to the deadline: the socket
+ * (made as this process's connections are: non-blocking with hooks, blocking
+ * with the socket timeouts without), or -1 with errno (ETIMEDOUT, ECONNREFUSED...).
+ * Close it with io_close. */
+int io_connect(const struct sockaddr *address, socklen_t length, int64_t deadline_ms);
 /* Give the others a turn: with hooks, a zero sleep, so the scheduler runs every
  * connection that is ready before this one goes on (docs/coroutine.md); without
  * hooks each connection has a thread or process of its own, and it returns. */

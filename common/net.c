@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -113,6 +114,44 @@ bool net_address_is_loopback(const char *address)
         loopback = loopback && sockaddr_is_loopback(a->ai_addr);
     freeaddrinfo(found);
     return loopback;
+}
+
+int net_resolve(const char *host_port, struct sockaddr_storage *address, socklen_t *length,
+                bool *loopback, char *error, size_t size)
+{
+    char host[256];
+    const char *colon = strrchr(host_port, ':');
+    const char *host_start = host_port, *host_end = colon;
+    if (host_port[0] == '[') { /* [IPv6]:PORT (RFC 3986) */
+        host_start++;
+        host_end = strchr(host_port, ']');
+        if (host_end == NULL || host_end[1] != ':')
+            host_end = NULL;
+        colon = host_end != NULL ? host_end + 1 : NULL;
+    }
+    if (colon == NULL || host_end == NULL || host_end == host_start || colon[1] == '\0' ||
+        (size_t)(host_end - host_start) >= sizeof host ||
+        strspn(colon + 1, "0123456789") != strlen(colon + 1) || atoi(colon + 1) < 1 ||
+        atoi(colon + 1) > 65535 || strlen(colon + 1) > 5) {
+        snprintf(error, size, "expected HOST:PORT (a port from 1 to 65535), got '%s'", host_port);
+        return -1;
+    }
+    memcpy(host, host_start, (size_t)(host_end - host_start));
+    host[host_end - host_start] = '\0';
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *found;
+    int status = getaddrinfo(host, colon + 1, &hints, &found);
+    if (status != 0) {
+        snprintf(error, size, "cannot resolve '%s': %s", host, gai_strerror(status));
+        return -1;
+    }
+    memcpy(address, found->ai_addr, found->ai_addrlen);
+    *length = found->ai_addrlen;
+    *loopback = true;
+    for (struct addrinfo *a = found; a != NULL; a = a->ai_next)
+        *loopback = *loopback && sockaddr_is_loopback(a->ai_addr);
+    freeaddrinfo(found);
+    return 0;
 }
 
 int net_set_nonblocking(int fd, bool on)

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
 
 #include "stats.h"
 
@@ -52,6 +53,11 @@ void net_prepare_connection(int conn_fd, int timeout_ms);
 /* Whether the peer of a connected socket is a loopback address (127.0.0.0/8,
  * ::1, or 127.x mapped into IPv6). */
 bool net_peer_is_loopback(int conn_fd);
+/* Resolve "HOST:PORT" (HOST an IPv4 literal, [IPv6] or a name) to the first
+ * address getaddrinfo gives: 0, or -1 with a message in error (size bytes).
+ * *loopback: whether every address the name has is a loopback one. */
+int net_resolve(const char *host_port, struct sockaddr_storage *address, socklen_t *length,
+                bool *loopback, char *error, size_t size);
 /* Whether a --bind address is a loopback one ("127.0.0.1", "::1", "localhost"). */
 bool net_address_is_loopback(const char *address);
 

@@ -30,6 +30,8 @@ enum {
     OPT_KEEPALIVE_REQUESTS,
     OPT_DOTFILES,
     OPT_LAB_PUBLIC,
+    OPT_UPSTREAM,
+    OPT_UPSTREAM_TIMEOUT,
     OPT_MODEL = 2000
 };
 
@@ -48,6 +50,8 @@ static const struct option common_options[] = {
     {"keepalive-requests", required_argument, NULL, OPT_KEEPALIVE_REQUESTS},
     {"dotfiles", no_argument, NULL, OPT_DOTFILES},
     {"lab-public", no_argument, NULL, OPT_LAB_PUBLIC},
+    {"upstream", required_argument, NULL, OPT_UPSTREAM},
+    {"upstream-timeout-ms", required_argument, NULL, OPT_UPSTREAM_TIMEOUT},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
 };
@@ -104,6 +108,11 @@ static void print_help(const struct server_spec *spec)
            "                    TCP peer's address: behind a proxy on this host, everyone)\n"
            "  --dotfiles        serve hidden files (a path segment starting with '.')\n"
            "  --no-file-cache   open every file on every request (no 1 s small-file cache)\n"
+           "  --upstream HOST:PORT  proxy mode: forward every request this server would\n"
+           "                    answer to that HTTP/1.1 server and relay its answer\n"
+           "                    (HOST: IPv4, [IPv6] or a name, resolved once at start-up)\n"
+           "  --upstream-timeout-ms N  the longest the upstream may stay silent: connecting,\n"
+           "                    and each wait for its answer's bytes (default 5000)\n"
            "  --help, --version\n");
     const struct model_option *o = spec->model_options;
     for (; o != NULL && o->name != NULL; o++) {
@@ -156,6 +165,7 @@ void options_parse(int argc, char **argv, const struct server_spec *spec,
         .timeout_ms = 10000,
         .lab = true,
         .file_cache = true,
+        .upstream_timeout_ms = 5000,
     };
 
     struct option table[COMMON_COUNT + MODEL_OPTIONS_MAX + 1];
@@ -186,6 +196,11 @@ void options_parse(int argc, char **argv, const struct server_spec *spec,
             break;
         case OPT_DOTFILES: options->dotfiles = true; break;
         case OPT_LAB_PUBLIC: options->lab_public = true; break;
+        case OPT_UPSTREAM: options->upstream = arg; break;
+        case OPT_UPSTREAM_TIMEOUT:
+            options->upstream_timeout_ms =
+                parse_number(spec, "--upstream-timeout-ms", arg, 1, 600000);
+            break;
         case OPT_TIMEOUT:
             options->timeout_ms = parse_number(spec, "--timeout-ms", arg, 1, 3600000);
             break;

@@ -40,11 +40,13 @@ struct server_options {
     int timeout_ms;
     const char *stats_file;
     bool quiet;
-    bool lab;        /* --no-lab clears it */
-    bool lab_crash;  /* --lab-crash */
-    bool file_cache; /* --no-file-cache clears it (file_cache.h) */
-    bool dotfiles;   /* --dotfiles: serve hidden files too */
-    bool lab_public; /* --lab-public: lab endpoints for every peer */
+    bool lab;                /* --no-lab clears it */
+    bool lab_crash;          /* --lab-crash */
+    bool file_cache;         /* --no-file-cache clears it (file_cache.h) */
+    bool dotfiles;           /* --dotfiles: serve hidden files too */
+    bool lab_public;         /* --lab-public: lab endpoints for every peer */
+    const char *upstream;    /* --upstream HOST:PORT: proxy mode (http_proxy.h); NULL: off */
+    int upstream_timeout_ms; /* --upstream-timeout-ms: the upstream's longest silence */
 };
 
 enum { OPTIONS_EXIT_USAGE = 2, OPTIONS_EXIT_RUNTIME = 1 };

@@ -13,6 +13,7 @@
 
 #include "file_cache.h"
 #include "http_path.h"
+#include "http_proxy.h"
 #include "io.h"
 #include "net.h"
 
@@ -140,6 +141,33 @@ static void warn_if_exposed(const struct server *server)
             o->lab && o->lab_public ? ", and /lab/ (--lab-public)" : "");
 }
 
+/* DOC: upstream-start
+ * --upstream: resolved once, here (a name that stops resolving later changes
+ * nothing); a failure is a usage error. Like --bind's, an address off this
+ * host gets a warning: the requests cross the network in clear text. */
+static void resolve_upstream(struct server *server)
+{
+    static struct http_upstream upstream; /* the site points here for the process's life */
+    const char *text = server->options.upstream;
+    if (text == NULL)
+        return;
+    char error[SERVER_ERROR_SIZE];
+    bool loopback;
+    if (net_resolve(text, &upstream.address, &upstream.address_length, &loopback, error,
+                    sizeof error) != 0) {
+        fprintf(stderr, "%s: --upstream: %s (see %s --help)\n", server->spec->name, error,
+                server->spec->name);
+        exit(OPTIONS_EXIT_USAGE);
+    }
+    snprintf(upstream.authority, sizeof upstream.authority, "%s", text);
+    server->site.upstream = &upstream;
+    if (!loopback)
+        fprintf(stderr,
+                "%s: warning: --upstream %s is not loopback: every request is forwarded "
+                "over the network unencrypted\n",
+                server->spec->name, text);
+}
+
 /* Use every descriptor the hard limit allows: a thousand idle clients need them. */
 static void raise_fd_limit(void)
 {
@@ -189,6 +217,7 @@ void server_start(struct server *server, const struct server_spec *spec, int arg
     server->site.options = &server->options;
     check_stats_file(server);
     warn_if_exposed(server);
+    resolve_upstream(server);
     const char *no_openat2 = http_path_choose_resolver(server->site.root_fd);
     if (no_openat2 != NULL)
         fprintf(stderr,

@@ -24,7 +24,8 @@ struct task {
     struct scheduler *scheduler;
     struct coro *coro;
     int fd;
-    int waiting;              /* EVENT_READ or EVENT_WRITE while parked on fd, else 0 */
+    int waiting;              /* EVENT_READ or EVENT_WRITE while parked on waiting_fd, else 0 */
+    int waiting_fd;           /* fd, or the upstream's (proxy mode: a second socket) */
     int wake;                 /* why it was resumed: IO_WAIT_READY, _TIMEOUT, _INTERRUPTED */
     bool interrupted;         /* the stop has failed one of its reads already */
     bool released;            /* its idle stack's pages were given back */
@@ -165,11 +166,13 @@ static void run(struct task *task, int wake)
  * answering, and re-registering would cost two epoll_ctl calls a request); if
  * it fires while the coroutine is busy with something else (a /lab/sleep with
  * a pipelined request arriving), it is dropped then, or level-triggered
- * readiness would wake the loop again and again. */
+ * readiness would wake the loop again and again. The same for a socket the
+ * coroutine is not waiting on: the client's, left watched while a proxied
+ * request waits for the upstream. */
 static void on_ready(struct event_loop *loop, int fd, int ready, void *data)
 {
     struct task *task = data;
-    if (task->waiting & ready)
+    if (fd == task->waiting_fd && (task->waiting & ready))
         run(task, IO_WAIT_READY);
     else
         event_unwatch(loop, fd);
@@ -214,6 +217,14 @@ static int wait_for_socket(int fd, enum io_event event, int64_t deadline_ms)
     /* END EXERCISE */
 }
 
+/* The hook itself: note which socket the task waits on, so on_ready wakes it
+ * for that one only (proxy mode gives a handler two), then wait. */
+static int wait_hook(int fd, enum io_event event, int64_t deadline_ms)
+{
+    calling_task()->waiting_fd = fd;
+    return wait_for_socket(fd, event, deadline_ms);
+}
+
 /* DOC: sleep-hook */
 static void sleep_a_while(int milliseconds)
 {
@@ -234,7 +245,7 @@ static void close_socket(int fd)
 }
 
 const struct io_hooks sched_io_hooks = {
-    .wait = wait_for_socket, .sleep = sleep_a_while, .close = close_socket};
+    .wait = wait_hook, .sleep = sleep_a_while, .close = close_socket};
 
 /* DOC: sched-spawn */
 void sched_spawn(struct event_acceptor *acceptor, int conn_fd)

@@ -329,7 +329,7 @@ static void give_back_first(struct task *task)
 static ssize_t ring_read(int fd, void *buf, size_t length, int64_t deadline_ms)
 {
     struct task *task = calling_task();
-    if (task->first != NULL) { /* what the idle wait read: no system call */
+    if (task->first != NULL && fd == task->fd) { /* what the idle wait read: no system call */
         size_t n = task->first_length - task->first_used;
         n = n < length ? n : length;
         memcpy(buf, task->first + task->first_used, n);

@@ -20,17 +20,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "http_proxy.h"
 #include "io.h"
 #include "net.h"
 
 enum { FILE_CHUNK = 1 << 20 };
-
-/* What a state handler tells the driver. */
-enum step {
-    STEP_NEXT,   /* the state changed: run the new one now */
-    STEP_WAIT,   /* waiting for the socket or the timer */
-    STEP_CLOSED, /* the connection is gone: touch it no more */
-};
 
 static void on_ready(struct event_loop *loop, int fd, int ready, void *data);
 static void on_timer(struct event_loop *loop, void *data);
@@ -56,6 +50,7 @@ static enum step close_conn(struct conn *conn)
 {
     struct multiplex *mux = conn->mux;
     event_timer_cancel(mux->loop, &conn->timer);
+    upstream_end(conn);
     http_response_done(&conn->response);
     if (conn->http.in != NULL)
         http_conn_release(&conn->http);
@@ -174,6 +169,8 @@ static enum step read_head(struct conn *conn)
         if (parsed == HTTP_PARSE_COMPLETE) {
             if (request.body == HTTP_BODY_LENGTH && request.content_length > HTTP_BODY_LIMIT)
                 return enter_error(conn, 413);
+            if (http_proxy_forwards(http->site, &request))
+                return upstream_start(conn, &request);
             /* Build the answer while the request's fields still point into in[].
              * A body held back until asked is never read (DOC: expect in
              * common/http_parse.h): answered at once, and closed. */
@@ -349,6 +346,10 @@ static void advance(struct conn *conn)
         case CONN_READING_BODY: step = read_body(conn); break;
         case CONN_DELAYING: step = STEP_WAIT; break;
         case CONN_LINGERING: step = linger(conn); break;
+        case CONN_CONNECTING:
+        case CONN_SENDING_REQUEST:
+        case CONN_READING_UPSTREAM:
+        case CONN_RELAYING: step = upstream_step(conn); break;
         default: step = send_some(conn); break;
         }
     }
@@ -389,8 +390,42 @@ static void on_timer(struct event_loop *loop, void *data)
         advance(conn);
         return;
     case CONN_LINGERING: close_conn(conn); return;
+    case CONN_CONNECTING:
+    case CONN_SENDING_REQUEST:
+    case CONN_READING_UPSTREAM:
+    case CONN_RELAYING: upstream_timed_out(conn); return;
     default: /* sending: the client stopped reading */ fail_conn(conn); return;
     }
+}
+
+/* The steps, for multiplex/upstream.c (conn.h). */
+enum step conn_wait(struct conn *conn, int events)
+{
+    return wait_for(conn, events);
+}
+int conn_set_deadline(struct conn *conn, int milliseconds)
+{
+    return set_deadline(conn, milliseconds);
+}
+enum step conn_close(struct conn *conn)
+{
+    return close_conn(conn);
+}
+enum step conn_fail(struct conn *conn)
+{
+    return fail_conn(conn);
+}
+enum step conn_error(struct conn *conn, int status)
+{
+    return enter_error(conn, status);
+}
+enum step conn_finish(struct conn *conn)
+{
+    return finish_response(conn);
+}
+void conn_advance(struct conn *conn)
+{
+    advance(conn);
 }
 
 /* DOC: conn-start

@@ -32,6 +32,11 @@ enum conn_state {
     CONN_SENDING_FILE,  /* sendfile() of the rest */
     CONN_SENDING_BYTES, /* /lab/bytes: the generated pattern */
     CONN_LINGERING,     /* after an error: write side shut, draining input */
+    /* Proxy mode (--upstream): a second socket, multiplex/upstream.c */
+    CONN_CONNECTING,       /* connecting to the upstream */
+    CONN_SENDING_REQUEST,  /* the request head, then its body, to the upstream */
+    CONN_READING_UPSTREAM, /* waiting for (the rest of) the upstream's head */
+    CONN_RELAYING,         /* the head, then the upstream's body, to the client */
 };
 
 /* What one event loop (one process) serves. */
@@ -58,11 +63,39 @@ struct conn {
     size_t head_sent;              /* bytes of out[] already written */
     off_t file_offset;             /* next byte of the file to send */
     size_t file_left;
-    uint64_t bytes_left;      /* of the /lab/bytes pattern */
-    size_t lingered;          /* bytes drained while lingering */
-    struct event_timer timer; /* the one deadline of the current state */
-    struct list_node node;    /* in mux->conns */
+    uint64_t bytes_left;       /* of the /lab/bytes pattern */
+    size_t lingered;           /* bytes drained while lingering */
+    struct event_timer timer;  /* the one deadline of the current state */
+    struct list_node node;     /* in mux->conns */
+    struct upstream *upstream; /* proxy mode: the second socket, while forwarding; else NULL */
 };
+
+/* What a state handler tells the driver. */
+enum step {
+    STEP_NEXT,   /* the state changed: run the new one now */
+    STEP_WAIT,   /* waiting for the socket or the timer */
+    STEP_CLOSED, /* the connection is gone: touch it no more */
+};
+
+/* For the upstream states (multiplex/upstream.c), the steps every state ends
+ * in, as conn.c's own states take them. */
+enum step conn_wait(struct conn *conn, int events); /* watch the client socket (0: not) */
+int conn_set_deadline(struct conn *conn, int milliseconds);
+enum step conn_close(struct conn *conn);             /* and free it */
+enum step conn_fail(struct conn *conn);              /* the same, counted in errors */
+enum step conn_error(struct conn *conn, int status); /* answer status, then close */
+enum step conn_finish(struct conn *conn);            /* the answer is out: keep-alive or close */
+void conn_advance(struct conn *conn);                /* run the states until one waits */
+
+/* multiplex/upstream.c: forward the request just parsed (its head at
+ * http.in[start]) instead of answering it. */
+enum step upstream_start(struct conn *conn, const struct http_request *request);
+/* The handler of the current upstream state. */
+enum step upstream_step(struct conn *conn);
+/* The current upstream state's deadline passed. */
+void upstream_timed_out(struct conn *conn);
+/* Close the upstream socket and give its buffer back (no-op without one). */
+void upstream_end(struct conn *conn);
 
 /* Set up mux's buffer pool (before the first conn_start). */
 void conn_init(struct multiplex *mux);

@@ -13,7 +13,9 @@ cd "$(dirname "$0")/.." || exit 1
 # Then three more pairs the headers point to: threaded is fork_per_conn's
 # model with threads, multiplex keeps prefork_select's select(), and coroutine's
 # handler is iterative's again. docs/README.md's map check holds the chain to
-# its reading order.
+# its reading order. Last, proxy mode (docs/design.md#proxy-mode): the blocking
+# handler with two sockets against multiplex's states for the same (a pair of
+# files, named by their paths, rather than of servers).
 pairs="iterative:fork_per_conn
 fork_per_conn:prefork
 prefork:prefork_select
@@ -22,7 +24,8 @@ threaded:multiplex
 multiplex:coroutine
 fork_per_conn:threaded
 prefork_select:multiplex
-iterative:coroutine"
+iterative:coroutine
+common/http_forward.c:./multiplex/upstream.c"
 
 work=$(mktemp -d) || exit 1
 trap 'rm -rf "$work"' EXIT
@@ -38,8 +41,9 @@ split() {
 changed() { diff "$work/old.$1" "$work/new.$1" | grep -c '^[<>]'; }
 
 for pair in $pairs; do
-    old=${pair%%:*}/main.c
-    new=${pair#*:}/main.c
+    old=${pair%%:*}
+    new=${pair#*:}
+    case $old in *.c) ;; *) old=$old/main.c new=$new/main.c ;; esac
     if [ ! -f "$old" ] || [ ! -f "$new" ]; then
         echo "=== $old -> $new: skipped (not there yet)"
         continue

@@ -5,8 +5,8 @@
 #   --quick (make test): the cmocka unit tests and the black-box suite against
 #       tests/quick.list, one configuration per server.
 #   otherwise (make check): the unit tests, the black-box suite against every
-#       line of tests/servers.list (and in its --dirty mode against
-#       tests/quick.list), every other suite (tests/*/run.py: tests/valgrind
+#       line of tests/servers.list (and in its --dirty mode, and through a
+#       proxy with --proxy, against tests/quick.list), every other suite (tests/*/run.py: tests/valgrind
 #       runs the quick list under valgrind), the quick entries of tests/mutants/
 #       (scripts/mutants.py --quick) and the docs' quick runnable blocks; with
 #       SANITIZER_PASSES=1 also the unit tests and black-box suite under
@@ -83,6 +83,10 @@ suite blackbox python3 tests/blackbox/run.py --bin-dir "$BUILD/bin"
 # server per configuration of the quick list (about 1.5 minutes on 2 cores).
 suite blackbox-dirty python3 tests/blackbox/run.py --bin-dir "$BUILD/bin" --list tests/quick.list \
     --dirty
+# Every case through a proxy: each configuration of the quick list in front of
+# one multiplex upstream (make blackbox-proxy: every line of tests/servers.list).
+suite blackbox-proxy python3 tests/blackbox/run.py --bin-dir "$BUILD/bin" --list tests/quick.list \
+    --proxy
 for dir in tests/*/; do
     dir=${dir%/}
     case $dir in tests/blackbox | tests/lib | tests/unit) continue ;; esac

@@ -46,10 +46,15 @@ Cases:
                inside its band is quiet, one outside is listed up or down, a shift
                every configuration shares scales the bands, a figure or an
                experiment in one folder only is listed as such
+  at-once      bench/configs.py waits_at_once (the slow-upstream experiment's N, its
+               Little's-law ceiling N / L) read from each server's own stats file
+               (AT_ONCE_CASES): iterative 1, fork_per_conn --max-procs, a pool its
+               workers, none for a thread per connection or an event loop
 The client is compiled from bench/client.c and bench/histogram.c into a temporary
 directory. Ends with "bench: N passed, N failed".
 """
 import argparse
+import json
 import math
 import os
 import socket
@@ -63,9 +68,10 @@ import testserver as ts  # noqa: E402
 
 CASES = ["sleep", "stall", "unanswered", "refused", "status", "conns1000", "addresses",
          "limits", "sessions", "little", "pipeline", "warm", "capacity", "queueing",
-         "compare"]
+         "compare", "at-once"]
 
 sys.path.insert(0, os.path.join(ts.ROOT, "bench"))
+import configs  # noqa: E402
 import queueing as qt  # noqa: E402
 
 # capacity: (name, answered req/s, busy, waiting, the cores' idle share (None:
@@ -151,6 +157,31 @@ COMPARE_CASES = [
     ("x only after", [], [100], [110], "only after"),
     ("x only before", [100, 110, 120], [], [110], "only before"),
 ]
+
+
+# at-once: (configuration, the N of waits_at_once from its stats file; None: no
+# N, the model is bound by its CPU). The counts are odd ones, so that a default
+# read in place of the option shows.
+AT_ONCE_CASES = [
+    ("iterative", 1),
+    ("fork_per_conn --max-procs 12", 12),
+    ("prefork --workers 3", 3),
+    ("prefork_select --workers 5 --wait epoll", 5),
+    ("threaded --pool 6 --pool-mode queue", 6),
+    ("threaded --pool 7 --pool-mode accept-lock", 7),
+    ("threaded", None),
+    ("multiplex --workers 2", None),
+    ("coroutine", None),
+]
+
+
+def stats_of(bins, config, root, directory):
+    """The stats file config writes when it is started and stopped at once."""
+    path = os.path.join(directory, "stats.json")
+    with ts.Server(bins, config, root=root, extra=["--stats-file", path]):
+        pass
+    with open(path) as f:
+        return json.load(f)
 
 
 def build_client(directory):
@@ -452,6 +483,12 @@ def main():
 
     if "compare" in only:
         check_compare(results, tmp)
+
+    if "at-once" in only:
+        for config, want in AT_ONCE_CASES:
+            got = configs.waits_at_once(stats_of(bins, config, root, tmp))
+            results.check(f"at-once: {config} keeps {want or 'no bound of its workers'} "
+                          "waiting at once", got == want, f"waits_at_once says {got}")
 
     subprocess.run(["rm", "-rf", tmp])
     return results.finish()
