@@ -258,7 +258,7 @@ static void serve(struct http_conn *conn)
             http_conn_fail(conn, 413);
             return;
         }
-        bool kept = http_proxy_forwards(site, &request)
+        bool kept = http_proxy_forwards(site, &session, &request)
                         ? http_forward(conn, &session, &request, &start)
                         : answer(conn, &session, &request, &start);
         if (!kept)
