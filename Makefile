@@ -38,7 +38,8 @@ test_http_path_EXTRA := tests/doctor/no_openat2.c
 
 .SECONDARY:
 .PHONY: all test check format format-check unit unit-bins blackbox deps bench bench-compare \
-        diffs clean help fuzz check-docs exercises grade doctor mutants
+        diffs clean help fuzz check-docs exercises grade doctor mutants \
+        blackbox-proxy
 all: $(BINS)
 
 $(BUILD)/obj/%.o: %.c
@@ -81,7 +82,7 @@ test: deps
 # the black-box suite against every line of tests/servers.list, every other
 # suite (tests/*/run.py), the docs' quick command blocks and the format check;
 # without SAN also the ASan+UBSan tree (unit tests and black-box suite) and the
-# threaded server under TSan. Ends with "total: N passed, N failed".
+# threaded server under TSan. Ends with "total: N passed, N failed in N s".
 check: deps
 	@scripts/deps.sh check
 	@$(MAKE) --no-print-directory -j$(JOBS) all $(UNIT_BINS)
@@ -125,6 +126,11 @@ unit: $(UNIT_BINS)
 blackbox: all
 	python3 tests/blackbox/run.py --bin-dir $(BUILD)/bin
 
+# The black-box suite through a proxy, every line of tests/servers.list in front
+# of one multiplex upstream (make check runs it on tests/quick.list).
+blackbox-proxy: all
+	python3 tests/blackbox/run.py --bin-dir $(BUILD)/bin --proxy
+
 # make fuzz: libFuzzer (clang) under ASan+UBSan, FUZZ_SECONDS per target,
 # seeded with the parser's unit-test table and fuzz/seeds/.
 FUZZ_SECONDS ?= 60
@@ -144,10 +150,10 @@ fuzz: $(BUILD)/tests/test_http_parse
 	done
 
 # make bench: install wrk and gnuplot if missing, build, run the default experiment
-# set (about 6 minutes on 2 cores) into bench/results/<date>-<host>/, point
+# set (about 7 minutes on 2 cores) into bench/results/<date>-<host>/, point
 # bench/results/latest at it. FULL=1: longer sweeps, more repeats. ONLY=name: one
-# experiment (fig30.1 herd distribution throughput slow-handler slow-clients memory coro-switch
-# greedy-client syscalls stacks reference). A server that does not build is left out, not
+# experiment (fig30.1 herd distribution throughput slow-handler slow-upstream slow-clients memory
+# coro-switch greedy-client syscalls stacks reference). A server that does not build is left out, not
 # fatal. The report opens with the figures that moved since docs/labs/reference.
 bench:
 	@scripts/deps.sh bench
@@ -213,6 +219,8 @@ help:
 	@echo "make format-check    name each file clang-format would change (fails if any)"
 	@echo "make unit            only the cmocka unit tests"
 	@echo "make blackbox        only the black-box suite (tests/servers.list)"
+	@echo "make blackbox-proxy  the black-box suite with every configuration as a proxy"
+	@echo "                     in front of one multiplex upstream"
 	@echo "make diffs           diff neighbouring variants (the lessons)"
 	@echo "make exercises       the student tree: exercises cut from the servers (DEST=build/student)"
 	@echo "make grade           the exercises' checks and a points table (ONLY=id)"

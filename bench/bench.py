@@ -15,6 +15,7 @@ and docs/results.md.
 """
 import argparse
 import csv
+import dataclasses
 import datetime
 import json
 import os
@@ -33,15 +34,16 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from configs import (BOUNDED_MAX_N, CONFIGS, SERVES_AT_ONCE, W, Config, many_conns,  # noqa: E402
-                     servers, slow_client_configs, stack_configs)
+from configs import (BOUNDED_MAX_N, CONFIGS, SERVES_AT_ONCE, UPSTREAM, W, Config,  # noqa: E402
+                     many_conns, servers, slow_client_configs, stack_configs, upstream_configs,
+                     waits_at_once)
 import greedy  # noqa: E402  (the greedy-client experiment)
-from queueing import CLIENT_SHORT, LITTLE_FLOOR, LITTLE_TOLERANCE  # noqa: E402
+from queueing import capacity_verdict, client_short, little_missed  # noqa: E402
 import syscalls  # noqa: E402  (bench/syscalls.py: system calls per request)
 
 EXPERIMENTS = ["fig30.1", "herd", "distribution", "throughput", "latency", "sessions",
                "connections",
-               "slow-handler", "slow-clients", "memory", "coro-switch",
+               "slow-handler", "slow-upstream", "slow-clients", "memory", "coro-switch",
                "greedy-client", "syscalls", "stacks"]
 BODY = 4000                 # bytes per answer: UNP's client asked for 4000 bytes
 FILE = "/bench-4000.bin"    # a static file of BODY bytes under the servers' root
@@ -55,18 +57,25 @@ IDLE_MEMORY_S = 1.5
 # in the server, each under the descriptor limit, or it is not run.
 FD_SPARE = 16
 
-# Durations and sweeps. The default set fits in 6 minutes on 2 cores; FULL=1 is
-# for a quiet machine and a coffee. slow_* belong to slow-handler; trickle_* to
+# Durations and sweeps. The default set fits in 7 minutes on 2 cores (50 s of it
+# slow-upstream); FULL=1 is for a quiet machine and a coffee. slow_* belong to slow-handler; trickle_* to
 # slow-clients (clients that trickle their request head); lat_* to latency and
 # c10k_* to connections (open-loop load from bench/client rate); mem_* to memory.
 # lat_loads are percentages of each configuration's own capacity, measured first
-# by a run of lat_capacity_seconds asking far more than any server here serves.
-# sess_* belong to sessions (partly-open load from bench/client sessions).
+# by a run of lat_capacity_seconds asking far more than any server here serves;
+# lat_depth is how many requests the open-loop client pipelines on a connection
+# (bench/README.md, "The open-loop client's own ceiling").
+# sess_* belong to sessions (partly-open load from bench/client sessions); up_* to
+# slow-upstream (every model as a proxy in front of an upstream that sleeps
+# up_sleep_ms per answer, wrk's keep-alive clients through it, for up_seconds or
+# up_client_ms per client if longer: a thread or a process per connection takes
+# a while to start them all, which a short run would measure instead).
 SETTINGS = {
     "default": dict(seconds=0.4, reps=2, tput_reps=1, fig_clients=10, pool=8,
                     lat_loads=[10, 30, 50, 70, 80, 90, 95, 100, 110], lat_conns=64,
                     lat_seconds=0.4, lat_drain_ms=200, lat_reps=1, lat_capacity_rate=1e6,
                     lat_capacity_seconds=0.3, lat_capacity_drain_ms=100, lat_capacity_runs=2,
+                    lat_depth=8,
                     c10k_conns=[100, 1000, 10000], c10k_rate=5000, c10k_min_seconds=0.5,
                     c10k_drain_ms=300, c10k_reps=1, mem_reps=1,
                     tput_conc=[1, 16, 256], herd_children=[1, 4, 16, 64],
@@ -78,13 +87,15 @@ SETTINGS = {
                     sess_rates=[100, 400], sess_k=5, sess_think_ms=20, sess_seconds=0.6,
                     sess_drain_ms=300,
                     greedy_probes=20, greedy_window_s=1.5, syscall_seconds=1, syscall_conns=[256],
-                    mem_idle_s=IDLE_MEMORY_S, stack_seconds=1.0, stack_conns=200),
+                    mem_idle_s=IDLE_MEMORY_S, stack_seconds=1.0, stack_conns=200,
+                    up_clients=[1, 4, 16, 64, 256], up_seconds=0.8, up_client_ms=6.25,
+                    up_sleep_ms=50, up_reps=1, up_probe_gets=10),
     "full": dict(seconds=1.0, reps=5, tput_reps=1, fig_clients=10, pool=8,
                  lat_loads=[10, 20, 30, 40, 50, 60, 70, 75, 80, 85, 90, 95, 97.5, 100, 105, 110,
                             120],
                  lat_conns=64, lat_seconds=1.0, lat_drain_ms=500, lat_reps=1,
                  lat_capacity_rate=1e6, lat_capacity_seconds=1.0, lat_capacity_drain_ms=100,
-                 lat_capacity_runs=3,
+                 lat_capacity_runs=3, lat_depth=8,
                  c10k_conns=[100, 1000, 10000, 50000, 100000], c10k_rate=5000,
                  c10k_min_seconds=1.0, c10k_drain_ms=500, c10k_reps=2, mem_reps=2,
                  tput_conc=[1, 4, 16, 64, 256, 1024], herd_children=[1, 2, 4, 8, 16, 32, 64],
@@ -96,7 +107,9 @@ SETTINGS = {
                  sess_rates=[25, 50, 100, 200, 400, 800], sess_k=5, sess_think_ms=20,
                  sess_seconds=2.0, sess_drain_ms=1000,
                  greedy_probes=50, greedy_window_s=6.0, syscall_seconds=3, syscall_conns=[1, 256],
-                 mem_idle_s=2.0, stack_seconds=2.0, stack_conns=1000),
+                 mem_idle_s=2.0, stack_seconds=2.0, stack_conns=1000,
+                 up_clients=[1, 2, 4, 8, 16, 32, 64, 128, 256], up_seconds=2.0,
+                 up_client_ms=12.5, up_sleep_ms=50, up_reps=2, up_probe_gets=20),
 }
 
 
@@ -368,15 +381,17 @@ class Bench:
 
     # -- servers
 
-    def start(self, cfg, workers):
+    def start(self, cfg, workers, cpus=None):
+        """Start cfg on the server's CPUs (or on cpus), wait for its first line."""
         if cfg.binary == "nginx":
             return self.start_nginx(cfg)
         self.serial += 1
         stats = os.path.join(self.tmp, f"stats-{self.serial}.json")
         binary = (os.path.join(self.tools, "floor") if cfg.binary == "floor"
                   else os.path.join(self.bin_dir, cfg.binary))
-        argv = self.pin(self.server_cpus) + [binary, "--port", "0", "--root", self.www,
-                                             "--stats-file", stats, "--quiet"] + cfg.argv(workers)
+        argv = self.pin(self.server_cpus if cpus is None else cpus) + [
+            binary, "--port", "0", "--root", self.www, "--stats-file", stats,
+            "--quiet"] + cfg.argv(workers)
         self.record_command(argv)
         errlog = open(os.path.join(self.tmp, f"stderr-{self.serial}.txt"), "w+")
         env = dict(os.environ, **cfg.env) if cfg.env else None
@@ -649,8 +664,10 @@ LOAD_FIELDS = ["experiment", "config", "binary", "options", "workers", "mode", "
                "cpu_per_req_us", "client_cpu_per_conn_us", "client_cpu_per_req_us", "flag"]
 
 
-def load_run(bench, cfg, workers, mode, clients, seconds, path=FILE, experiment=""):
-    """Start cfg, run wrk against it, stop it: one row."""
+def load_run(bench, cfg, workers, mode, clients, seconds, path=FILE, experiment="",
+             on_stats=None):
+    """Start cfg, run wrk against it, stop it: one row. on_stats(row, stats), when
+    given, reads more of the stats file into the row."""
     row = dict(experiment=experiment, config=cfg.label, binary=cfg.binary,
                options=" ".join(cfg.argv(workers)), workers=workers if cfg.uses_workers() else "",
                mode=mode, clients=clients, seconds=seconds)
@@ -680,6 +697,8 @@ def load_run(bench, cfg, workers, mode, clients, seconds, path=FILE, experiment=
         elif mode == "keepalive" and w.get("observed"):
             flags.append(f"starved: {w['observed']} of {clients} connections still waited "
                          "in the listen queue at the end")
+        if on_stats:
+            on_stats(row, stats)
     row["flag"] = "; ".join(flags)
     return row
 
@@ -745,6 +764,134 @@ def exp_slow(bench, csvs):
                 out.row(row)
                 return row
             e.add(f"slow-handler {describe(cfg, s['pool'])} /lab/sleep/50 c={s['slow_clients']} rep {rep}", fn)
+    return e
+
+
+UPSTREAM_FIELDS = LOAD_FIELDS[:-1] + ["sleep_ms", "upstream_ms", "at_once", "ceiling",
+                                     "upstream_cpu_per_req_us", "cores", "server_cpu_ceiling",
+                                     "client_cpu_ceiling", "cpu_ceiling", "cpu_bound",
+                                     "served_at_once", "waiting", "flag"]
+
+
+def timed_path_get(port, path, timeout=5):
+    """One GET of path on a new connection, read to EOF: milliseconds, or None
+    when it was not a 200."""
+    start = time.monotonic()
+    data = b""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+            sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+            while chunk := sock.recv(65536):
+                data += chunk
+    except OSError:
+        return None
+    return (time.monotonic() - start) * 1000 if data.startswith(b"HTTP/1.1 200") else None
+
+
+def start_upstream(bench, state, path):
+    """The slow-upstream experiment's upstream (configs.py UPSTREAM), started by
+    the first run that needs it and kept for the others, on the client's CPUs so
+    that the server's CPUs run only the model measured: its Running, with
+    state["ms"], its own latency (the median of up_probe_gets GETs of path, one
+    at a time, each on a new connection as the proxies make them). Raises
+    StartError."""
+    run = state.get("run")
+    if run is not None and run.proc.poll() is None:
+        return run
+    run = state["run"] = bench.start(UPSTREAM, 1, cpus=bench.client_cpus)
+    times = [timed_path_get(run.port, path) for _ in range(bench.s["up_probe_gets"])]
+    state["ms"] = median(times)
+    if state["ms"] is None:
+        raise StartError(f"the upstream did not answer GET {path}")
+    return run
+
+
+def stop_upstream(bench, state):
+    run = state.pop("run", None)
+    if run is not None and run.proc.poll() is None:
+        bench.stop(run)
+
+
+def exp_slow_upstream(bench, csvs):
+    """slow-upstream: every model as a reverse proxy (--upstream) in front of one
+    upstream whose every answer takes up_sleep_ms (/lab/sleep), with each number
+    of wrk's keep-alive clients in up_clients. A model bound by its workers keeps
+    N requests waiting on the upstream at once, so it answers at most N / L per
+    second (Little's law, L the upstream's latency, measured when it starts);
+    a thread per connection and the event loops keep every client's request
+    waiting, up to what their CPU serves. Per run: the proxy's throughput, wrk's
+    latency, the proxy's CPU per request; its N and ceiling (configs.py
+    waits_at_once); the clients it kept waiting at once, throughput x L; and the
+    clients it never took (`waiting`: wrk's keep-alive connections the server
+    did not accept, a failure of the model here, not of the run)."""
+    s = bench.s
+    cfgs = present(bench, upstream_configs(bench.configs))
+    out = csvs("slow-upstream", UPSTREAM_FIELDS)
+    e = Experiment(bench, "slow-upstream", UPSTREAM_FIELDS)
+    path = f"/lab/sleep/{s['up_sleep_ms']}"
+    state = {}
+    plan = [(rep, clients, cfg) for rep in range(1, s["up_reps"] + 1)
+            for clients in s["up_clients"] for cfg in cfgs]
+    for i, (rep, clients, cfg) in enumerate(plan):
+        seconds = max(s["up_seconds"], clients * s["up_client_ms"] / 1000)
+
+        def fn(cfg=cfg, rep=rep, clients=clients, seconds=seconds, last=i == len(plan) - 1):
+            row = dict(experiment="slow-upstream", config=cfg.label, binary=cfg.binary,
+                       options=" ".join(cfg.argv(s["pool"]) + ["--upstream", "UPSTREAM"]),
+                       mode="keepalive", clients=clients, rep=rep, seconds=seconds,
+                       sleep_ms=s["up_sleep_ms"])
+            try:
+                up = start_upstream(bench, state, path)
+            except StartError as err:
+                row["flag"] = f"upstream did not start: {err}"
+                out.row(row)
+                return row
+            latency_ms = row["upstream_ms"] = state["ms"]
+            proxy = Config(cfg.label, cfg.binary, cfg.options + ["--upstream", f"127.0.0.1:{up.port}"],
+                           cfg.groups, cfg.book_row, cfg.reference, cfg.env)
+
+            def little(row, stats):
+                row["at_once"] = waits_at_once(stats)
+                if row["at_once"]:
+                    row["ceiling"] = row["at_once"] / (latency_ms / 1000)
+
+            # A model bound by its CPU instead: what its cores serve at its CPU per
+            # request (as latency's c: its threads or loops, at most the cores).
+            cores = min(servers(cfg, s["pool"], clients), len(bench.server_cpus) or os.cpu_count())
+            upstream_cpu = proc_tree_cpu_s(up.pid)
+            try:
+                row.update(load_run(bench, proxy, s["pool"], "keepalive", clients,
+                                    seconds, path=path, experiment="slow-upstream",
+                                    on_stats=little), options=row["options"])
+            finally:
+                if upstream_cpu is not None and up.proc.poll() is None:
+                    upstream_cpu = proc_tree_cpu_s(up.pid) - upstream_cpu
+                if last:
+                    stop_upstream(bench, state)
+            row["upstream_cpu_per_req_us"] = per(upstream_cpu, row.get("server_requests"))
+            if row.get("req_per_s"):
+                row["served_at_once"] = row["req_per_s"] * latency_ms / 1000
+            if not row.get("at_once") and row.get("cpu_per_req_us"):
+                # Two cores can end the line: the server's (the proxy alone) and the
+                # client's, where wrk and the upstream share the work of each request.
+                row["cores"] = cores
+                row["server_cpu_ceiling"] = cores / row["cpu_per_req_us"] * 1e6
+                client = (row.get("client_cpu_per_req_us") or 0) + (row["upstream_cpu_per_req_us"] or 0)
+                if client:
+                    row["client_cpu_ceiling"] = (len(bench.client_cpus) or os.cpu_count()) / client * 1e6
+                row["cpu_ceiling"], row["cpu_bound"] = min(
+                    (row["server_cpu_ceiling"], "server"),
+                    (row.get("client_cpu_ceiling") or float("inf"), "client"))
+            # Clients the model never took are what this experiment shows, not a
+            # failed run: they go to their own column, and the plot marks them.
+            flags = [f for f in (row.get("flag") or "").split("; ") if f]
+            row["waiting"] = "; ".join(f.removeprefix("starved: ") for f in flags
+                                       if f.startswith("starved"))
+            row["flag"] = "; ".join(f for f in flags if not f.startswith("starved"))
+            out.row(row)
+            return row
+        e.add(f"slow-upstream {describe(cfg, s['pool'])} --upstream (GET {path}) keepalive "
+              f"c={clients} for {seconds:g} s rep {rep}", fn)
     return e
 
 
@@ -1146,7 +1293,8 @@ RATE_FIELDS = ["experiment", "config", "binary", "options", "workers", "rep", "m
                "load", "rate", "seconds", "connected", "scheduled", "answered", "failed",
                "unanswered", "answered_share", "p50_us", "p90_us", "p99_us", "p999_us", "max_us",
                "mean_us", "elapsed_s", "send_rate", "lag_p99_us", "inflight", "little",
-               "capacity", "demand_us", "servers", "cores",
+               "capacity", "demand_us", "servers", "cores", "depth", "sent_rate", "busy",
+               "waited", "idle", "verdict", "warmed",
                "client_cpu_s", "server_cpu_s", "held", "processes", "threads", "idle_pss_kb",
                "pss_kb", "pss_per_conn_b", "tcp_mem_per_conn_b", "not_run", "flag"]
 
@@ -1168,29 +1316,89 @@ def parse_rate(text):
 
 
 def client_checks(row, got):
-    """Little's law and the client's own rate (see CLIENT_SHORT): sets row["little"],
-    returns the flags."""
+    """Little's law and the client's own rate (bench/queueing.py: little_missed,
+    client_short): sets row["little"], returns the flags."""
     flags = []
     if got.get("elapsed_s") and got.get("completed") is not None and "inflight" in got:
         row["little"] = got["completed"] / got["elapsed_s"] * got["mean_us"] / 1e6
-        if abs(got["inflight"] - row["little"]) > max(LITTLE_TOLERANCE * row["little"],
-                                                      LITTLE_FLOOR):
+        if little_missed(got["inflight"], row["little"]):
             flags.append(f"Little's law missed: {got['inflight']:.3g} in flight sampled, "
                          f"{row['little']:.3g} = throughput x mean latency")
-    if got.get("send_rate") is not None and got["send_rate"] < CLIENT_SHORT * got["rate"]:
+    if got.get("send_rate") is not None and client_short(got["send_rate"], got["rate"]):
         flags.append(f"client short: sent at {got['send_rate']:.0f}/s of {got['rate']:.0f}/s "
                      "asked")
     return flags
 
 
-def rate_run(bench, cfg, workers, conns, rate, seconds, drain_ms, experiment, measure=False):
-    """Start cfg, run `client rate` against it (keep-alive), stop it: one row. With
+def tree_sched(pid):
+    """{thread id: (on-CPU ns, runnable but waiting for a CPU ns)} of every
+    thread of pid and its descendants, from /proc/*/task/*/schedstat (its first
+    two fields); None where the kernel has no schedstat. The wait is time
+    other work (or another of its threads) held the server's core while the
+    thread had work to do."""
+    threads = {}
+    for p in proc_tree(pid):
+        try:
+            for tid in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{tid}/schedstat") as f:
+                    fields = f.read().split()
+                threads[int(tid)] = (int(fields[0]), int(fields[1]))
+        except FileNotFoundError:
+            if not os.path.exists(f"/proc/{pid}/schedstat"):
+                return None
+        except (OSError, ValueError, IndexError):
+            pass
+    return threads
+
+
+def sched_delta_s(before, after):
+    """(run, wait) seconds between two tree_sched snapshots, thread by thread: a
+    thread born in between counts whole, one that ended in between is lost (its
+    counters went with it), so neither share is ever negative, at worst low."""
+    run = wait = 0
+    for tid, (r, w) in after.items():
+        r0, w0 = before.get(tid, (0, 0))
+        run, wait = run + r - r0, wait + w - w0
+    return run / 1e9, wait / 1e9
+
+
+def cores_idle(cpus):
+    """{cpu: (idle + iowait ticks, all ticks)} of the given CPUs, from /proc/stat."""
+    got = {}
+    try:
+        with open("/proc/stat") as f:
+            for line in f:
+                name, *ticks = line.split()
+                if name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cpus:
+                    ticks = [int(t) for t in ticks[:8]]
+                    got[int(name[3:])] = (ticks[3] + ticks[4], sum(ticks))
+    except OSError:
+        pass
+    return got
+
+
+def idle_share(before, after):
+    """The share of the time the CPUs of two cores_idle snapshots were idle (None
+    if unreadable, or less than a tick passed)."""
+    idle = sum(after[c][0] - before[c][0] for c in after if c in before)
+    total = sum(after[c][1] - before[c][1] for c in after if c in before)
+    return idle / total if total > 0 else None
+
+
+def rate_run(bench, cfg, workers, conns, rate, seconds, drain_ms, experiment, measure=False,
+             depth=1, warm=False):
+    """Start cfg, run `client rate` against it (keep-alive, up to depth requests
+    pipelined on a connection; with warm, each connection answers one request
+    before the clock starts, and the server's CPU is counted from then), stop
+    it: one row. With
     measure, the connections the server holds, its memory, processes and threads
     and the kernel's TCP memory are read halfway through the run, every
-    connection opened."""
+    connection opened. The server's on-CPU and core-waiting seconds over the
+    client's run are kept (run_s, wait_s), and the share of it its cores were
+    idle (idle), for the latency experiment's busy share."""
     row = dict(experiment=experiment, config=cfg.label, binary=cfg.binary,
                options=" ".join(cfg.argv(workers)), workers=workers if cfg.uses_workers() else "",
-               mode="keepalive", conns=conns, rate=rate, seconds=seconds)
+               mode="keepalive", conns=conns, rate=rate, seconds=seconds, depth=depth)
     try:
         run = bench.start(cfg, workers)
     except StartError as err:
@@ -1201,11 +1409,17 @@ def rate_run(bench, cfg, workers, conns, rate, seconds, drain_ms, experiment, me
         row["idle_rss_kb"], row["idle_pss_kb"] = proc_memory_kb(proc_tree(run.pid))
         tcp_before = tcp_mem_pages()
     argv = bench.client("rate", run.port, FILE, conns,
-                        [f"{rate:g}", f"{seconds:g}", "keepalive", str(drain_ms)])
+                        [f"{rate:g}", f"{seconds:g}", "keepalive", str(drain_ms)]
+                        + ([str(depth)] if depth > 1 or warm else [])
+                        + (["warm"] if warm else []))
     cpu_before, ticks_before = proc_tree_cpu_s(run.pid), tree_ticks_s(run.pid)
+    sched_before, idle_before = tree_sched(run.pid), cores_idle(bench.server_cpus)
     client = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         first = client.stdout.readline()    # "rate: C of N connections up ...; the clock starts"
+        if warm:    # the connections are up and served once: the run starts now
+            cpu_before, ticks_before = proc_tree_cpu_s(run.pid), tree_ticks_s(run.pid)
+            sched_before, idle_before = tree_sched(run.pid), cores_idle(bench.server_cpus)
         if measure and first.startswith("rate:"):
             time.sleep(seconds / 2)
             row["held"] = held_connections(run.port)
@@ -1223,6 +1437,10 @@ def rate_run(bench, cfg, workers, conns, rate, seconds, drain_ms, experiment, me
         client.wait()
         raise
     cpu_after, ticks_after = proc_tree_cpu_s(run.pid), tree_ticks_s(run.pid)
+    sched_after, idle_after = tree_sched(run.pid), cores_idle(bench.server_cpus)
+    if sched_before is not None and sched_after is not None:
+        row["run_s"], row["wait_s"] = sched_delta_s(sched_before, sched_after)
+    row["idle"] = idle_share(idle_before, idle_after)
     stats, problem = bench.stop(run)
     if problem:
         flags.append(problem)
@@ -1233,7 +1451,8 @@ def rate_run(bench, cfg, workers, conns, rate, seconds, drain_ms, experiment, me
         row.update({k: got.get(k) for k in ("connected", "scheduled", "answered", "failed",
                                            "unanswered", "p50_us", "p90_us", "p99_us",
                                            "p999_us", "max_us", "mean_us", "elapsed_s",
-                                           "send_rate", "lag_p99_us", "inflight")})
+                                           "send_rate", "lag_p99_us", "inflight", "sent",
+                                           "warmed")})
         flags += client_checks(row, got)
         row["client_cpu_s"] = got.get("cpu_s")
         if got.get("scheduled"):
@@ -1254,13 +1473,41 @@ def rate_run(bench, cfg, workers, conns, rate, seconds, drain_ms, experiment, me
     return row
 
 
+def busy_shares(row, usable):
+    """row["busy"], row["waited"]: the shares of the `usable` cores the server
+    spent running and runnable but waiting for a core other work held, over the
+    client's run (elapsed_s)."""
+    if row.get("elapsed_s") and row.get("server_cpu_s") is not None \
+            and row.get("wait_s") is not None:
+        row["busy"] = row["server_cpu_s"] / row["elapsed_s"] / usable
+        row["waited"] = row["wait_s"] / row["elapsed_s"] / usable
+
+
+# The latency experiment's servers keep their connections for the whole run, as
+# its nginx rows do (keepalive_requests 1000000): a connection the server ends
+# after its default 1000 requests would end its thread or process too, and take
+# that one's schedstat (the waiting share) with it.
+LAT_KEEPALIVE = ["--keepalive-requests", "1000000"]
+
+
+def latency_config(cfg):
+    """cfg as the latency experiment runs it: ours with LAT_KEEPALIVE, the floor
+    (which never closes) and nginx as they are."""
+    if cfg.binary in ("floor", "nginx"):
+        return cfg
+    return dataclasses.replace(cfg, options=cfg.options + LAT_KEEPALIVE)
+
+
 def exp_latency(bench, csvs):
     """latency: open loop against utilisation. Per configuration a capacity run
-    first (far more asked than it serves: what it answered per second, and its
-    CPU per request, the demand D of the theory lines), then lat_loads percent of
-    that capacity, one row per point."""
+    first (far more asked than it serves, lat_depth requests pipelined on each
+    connection: what it answered per second, its CPU per request, the demand D
+    of the theory lines, and its busy share, which says whether that rate was
+    the server's saturation: queueing.capacity_verdict), then lat_loads percent
+    of that capacity, one row per point."""
     s = bench.s
-    cfgs = present(bench, [c for c in bench.configs if {"model", "latency"} & set(c.groups)])
+    cfgs = [latency_config(c) for c in
+            present(bench, [c for c in bench.configs if {"model", "latency"} & set(c.groups)])]
     out = csvs("latency", RATE_FIELDS)
     e = Experiment(bench, "latency", RATE_FIELDS)
     cores = len(bench.server_cpus) or os.cpu_count()
@@ -1273,7 +1520,8 @@ def exp_latency(bench, csvs):
                 # The best of lat_capacity_runs: on a shared machine a busy moment
                 # only lowers it, and a capacity too low makes 110 % no overload.
                 runs = [rate_run(bench, cfg, s["pool"], s["lat_conns"], s["lat_capacity_rate"],
-                                 s["lat_capacity_seconds"], s["lat_capacity_drain_ms"], "latency")
+                                 s["lat_capacity_seconds"], s["lat_capacity_drain_ms"], "latency",
+                                 depth=s["lat_depth"], warm=True)
                         for _ in range(s["lat_capacity_runs"])]
                 row = max(runs, key=lambda r: (r.get("answered") or 0) / (r.get("elapsed_s") or 1))
                 row.update(rep=rep, load="capacity", servers=c, cores=cores)
@@ -1287,16 +1535,25 @@ def exp_latency(bench, csvs):
                           "mean_us"):
                     row[k] = None
                 if row.get("answered") and row.get("elapsed_s"):
-                    row["capacity"] = row["answered"] / row["elapsed_s"]
+                    answered, elapsed = row["answered"] / row["elapsed_s"], row["elapsed_s"]
+                    row["sent_rate"] = (row.get("sent") or 0) / elapsed
                     if row.get("server_cpu_s"):
                         row["demand_us"] = row["server_cpu_s"] / row["answered"] * 1e6
+                    # Busy: the share of the cores it may use (c of them, at
+                    # most the cores it is pinned to) that the server used, and
+                    # waited: the share it was runnable on a core held by
+                    # other work.
+                    busy_shares(row, min(c, cores))
+                    row["capacity"], row["verdict"] = capacity_verdict(
+                        answered, row.get("busy"), row.get("waited"), row.get("idle"))
                 capacity[(cfg.label, rep)] = row
                 out.row(row)
                 return row
             e.add(f"latency {describe(cfg, s['pool'])}: capacity, the best of "
                   f"{s['lat_capacity_runs']} runs asking "
                   f"{s['lat_capacity_rate']:g}/s for {s['lat_capacity_seconds']:g} s over "
-                  f"{s['lat_conns']} keep-alive connections rep {rep}", measure)
+                  f"{s['lat_conns']} keep-alive connections, {s['lat_depth']} pipelined on each, "
+                  f"rep {rep}", measure)
             for load in s["lat_loads"]:
                 def fn(cfg=cfg, load=load, rep=rep):
                     cap = capacity.get((cfg.label, rep), {})
@@ -1306,13 +1563,16 @@ def exp_latency(bench, csvs):
                     else:
                         row = rate_run(bench, cfg, s["pool"], s["lat_conns"],
                                        round(cap["capacity"] * load / 100), s["lat_seconds"],
-                                       s["lat_drain_ms"], "latency")
+                                       s["lat_drain_ms"], "latency", depth=s["lat_depth"],
+                                       warm=True)
                         row["load"] = load
+                        busy_shares(row, min(cap["servers"], cap["cores"]))
                     row["rep"] = rep
                     out.row(row)
                     return row
                 e.add(f"latency {describe(cfg, s['pool'])} {load:g} % of its capacity over "
-                      f"{s['lat_conns']} keep-alive connections rep {rep}", fn)
+                      f"{s['lat_conns']} keep-alive connections (up to {s['lat_depth']} "
+                      f"pipelined on each) rep {rep}", fn)
     return e
 
 
@@ -1474,6 +1734,7 @@ def exp_coro(bench, csvs):
 BUILDERS = {"fig30.1": exp_fig30_1, "herd": exp_herd, "distribution": exp_distribution,
             "throughput": exp_throughput, "latency": exp_latency, "sessions": exp_sessions,
             "connections": exp_connections, "slow-handler": exp_slow,
+            "slow-upstream": exp_slow_upstream,
             "slow-clients": exp_slow_clients, "memory": exp_memory,
             "coro-switch": exp_coro,
             "greedy-client": lambda bench, csvs: greedy.experiment(sys.modules[__name__], bench,
@@ -1657,7 +1918,10 @@ def main():
                              f"completed, p50 {(row['p50_us'] or 0) / 1000:.1f} ms, p99 "
                              f"{(row['p99_us'] or 0) / 1000:.1f} ms")
                 elif row.get("load") == "capacity" and row.get("capacity"):
-                    extra = (f"  {row['capacity']:.0f} req/s, D = "
+                    extra = (f"  {row['capacity']:.0f} req/s, {row['verdict']}: answered "
+                             f"{row['answered'] / row['elapsed_s']:.0f}/s (client sent "
+                             f"{row['sent_rate']:.0f}/s), server busy {row.get('busy') or 0:.2f}"
+                             f" + waiting for its core {row.get('waited') or 0:.2f}, D = "
                              f"{row.get('demand_us') or 0:.1f} µs of server CPU per request")
                 elif e.name in ("latency", "connections") and row.get("p99_us") is not None:
                     extra = (f"  p50 {row['p50_us'] / 1000:.2f} ms, p99 {row['p99_us'] / 1000:.2f} ms, "

@@ -32,13 +32,17 @@
  *       or MAX_S pass, and prints "connected=C open=O closed=K answered=A":
  *       closed by the server, and how many of those got an answer first (408).
  *
- *   client rate ADDR PORT PATH CONNS RATE SECONDS [keepalive|close [DRAIN_MS]]
+ *   client rate ADDR PORT PATH CONNS RATE SECONDS [keepalive|close [DRAIN_MS [DEPTH [warm]]]]
  *       Open loop: RATE requests per second for SECONDS, spread round-robin
  *       over CONNS connections (keep-alive, opened before the clock starts; or
  *       a new connection per request), whatever the server does. Each latency
  *       is taken from the request's intended send time, so a stall counts for
  *       every request scheduled behind it (wrk2's correction of coordinated
- *       omission); one request in flight per connection, the next waits. After
+ *       omission); up to DEPTH requests in flight per keep-alive connection
+ *       (pipelined; default 1), the next waits. warm: each keep-alive
+ *       connection first has one request answered before the clock starts
+ *       (not recorded; a process or thread per connection is then born
+ *       before the run, not in it; "warmed=" counts them). After
  *       SECONDS it waits DRAIN_MS (default 1000) for the last answers; a request
  *       still unanswered then counts with latency = end - intended time.
  *       Latencies go into bench/histogram.c (<= 1 % error). Up to 100 000
@@ -432,10 +436,15 @@ static double exponential(uint64_t *random, double mean)
  * Open-loop load: request k of the run is due at t0 + k / RATE, on connection
  * slot k % CONNS, whatever the server did with the ones before it, and its
  * latency is taken from that intended time (wrk2's correction of coordinated
- * omission). A slot carries one request at a time; a request whose slot is
- * still busy waits, and its latency grows from its intended time. A slot's
- * requests are k = j, j + C, j + 2C, ..., so the queue of a slot is just the
- * index of its next request: nothing is stored per request. */
+ * omission). A slot carries up to DEPTH requests at a time (HTTP/1.1
+ * pipelining; DEPTH 1, the default, is one at a time): a request whose slot is
+ * full waits, and its latency grows from its intended time. The due requests a
+ * slot can take go out in one write: at a rate near the server's capacity the
+ * client's own cost per request (a write, a read, a wake-up for each) would
+ * otherwise match the server's, and the client, not the server, would set the
+ * capacity. A slot's requests are k = j, j + C, j + 2C, ..., and answers come
+ * in order, so the queue of a slot is two indexes (its oldest in flight and its
+ * next) and a count: nothing is stored per request. */
 
 #ifndef IP_BIND_ADDRESS_NO_PORT
 #define IP_BIND_ADDRESS_NO_PORT 24 /* linux/in.h; glibc's netinet/in.h lacks it */
@@ -451,8 +460,9 @@ struct slot {
     bool close_after;    /* the answer said Connection: close */
     uint16_t addr;       /* which source address: 127.0.0.(1 + addr) */
     int status;          /* of the answer being read */
+    uint16_t inflight;   /* requests written and not yet answered (at most depth) */
     int64_t next_k;      /* the next request of this slot, in j, j + C, ... */
-    int64_t busy_k;      /* the request in flight, when busy */
+    int64_t busy_k;      /* the oldest request in flight, when busy */
     int64_t body_left;   /* bytes of body still to come; -1: until EOF */
     uint16_t head_len;
     char head[HEAD_MAX];
@@ -462,13 +472,15 @@ struct rate_run {
     struct sockaddr_in addr;
     const char *req;
     int req_len;
+    char *batch; /* depth copies of req back to back: n due requests, one write */
     bool keepalive;
-    int conns, epfd;
+    int conns, epfd, depth;
     struct slot *slot;
     long per_addr; /* connections per source address */
     double rate, t0;
     int64_t total, scheduled;
     long answered, failed, sent, open_errors, connects;
+    long warmed;    /* connections that answered their warm-up request */
     int open_errno; /* the first reason a connection could not be opened */
     struct histogram hist;
     /* The client's own lateness: how long after its intended time the loop got
@@ -560,7 +572,9 @@ static bool slot_pending(const struct rate_run *r, int j)
 static int64_t slot_outstanding(const struct rate_run *r, int j, int64_t due)
 {
     const struct slot *s = &r->slot[j];
-    int64_t first = s->state == SLOT_BUSY ? s->busy_k : s->next_k;
+    int64_t first = s->inflight > 0 ? s->busy_k : s->next_k;
+    if (first < 0) /* behind the warm-up request, which is not counted */
+        first += r->conns;
     return first < due ? (due - first + r->conns - 1) / r->conns : 0;
 }
 
@@ -586,8 +600,11 @@ static void inflight_sample(struct rate_run *r, double now)
     }
 }
 
-/* Send the slot's next due request if it can: on an idle connection, or by
- * opening one (keep-alive after the server closed, or a connection per request). */
+/* Send the slot's due requests if it can, as many as its depth allows, in one
+ * write: on an idle connection, behind those in flight on a busy keep-alive one
+ * (pipelined) unless the server said it closes, or by opening one (keep-alive
+ * after the server closed, or a connection per request). The slot stays
+ * watched for EPOLLIN from its connect on: no epoll_ctl per request. */
 static void slot_kick(struct rate_run *r, int j, double now)
 {
     struct slot *s = &r->slot[j];
@@ -601,41 +618,80 @@ static void slot_kick(struct rate_run *r, int j, double now)
         }
         return;
     }
-    if (s->state != SLOT_IDLE)
+    if (s->state != SLOT_IDLE && (s->state != SLOT_BUSY || s->close_after))
         return;
-    if (write(s->fd, r->req, (size_t)r->req_len) != r->req_len) {
-        rate_record(r, s->next_k, now);
-        s->next_k += r->conns;
-        r->failed++;
+    int64_t due = (r->scheduled - s->next_k + r->conns - 1) / r->conns;
+    int n = r->depth - s->inflight;
+    if (n > due)
+        n = (int)due;
+    if (n <= 0)
+        return;
+    size_t len = (size_t)n * (size_t)r->req_len;
+    if (write(s->fd, r->batch, len) != (ssize_t)len) {
+        /* Requests are small beside a socket buffer: a short write is a
+         * connection gone wrong. Its oldest request fails; the others of the
+         * slot go again on a new connection. */
+        int64_t oldest = s->inflight > 0 ? s->busy_k : s->next_k;
+        if (oldest < 0) /* the warm-up: not counted, the slot's first goes again */
+            oldest += r->conns;
+        else {
+            rate_record(r, oldest, now);
+            r->failed++;
+        }
+        s->next_k = oldest + r->conns;
+        s->inflight = 0;
         slot_close(r, j);
         return;
     }
-    r->sent++;
-    s->busy_k = s->next_k;
-    s->next_k += r->conns;
+    r->sent += n;
+    if (s->inflight == 0) {
+        s->busy_k = s->next_k;
+        s->head_len = 0;
+        s->body_left = -2; /* still in the head */
+    }
+    s->next_k += (int64_t)n * r->conns;
+    s->inflight = (uint16_t)(s->inflight + n);
     s->state = SLOT_BUSY;
-    s->head_len = 0;
-    s->body_left = -2; /* still in the head */
-    slot_watch(r, j, EPOLLIN);
+}
+
+/* The connection under requests still in flight ended: they are due again from
+ * the oldest (on the next connection), their latency still running from their
+ * intended times. */
+static void slot_requeue(struct slot *s, int conns)
+{
+    if (s->inflight > 0)
+        s->next_k = s->busy_k < 0 ? s->busy_k + conns : s->busy_k; /* not the warm-up */
+    s->inflight = 0;
 }
 
 /* The request in flight is over: answered (2xx), or failed. */
 static void slot_done(struct rate_run *r, int j, bool ok, double now)
 {
     struct slot *s = &r->slot[j];
-    rate_record(r, s->busy_k, now);
-    if (ok)
+    if (s->busy_k < 0) /* the warm-up request, before the clock: not in the record */
+        r->warmed += ok;
+    else if (ok)
         r->answered++;
     else
         r->failed++;
+    if (s->busy_k >= 0)
+        rate_record(r, s->busy_k, now);
+    s->busy_k += r->conns;
+    s->inflight--;
     if (s->fd < 0) {
+        slot_requeue(s, r->conns);
         s->state = SLOT_DOWN;
     } else if (!ok || !r->keepalive || s->close_after) {
+        slot_requeue(s, r->conns);
         if (ok) { /* let the server close first: its side keeps the TIME_WAIT */
             s->state = SLOT_CLOSING;
             return;
         }
         slot_close(r, j);
+    } else if (s->inflight > 0) { /* the next answer, pipelined behind */
+        s->head_len = 0;
+        s->body_left = -2;
+        s->status = 0;
     } else {
         s->state = SLOT_IDLE;
     }
@@ -660,8 +716,9 @@ static void parse_head(struct slot *s, size_t end)
 
 /* Feed the got bytes of buf, read while an answer is awaited, into s: 1 when the
  * answer is complete (s->status says how it went), -1 when its head is longer
- * than HEAD_MAX (a failure), 0 while more is to come. */
-static int answer_feed(struct slot *s, const char *buf, ssize_t got)
+ * than HEAD_MAX (a failure), 0 while more is to come. *took: the bytes of buf
+ * that belonged to this answer (the rest is the next, pipelined one). */
+static int answer_feed(struct slot *s, const char *buf, ssize_t got, ssize_t *took)
 {
     size_t used = 0;
     if (s->body_left == -2) {
@@ -679,8 +736,14 @@ static int answer_feed(struct slot *s, const char *buf, ssize_t got)
         used = head_end - (s->head_len - take); /* bytes of this read that were head */
     }
     int64_t body = (int64_t)got - (int64_t)used;
-    if (s->body_left > 0)
-        s->body_left -= body < s->body_left ? body : s->body_left;
+    if (s->body_left == -1) /* until EOF: all of it */
+        used = (size_t)got;
+    else if (s->body_left > 0) {
+        int64_t part = body < s->body_left ? body : s->body_left;
+        s->body_left -= part;
+        used += (size_t)part;
+    }
+    *took = (ssize_t)used;
     return s->body_left == 0;
 }
 
@@ -701,11 +764,16 @@ static void slot_readable(struct rate_run *r, int j, double now)
             slot_kick(r, j, now);
         return;
     }
-    if (s->state != SLOT_BUSY)
-        return; /* bytes nobody asked for, or the end of a closing answer */
-    int done = answer_feed(s, buf, got);
-    if (done != 0)
+    /* One read may hold several pipelined answers, the last one in part. */
+    ssize_t at = 0;
+    while (at < got && s->state == SLOT_BUSY) { /* else bytes nobody asked for */
+        ssize_t took = 0;
+        int done = answer_feed(s, buf + at, got - at, &took);
+        at += took;
+        if (done == 0)
+            break;
         slot_done(r, j, done == 1 && s->status / 100 == 2, now);
+    }
 }
 
 static void slot_event(struct rate_run *r, int j, uint32_t events, double now)
@@ -755,13 +823,24 @@ static double cpu_s(void)
 }
 
 static int rate(const struct sockaddr_in *addr, const char *path, int conns, double per_s,
-                double seconds, bool keepalive, int drain_ms)
+                double seconds, bool keepalive, int drain_ms, int depth, bool warm)
 {
     static struct rate_run r; /* the histogram is large: not on the stack */
     char req[1024];
-    r = (struct rate_run){
-        .addr = *addr, .req = req, .keepalive = keepalive, .conns = conns, .rate = per_s};
+    r = (struct rate_run){.addr = *addr,
+                          .req = req,
+                          .keepalive = keepalive,
+                          .conns = conns,
+                          .rate = per_s,
+                          .depth = keepalive ? depth : 1};
     r.req_len = make_request(req, sizeof req, path, keepalive ? "keep-alive" : "close");
+    r.batch = malloc((size_t)r.depth * (size_t)r.req_len);
+    if (r.batch == NULL) {
+        fprintf(stderr, "client: out of memory for a batch of %d requests\n", r.depth);
+        return 1;
+    }
+    for (int i = 0; i < r.depth; i++)
+        memcpy(r.batch + (size_t)i * (size_t)r.req_len, req, (size_t)r.req_len);
     hist_init(&r.hist);
 
     /* Descriptors: raise the soft limit to the hard one, and say so if C does not fit. */
@@ -830,8 +909,42 @@ static int rate(const struct sockaddr_in *addr, const char *path, int conns, dou
         for (int j = 0; j < conns; j++)
             connected += r.slot[j].state == SLOT_IDLE;
     }
-    printf("rate: %d of %d connections up in %.2f s; the clock starts\n", connected, conns,
-           now_s() - start);
+    /* Warm-up: one request on each connection, answered before the clock starts
+     * (or half a second passes), so that what a model does once per connection
+     * (fork a process, start a thread) is not in the run. Request -C + j of
+     * slot j: before its first, and never recorded. */
+    if (keepalive && warm) {
+        for (int j = 0; j < conns; j++) {
+            struct slot *s = &r.slot[j];
+            if (s->state != SLOT_IDLE ||
+                write(s->fd, r.req, (size_t)r.req_len) != (ssize_t)r.req_len)
+                continue;
+            s->busy_k = j - conns;
+            s->inflight = 1;
+            s->head_len = 0;
+            s->body_left = -2;
+            s->state = SLOT_BUSY;
+        }
+        double bound = now_s() + 0.5 + conns / 10000.0; /* a model that never serves some */
+        for (;;) {
+            bool waiting = false;
+            for (int j = 0; j < conns && !waiting; j++)
+                waiting = r.slot[j].inflight > 0 && r.slot[j].busy_k < 0;
+            double left = bound - now_s();
+            if (!waiting || left <= 0)
+                break;
+            int n = epoll_wait(r.epfd, events, 1024, (int)(left * 1000) + 1);
+            for (int i = 0; i < n; i++)
+                slot_event(&r, (int)events[i].data.u32, events[i].events, now_s());
+        }
+    }
+    if (keepalive && warm)
+        printf("rate: %d of %d connections up, %ld answered a warm-up request, in %.2f s; "
+               "the clock starts\n",
+               connected, conns, r.warmed, now_s() - start);
+    else
+        printf("rate: %d of %d connections up in %.2f s; the clock starts\n", connected, conns,
+               now_s() - start);
     fflush(stdout); /* the bench measures the server's memory from here */
 
     r.t0 = now_s();
@@ -844,16 +957,17 @@ static int rate(const struct sockaddr_in *addr, const char *path, int conns, dou
     int busy = 0;
     for (;;) {
         double now = now_s();
-        int64_t due = due_by(&r, now);
+        int64_t due = due_by(&r, now), from = r.scheduled;
         while (r.scheduled < due) {
             int64_t k = r.scheduled++;
             double late_us = (now - intended_s(&r, k)) * 1e6;
             hist_record(&r.lag, late_us > 0 ? (uint64_t)late_us : 0);
             r.last_scheduled = now;
-            int j = (int)(k % conns);
-            if (r.slot[j].next_k == k) /* else it waits behind the slot's earlier ones */
-                slot_kick(&r, j, now);
         }
+        /* Then each slot that got a due request once: it sends what it can of
+         * its due ones in one write (the rest wait behind its full depth). */
+        for (int64_t k = from; k < due && k < from + conns; k++)
+            slot_kick(&r, (int)(k % conns), now);
         if (now >= stop)
             break;
         if (r.scheduled == r.total) { /* all sent: stop when nothing is outstanding */
@@ -881,8 +995,10 @@ static int rate(const struct sockaddr_in *addr, const char *path, int conns, dou
     long unanswered = 0;
     for (int j = 0; j < conns; j++) {
         struct slot *s = &r.slot[j];
-        if (s->state == SLOT_BUSY) {
-            rate_record(&r, s->busy_k, end);
+        for (int i = 0; i < s->inflight; i++) {
+            if (s->busy_k + (int64_t)i * conns < 0)
+                continue; /* a warm-up request never answered */
+            rate_record(&r, s->busy_k + (int64_t)i * conns, end);
             unanswered++;
         }
         for (int64_t k = s->next_k; k < r.scheduled; k += conns) {
@@ -899,8 +1015,9 @@ static int rate(const struct sockaddr_in *addr, const char *path, int conns, dou
                            ? (double)(r.scheduled - 1) / (r.last_scheduled - r.t0)
                            : per_s;
     double inflight = r.samples ? r.inflight_sum / (double)r.samples : 0.0;
-    printf("rate: %.0f requests/s for %.1f s over %d %s\n", per_s, seconds, conns,
-           keepalive ? "keep-alive connections" : "slots, a new connection per request");
+    printf("rate: %.0f requests/s for %.1f s over %d %s, up to %d in flight on each\n", per_s,
+           seconds, conns,
+           keepalive ? "keep-alive connections" : "slots, a new connection per request", r.depth);
     printf("  scheduled %lld: answered %ld (%.1f %%), failed %ld, unanswered %ld\n",
            (long long)r.scheduled, r.answered,
            r.scheduled ? 100.0 * (double)r.answered / (double)r.scheduled : 0.0, r.failed,
@@ -923,7 +1040,7 @@ static int rate(const struct sockaddr_in *addr, const char *path, int conns, dou
            "answered=%ld failed=%ld unanswered=%ld sent=%ld connects=%ld open_errors=%ld "
            "p50_us=%llu p90_us=%llu p99_us=%llu p999_us=%llu max_us=%llu elapsed_s=%.6f "
            "cpu_s=%.6f nofile=%llu addrs=%d completed=%llu mean_us=%.6g inflight=%.6g "
-           "send_rate=%.6g lag_p99_us=%llu lag_max_us=%llu\n",
+           "send_rate=%.6g lag_p99_us=%llu lag_max_us=%llu depth=%d warmed=%ld\n",
            conns, connected, keepalive ? "keepalive" : "close", per_s, seconds,
            (long long)r.scheduled, r.answered, r.failed, unanswered, r.sent, r.connects,
            r.open_errors, (unsigned long long)hist_percentile(h, 50),
@@ -932,7 +1049,8 @@ static int rate(const struct sockaddr_in *addr, const char *path, int conns, dou
            (unsigned long long)hist_percentile(h, 100), elapsed, cpu,
            (unsigned long long)lim.rlim_cur, addrs, (unsigned long long)h->count, hist_mean(h),
            inflight, send_rate, (unsigned long long)hist_percentile(&r.lag, 99),
-           (unsigned long long)hist_percentile(&r.lag, 100));
+           (unsigned long long)hist_percentile(&r.lag, 100), r.depth, r.warmed);
+    free(r.batch);
     return 0;
 }
 
@@ -1052,7 +1170,8 @@ static void session_event(struct session_run *r, int i, uint32_t events, double 
     }
     if (s->state != SESSION_BUSY)
         return;
-    int done = answer_feed(&s->conn, buf, got);
+    ssize_t took; /* one request at a time: nothing follows its answer */
+    int done = answer_feed(&s->conn, buf, got, &took);
     if (done == 0)
         return;
     double us = (now - s->wake) * 1e6;
@@ -1172,7 +1291,7 @@ static void usage(void)
                     "       client burst ADDR PORT PATH N CONC\n"
                     "       client slow  ADDR PORT PATH N INTERVAL_MS MAX_S\n"
                     "       client rate  ADDR PORT PATH CONNS RATE SECONDS [keepalive|close "
-                    "[DRAIN_MS]]\n"
+                    "[DRAIN_MS [DEPTH [warm]]]]\n"
                     "       client sessions ADDR PORT PATH K RATE SECONDS THINK_MS [DRAIN_MS]\n");
 }
 
@@ -1246,8 +1365,15 @@ int main(int argc, char **argv)
             return 2;
         }
         int drain_ms = argc > 9 ? (int)number(argv, 9, "DRAIN_MS", 0, 60000) : 1000;
+        int depth = argc > 10 ? (int)number(argv, 10, "DEPTH", 1, 64) : 1;
+        bool warm = argc > 11 && strcmp(argv[11], "warm") == 0;
+        if (argc > 11 && !warm) {
+            fprintf(stderr, "client: rate's last argument must be warm, not %s\n", argv[11]);
+            return 2;
+        }
         return rate(&addr, argv[4], (int)n, real(argv, 6, "RATE", 0.1, 1e7),
-                    real(argv, 7, "SECONDS", 0.01, 3600), strcmp(mode, "keepalive") == 0, drain_ms);
+                    real(argv, 7, "SECONDS", 0.01, 3600), strcmp(mode, "keepalive") == 0, drain_ms,
+                    depth, warm);
     }
     if (strcmp(argv[1], "sessions") == 0)
         return sessions(&addr, argv[4], (int)n, real(argv, 6, "RATE", 0.01, 1e6),

@@ -42,6 +42,7 @@ FIGURES = {
     "distribution": (("config", "load"), [("jain", "", "higher", 0.02, False),
                                           ("cpu_per_conn_us", "µs", "lower", 1.0, True)]),
     "slow-handler": (("config",), [("req_per_s", "req/s", "higher", 5, False)]),
+    "slow-upstream": (("config", "clients"), [("req_per_s", "req/s", "higher", 5, False)]),
     "slow-clients": (("config",), [("median_ms", "ms", "lower", 1.0, False),
                                    ("within_1s", "", "higher", 0.5, False)]),
     "memory": (("config",), [("per_conn_kb", "KiB", "lower", 2.0, False)]),

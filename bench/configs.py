@@ -18,6 +18,9 @@ Groups say which experiments use a row:
          FD_SETSIZE (1024) connections and answers the rest 503 (its rows show
          how many it held)
   latency  the latency experiment only (the default-config nginx row)
+  upstream also in the slow-upstream experiment, whose rows are the model rows
+         that are not references (a reference cannot proxy) plus these: the
+         thread pool, beside the process pools
   Every other row is in fig30.1. FULL=1 runs every row in throughput too.
 The slow-clients experiment has rows of its own, sized for its slow clients:
 see slow_client_configs below.
@@ -91,7 +94,7 @@ CONFIGS = [
     Config("threaded --pool-mode accept-lock", "threaded",
            ["--pool", W, "--pool-mode", "accept-lock"], (), book_row=7),
     Config("threaded --pool-mode queue", "threaded", ["--pool", W, "--pool-mode", "queue"],
-           ("main",), book_row=8),
+           ("main", "upstream"), book_row=8),
     Config("multiplex --workers 1", "multiplex", ["--workers", "1"], ("main", "model")),
     Config("multiplex --workers 2", "multiplex", ["--workers", "2"], ("main",)),
     Config("multiplex --backend poll", "multiplex", ["--workers", "1", "--backend", "poll"], ("full",)),
@@ -153,6 +156,38 @@ BOUNDED_MAX_N = 1000
 # at the cores the server is pinned to (docs/results.md, "Latency against
 # utilisation").
 PER_CONNECTION = ("fork_per_conn", "threaded")
+
+
+# The slow-upstream experiment: the upstream every model proxies to. A server
+# whose /lab/sleep holds no thread or worker (a timer on its loop), so that it
+# answers every proxied request after the same sleep however many wait at once;
+# room for every connection the largest sweep opens to it.
+UPSTREAM = Config("coroutine --workers 1 (upstream)", "coroutine",
+                  ["--workers", "1", "--max-conns", "4096"])
+
+
+def upstream_configs(configs):
+    """The slow-upstream experiment's rows: every model row but the references,
+    and the "upstream" group."""
+    return [c for c in configs
+            if not c.reference and ({"model", "upstream"} & set(c.groups))]
+
+
+def waits_at_once(stats):
+    """How many requests a model keeps waiting on its upstream at once when its
+    workers bound it, read from its stats file's options (docs/design.md#stats-file):
+    iterative one, fork_per_conn its --max-procs, a thread pool its --pool, a
+    process pool its --workers. None for a model bound by its CPU instead (a
+    thread per connection, an event loop: their --max-conns, 1024, is above
+    every sweep here). Little's law makes the first a ceiling: N requests in
+    service, each L seconds long, are at most N / L per second."""
+    options = (stats or {}).get("options") or {}
+    if stats is None or options.get("max_conns_enforced") != "no":
+        return None
+    for key in ("max-procs", "pool"):
+        if int(options.get(key) or 0) > 0:
+            return int(options[key])
+    return 1 if stats.get("server") == "iterative" else int(options.get("workers") or 1)
 
 
 def servers(cfg, workers, conns):

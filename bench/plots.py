@@ -403,6 +403,94 @@ def draw_slow(out, meta):
                     (clients * 20, f"all {clients} wait together: {clients * 20} req/s")])
 
 
+def upstream_models(rows):
+    """The slow-upstream experiment per configuration, in order: {label: dict}
+    with its points (medians per number of clients: req/s, p50/p99 ms, CPU per
+    request, the clients kept waiting at once; waiting: clients it never took,
+    in some run; flagged) and its Little's-law N and ceiling (req/s), None for a
+    model bound by its CPU; L, the upstream's latency (ms, the median over the
+    runs)."""
+    med = medians(rows, ["config", "clients"], ["req_per_s", "p50_us", "p99_us",
+                                                 "cpu_per_req_us", "served_at_once",
+                                                 "at_once", "ceiling", "cpu_ceiling",
+                                                 "upstream_ms"])
+    result = {}
+    for label in order_of(rows):
+        points = sorted(((int(k[1]), v) for k, v in med.items() if k[0] == label),
+                        key=lambda p: p[0])
+        waiting = {r["clients"] for r in rows if r["config"] == label and r.get("waiting")}
+        result[label] = dict(
+            points=[dict(v, clients=c, waiting=str(c) in waiting) for c, v in points],
+            at_once=next((v["at_once"] for _, v in points if v["at_once"]), None),
+            ceiling=next((v["ceiling"] for _, v in points if v["ceiling"]), None),
+            # the CPU's ceiling, from the CPU per request at the most clients
+            cpu_ceiling=next((v["cpu_ceiling"] for _, v in reversed(points)
+                              if v["cpu_ceiling"]), None),
+            cpu_bound=next((r["cpu_bound"] for r in reversed(rows)
+                            if r["config"] == label and r.get("cpu_bound")), ""))
+    latencies = [num(r.get("upstream_ms")) for r in rows if num(r.get("upstream_ms"))]
+    return result, (statistics.median(latencies) if latencies else None)
+
+
+def draw_slow_upstream(out, meta):
+    """Throughput and wrk's p99 against the number of clients, every model as a
+    proxy in front of a slow upstream. Dashed, in a pool's colour: its
+    Little's-law ceiling min(clients, N) / L; grey: every client waiting at
+    once (clients / L). A cross: clients the model never took."""
+    rows = [r for r in read_csv(out, "slow-upstream") if r.get("req_per_s")]
+    if not rows:
+        return
+    models, latency_ms = upstream_models(rows)
+    labels = list(models)
+    blocks, flagged, waiting = [], [], []
+    for l in labels:
+        pts = [(v["clients"], v["req_per_s"], (v["p99_us"] or 0) / 1000 or None)
+               for v in models[l]["points"]]
+        blocks.append(pts or [(None,) * 3])
+        flagged += [p for p, v in zip(pts, models[l]["points"]) if v["flagged"]]
+        waiting += [p for p, v in zip(pts, models[l]["points"]) if v["waiting"]]
+    clients = sorted({int(r["clients"]) for r in rows})
+    sleep = rows[0]["sleep_ms"]
+    p = Plot(out, "slow_upstream", 1400, 1100)
+    series, fpath = series_files(p, labels, blocks, flagged, 3)
+    wpath = p.data("waiting", [waiting or [(None,) * 3]])
+    p(f'set multiplot layout 2,1 title "Slow upstream: each model as a reverse proxy '
+      f'(--upstream) in front of one upstream that answers GET /lab/sleep/{sleep} after '
+      f'{sleep} ms (L = {latency_ms or 0:.1f} ms measured),\\nwrk keep-alive clients through '
+      f'the proxy (median of runs). Ringed: a flagged run; crossed: clients the model never '
+      f'took"')
+    p(f"set logscale x 2\nset xrange [{clients[0] / 1.4}:{clients[-1] * 1.4}]\nset grid\n"
+      "set xlabel 'concurrent clients (log scale)'\nset rmargin at screen 0.6\n"
+      f"set xtics ({', '.join(str(c) for c in clients)})")
+    extra = []
+    if latency_ms:
+        extra.append(f"x / {latency_ms / 1000:g} with lines dt 3 lw 1.5 lc rgb '#777777' "
+                     "title 'every client waiting at once: clients / L'")
+        for i, l in enumerate(labels):
+            n = models[l]["at_once"]
+            if n:
+                title = f"{l}: Little's law, min(clients, {n:g}) / L"
+                extra.append(f"(x < {n:g} ? x : {n:g}) / {latency_ms / 1000:g} with lines dt 2 "
+                             f"lw 1.5 lc rgb '{PALETTE[i % len(PALETTE)]}' title {q(title)}")
+            cpu = models[l]["cpu_ceiling"]
+            if not n and cpu:
+                core = {"server": "server core", "client": "client core: wrk, upstream"}
+                title = f"{l}: CPU, {cpu:,.0f}/s ({core.get(models[l]['cpu_bound'], 'cores')})"
+                extra.append(f"{cpu:g} with lines dt 4 lw 1.2 lc rgb '{PALETTE[i % len(PALETTE)]}' "
+                             f"title {q(title)}")
+    marks = f"'{wpath}' using 1:COLUMN with points pt 2 ps 2.2 lw 2 lc rgb 'black' " \
+            "title 'clients never taken (see the report)'"
+    p('set title "throughput"\nset ylabel "requests per second (log scale)"\nset logscale y\n'
+      'set key outside right top font ",8"')
+    p("plot " + ", \\\n     ".join([line_plot(p, series, 1, 2, fpath)] + extra +
+                                    ([marks.replace("COLUMN", "2")] if waiting else [])))
+    p('set title "p99 of what wrk timed (it times only the clients that were answered)"\n'
+      'set ylabel "p99 latency (ms, log scale)"\nset key off')
+    p("plot " + ", \\\n     ".join([line_plot(p, series, 1, 3, fpath)] +
+                                    ([marks.replace("COLUMN", "3")] if waiting else [])))
+    p.draw()
+
+
 def draw_slow_clients(out, meta):
     rows = read_csv(out, "slow-clients")
     if not rows:
@@ -479,32 +567,42 @@ KNEE_P99_MS = 10.0      # the knee: the highest offered load whose p99 stays und
 
 
 def knee(points):
-    """points: (load, p99_ms, unanswered). The highest offered load whose p99 stayed
-    under KNEE_P99_MS with nothing unanswered, or None. A lower load that missed
+    """points: (load, p99_ms, unanswered, short). The highest offered load whose p99
+    stayed under KNEE_P99_MS with nothing unanswered, the client having sent what
+    was asked (short: it did not, and the point measured a lower load), or None.
+    A lower load that missed
     (one scheduling hiccup on a shared machine reaches the p99 of a few hundred
     requests) does not hide it: the table beside the knee shows every point."""
-    good = [load for load, p99, unanswered in points
-            if p99 is not None and p99 < KNEE_P99_MS and not unanswered]
+    good = [load for load, p99, unanswered, short in points
+            if p99 is not None and p99 < KNEE_P99_MS and not unanswered and not short]
     return max(good) if good else None
 
 
 def latency_models(rows):
     """The latency experiment per configuration, in order: {label: dict} with its
     capacity run (medians over repeats: capacity req/s, demand_us D, servers, cores,
-    c = the queue's servers = min(servers, cores)) and points, one per offered
+    c = the queue's servers = min(servers, cores), the server's busy and waited
+    shares and the client's sent rate there, and the verdicts of its capacity
+    runs: server-bound or client-bound) and points, one per offered
     load (rho = load / 100; medians of rate, p50/p99 ms, unanswered, in flight
     sampled and throughput x mean latency, with the flags of its runs); the
     measured knee (rho, rate) and the predicted one (M/M/c: the rho where its p99
     reaches KNEE_P99_MS, in units of the measured capacity)."""
     import queueing
     cap = medians([r for r in rows if r.get("load") == "capacity"], ["config"],
-                  ["capacity", "demand_us", "servers", "cores"])
+                  ["capacity", "demand_us", "servers", "cores", "busy", "waited", "idle",
+                   "sent_rate"])
+    verdicts = {}
+    for r in rows:
+        if r.get("load") == "capacity" and r.get("verdict"):
+            verdicts.setdefault(r["config"], []).append(r["verdict"])
     pts = medians([r for r in rows if r.get("load") not in ("capacity", None, "")],
                   ["config", "load"], ["rate", "p50_us", "p99_us", "unanswered", "answered_share",
-                                       "inflight", "little", "send_rate"])
+                                       "inflight", "little", "send_rate", "waited"])
     result = {}
     for label in order_of(rows):
         m = dict(cap.get((label,), {}))
+        m["verdict"] = "/".join(sorted(set(verdicts.get(label, [])))) or None
         points = []
         for (l, load), v in pts.items():
             if l != label:
@@ -514,7 +612,10 @@ def latency_models(rows):
                      p99_ms=v["p99_us"] / 1000 if v["p99_us"] is not None else None)
             points.append(v)
         m["points"] = sorted(points, key=lambda v: v["load"])
-        kn = knee([(v["rho"], v["p99_ms"], v["unanswered"]) for v in m["points"]])
+        for v in m["points"]:
+            v["short"] = bool(v["send_rate"] is not None and v["rate"]
+                              and queueing.client_short(v["send_rate"], v["rate"]))
+        kn = knee([(v["rho"], v["p99_ms"], v["unanswered"], v["short"]) for v in m["points"]])
         m["knee"] = (kn, next(v["rate"] for v in m["points"] if v["rho"] == kn)) if kn else None
         m["predicted"] = None
         if m.get("capacity") and m.get("demand_us") and m.get("servers"):
@@ -616,6 +717,8 @@ def draw_latency_theory(out, meta):
         c = m.get("c")
         about = (f"{m['capacity']:,.0f}/s, D {m['demand_us']:.1f} µs, c = {c}"
                  if m.get("capacity") and m.get("demand_us") else "no capacity run")
+        if m.get("verdict"):
+            about += f", {m['verdict']}"
         p(f"set title {q(label + chr(10) + about)} font ',9'")
         p("set xlabel 'ρ' offset 0,0.5 font ',8'\nset ylabel 'ms' offset 1.5,0 font ',8'")
         plot = [f"'{measured_path}' index {i} using 1:2 with linespoints lc rgb '#1f77b4' "
@@ -782,6 +885,7 @@ def draw_all(out):
     except (OSError, ValueError):
         pass
     for draw in (draw_fig30_1, draw_herd, draw_distribution, draw_throughput, draw_latency,
-                 draw_latency_theory, draw_sessions, draw_connections, draw_slow, draw_slow_clients, draw_memory, draw_coro,
+                 draw_latency_theory, draw_sessions, draw_connections, draw_slow, draw_slow_upstream,
+                 draw_slow_clients, draw_memory, draw_coro,
                  draw_stacks):
         draw(out, meta)

@@ -37,6 +37,49 @@ CLIENT_SHORT = 0.97
 LITTLE_TOLERANCE = 0.10
 LITTLE_FLOOR = 0.05
 
+# The capacity run's verdict. A capacity is the server's own only if the server
+# had work all along. Its threads' schedstat says how long they ran (busy, a
+# share of the c cores it may use) and how long they were runnable while the
+# core was held by other work, or by another of its threads (waited); /proc/stat
+# how long its cores were idle, when nothing at all wanted them. The share of
+# the time the server wanted its cores is busy + waited, but no more than
+# 1 - idle: with many threads the waits overlap, and a thread that waits behind
+# another of the server's is no sign of saturation. At least SATURATED of the
+# time is server-bound. Below that the server sat idle waiting for requests:
+# the client, not the server, set the rate.
+SATURATED = 0.9
+
+
+def little_missed(inflight, little):
+    """Little's law's flag: the sampled requests in flight and throughput x mean
+    latency differ by more than LITTLE_TOLERANCE of the latter (LITTLE_FLOOR
+    requests when that is smaller)."""
+    return abs(inflight - little) > max(LITTLE_TOLERANCE * little, LITTLE_FLOOR)
+
+
+def client_short(send_rate, asked):
+    """The client's own flag: its loop took requests slower than CLIENT_SHORT of
+    the rate asked (it measured itself, not the server)."""
+    return send_rate < CLIENT_SHORT * asked
+
+
+def capacity_verdict(answered_rate, busy, waited, idle):
+    """(capacity req/s, verdict) of a saturating run. wanted = min(busy + waited,
+    1 - idle) (idle None: not read). "server-bound" when wanted >= SATURATED:
+    the capacity is the rate answered. "client-bound" below: the capacity is
+    answered / wanted, the rate it would have answered wanting its cores all
+    the time, at the share of them it got (on a core of its own, c / D); the
+    loads above what the client reaches are flagged client short. "not
+    measured" without a busy share (no schedstat): the rate answered."""
+    if busy is None or waited is None:
+        return answered_rate, "not measured"
+    wanted = busy + waited if idle is None else min(busy + waited, 1 - idle)
+    if round(wanted, 9) >= SATURATED:  # 0.6 + 0.3 is 0.8999999999999999
+        return answered_rate, "server-bound"
+    if wanted <= 0:
+        return answered_rate, "not measured"
+    return answered_rate / wanted, "client-bound"
+
 
 def erlang_b(c, a):
     """Blocking probability of c servers offered a Erlangs (the stable recursion)."""

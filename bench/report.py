@@ -6,12 +6,13 @@ says more about each plot).
 """
 import json
 import os
+import statistics
 
 import compare
 from configs import BOOK_FIG30_1, CONFIGS, NGINX_CACHE, NGINX_DIVISOR, STACK_CACHE_BIG
 from plots import (KNEE_P99_MS, is_reference, latency_models, measured, medians, order_of,  # noqa: E501
-                   read_csv, spread, starved)
-from queueing import CLIENT_SHORT, LITTLE_FLOOR, LITTLE_TOLERANCE
+                   read_csv, spread, starved, upstream_models)
+from queueing import CLIENT_SHORT, LITTLE_FLOOR, LITTLE_TOLERANCE, SATURATED
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The recorded reference run every `make bench` is compared with (its README
@@ -154,7 +155,8 @@ class Report:
     def flagged(self):
         groups, totals = {}, {}
         for name in ("fig30.1", "throughput", "latency", "sessions", "connections",
-                     "slow-handler", "slow-clients", "herd", "distribution", "memory",
+                     "slow-handler", "slow-upstream", "slow-clients", "herd", "distribution",
+                     "memory",
                      "coro-switch"):
             for r in read_csv(self.out, name):
                 what = (f"{r['rate']}/s over {r['conns']}" if name in ("latency", "connections")
@@ -256,8 +258,8 @@ class Report:
              "in `nginx-open_file_cache/nginx.conf` and `nginx/nginx.conf` here. The *knee* "
              "column is from the open-loop latency experiment below: the highest offered load "
              "(ρ, a share of the configuration's own capacity, and the rate it was) "
-             f"whose p99 stayed under {KNEE_P99_MS:g} ms with every request answered "
-             "(*none*: no rate did). *syscalls/req* is from the syscalls experiment "
+             f"whose p99 stayed under {KNEE_P99_MS:g} ms with every request answered and the "
+             "client sending what was asked (*none*: no rate did). *syscalls/req* is from the syscalls experiment "
              "(`bench/syscalls.py`: `strace -f -c`, 256 keep-alive clients; – where not "
              "measured).\n")
         med = medians(rows, ["config"], ["cpu_per_conn_us", "req_per_s"])
@@ -437,23 +439,31 @@ class Report:
              "of coordinated omission). A request still unanswered at the end of the run and its "
              "drain counts with latency = end − intended time: the "
              "p99 of a model that never answers some connections is bounded by the run plus "
-             "the drain, not a latency anyone saw. Each configuration's **capacity** is "
+             "the drain, not a latency anyone saw. Each connection carries up to "
+             f"{cap.get('depth') or 1} requests at once (pipelined), so that the client's own "
+             "cost per request stays below the server's. Each configuration's **capacity** is "
              f"measured first: {f(float(cap.get('rate') or 0), 0)} requests per second asked "
-             f"for {cap.get('seconds', '?')} s (far more than any server here answers), and "
-             "what it answered per second is its capacity (the best of "
-             f"{self.meta.get('settings', {}).get('lat_capacity_runs', 'its')} runs); its "
-             "server CPU per request in that "
-             "run is its **demand D**. Then it is offered shares ρ of that capacity. Pools have "
+             f"for {cap.get('seconds', '?')} s (far more than any server here answers), the "
+             f"best of {self.meta.get('settings', {}).get('lat_capacity_runs', 'its')} runs; "
+             "its server CPU per request in that run is its **demand D**. That rate is the "
+             "server's own saturation only if the server had work all along: *busy* is the "
+             "share of the cores it may use (c of them) that it used, *waiting* the share it "
+             "was runnable while other work held its core; their sum (no more than the share "
+             f"its cores were not idle) at least {SATURATED:g} is **server-bound**, and the "
+             "capacity is the rate it answered. Below, it sat idle waiting for requests: "
+             "**client-bound**, and the capacity is the rate answered divided by that sum, "
+             "what it would serve wanting its cores all the time (c / D on cores of its own); "
+             "the loads the client could not send are flagged *client short*, their sent rate "
+             "beside the rate asked (`capacity_verdict` in bench/queueing.py). Then it is "
+             "offered "
+             "shares ρ of that capacity. Pools have "
              f"{self.meta.get('pool_workers', '–')} workers, so with {first['conns']} keep-alive "
              "connections most of them are never taken (flagged at every load). The **knee** "
              f"is the highest ρ whose p99 stayed under {KNEE_P99_MS:g} ms with every request "
-             "answered; the **predicted** knee is where M/M/c's p99 reaches the same bound, "
+             "answered and the client not short; the **predicted** knee is where M/M/c's p99 reaches the same bound, "
              "from D and c = the model's servers (1 loop; its workers; a thread or process per "
              "connection) capped at the cores the server is pinned to (docs/results.md, "
-             "*latency*). *Busy at capacity* is capacity × D / c, the share of its cores the "
-             "server used at its capacity: below 1, something besides its CPU (round trips, "
-             "a core shared with other work) limited it, and the predicted knee, in units of "
-             "the measured capacity, lies past 1 by as much.\n")
+             "*latency*), in units of the capacity.\n")
         self(image(self.out, "latency_open_loop", "open-loop p50 and p99 against utilisation"))
         self(image(self.out, "latency_theory", "measured p50 and p99 beside M/M/c and M/D/1"))
         out = []
@@ -469,15 +479,26 @@ class Report:
                       f"worst {worst['inflight']:.3g} vs {worst['little']:.3g} at ρ {worst['rho']:g}"
                       + (f"; {missed} missed" if missed else ""))
             kn, pr = m["knee"], m["predicted"]
-            busy = (m["capacity"] * m["demand_us"] / 1e6 / m["c"]
-                    if m.get("capacity") and m.get("demand_us") and m.get("c") else None)
-            out.append((f"`{l}`", f(m.get("capacity"), 0), f(m.get("demand_us")),
-                        f(busy, 2), m.get("c", "–"),
+            busy = (f"{f(m['busy'], 2)} + {f(m['waited'], 2)}"
+                    if m.get("busy") is not None and m.get("waited") is not None else "–")
+            if m.get("idle") is not None:
+                busy += f"; idle {f(m['idle'], 2)}"
+            held = [v["waited"] for v in m["points"] if v.get("waited") is not None]
+            held = f(statistics.median(held), 2) if held else "–"
+            out.append((f"`{l}`", f(m.get("capacity"), 0), m.get("verdict") or "–", busy,
+                        f(m.get("sent_rate"), 0), f(m.get("demand_us")), m.get("c", "–"),
                         f"ρ {pr[0]:.2f} ({f(pr[1], 0)}/s)" if pr else "–",
-                        f"ρ {kn[0]:.2f} ({f(kn[1], 0)}/s)" if kn else "none", little))
-        self(table(["configuration", "capacity req/s", "D µs", "busy at capacity", "c",
-                    "predicted knee (M/M/c)",
-                    "measured knee", "Little's law: in flight vs X·W"], out))
+                        f"ρ {kn[0]:.2f} ({f(kn[1], 0)}/s)" if kn else "none", held, little))
+        self(table(["configuration", "capacity req/s", "verdict", "busy + waiting; idle",
+                    "client sent/s", "D µs", "c", "predicted knee (M/M/c)",
+                    "measured knee", "waiting at the loads", "Little's law: in flight vs X·W"],
+                   out))
+        self("*busy + waiting; idle*: at the capacity run, the shares of its cores' time the "
+             "server ran, was runnable while other work (or another of its threads) held "
+             "them, and the cores were idle. *Waiting at the loads*: the median "
+             "over the offered loads of the second share: a server that waits for its core "
+             "that often is descheduled for a time slice now and then, and a few ms of that "
+             "is the p99 of a light load, whatever the queue.\n")
         never = starved(models)
         if never:
             self("Never all served, at any load (their knee is *none*, whatever the p99 of the "
@@ -603,6 +624,63 @@ class Report:
                 f(med[(l,)]["server_connections"], 0)) for l in order_of(rows)]
         self(table(["configuration", "req/s", "requests waiting at once (req/s ÷ 20)",
                     "connections taken"], out))
+
+    def slow_upstream(self):
+        every = read_csv(self.out, "slow-upstream")
+        rows = [r for r in every if r.get("req_per_s")]
+        self("## Slow upstream: Little's law through a proxy\n")
+        if not rows:
+            why = sorted({r["flag"] for r in every if r.get("flag")})
+            self("No configuration answered through the proxy in this run" +
+                 (": " + "; ".join(why[:3]) if why else "") + ".\n")
+            return
+        models, latency_ms = upstream_models(rows)
+        clients = sorted({int(r["clients"]) for r in rows})
+        first, most = rows[0], clients[-1]
+        self(f"Each model runs as a reverse proxy (`--upstream`) in front of one upstream, "
+             f"`coroutine --workers 1` on the client's cores, whose every answer to "
+             f"`GET /lab/sleep/{first['sleep_ms']}` takes {first['sleep_ms']} ms; its own "
+             f"latency L, measured when it starts (the median of "
+             f"{self.meta.get('settings', {}).get('up_probe_gets', 'a few')} GETs, each on a "
+             f"new connection as the proxies make them), was {f(latency_ms, 1)} ms. wrk's "
+             f"keep-alive clients, {', '.join(map(str, clients))} of them, ask through the proxy "
+             f"for {first['seconds']} s per point ({max(float(r['seconds']) for r in rows):g} s "
+             f"at {most} clients: a thread or a process per connection takes a while to "
+             "start them all). A model whose workers bound it keeps at most "
+             "N requests waiting on the upstream at once, so it answers at most N / L per "
+             "second (Little's law: requests in flight = throughput × time in flight); a "
+             "thread per connection and the event loops keep every client's request waiting, "
+             "up to what a CPU serves. Two cores can end their line: the server's, which "
+             "runs the proxy alone (its cores ÷ its CPU per request), and the client's, "
+             "where wrk and the upstream share the rest of each request's work (÷ their CPU "
+             "per request); the *ceiling* column names the lower, at the most clients. *At "
+             "once* is the measured throughput × L: how many requests the model kept "
+             "waiting on the upstream; below N by the proxy's own part of each request (the "
+             "*ms at 1* column: wrk's p50 with one client, against L). *Never taken*: "
+             "keep-alive clients the model did not accept in the run (wrk times only the "
+             "clients it answered, so their wait is in no p99).\n")
+        self(image(self.out, "slow_upstream", "throughput through a proxy against the number "
+                   "of clients, with the Little's-law ceilings"))
+        out = []
+        for label, m in models.items():
+            at = {v["clients"]: v for v in m["points"]}
+            top = at.get(most, {})
+            never = "; ".join(sorted({r["waiting"] for r in rows if r["config"] == label
+                                      and r.get("waiting") and int(r["clients"]) == most}))
+            bound = (f"{f(m['ceiling'], 0)} (N = {m['at_once']:.0f})" if m["at_once"] else
+                     f"{m['cpu_bound'] or 'a'} CPU: {f(m['cpu_ceiling'], 0)}"
+                     if m["cpu_ceiling"] else "CPU")
+            one = at.get(clients[0], {})
+            out.append([f"`{label}`{mark(top)}", bound,
+                        f((one.get("p50_us") or 0) / 1000 or None, 1)] +
+                       [f(at[c]["req_per_s"], 0) + mark(at[c]) if c in at else "–"
+                        for c in clients] +
+                       [f(top.get("served_at_once"), 1), f((top.get("p99_us") or 0) / 1000 or None, 1),
+                        f(top.get("cpu_per_req_us"), 1), never or "–"])
+        self(table(["configuration", "ceiling req/s", f"ms at {clients[0]}"] +
+                   [f"req/s, {c}" for c in clients] +
+                   [f"at once, {most}", f"p99 ms, {most}", f"CPU µs/req, {most}",
+                    f"never taken, {most}"], out))
 
     def slow_clients(self):
         rows = read_csv(self.out, "slow-clients")
@@ -819,6 +897,7 @@ class Report:
         self.sessions()
         self.connections()
         self.slow()
+        self.slow_upstream()
         self.slow_clients()
         self.memory()
         self.stacks()

@@ -258,11 +258,18 @@ static void serve(struct http_conn *conn)
             http_conn_fail(conn, 413);
             return;
         }
-        bool kept = http_proxy_forwards(site, &request)
+        bool kept = http_proxy_forwards(site, &session, &request)
                         ? http_forward(conn, &session, &request, &start)
                         : answer(conn, &session, &request, &start);
         if (!kept)
             return; /* closed */
+        /* A stop that came while this answer was under way: the answer said
+         * keep-alive, but the stop's signal is spent (a write retries after
+         * EINTR), so none would end the wait for a next request. */
+        if (server_stopping() && conn->in_length == start) {
+            io_close(conn_fd);
+            return;
+        }
         /* DOC: take-turns
          * More pipelined requests are waiting: a cooperative server would
          * answer them all before anybody else (docs/coroutine.md#fairness). */

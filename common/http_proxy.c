@@ -4,9 +4,12 @@
 #include <string.h>
 #include <strings.h>
 
-bool http_proxy_forwards(const struct http_site *site, const struct http_request *request)
+bool http_proxy_forwards(const struct http_site *site, struct http_session *session,
+                         const struct http_request *request)
 {
-    return site->upstream != NULL && (request->method == HTTP_GET || request->method == HTTP_HEAD);
+    return site->upstream != NULL &&
+           (request->method == HTTP_GET || request->method == HTTP_HEAD) &&
+           http_lab_lets_in(site, session, request);
 }
 
 /* The field lines of a head whose first line (request or status line) starts

@@ -20,6 +20,7 @@
 
 #include "http_conn.h"
 #include "http_parse.h"
+#include "http_response.h"
 
 /* The one upstream, resolved once at start-up (server_start). */
 struct http_upstream {
@@ -51,8 +52,12 @@ struct http_upstream_response {
 #define HTTP_PROXY_VIA "Via: 1.1 seven-servers\r\n"
 
 /* Whether the request goes upstream: proxy mode is on and the proxy itself
- * would answer it (GET, HEAD); other methods get the proxy's own 405/501. */
-bool http_proxy_forwards(const struct http_site *site, const struct http_request *request);
+ * would answer it (GET, HEAD); other methods get the proxy's own 405/501. A
+ * /lab/ path goes only to a client this server's own /lab/ rule lets in
+ * (http_lab_lets_in): the upstream sees every client as the proxy's loopback
+ * address, so the proxy keeps the door (docs/design.md#proxy-mode). */
+bool http_proxy_forwards(const struct http_site *site, struct http_session *session,
+                         const struct http_request *request);
 
 /* DOC: proxy-request-head
  * The head sent upstream for a parsed request whose head is head[0,

@@ -320,6 +320,14 @@ static bool peer_is_loopback(struct http_session *session)
     return session->peer_loopback == 1;
 }
 
+bool http_lab_lets_in(const struct http_site *site, struct http_session *session,
+                      const struct http_request *request)
+{
+    if (!has_prefix(request->path, "/lab/"))
+        return true;
+    return site->options->lab && (site->options->lab_public || peer_is_loopback(session));
+}
+
 /* DOC: lab-forwarded
  * /lab/ trusts the TCP peer's address: behind a reverse proxy on this host
  * every visitor is loopback. A forwarding field on a /lab/ request let in as

@@ -55,6 +55,12 @@ void http_respond(const struct http_site *site, struct http_session *session,
                   const struct http_request *request, bool keep_alive, char *out, size_t size,
                   struct http_response *response);
 
+/* Whether the /lab/ rule lets this request's client in: true for a path
+ * outside /lab/; for one inside it, the lab endpoints are on (no --no-lab) and
+ * the client is loopback or --lab-public is given. */
+bool http_lab_lets_in(const struct http_site *site, struct http_session *session,
+                      const struct http_request *request);
+
 /* An error response with a small body; closes if close_after. */
 void http_respond_error(int status, bool close_after, char *out, size_t size,
                         struct http_response *response);

@@ -66,8 +66,8 @@
  * each wait on either a yield.
  *
  * Experiment: docs/coroutine.md (the diff with iterative; strace shows no
- * system call per switch), tests/eventloop/run.py (2000 idle clients, 20
- * sleeps at once), and `make bench` coro-switch and throughput. */
+ * system call per switch), tests/eventloop/run.py (2000 idle clients with
+ * --max-conns raised, 20 sleeps at once), and `make bench` coro-switch and throughput. */
 
 #include <stdio.h>
 

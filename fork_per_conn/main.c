@@ -8,7 +8,8 @@
  * What blocks: the parent, in accept() (and, at --max-procs children, waiting for
  * one to exit); each child, in its one client. A slow client holds only its
  * child. 100 clients at once: 64 children (--max-procs) serve them, the rest wait
- * in the listen queue until a child exits.
+ * in the listen queue until a child exits (2 000 fit there: the backlog is
+ * iterative's).
  *
  * What it costs: one fork() and one exit per connection (UNP Figure 30.1's
  * dearest row), and one process per client in flight.
@@ -29,7 +30,8 @@
  * STOP_RESEND_MS, and SIGKILL after STOP_GRACE_MS. A child idle between two
  * requests ends at the first SIGTERM that finds it in read(); one signal could
  * land just before that read() and be missed, hence the repeats. A child in the
- * middle of a response finishes it (its answer says Connection: close).
+ * middle of a response finishes it, then ends the connection (as iterative's
+ * loop does). Clients still in the listen queue are reset, as in iterative.
  *
  * Neighbour: iterative is this loop with the serving done in the parent. Next:
  * prefork forks its children once, before the first client. `make diffs`.

@@ -8,8 +8,10 @@
  *
  * What blocks: everything. While one client is being served, including while it
  * sits idle on a keep-alive connection, every other client waits in the kernel's
- * listen queue: 100 clients at once are served one after another. Only
- * --timeout-ms bounds how long one idle client holds the rest.
+ * listen queue (its backlog, SOMAXCONN in net_listen: 4096 on Linux 5.4 and
+ * later, so 2 000 fit; beyond it new clients' SYNs are dropped and retried):
+ * 100 clients at once are served one after another. Only --timeout-ms bounds
+ * how long one idle client holds the rest.
  *
  * What it costs: nothing beyond the work itself, which makes it the baseline row
  * of UNP Figure 30.1 (CPU per connection); the other six servers are measured
@@ -23,12 +25,16 @@
  * Either way the loop comes round, sees server_stopping() and ends. The flag
  * alone would leave a race: land between the check and accept(), and accept()
  * sleeps until the next client; the shutdown closes it. A client
- * being served is finished first; one idle between requests has its read()
- * interrupted (EINTR) and is closed (unless the signal landed just before that
- * read(): then it waits out --timeout-ms). server_finish prints the summary.
+ * being served gets its answer, and the connection ends after it (the loop in
+ * http_conn.c looks at server_stopping() once the answer is out); one idle
+ * between requests has its read() interrupted (EINTR) and is closed (unless the
+ * signal landed just before that read(): then it waits out --timeout-ms).
+ * Clients still in the listen queue are reset (RST) when the listening socket
+ * is closed. server_finish prints the summary.
  *
- * Neighbour: fork_per_conn, which adds one fork() per connection around the same
- * call to http_serve_connection(). `make diffs`.
+ * Neighbour: none, this is the first of the seven. Next: fork_per_conn, which
+ * adds one fork() per connection around the same call to
+ * http_serve_connection(). `make diffs`.
  *
  * Proxy mode (--upstream, docs/design.md#proxy-mode): the same loop forwards
  * each request (common/http_forward.c), and every other client waits for the

@@ -169,7 +169,7 @@ static enum step read_head(struct conn *conn)
         if (parsed == HTTP_PARSE_COMPLETE) {
             if (request.body == HTTP_BODY_LENGTH && request.content_length > HTTP_BODY_LIMIT)
                 return enter_error(conn, 413);
-            if (http_proxy_forwards(http->site, &request))
+            if (http_proxy_forwards(http->site, &conn->session, &request))
                 return upstream_start(conn, &request);
             /* Build the answer while the request's fields still point into in[].
              * A body held back until asked is never read (DOC: expect in

@@ -310,6 +310,7 @@ static enum step read_upstream_head(struct conn *conn)
  * before the upstream is read again. */
 static enum step relay(struct conn *conn)
 {
+    /* EXERCISE mux-relay: relay the answer to the client, one buffer at a time */
     struct upstream *up = conn->upstream;
     struct http_conn *http = &conn->http;
     const char *from = http->out + conn->head_sent;
@@ -349,6 +350,7 @@ static enum step relay(struct conn *conn)
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
         return wait_upstream(conn, EVENT_READ);
     return broken(conn); /* closed, or reset, in the middle of the body */
+    /* END EXERCISE */
 }
 
 enum step upstream_step(struct conn *conn)

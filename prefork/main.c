@@ -10,7 +10,7 @@
  *
  * What blocks: each child, in accept() and then in its one client. N children
  * serve N clients at once; of 100 clients at once, 100 - N wait in the listen
- * queue until a child is free.
+ * queue until a child is free (of 2 000, as many: the backlog is iterative's).
  *
  * What it costs: no fork per connection, so CPU per connection falls to about
  * the iterative server's; but N processes exist whether or not clients come.
@@ -29,7 +29,10 @@
  * off (server_wake_on_stop(-1), common/server.h) before forking: the SIGTERM
  * interrupts accept(), or an fcntl lock's wait (EINTR), instead. A mutex's wait
  * is never interrupted (lock.c): the waiter gets the lock once the holder,
- * interrupted in accept(), lets it go, and then sees the flag.
+ * interrupted in accept(), lets it go, and then sees the flag. A child in the
+ * middle of a response finishes it, then ends the connection; one idle between
+ * requests ends at the first SIGTERM that finds it in read(). Clients still in
+ * the listen queue are reset when the last copy of the socket is closed.
  *
  * Neighbour: fork_per_conn forks a child per connection instead. Next:
  * prefork_select waits for the listening socket to become readable before

@@ -71,6 +71,27 @@ def blackbox(config, cause, bin_dir="build/bin", limit=60, cases=BLACKBOX_CASES,
             "lines": None, "sleeps": None, "limit": limit, "cause": cause}
 
 
+def proxied(config, cause, cases=BLACKBOX_CASES, limit=60, points=10):
+    """A check: black-box cases with config as a proxy (--proxy) in front of one
+    upstream, `threaded`: a server no exercise cuts, so that a student tree's
+    other stubs do not break the upstream."""
+    check = blackbox(config, cause, cases=cases, limit=limit, points=points)
+    check["name"] = f"blackbox --proxy [{config}]" + ("" if cases == BLACKBOX_CASES else f" {cases}")
+    check["argv"] = ["tests/blackbox/run.py", "--proxy", "threaded"] + check["argv"][1:]
+    return check
+
+
+def proxy_rows(check, rows, points, cause, limit=60):
+    """A check: rows of tests/hardening's proxy-faults or proxy-fields (--row:
+    rows whose name has one of these words) against multiplex as the proxy, in
+    front of tests/lib/upstream.py's misbehaving upstream."""
+    return {"name": f"hardening --only {check} --row {rows}", "points": points,
+            "bin_dir": "build/bin",
+            "argv": ["tests/hardening/run.py", "--only", check, "--server", "multiplex",
+                     "--row", rows],
+            "lines": None, "sleeps": None, "limit": limit, "cause": cause}
+
+
 def slow_reader(config, cause):
     """A check: the black-box slow reader against one configuration, a file and
     a long /lab/bytes read slower than the server writes (short writes, EAGAIN)."""
@@ -241,6 +262,39 @@ return fail_conn(conn);         /* no response is ever sent */"""],
                    suite_check("eventloop", "half-request", 5,
                                "a step must never block the loop: one connection waiting must "
                                "not hold up the others")],
+    },
+    "mux-relay": {
+        "file": "multiplex/upstream.c",
+        "read": "docs/multiplex.md#the-second-socket",
+        "task": """One step of the proxy's last state, CONN_RELAYING: the upstream's answer to
+the client. First what is pending, one write() of it: the head in http->out
+(conn->head_sent of conn->response.head_length sent), then the body in
+up->relay[up->sent, up->length); a failed write goes to write_failed. Once
+nothing is pending: a broken body (up->response_bad) ends the connection
+(broken), a complete one (up->response_done) ends the upstream (upstream_end)
+and the answer (conn_finish); else read the next piece from the upstream
+into up->relay and hand it to take_body. Never read the upstream before the
+client took the last piece (the bounded buffer, the back-pressure). The
+upstream's EOF ends a close-delimited body (HTTP_PROXY_UNTIL_CLOSE) and
+breaks any other; EAGAIN waits on the upstream alone (wait_upstream). Bytes
+moved earn a fresh deadline: --timeout-ms after a write to the client,
+upstream_timeout_ms after a read from the upstream.""",
+        "stubs": ["""return conn_fail(conn);        /* no answer is ever relayed */"""],
+        "checks": [proxied("multiplex --backend epoll",
+                           "each step must move the answer on: the head, then the body, "
+                           "then upstream_end and conn_finish once the body is complete"),
+                   proxied("multiplex --backend epoll",
+                           "a write that answered EAGAIN must wait for the client "
+                           "(write_failed), and a short write resume where it stopped; "
+                           "the upstream is read only once relay[] is empty",
+                           cases="slow_reader_file_and_lab_bytes,big_file_sha256", limit=30),
+                   proxy_rows("proxy-faults", "mid-body,lying,leaves,bounded", 10,
+                              "a body cut short is told by closing the connection (broken), "
+                              "never by finishing it; the upstream is read only when the "
+                              "client has taken the last piece"),
+                   proxy_rows("proxy-fields", "close-delimited,chunked with", 5,
+                              "the upstream's EOF ends a close-delimited body; a chunked one "
+                              "ends when take_body says so (up->response_done)")],
     },
     "coro-wait": {
         "file": "coroutine/sched.c",

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# run_all.sh [--quick] UNIT_TEST_BINARIES... — run the test suites, then one
-# line: "total: N passed, N failed".
+# run_all.sh [--quick] UNIT_TEST_BINARIES... — run the test suites, a line each
+# (its counts and the seconds it took, so CI's log shows where the time goes),
+# then one line: "total: N passed, N failed in N s".
 #   --quick (make test): the cmocka unit tests and the black-box suite against
 #       tests/quick.list, one configuration per server.
 #   otherwise (make check): the unit tests, the black-box suite against every
-#       line of tests/servers.list (and in its --dirty mode against
-#       tests/quick.list), every other suite (tests/*/run.py: tests/valgrind
+#       line of tests/servers.list (and in its --dirty mode, and through a
+#       proxy with --proxy, against tests/quick.list), every other suite (tests/*/run.py: tests/valgrind
 #       runs the quick list under valgrind), the quick entries of tests/mutants/
 #       (scripts/mutants.py --quick) and the docs' quick runnable blocks; with
 #       SANITIZER_PASSES=1 also the unit tests and black-box suite under
@@ -47,7 +48,7 @@ unit() {
 
 # suite LABEL COMMAND...: a Python suite that ends with "N passed, N failed".
 suite() {
-    local name=$1 status
+    local name=$1 status began=$SECONDS
     shift
     "$@" >"$log/$name" 2>&1
     status=$?
@@ -56,7 +57,8 @@ suite() {
     elif [ "$status" -ne 0 ] && ! grep -Eq '[1-9][0-9]* failed' "$log/$name"; then
         failed=$((failed + 1))           # it failed without saying which case
     fi
-    printf '%-28s %s\n' "$name" "$(grep -Eo '[0-9]+ passed, [0-9]+ failed' "$log/$name" | tail -n 1)"
+    printf '%-28s %-24s %4d s\n' "$name" \
+        "$(grep -Eo '[0-9]+ passed, [0-9]+ failed' "$log/$name" | tail -n 1)" $((SECONDS - began))
     [ "$status" -eq 0 ] || grep -E '^FAIL|Sanitizer|runtime error|Traceback' -A3 "$log/$name" |
         head -40 | sed 's/^/    /'
 }
@@ -72,7 +74,7 @@ for test in "$@"; do
 done
 if [ -n "$quick" ]; then
     suite blackbox python3 tests/blackbox/run.py --bin-dir "$BUILD/bin" --list tests/quick.list
-    echo "total: $passed passed, $failed failed"
+    echo "total: $passed passed, $failed failed in $SECONDS s"
     [ "$failed" -eq 0 ]
     exit
 fi
@@ -81,6 +83,10 @@ suite blackbox python3 tests/blackbox/run.py --bin-dir "$BUILD/bin"
 # server per configuration of the quick list (about 1.5 minutes on 2 cores).
 suite blackbox-dirty python3 tests/blackbox/run.py --bin-dir "$BUILD/bin" --list tests/quick.list \
     --dirty
+# Every case through a proxy: each configuration of the quick list in front of
+# one multiplex upstream (make blackbox-proxy: every line of tests/servers.list).
+suite blackbox-proxy python3 tests/blackbox/run.py --bin-dir "$BUILD/bin" --list tests/quick.list \
+    --proxy
 for dir in tests/*/; do
     dir=${dir%/}
     case $dir in tests/blackbox | tests/lib | tests/unit) continue ;; esac
@@ -111,5 +117,5 @@ if [ -n "${FORMAT_CHECK-}" ]; then
     suite format-check make --no-print-directory -s format-check
 fi
 
-echo "total: $passed passed, $failed failed"
+echo "total: $passed passed, $failed failed in $SECONDS s"
 [ "$failed" -eq 0 ]

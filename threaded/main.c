@@ -43,7 +43,7 @@
  * model is fork_per_conn's with a thread for a process: pthread_create
  * instead of fork, a count of live threads instead of SIGCHLD reaping, and
  * nothing to close in the parent because nothing was duplicated. Next:
- * multiplex, one thread for every connection. `make diffs` shows both pairs.
+ * multiplex, one thread for all the connections. `make diffs` shows both pairs.
  *
  * Proxy mode (--upstream, docs/design.md#proxy-mode): each thread forwards its
  * requests (common/http_forward.c), blocked while the upstream answers; a

@@ -25,6 +25,20 @@ Cases:
   little       coroutine, GET /lab/sleep/20 at 200/s on 8 connections: Little's law
                holds, the requests in flight the client sampled = throughput x mean
                latency within bench/queueing.py's tolerance, and about 200/s x 20 ms
+  pipeline     coroutine --keepalive-requests 3, GET /lab/sleep/10 at 400/s on 2
+               connections, up to 8 pipelined on each: the requests in flight when
+               the server closes go again on the next connection, every one
+               answered, none failed; and iterative busy 300 ms with another
+               connection: the answers that then arrive together are each counted
+  warm         the warm-up (`warm`: one request per connection answered before the
+               clock starts) is never in the record: coroutine, 4 connections, all
+               4 warmed and exactly the scheduled requests answered; prefork
+               --workers 1: 1 of 4 warmed, the other 3 connections' requests
+               unanswered, as without it
+  capacity     the latency experiment's rules on made-up runs (CAPACITY_CASES,
+               FLAG_CASES): a capacity run's busy and waiting shares -> its capacity
+               and verdict (server-bound, client-bound); Little's law's and the
+               client's own flags on a RATE line, as bench.py sets them
   queueing     bench/queueing.py against known values (QUEUEING_CASES): Erlang C,
                M/M/1 and M/M/c percentiles and means, M/D/1 (Pollaczek-Khinchine, and
                its tail against a simulation), the predicted knee
@@ -32,10 +46,15 @@ Cases:
                inside its band is quiet, one outside is listed up or down, a shift
                every configuration shares scales the bands, a figure or an
                experiment in one folder only is listed as such
+  at-once      bench/configs.py waits_at_once (the slow-upstream experiment's N, its
+               Little's-law ceiling N / L) read from each server's own stats file
+               (AT_ONCE_CASES): iterative 1, fork_per_conn --max-procs, a pool its
+               workers, none for a thread per connection or an event loop
 The client is compiled from bench/client.c and bench/histogram.c into a temporary
 directory. Ends with "bench: N passed, N failed".
 """
 import argparse
+import json
 import math
 import os
 import socket
@@ -48,10 +67,52 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import testserver as ts  # noqa: E402
 
 CASES = ["sleep", "stall", "unanswered", "refused", "status", "conns1000", "addresses",
-         "limits", "sessions", "little", "queueing", "compare"]
+         "limits", "sessions", "little", "pipeline", "warm", "capacity", "queueing",
+         "compare", "at-once"]
 
 sys.path.insert(0, os.path.join(ts.ROOT, "bench"))
+import configs  # noqa: E402
 import queueing as qt  # noqa: E402
+
+# capacity: (name, answered req/s, busy, waiting, the cores' idle share (None:
+# not read), the capacity and verdict queueing.capacity_verdict must give).
+CAPACITY_CASES = [
+    ("busy all along on its own core: server-bound, the rate answered",
+     50000, 0.97, 0.01, 0.02, (50000, "server-bound")),
+    ("half its core, the other half held by other work: still server-bound",
+     25000, 0.5, 0.45, 0.0, (25000, "server-bound")),
+    ("busy + waiting exactly SATURATED (0.6 + 0.3): server-bound",
+     30000, 0.6, 0.3, None, (30000, "server-bound")),
+    ("idle 0.6 of the time on a core of its own: client-bound, answered / 0.4 (= c / D)",
+     20000, 0.4, 0.0, 0.6, (50000, "client-bound")),
+    ("0.5 + 0.3: client-bound, answered / 0.8",
+     20000, 0.5, 0.3, 0.2, (25000, "client-bound")),
+    ("64 threads' waits sum to 3.0 but the core was idle 0.3: wanted 0.7, client-bound",
+     21000, 0.4, 3.0, 0.3, (30000, "client-bound")),
+    ("many threads' waits, the core never idle: server-bound",
+     40000, 0.6, 2.5, 0.0, (40000, "server-bound")),
+    ("no schedstat: not measured, the rate answered",
+     20000, None, None, 0.5, (20000, "not measured")),
+]
+
+# capacity: (name, the RATE line's numbers, the flags bench.py's client_checks
+# must set, by their first words). X·W = completed / elapsed_s x mean_us.
+FLAG_CASES = [
+    ("Little's law holds exactly", dict(inflight=4.0, rate=200, send_rate=200), []),
+    ("in flight 9.75 % above X·W: within 10 %", dict(inflight=4.39, rate=200, send_rate=200), []),
+    ("in flight 12.5 % above X·W: missed", dict(inflight=4.5, rate=200, send_rate=200),
+     ["Little's law missed"]),
+    ("in flight 12.5 % below X·W: missed", dict(inflight=3.5, rate=200, send_rate=200),
+     ["Little's law missed"]),
+    ("under one in flight: 0.05 request of slack",
+     dict(inflight=0.04, completed=0, rate=200, send_rate=200), []),
+    ("under one in flight: 0.06 missed", dict(inflight=0.06, completed=0, rate=200,
+                                              send_rate=200), ["Little's law missed"]),
+    ("sent at 97 % of the rate: not short", dict(inflight=4.0, rate=1000, send_rate=970), []),
+    ("sent at 96 % of the rate: client short", dict(inflight=4.0, rate=1000, send_rate=960),
+     ["client short"]),
+    ("both", dict(inflight=5.0, rate=1000, send_rate=500), ["Little's law missed", "client short"]),
+]
 
 # queueing: (name, what bench/queueing.py computes, the known value, relative tolerance).
 # Erlang C by hand: C(c, a) = (a^c / c!) (c / (c - a)) / (sum_{k<c} a^k / k! + that);
@@ -98,6 +159,31 @@ COMPARE_CASES = [
 ]
 
 
+# at-once: (configuration, the N of waits_at_once from its stats file; None: no
+# N, the model is bound by its CPU). The counts are odd ones, so that a default
+# read in place of the option shows.
+AT_ONCE_CASES = [
+    ("iterative", 1),
+    ("fork_per_conn --max-procs 12", 12),
+    ("prefork --workers 3", 3),
+    ("prefork_select --workers 5 --wait epoll", 5),
+    ("threaded --pool 6 --pool-mode queue", 6),
+    ("threaded --pool 7 --pool-mode accept-lock", 7),
+    ("threaded", None),
+    ("multiplex --workers 2", None),
+    ("coroutine", None),
+]
+
+
+def stats_of(bins, config, root, directory):
+    """The stats file config writes when it is started and stopped at once."""
+    path = os.path.join(directory, "stats.json")
+    with ts.Server(bins, config, root=root, extra=["--stats-file", path]):
+        pass
+    with open(path) as f:
+        return json.load(f)
+
+
 def build_client(directory):
     binary = os.path.join(directory, "client")
     subprocess.run([os.environ.get("CC", "cc"), "-std=c17", "-O2", "-D_GNU_SOURCE", "-o", binary,
@@ -107,10 +193,11 @@ def build_client(directory):
     return binary
 
 
-def rate(client, port, path, conns, per_s, seconds, mode="keepalive", drain_ms=1000, env=None):
+def rate(client, port, path, conns, per_s, seconds, mode="keepalive", drain_ms=1000, env=None,
+         depth=1, warm=False):
     """Run `client rate`; its RATE line as a dict of numbers, plus the exit status."""
     argv = [client, "rate", "127.0.0.1", str(port), path, str(conns), str(per_s), str(seconds),
-            mode, str(drain_ms)]
+            mode, str(drain_ms), str(depth)] + (["warm"] if warm else [])
     res = subprocess.run(argv, capture_output=True, text=True,
                          timeout=seconds + drain_ms / 1000 + 30,
                          env=dict(os.environ, **env) if env else None)
@@ -334,6 +421,59 @@ def main():
         results.check("little: about 200/s x 20 ms = 4 in flight (3.8 to 6)",
                       3.8 <= got.get("inflight", 0) <= 6, f"inflight={got.get('inflight')}")
 
+    if "pipeline" in only:
+        with ts.Server(bins, "coroutine", ["--keepalive-requests", "3"], root=root) as server:
+            got = rate(client, server.port, "/lab/sleep/10", 2, 400, 0.5, drain_ms=3000, depth=8)
+        # 200 requests, 100 per connection at twice what 10 ms each serves: the
+        # pipeline fills, and the server closes under it after every third answer.
+        results.check("pipeline: every request answered, none failed, the closed-under "
+                      "ones sent again",
+                      got["status"] == 0 and got.get("depth") == 8
+                      and got.get("answered") == got.get("scheduled") == 200
+                      and got.get("failed") == 0 and consistent(got)
+                      and got.get("connects", 0) >= 60 and got.get("sent", 0) > 200,
+                      brief(got) + f" connects={got.get('connects')} sent={got.get('sent')}")
+        # iterative busy 300 ms with another connection: the requests due meanwhile
+        # wait, 8 of them in the socket, and come back answered back to back,
+        # several in one read.
+        with ts.Server(bins, "iterative", root=root) as server:
+            busy = stall(server.port, 300)
+            got = rate(client, server.port, "/a.txt", 1, 100, 0.6, drain_ms=1000, depth=8)
+            busy.close()
+        results.check("pipeline: answers that arrive together are each counted",
+                      got["status"] == 0 and got.get("answered") == got.get("scheduled") == 60
+                      and got.get("failed") == 0 and consistent(got)
+                      and got.get("p99_us", 0) >= 200000, brief(got))
+
+    if "warm" in only:
+        with ts.Server(bins, "coroutine", root=root) as server:
+            got = rate(client, server.port, "/a.txt", 4, 100, 0.5, drain_ms=500, depth=8,
+                       warm=True)
+        results.check("warm: 4 connections warmed, the 50 scheduled answered, nothing more",
+                      got["status"] == 0 and got.get("warmed") == 4
+                      and got.get("answered") == got.get("scheduled") == got.get("sent") == 50
+                      and got.get("failed") == 0 and consistent(got), brief(got))
+        with ts.Server(bins, "prefork --workers 1", root=root) as server:
+            got = rate(client, server.port, "/a.txt", 4, 100, 1, drain_ms=500, warm=True)
+        results.check("warm: prefork --workers 1 warms 1 of 4; 3 connections' requests unanswered",
+                      got["status"] == 0 and got.get("warmed") == 1
+                      and got.get("scheduled") == 100 and got.get("answered") == 25
+                      and got.get("unanswered") == 75 and consistent(got), brief(got))
+
+    if "capacity" in only:
+        import bench as bn
+        for name, answered, busy, waited, idle, want in CAPACITY_CASES:
+            value = qt.capacity_verdict(answered, busy, waited, idle)
+            results.check(f"capacity: {name}",
+                          value[1] == want[1] and abs(value[0] - want[0]) <= 1e-6 * want[0],
+                          f"computed {value}, want {want}")
+        for name, numbers, want in FLAG_CASES:
+            got = dict(dict(completed=800, elapsed_s=2.0, mean_us=10000), **numbers)
+            row = {}
+            flags = [f.split(":")[0] for f in bn.client_checks(row, got)]
+            results.check(f"capacity: flags: {name}", flags == want,
+                          f"flags {flags}, want {want} (X·W = {row.get('little')})")
+
     if "queueing" in only:
         for name, compute, want, tolerance in QUEUEING_CASES:
             value = compute()
@@ -343,6 +483,12 @@ def main():
 
     if "compare" in only:
         check_compare(results, tmp)
+
+    if "at-once" in only:
+        for config, want in AT_ONCE_CASES:
+            got = configs.waits_at_once(stats_of(bins, config, root, tmp))
+            results.check(f"at-once: {config} keeps {want or 'no bound of its workers'} "
+                          "waiting at once", got == want, f"waits_at_once says {got}")
 
     subprocess.run(["rm", "-rf", tmp])
     return results.finish()

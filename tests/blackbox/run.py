@@ -2,7 +2,8 @@
 """Black-box suite: every case against every server configuration.
 
 usage: run.py [--bin-dir DIR] [--list FILE] [--server 'LINE'] [--case NAME]
-              [--seed N] [--shared | --dirty] [--wrap 'COMMAND'] [-j N] [-v]
+              [--seed N] [--shared | --dirty] [--wrap 'COMMAND'] [--proxy [LINE]]
+              [-j N] [-v]
 
 A configuration is a line of tests/servers.list: a binary name and its extra
 options (`prefork --workers 2 --accept-lock fcntl`). Each case starts its own
@@ -26,6 +27,13 @@ exchange (DIRTIERS: a head whose last byte comes late, a pipelined burst left
 half read, a 400, a 413, a timeout) on one server per configuration, started
 with --timeout-ms 150 so that the timeout costs little. --wrap 'COMMAND'
 starts every server under COMMAND (tests/valgrind/run.py: valgrind).
+
+--proxy runs the suite through a proxy: it starts ONE upstream (the
+configuration LINE, multiplex by default, with the suite's root and
+--timeout-ms) and every configuration of the list as a proxy in front of it
+(`--upstream 127.0.0.1:PORT`, docs/design.md#proxy-mode). The cases that
+cannot hold through a proxy, because they test what the upstream now owns,
+are skipped with their reason (NOT_PROXIED).
 
 One line per failure ("FAIL [config] case: reason"), and last the line
 "blackbox: N passed, N failed". Exit status 1 if anything failed.
@@ -271,6 +279,7 @@ class Client:
 # ---------------------------------------------------------------- server processes
 
 WRAP = []                           # --wrap: the command every binary runs under
+UPSTREAM = []                       # --proxy: the options that make every server a proxy
 _live_groups = set()
 _live_lock = threading.Lock()
 _interrupted = False
@@ -470,7 +479,8 @@ class Context:
 
     def argv(self, extra=(), port="0"):
         return ([self.binary, "--port", port, "--root", self.docroot.root,
-                 "--timeout-ms", str(TIMEOUT_MS), "--quiet"] + self.words[1:] + list(extra))
+                 "--timeout-ms", str(TIMEOUT_MS), "--quiet"] + UPSTREAM + self.words[1:] +
+                list(extra))
 
     def start(self, extra=()):
         self.server = Server(self.argv(extra), self.name, self.docroot.root, self.workdir)
@@ -1255,14 +1265,15 @@ def case_expect_continue(t):
             response = client.read_response(method)
             elapsed = time.monotonic() - start
             expect(elapsed < EXPECT_BOUND_S, f"{what}: answered after {elapsed:.2f} s")
-            if response.status == 100:
+            asked = response.status == 100     # a proxy asks, then reads the body itself
+            if asked:
                 client.send(body)
                 response = client.read_response(method)
             expect_status(response, final, what)
             if "close" in response.tokens("Connection"):
                 expect_closed(client, f"{what}: after Connection: close")
-            else:                       # kept: the body is still to come, then a request
-                client.send(body + request("/style.css"))
+            else:                       # kept: the body is still to come unless asked for
+                client.send((b"" if asked else body) + request("/style.css"))
                 expect_file(t, client.read_response(), "/style.css", "text/css",
                             f"{what}: the next request")
             client.close()              # as curl does: iterative serves the next one then
@@ -1540,6 +1551,32 @@ def case_sigterm_idle_keepalive(t):
            "until its timeout or the drain")
 
 
+def case_sigterm_during_answer(t):
+    """SIGTERM 0.2 s into a 0.6 s keep-alive answer (/lab/sleep): the answer
+    arrives whole, then the server ends the connection and exits. It must not
+    wait --timeout-ms (10 s here) for a next request a stopping server will
+    not serve: the stop's one signal was spent while the answer was under way
+    (a blocking write retries after EINTR), so no signal will end that wait."""
+    client = t.connect()
+    client.send(request("/lab/sleep/600"))
+    time.sleep(0.2)
+    started = time.monotonic()
+    os.kill(t.server.pid, signal.SIGTERM)
+    t.stopped = True
+    expect_status(client.read_response(), 200, "GET /lab/sleep/600 with a SIGTERM 0.2 s into it")
+    status = t.server.process.wait(0.4 + STOP_IDLE_S)
+    took = time.monotonic() - started
+    if status is None:
+        t.server.process.kill()
+    t.server.process.reap_group()
+    expect(status == 0,
+           f"SIGTERM during a keep-alive answer: {'exit status ' + str(status) if status is not None else 'still running'} "
+           f"after {took:.2f} s (at most {0.4 + STOP_IDLE_S:g} s, exit 0)"
+           "\n  cause: a stop that arrives while an answer is under way must end the "
+           "connection once the answer is out: nothing will interrupt the wait for a next "
+           "request, which lasts --timeout-ms")
+
+
 def case_linger_behind_answer(t):
     """Pipelined: a long answer, then a request whose body is too large (413).
     The client reads nothing for a while, so when the server refuses the
@@ -1599,6 +1636,7 @@ def case_timer_of_closed_neighbour(t):
 CASES += [
     ("sigusr1_during_download", case_sigusr1_during_download, SERVER),
     ("sigterm_idle_keepalive", case_sigterm_idle_keepalive, {"options": ["--timeout-ms", "10000"]}),
+    ("sigterm_during_answer", case_sigterm_during_answer, {"options": ["--timeout-ms", "10000"]}),
     ("linger_behind_answer", case_linger_behind_answer, SERVER),
     ("timer_of_closed_neighbour", case_timer_of_closed_neighbour,
      {"options": ["--timeout-ms", str(TIMER_MS)]}),
@@ -1619,6 +1657,19 @@ NOT_SHARED = {
     "sigusr1_during_download",  # leaves a write blocked 0.45 s: past the dirty timeout
     "slow_reader_file_and_lab_bytes",  # 5 s of reading, writes blocked past that timeout
     "lab_forwarded_warning",  # stops its server to count the warnings on its stderr
+}
+
+
+# The cases --proxy skips: each tests something the upstream owns once the
+# server is a proxy in front of it (its options, its per-connection state, its
+# stderr), so the proxy's own behaviour cannot show in it.
+NOT_PROXIED = {
+    "no_lab_404": "--no-lab is the proxy's; the upstream serves /lab/",
+    "dotfiles_option_200": "--dotfiles is the proxy's; the upstream decides about dot-files",
+    "lab_cpu_budget_503": "the /lab/cpu budget is per upstream connection, one per request",
+    "lab_forwarded_warning": "the warning is the upstream's, on its stderr",
+    "limits_exact": "the proxy adds Via and Connection: a header section at the limit is over "
+                    "it at the upstream",
 }
 
 
@@ -1851,6 +1902,11 @@ def run_config(bin_dir, config, cases, docroot, report, seed, mode):
     rng = random.Random(f"{seed}/{config}")    # the same order for the same seed and line
     cases = list(cases)
     rng.shuffle(cases)
+    if UPSTREAM:
+        for case_name, _, _ in cases:
+            if case_name in NOT_PROXIED:
+                report(config, case_name, "skip", NOT_PROXIED[case_name], 0.0)
+        cases = [case for case in cases if case[0] not in NOT_PROXIED]
     on_own = cases if mode == "alone" else [case for case in cases if not shareable(case)]
     together = [] if mode == "alone" else [case for case in cases if shareable(case)]
     if mode == "dirty":
@@ -1910,6 +1966,22 @@ def start_shared(bin_dir, config, docroot, extra=()):
         return owner, str(failure)
 
 
+def start_upstream(bin_dir, config, docroot):
+    """--proxy: the one upstream every server of the run forwards to, with the
+    root and --timeout-ms the cases expect; a Context that owns it. Exits the
+    suite if it cannot start."""
+    owner = Context(bin_dir, config, docroot)
+    try:
+        owner.start()
+    except Failure as failure:
+        owner.finish(False)
+        sys.exit(f"blackbox: the upstream {config!r} did not start: {failure}")
+    UPSTREAM[:] = ["--upstream", f"127.0.0.1:{owner.server.port}"]
+    print(f"blackbox: through a proxy, upstream {config} on port {owner.server.port}",
+          flush=True)
+    return owner
+
+
 def read_list(path):
     configs = []
     with open(path) as f:
@@ -1937,6 +2009,9 @@ def main():
     modes.add_argument("--dirty", action="store_true", help="only the plain-server cases, each "
                        "right after each state-dirtying exchange, on one server per configuration")
     parser.add_argument("--wrap", help="start every server under this command (e.g. valgrind)")
+    parser.add_argument("--proxy", nargs="?", const="multiplex", metavar="LINE",
+                        help="run every configuration as a proxy in front of one upstream "
+                        "(this configuration, default multiplex)")
     parser.add_argument("-j", type=int, default=2, help="configurations run in parallel")
     parser.add_argument("-v", action="store_true", help="also print passes and timings")
     args = parser.parse_args()
@@ -1979,6 +2054,7 @@ def main():
                 counts[outcome] += 1
 
     docroot = DocRoot()
+    upstream = start_upstream(args.bin_dir, args.proxy, docroot) if args.proxy else None
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))   # stop like Ctrl-C
     pool = concurrent.futures.ThreadPoolExecutor(max(1, args.j))
     try:
@@ -1996,6 +2072,10 @@ def main():
         print("blackbox: interrupted", flush=True)
         os._exit(130)
     pool.shutdown()
+    if upstream is not None:
+        problems = upstream.finish(True)
+        if problems:
+            report(f"upstream {args.proxy}", "(the upstream)", "fail", "; ".join(problems), 0.0)
     docroot.remove()
     print(f"blackbox: {counts['pass']} passed, {counts['fail']} failed", flush=True)
     return 1 if counts["fail"] or not configs else 0

@@ -4,9 +4,19 @@ clients, faults, shutdown without loss, resources. Every check is bounded in tim
 and count, talks only to 127.0.0.1 and stops its servers.
 
 usage: run.py [--bin-dir DIR] [--only CHECK[,CHECK]] [--server NAME[,NAME]]
-              [--connections N]
-Checks: slow, kill, crash, shutdown, resources, emfile. Ends with the line
-"hardening: N passed, N failed".
+              [--connections N] [--row WORDS[,WORDS]]
+Checks: slow, kill, crash, shutdown, resources, emfile, proxy-faults,
+proxy-fields. Ends with the line "hardening: N passed, N failed".
+
+proxy-faults and proxy-fields (tests/hardening/proxy.py) run each server, in
+its tests/quick.list configuration, as a proxy in front of the misbehaving
+upstream of tests/lib/upstream.py: every failure of docs/design.md#proxy-mode
+(502, 504, a body cut short, a client that leaves, a client that reads nothing
+while the upstream offers 64 MiB), and the proxy's parser and header rules;
+after each row the proxy must serve on with its descriptors, threads and
+processes back at their baseline. About 6 s per server. --row runs only
+the rows of their tables whose name contains one of the words given
+("hop-by-hop", "mid-body").
 
 --server takes the entries of SERVERS below: a server's name, or a name and the
 options every check adds to its configuration ("coroutine --io uring": quote it).
@@ -36,6 +46,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import testserver as ts  # noqa: E402
+
+import proxy  # noqa: E402  (the proxy-faults and proxy-fields checks)
 
 # What the suite runs: a server's name, or a name and options every check adds to
 # its own configuration of that server (the tables below are keyed by the name).
@@ -426,15 +438,27 @@ def check_emfile(results, bin_dir, root, name):
                       busy < 0.30 and status == 200, f"CPU {busy:.0%}; then {status} {error}")
 
 
+def check_proxy_faults(results, bin_dir, root, name):
+    proxy.check_faults(results, bin_dir, root, name, resource_snapshot)
+
+
+def check_proxy_fields(results, bin_dir, root, name):
+    proxy.check_fields(results, bin_dir, root, name, resource_snapshot)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bin-dir", default=os.path.join(ts.ROOT, "build", "bin"))
-    parser.add_argument("--only", default="slow,kill,crash,shutdown,resources,emfile")
+    parser.add_argument("--only", default="slow,kill,crash,shutdown,resources,emfile,"
+                        "proxy-faults,proxy-fields")
     parser.add_argument("--server", default=",".join(SERVERS))
     parser.add_argument("--connections", type=int, default=100000,
                         help="connections per server in the resources check (default 100000)")
+    parser.add_argument("--row", default="", help="proxy checks: only the rows whose name has "
+                        "one of these comma-separated words")
     args = parser.parse_args()
+    proxy.ROWS[:] = [word for word in args.row.split(",") if word]
     if not 1 <= args.connections <= 100000:
         parser.error("--connections must be 1..100000 (bench/client.c's bound)")
     results = ts.Results("hardening")
@@ -453,8 +477,9 @@ def main():
                     results, args.bin_dir, root, name, args.connections,
                     build_client(os.path.dirname(root))))
             else:
-                ts.run_check(results, f"{check} {name}", globals()[f"check_{check}"], results,
-                             args.bin_dir, root, name)
+                function = globals()[f"check_{check.replace('-', '_')}"]
+                ts.run_check(results, f"{check} {name}", function, results, args.bin_dir, root,
+                             name)
     return results.finish()
 
 

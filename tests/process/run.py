@@ -287,7 +287,15 @@ def check_stop_max_procs(results, bin_dir, root):
         try:
             for conn in conns:          # the second child fills the slots: the parent waits
                 conn.send("GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
-                conn.read_response()
+                try:
+                    conn.read_response()
+                except ConnectionError:
+                    # The injected SIGTERM comes as soon as the parent waits,
+                    # and reaches the second child through the parent's stop:
+                    # on a busy machine it may come before that child read its
+                    # request, which then ends unanswered (rightly). What this
+                    # check times is the parent's exit, below.
+                    pass
             started = time.monotonic()
             calls = wait_for(lambda: injected(log), 3)
             try:

@@ -383,14 +383,29 @@ static void test_forwards(void **state)
 {
     (void)state;
     struct http_upstream upstream = {.authority = "u:1"};
-    struct http_site off = {0}, on = {.upstream = &upstream};
+    struct server_options lab = {.lab = true}, no_lab = {0},
+                          public = {.lab = true, .lab_public = true};
+    struct http_site off = {.options = &lab}, on = {.upstream = &upstream, .options = &lab},
+                     on_no_lab = {.upstream = &upstream, .options = &no_lab},
+                     on_public = {.upstream = &upstream, .options = &public};
+    struct http_session loopback, remote;
+    http_session_start(&loopback, -1); /* no socket: counted as loopback */
+    http_session_start(&remote, -1);
+    remote.peer_loopback = 0;
     struct http_request get = {.method = HTTP_GET}, head = {.method = HTTP_HEAD},
-                        post = {.method = HTTP_OTHER_KNOWN}, odd = {.method = HTTP_UNKNOWN};
-    assert_false(http_proxy_forwards(&off, &get));
-    assert_true(http_proxy_forwards(&on, &get));
-    assert_true(http_proxy_forwards(&on, &head));
-    assert_false(http_proxy_forwards(&on, &post)); /* the proxy's own 405 */
-    assert_false(http_proxy_forwards(&on, &odd));  /* and 501 */
+                        post = {.method = HTTP_OTHER_KNOWN}, odd = {.method = HTTP_UNKNOWN},
+                        lab_get = {.method = HTTP_GET, .path = {"/lab/sleep/1", 12}};
+    assert_false(http_proxy_forwards(&off, &loopback, &get));
+    assert_true(http_proxy_forwards(&on, &loopback, &get));
+    assert_true(http_proxy_forwards(&on, &remote, &get));
+    assert_true(http_proxy_forwards(&on, &loopback, &head));
+    assert_false(http_proxy_forwards(&on, &loopback, &post)); /* the proxy's own 405 */
+    assert_false(http_proxy_forwards(&on, &loopback, &odd));  /* and 501 */
+    /* /lab/: the proxy's own rule decides, as the upstream sees only loopback */
+    assert_true(http_proxy_forwards(&on, &loopback, &lab_get));
+    assert_false(http_proxy_forwards(&on, &remote, &lab_get));          /* the proxy's 403 */
+    assert_false(http_proxy_forwards(&on_no_lab, &loopback, &lab_get)); /* its 404 */
+    assert_true(http_proxy_forwards(&on_public, &remote, &lab_get));
 }
 
 #define COUNT(table) (sizeof table / sizeof table[0])
