@@ -252,17 +252,25 @@ bool http_parse_field_line(const char *line, size_t length, struct http_text *na
     return true;
 }
 
+bool http_list_next(const char **at, const char *end, struct http_text *member)
+{
+    const char *p = *at;
+    while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
+        p++;
+    const char *start = p;
+    while (p < end && *p != ',' && *p != ' ' && *p != '\t')
+        p++;
+    *at = p;
+    *member = (struct http_text){start, (size_t)(p - start)};
+    return member->length > 0;
+}
+
 /* Connection: a list of tokens; "close" and "keep-alive" matter to us. */
 static void parse_connection(struct http_text value, bool *close, bool *keep_alive)
 {
     const char *p = value.start, *end = value.start + value.length;
-    while (p < end) {
-        while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
-            p++;
-        const char *word = p;
-        while (p < end && *p != ',' && *p != ' ' && *p != '\t')
-            p++;
-        struct http_text token = {word, (size_t)(p - word)};
+    struct http_text token;
+    while (http_list_next(&p, end, &token)) {
         if (http_text_equals(token, "close"))
             *close = true;
         else if (http_text_equals(token, "keep-alive"))

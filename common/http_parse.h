@@ -111,6 +111,11 @@ enum http_body_result http_body_decode(struct http_body_reader *reader, char *bu
 bool http_parse_field_line(const char *line, size_t length, struct http_text *name,
                            struct http_text *value);
 
+/* The next member of a comma-separated list (RFC 9110 §5.6.1) in [*at, end),
+ * without the spaces and commas around it: true and *member (and *at moved
+ * past it), or false when no member is left. */
+bool http_list_next(const char **at, const char *end, struct http_text *member);
+
 /* Case-insensitive comparison of a slice with a NUL-terminated lowercase word. */
 bool http_text_equals(struct http_text text, const char *lowercase_word);
 

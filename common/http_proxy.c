@@ -43,17 +43,11 @@ static bool next_field(struct field_cursor *cursor, struct http_text *name, stru
 /* Whether a comma-separated list value has the member word (case-insensitive). */
 static bool list_has(struct http_text value, struct http_text word)
 {
-    const char *p = value.start, *end = value.start + value.length;
-    while (p < end) {
-        while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
-            p++;
-        const char *member = p;
-        while (p < end && *p != ',' && *p != ' ' && *p != '\t')
-            p++;
-        if ((size_t)(p - member) == word.length && word.length > 0 &&
-            strncasecmp(member, word.start, word.length) == 0)
+    const char *p = value.start;
+    struct http_text member;
+    while (http_list_next(&p, value.start + value.length, &member))
+        if (member.length == word.length && strncasecmp(member.start, word.start, word.length) == 0)
             return true;
-    }
     return false;
 }
 

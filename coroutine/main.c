@@ -61,6 +61,10 @@
  * stop interrupts the coroutines waiting for a request where multiplex closes
  * its idle connections (conn_close_idle).
  *
+ * Proxy mode (--upstream, docs/design.md#proxy-mode): the coroutine runs the
+ * blocking relay (common/http_forward.c) unchanged: two sockets, one handler,
+ * each wait on either a yield.
+ *
  * Experiment: docs/coroutine.md (the diff with iterative; strace shows no
  * system call per switch), tests/eventloop/run.py (2000 idle clients, 20
  * sleeps at once), and `make bench` coro-switch and throughput. */

@@ -212,10 +212,17 @@ static int wait_for_socket(int fd, enum io_event event, int64_t deadline_ms)
         event_timer_start(active->loop, &task->timer, deadline_ms, on_timer, task) != 0)
         return IO_WAIT_TIMEOUT; /* cannot wait for it at all: the call fails */
     task->waiting = events;
-    task->waiting_fd = fd;
     coro_yield(NULL); /* the loop runs the others; run() comes back here */
     return task->wake;
     /* END EXERCISE */
+}
+
+/* The hook itself: note which socket the task waits on, so on_ready wakes it
+ * for that one only (proxy mode gives a handler two), then wait. */
+static int wait_hook(int fd, enum io_event event, int64_t deadline_ms)
+{
+    calling_task()->waiting_fd = fd;
+    return wait_for_socket(fd, event, deadline_ms);
 }
 
 /* DOC: sleep-hook */
@@ -238,7 +245,7 @@ static void close_socket(int fd)
 }
 
 const struct io_hooks sched_io_hooks = {
-    .wait = wait_for_socket, .sleep = sleep_a_while, .close = close_socket};
+    .wait = wait_hook, .sleep = sleep_a_while, .close = close_socket};
 
 /* DOC: sched-spawn */
 void sched_spawn(struct event_acceptor *acceptor, int conn_fd)

@@ -34,6 +34,9 @@
  * Neighbour: iterative is this loop with the serving done in the parent. Next:
  * prefork forks its children once, before the first client. `make diffs`.
  *
+ * Proxy mode (--upstream, docs/design.md#proxy-mode): each child forwards its
+ * requests (common/http_forward.c); a child is held while the upstream answers.
+ *
  * Experiment: `make bench ONLY=fig30.1` (CPU per connection, children included). */
 #include <errno.h>
 #include <poll.h>

@@ -30,6 +30,10 @@
  * Neighbour: fork_per_conn, which adds one fork() per connection around the same
  * call to http_serve_connection(). `make diffs`.
  *
+ * Proxy mode (--upstream, docs/design.md#proxy-mode): the same loop forwards
+ * each request (common/http_forward.c), and every other client waits for the
+ * upstream too.
+ *
  * Experiment: docs/labs (lab 1, one slow client) and `make bench` fig30.1. */
 #include "http_conn.h"
 #include "net.h"

@@ -398,6 +398,36 @@ static void on_timer(struct event_loop *loop, void *data)
     }
 }
 
+/* The steps, for multiplex/upstream.c (conn.h). */
+enum step conn_wait(struct conn *conn, int events)
+{
+    return wait_for(conn, events);
+}
+int conn_set_deadline(struct conn *conn, int milliseconds)
+{
+    return set_deadline(conn, milliseconds);
+}
+enum step conn_close(struct conn *conn)
+{
+    return close_conn(conn);
+}
+enum step conn_fail(struct conn *conn)
+{
+    return fail_conn(conn);
+}
+enum step conn_error(struct conn *conn, int status)
+{
+    return enter_error(conn, status);
+}
+enum step conn_finish(struct conn *conn)
+{
+    return finish_response(conn);
+}
+void conn_advance(struct conn *conn)
+{
+    advance(conn);
+}
+
 /* DOC: conn-start
  * A new connection (common/event_server.c accepted it): a struct conn, IDLE,
  * and as far as it can go at once. The struct is born zeroed (calloc): malloc
@@ -443,34 +473,4 @@ void conn_close_idle(struct multiplex *mux)
             (conn->state == CONN_READING_HEAD && conn->http.in_length == conn->start))
             close_conn(conn);
     }
-}
-
-/* The steps, for multiplex/upstream.c (conn.h). */
-enum step conn_wait(struct conn *conn, int events)
-{
-    return wait_for(conn, events);
-}
-int conn_set_deadline(struct conn *conn, int milliseconds)
-{
-    return set_deadline(conn, milliseconds);
-}
-enum step conn_close(struct conn *conn)
-{
-    return close_conn(conn);
-}
-enum step conn_fail(struct conn *conn)
-{
-    return fail_conn(conn);
-}
-enum step conn_error(struct conn *conn, int status)
-{
-    return enter_error(conn, status);
-}
-enum step conn_finish(struct conn *conn)
-{
-    return finish_response(conn);
-}
-void conn_advance(struct conn *conn)
-{
-    advance(conn);
 }

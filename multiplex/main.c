@@ -46,6 +46,10 @@
  * coroutine keeps this loop and gives each connection a stack back, so its
  * handler is http_serve_connection's loop again. `make diffs`.
  *
+ * Proxy mode (--upstream, docs/design.md#proxy-mode): a forwarded request
+ * takes four more states with a second socket (multiplex/upstream.c), one of
+ * the two sockets watched at a time.
+ *
  * Experiment: docs/multiplex.md (1000 idle clients; select's limit), and
  * `make bench` slow-handler: /lab/sleep costs a timer, not a worker. */
 

@@ -35,6 +35,9 @@
  * prefork_select waits for the listening socket to become readable before
  * accept(). `make diffs`.
  *
+ * Proxy mode (--upstream, docs/design.md#proxy-mode): each child forwards its
+ * requests (common/http_forward.c); N children hold at most N at the upstream.
+ *
  * Experiment: `make bench ONLY=herd` (sleeps per connection), ONLY=distribution
  * (connections per child), ONLY=fig30.1 (CPU per connection). docs/prefork.md. */
 #include "dispatch.h"

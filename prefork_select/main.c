@@ -34,6 +34,9 @@
  * then keeps this select() and watches every client socket with it too.
  * `make diffs`.
  *
+ * Proxy mode (--upstream, docs/design.md#proxy-mode): each child forwards its
+ * requests (common/http_forward.c); N children hold at most N at the upstream.
+ *
  * Experiment: `make bench ONLY=herd` (sleeps per connection for each --wait),
  * ONLY=distribution (connections per child). docs/prefork_select.md. */
 #include "event_server.h"

@@ -25,7 +25,7 @@ multiplex:coroutine
 fork_per_conn:threaded
 prefork_select:multiplex
 iterative:coroutine
-common/http_forward.c:multiplex/upstream.c"
+common/http_forward.c:./multiplex/upstream.c"
 
 work=$(mktemp -d) || exit 1
 trap 'rm -rf "$work"' EXIT

@@ -45,6 +45,10 @@
  * nothing to close in the parent because nothing was duplicated. Next:
  * multiplex, one thread for every connection. `make diffs` shows both pairs.
  *
+ * Proxy mode (--upstream, docs/design.md#proxy-mode): each thread forwards its
+ * requests (common/http_forward.c), blocked while the upstream answers; a
+ * --pool of N holds at most N at the upstream.
+ *
  * Experiment: `make bench` fig30.1 (CPU per connection) and slow-handler; the
  * isolation lab in docs/threaded.md (/lab/crash). */
 #include <errno.h>
