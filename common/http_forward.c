@@ -132,8 +132,8 @@ bool http_forward(struct http_conn *conn, struct http_session *session,
         int body_status = http_conn_relay_body(conn, request, start, upstream_fd);
         if (body_status == -1)
             goto client_gone;
-        if (body_status != 0) {
-            status = body_status > 0 ? body_status : 502;
+        if (body_status != 0) { /* a 4xx of the client's, or the upstream failed */
+            status = body_status > 0 ? body_status : errno == ETIMEDOUT ? 504 : 502;
             goto fail;
         }
     }

@@ -1,7 +1,9 @@
 /* io — the I/O layer every handler uses, with a wait hook (Lwan's I/O wrappers).
  *
  * The calls look blocking. In a blocking server the socket blocks in the kernel
- * and EAGAIN only means SO_RCVTIMEO/SO_SNDTIMEO expired. A server that installs a
+ * and EAGAIN only means SO_RCVTIMEO/SO_SNDTIMEO expired (the call then polls
+ * for what is left of its deadline, if anything: an upstream's deadline,
+ * --upstream-timeout-ms, may lie beyond the sockets' --timeout-ms). A server that installs a
  * wait hook (the coroutine server) uses non-blocking sockets: on EAGAIN the hook
  * waits for the socket (it registers interest with the event loop and yields) and
  * the call retries. The handler code is the same in both.

@@ -53,6 +53,8 @@ static int upstream_timeout_ms(const struct conn *conn)
     return conn->mux->server->options.upstream_timeout_ms;
 }
 
+static enum step upstream_failed(struct conn *conn);
+
 static void on_upstream_ready(struct event_loop *loop, int fd, int ready, void *data)
 {
     (void)loop, (void)fd, (void)ready;
@@ -67,7 +69,7 @@ static enum step wait_upstream(struct conn *conn, int events)
     event_unwatch(conn->mux->loop, conn->http.fd);
     conn_set_deadline(conn, upstream_timeout_ms(conn));
     if (event_watch(conn->mux->loop, up->fd, events, on_upstream_ready, conn) != 0)
-        return conn_fail(conn); /* beyond select's FD_SETSIZE, or no memory */
+        return upstream_failed(conn); /* beyond select's FD_SETSIZE, or no memory */
     return STEP_WAIT;
 }
 
@@ -109,6 +111,13 @@ static enum step answer_instead(struct conn *conn, int status)
 static enum step broken(struct conn *conn)
 {
     return conn_fail(conn); /* conn_close ends the upstream too */
+}
+
+/* The upstream cannot be waited for: 502 before the client's answer began,
+ * a closed connection after. */
+static enum step upstream_failed(struct conn *conn)
+{
+    return conn->state == CONN_RELAYING ? broken(conn) : answer_instead(conn, 502);
 }
 
 /* DOC: upstream-start */
