@@ -12,7 +12,8 @@ proxy-faults: FAULTS, one row per failure the contract names, then the bounded
 buffer (a client that reads nothing while the upstream offers FLOOD_BYTES) and
 the stats file's errors. proxy-fields: FIELDS, the proxy's parser and header
 rules (head at the limit and one byte over, chunked with extensions and
-trailers, Content-Length with Transfer-Encoding, absolute-form, hop-by-hop
+trailers, Content-Length with Transfer-Encoding, close-delimited bodies,
+absolute-form, an interim 100 and a 101 from the upstream, HEAD, hop-by-hop
 fields both ways, Via, bodies relayed, requests the proxy refuses itself).
 """
 import json
@@ -627,6 +628,27 @@ def body_relayed(framing):
     return row
 
 
+def interim_dropped(proxy, up, tag):
+    """An upstream's 100 Continue before its answer: the client gets the 200 alone."""
+    answer = proxy.exchange(get(f"/interim/0{tag}", fields=["Connection: close"]))
+    return answer.status == 200 and answer.body == upstream.body(20), \
+        f"after the upstream's 100 Continue and 200, the client got {answer!r}"
+
+
+def head_then_get(proxy, up, tag):
+    """HEAD, answered by an upstream that wrongly sends a body too, then a GET on
+    the same connection: the HEAD's answer has no body, and the GET's is whole
+    (a proxy that relayed the body, or waited for it, is out of step)."""
+    with Client(proxy.port) as client:
+        client.send(get(f"/ok/20{tag}").replace(b"GET", b"HEAD", 1) + get("/ok/7"))
+        head = client.read("HEAD")
+        if head.status != 200 or head.field("Content-Length") != ["20"]:
+            return False, f"HEAD got {head!r}, Content-Length {head.field('Content-Length')}"
+        then = client.read()
+    return then.status == 200 and then.body == upstream.body(7), \
+        f"HEAD {head!r}; the GET after it got {then!r}"
+
+
 def refused_here(raw, status):
     """A request the proxy answers itself (status), without an upstream connection."""
     def row(proxy, up, tag):
@@ -668,6 +690,13 @@ FIELDS = [
     ("close-delimited body to HTTP/1.1", unframed_to("HTTP/1.1"), CAUSE_UNTIL_CLOSE),
     ("close-delimited body to HTTP/1.0", unframed_to("HTTP/1.0"), CAUSE_UNTIL_CLOSE),
     ("absolute-form target: origin-form to the fixed upstream", absolute_form, CAUSE_ORIGIN),
+    ("interim 100 from the upstream: dropped", interim_dropped,
+     "a 1xx the proxy did not ask for is dropped: the answer follows it"),
+    ("101 from the upstream: 502", lambda proxy, up, tag: expect_status(502)(
+        proxy, up, f"/interim/1{tag}"), "an upgrade nobody asked for (Upgrade never goes "
+     "upstream) is a failure of the upstream: 502"),
+    ("HEAD: no body relayed, the next request in step", head_then_get,
+     "no body follows the answer to a HEAD, whatever the upstream sends after it"),
     ("hop-by-hop request fields removed, Via appended", hop_by_hop_request, CAUSE_HOP),
     ("hop-by-hop response fields removed, Via appended", hop_by_hop_response, CAUSE_HOP),
     ("upstream's Connection: close keeps the client's connection", upstream_close_keeps_client,

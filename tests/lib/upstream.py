@@ -309,6 +309,17 @@ def trickle(conn, args):
                 conn._drain()
 
 
+def interim(conn, args):
+    """args[0] 0: a 100 Continue nobody asked for, then a 200 of 20 bytes;
+    1: 101 Switching Protocols (an upgrade the proxy never asked for)."""
+    if args and args[0] == 1:
+        conn.send(b"HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\n"
+                  b"Upgrade: websocket\r\n\r\n")
+    else:
+        answer(conn, "", b"", status="100 Continue")
+        ok(conn, [20])
+
+
 def echo(conn, args):
     """200 whose body is the request head and body as received."""
     payload = conn.record.head + conn.record.body
@@ -320,7 +331,7 @@ def echo(conn, args):
 BEHAVIOURS = {
     "ok": ok, "hop": hop, "silent": silent, "malformed": malformed, "head": head,
     "cut": cut, "lie": lie, "chunked": chunked, "both": both, "unframed": unframed,
-    "flood": flood, "trickle": trickle, "echo": echo,
+    "flood": flood, "trickle": trickle, "echo": echo, "interim": interim,
 }
 
 
