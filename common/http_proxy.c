@@ -203,8 +203,8 @@ enum http_parse_result http_proxy_parse_response(const char *buf, size_t length,
     memset(response, 0, sizeof *response);
     size_t end = head_end(buf, length, scanned > 2 ? scanned - 2 : 0);
     if (end == 0)
-        return length >= HTTP_IN_SIZE ? HTTP_PARSE_ERROR : HTTP_PARSE_NEED_MORE;
-    if (end > HTTP_IN_SIZE)
+        return length >= HTTP_PROXY_HEAD_MAX ? HTTP_PARSE_ERROR : HTTP_PARSE_NEED_MORE;
+    if (end > HTTP_PROXY_HEAD_MAX)
         return HTTP_PARSE_ERROR;
     const char *newline = memchr(buf, '\n', end);
     size_t line_length = (size_t)(newline - buf);

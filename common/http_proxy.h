@@ -37,6 +37,17 @@ enum http_proxy_framing {
     HTTP_PROXY_UNTIL_CLOSE, /* neither: the body ends when the connection does */
 };
 
+/* The longest head the upstream may send: the head sent on to the client must
+ * fit in out[] (HTTP_OUT_SIZE) with what the proxy adds to it (its Via, the
+ * client connection's Connection, Transfer-Encoding: chunked: under
+ * HTTP_PROXY_HEAD_ROOM bytes), so every head up to the limit is relayed and
+ * every longer one is a 502. 16 128 bytes; nginx's proxy_buffer_size, the
+ * same limit there, is 4 or 8 KiB by default. */
+enum {
+    HTTP_PROXY_HEAD_ROOM = 256,
+    HTTP_PROXY_HEAD_MAX = HTTP_OUT_SIZE - HTTP_PROXY_HEAD_ROOM,
+};
+
 /* The upstream's response head, as http_proxy_parse_response found it. Its
  * fields stay in the caller's buffer; the head sent on is built from them. */
 struct http_upstream_response {
@@ -75,7 +86,7 @@ size_t http_proxy_request_head(const struct http_request *request, const char *h
  * is filled (head_request: the request was HEAD, so no body follows).
  * NEED_MORE: call again with more bytes (scanned: how many of these bytes an
  * earlier call already looked at, or 0). ERROR: malformed, or no end within
- * HTTP_IN_SIZE bytes, or framing that cannot be trusted (both Content-Length
+ * HTTP_PROXY_HEAD_MAX bytes, or framing that cannot be trusted (both Content-Length
  * and Transfer-Encoding, two different lengths): the caller answers 502. */
 enum http_parse_result http_proxy_parse_response(const char *buf, size_t length, size_t scanned,
                                                  bool head_request,

@@ -29,7 +29,7 @@ import upstream  # noqa: E402
 
 UPSTREAM_TIMEOUT_MS = 300  # --upstream-timeout-ms of every proxy here: a silent upstream's cost
 GRACE_S = 1.0              # how much later than its bound a close or an answer may come
-UPSTREAM_HEAD_MAX = 32768  # the longest upstream head the proxy takes (HTTP_IN_SIZE)
+UPSTREAM_HEAD_MAX = 16128  # the longest upstream head the proxy takes (HTTP_PROXY_HEAD_MAX)
 FLOOD_BYTES = 64 << 20     # what the upstream offers a client that reads nothing
 FLOOD_KERNEL_MAX = 16 << 20  # the most of it that may leave the upstream: every socket buffer
 #                             between it and the client (3-6 MiB seen), never the whole

@@ -198,25 +198,30 @@ static void test_response_case(void **state)
 static void test_response_too_large(void **state)
 {
     (void)state;
-    size_t size = HTTP_IN_SIZE + 64;
+    size_t size = HTTP_PROXY_HEAD_MAX + 64;
     char *buf = malloc(size);
     assert_non_null(buf);
     memset(buf, 'a', size);
     memcpy(buf, "HTTP/1.1 200 OK\r\nX-Big: ", 24);
     struct http_upstream_response response;
-    /* No end within HTTP_IN_SIZE bytes: ERROR once they are there, not before. */
-    assert_int_equal(http_proxy_parse_response(buf, HTTP_IN_SIZE - 1, 0, false, &response),
+    /* No end within HTTP_PROXY_HEAD_MAX bytes: ERROR once they are there, not before. */
+    assert_int_equal(http_proxy_parse_response(buf, HTTP_PROXY_HEAD_MAX - 1, 0, false, &response),
                      HTTP_PARSE_NEED_MORE);
-    assert_int_equal(http_proxy_parse_response(buf, HTTP_IN_SIZE, 0, false, &response),
+    assert_int_equal(http_proxy_parse_response(buf, HTTP_PROXY_HEAD_MAX, 0, false, &response),
                      HTTP_PARSE_ERROR);
     /* An end just past the limit is still too large. */
-    memcpy(buf + HTTP_IN_SIZE - 2, "\r\n\r\n", 4);
-    assert_int_equal(http_proxy_parse_response(buf, HTTP_IN_SIZE + 2, 0, false, &response),
+    memcpy(buf + HTTP_PROXY_HEAD_MAX - 2, "\r\n\r\n", 4);
+    assert_int_equal(http_proxy_parse_response(buf, HTTP_PROXY_HEAD_MAX + 2, 0, false, &response),
                      HTTP_PARSE_ERROR);
     /* One at the limit is not. */
-    memcpy(buf + HTTP_IN_SIZE - 4, "\r\n\r\n", 4);
-    assert_int_equal(http_proxy_parse_response(buf, HTTP_IN_SIZE, 0, false, &response),
+    memcpy(buf + HTTP_PROXY_HEAD_MAX - 4, "\r\n\r\n", 4);
+    assert_int_equal(http_proxy_parse_response(buf, HTTP_PROXY_HEAD_MAX, 0, false, &response),
                      HTTP_PARSE_COMPLETE);
+    /* ... and the head sent on for it fits out[], whatever the proxy adds. */
+    char out[HTTP_OUT_SIZE];
+    assert_int_not_equal(
+        http_proxy_response_head(&response, buf, HTTP_PROXY_CHUNKED, true, true, out, sizeof out),
+        0);
     free(buf);
 }
 
