@@ -81,8 +81,8 @@ test: deps
 # make check: everything, before a commit and in CI (.ci/run). The unit tests,
 # the black-box suite against every line of tests/servers.list, every other
 # suite (tests/*/run.py), the docs' quick command blocks and the format check;
-# without SAN also the ASan+UBSan tree (unit tests and black-box suite) and the
-# threaded server under TSan. Ends with "total: N passed, N failed in N s".
+# without SAN also the ASan+UBSan tree (unit tests, and the black-box suite
+# against tests/sanitizer.list) and the threaded server under TSan. Ends with "total: N passed, N failed in N s".
 check: deps
 	@scripts/deps.sh check
 	@$(MAKE) --no-print-directory -j$(JOBS) all $(UNIT_BINS)

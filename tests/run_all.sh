@@ -9,8 +9,9 @@
 #       proxy with --proxy, against tests/quick.list), every other suite (tests/*/run.py: tests/valgrind
 #       runs the quick list under valgrind), the quick entries of tests/mutants/
 #       (scripts/mutants.py --quick) and the docs' quick runnable blocks; with
-#       SANITIZER_PASSES=1 also the unit tests and black-box suite under
-#       ASan+UBSan and the threaded configurations under TSan; with
+#       SANITIZER_PASSES=1 also the unit tests under ASan+UBSan, the
+#       black-box suite under it against tests/sanitizer.list (each piece of
+#       code once) and the threaded configurations under TSan; with
 #       FORMAT_CHECK=1 also `make format-check`.
 # BUILD names the build tree (build, or build-san-... for a sanitizer build).
 set -u
@@ -100,7 +101,8 @@ if [ -n "${SANITIZER_PASSES-}" ]; then
     for test in "$@"; do
         unit "asan-$(basename "$test")" "$asan/tests/$(basename "$test")"
     done
-    suite asan-blackbox python3 tests/blackbox/run.py --bin-dir "$asan/bin"
+    suite asan-blackbox python3 tests/blackbox/run.py --bin-dir "$asan/bin" \
+        --list tests/sanitizer.list
     grep -E '^threaded' tests/servers.list >"$log/threaded.list"
     suite tsan-blackbox python3 tests/blackbox/run.py --bin-dir build-san-thread/bin \
         --list "$log/threaded.list"
