@@ -146,7 +146,10 @@ void event_unwatch(struct event_loop *loop, int fd)
 
 void event_close(struct event_loop *loop, int fd)
 {
-    event_unwatch(loop, fd);
+    if (loop->backend->close_forgets && fd >= 0 && fd < loop->capacity)
+        loop->watches[fd] = (struct event_watch){0}; /* the close below tells the kernel */
+    else
+        event_unwatch(loop, fd);
     close(fd);
 }
 

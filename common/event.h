@@ -10,7 +10,8 @@
  *   - Unwatch a descriptor BEFORE closing it (event_close does both, in that
  *     order). select() fails with EBADF on a closed descriptor in its set, and
  *     epoll forgets a closed descriptor by itself, so the loop's table would
- *     disagree with the kernel's.
+ *     disagree with the kernel's. (On epoll, event_close only clears the
+ *     table: the close itself is the kernel's unwatch, see event_epoll.c.)
  *   - Callbacks may watch, unwatch, start and cancel timers, and close other
  *     descriptors, freely; a descriptor unwatched during an iteration gets no
  *     further callback in that iteration.

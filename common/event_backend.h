@@ -4,6 +4,7 @@
 #define EVENT_BACKEND_H
 
 #include <signal.h>
+#include <stdbool.h>
 
 struct event_fired {
     int fd;
@@ -13,6 +14,9 @@ struct event_fired {
 struct event_backend {
     const char *name;
     int max_capacity; /* descriptors it can watch at most (select: FD_SETSIZE) */
+    /* close() takes a descriptor out of the kernel's watch list by itself
+     * (epoll), so event_close need not ask the backend first. */
+    bool close_forgets;
     /* State for descriptors 0 .. capacity-1, or NULL with errno. */
     void *(*create)(int capacity);
     void (*destroy)(void *state);

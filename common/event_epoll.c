@@ -83,6 +83,12 @@ static int epoll_wait_ready(void *opaque, int timeout_ms, const sigset_t *mask,
 const struct event_backend event_backend_epoll = {
     .name = "epoll",
     .max_capacity = 1 << 30,
+    /* epoll drops a descriptor from its list when the file is closed for good:
+     * its last descriptor is closed. A connection's socket has only the one
+     * (nothing here dup()s it, and workers fork before they accept), so the
+     * close is the removal, and an epoll_ctl(DEL) first would be a system
+     * call per connection for nothing (nginx skips it too). */
+    .close_forgets = true,
     .create = epoll_state_create,
     .destroy = epoll_destroy,
     .update = epoll_update,

@@ -249,7 +249,6 @@ static void on_listen_ready(struct event_loop *loop, int listen_fd, int ready, v
                                   "--max-conns reached in every loop on this socket");
             continue;
         }
-        net_prepare_connection(conn_fd, 0); /* TCP_NODELAY; no socket timeouts: timers */
         acceptor->on_connection(acceptor, conn_fd);
         event_acceptor_publish(acceptor);
     }

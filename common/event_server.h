@@ -55,7 +55,9 @@ struct event_acceptor {
     int worker_id;              /* this loop's slot among --workers (the --max-conns rule) */
     int listen_fd;
     int batch; /* at most this many accepts per readiness (>= 1) */
-    /* Gets each accepted descriptor: non-blocking, close-on-exec, TCP_NODELAY,
+    /* Gets each accepted descriptor: non-blocking, close-on-exec, TCP_NODELAY
+     * (from the listening socket: DOC: nodelay in common/net.c), no socket
+     * timeouts (the loop's timers bound every wait),
      * and one the loop can watch. It owns it from then on. */
     event_accept_fn *on_connection;
     void *data;      /* for on_connection */

@@ -73,27 +73,31 @@ static int send_response(struct http_conn *conn, struct http_response *response)
     return 0;
 }
 
-/* The last answer is out: give the lent buffers back before the lingering
- * close, which may wait for the client for up to NET_LINGER_MS (with many
- * connections closing at once, buffers held there overflow the pool's spares
- * and cost an mmap, page faults and a munmap per connection; multiplex's
- * linger() holds none either). */
-void http_conn_close(struct http_conn *conn)
+/* The last answer is out: close, lingering if the rule says so (DOC:
+ * linger-rule in net.h; client_closes and all_read as there). The lent buffers
+ * go back first: the lingering close may wait for the client for up to
+ * NET_LINGER_MS, and with many connections closing at once, buffers held there
+ * overflow the pool's spares and cost an mmap, page faults and a munmap per
+ * connection (multiplex's linger() holds none either). */
+void http_conn_close(struct http_conn *conn, bool client_closes, bool all_read)
 {
     if (conn->pool != NULL)
         http_conn_release(conn);
-    net_lingering_close(conn->fd);
+    if (net_close_lingers(conn->site->options->linger, client_closes, all_read))
+        net_lingering_close(conn->fd);
+    else
+        io_close(conn->fd);
 }
 
-/* Answer an error that ends the connection, then close it lingering, so the
- * client reads the answer even if it is still sending
+/* Answer an error that ends the connection, then close it: lingering (unless
+ * --linger never), so the client reads the answer even if it is still sending
  * (docs/design.md#lingering-close). */
 void http_conn_fail(struct http_conn *conn, int status)
 {
     struct http_response response;
     http_respond_error(status, true, conn->out, HTTP_OUT_SIZE, &response);
     send_response(conn, &response);
-    http_conn_close(conn);
+    http_conn_close(conn, false, false);
 }
 
 /* DOC: relay-body
@@ -160,7 +164,8 @@ static bool answer(struct http_conn *conn, struct http_session *session,
         return false;
     }
     if (response.close_after) {
-        http_conn_close(conn);
+        /* A withheld body was never read: the client may send it yet. */
+        http_conn_close(conn, !request->keep_alive, !withheld && conn->in_length == *start);
         return false;
     }
     return true;

@@ -68,7 +68,9 @@ int http_conn_relay_body(struct http_conn *conn, const struct http_request *requ
                          int upstream_fd);
 /* Answer status with Connection: close, then close lingering. */
 void http_conn_fail(struct http_conn *conn, int status);
-/* Give the buffers back, then close lingering (after a Connection: close answer). */
-void http_conn_close(struct http_conn *conn);
+/* The last answer is out: give the buffers back, then close, lingering if
+ * the rule says so (DOC: linger-rule in net.h: client_closes, the request
+ * asked to close; all_read, nothing it sent is left unread). */
+void http_conn_close(struct http_conn *conn, bool client_closes, bool all_read);
 
 #endif

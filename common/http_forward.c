@@ -168,7 +168,7 @@ bool http_forward(struct http_conn *conn, struct http_session *session,
      * now: the stop's one interrupt of a read (sched.c, uring.c) may have been
      * spent on the upstream's, and the idle wait would sit out the drain. */
     if (!keep_alive || server_stopping()) {
-        http_conn_close(conn);
+        http_conn_close(conn, !request->keep_alive, conn->in_length == *start);
         return false;
     }
     return true;

@@ -31,7 +31,14 @@ int net_listen(const char *address, int port, bool reuseport, char *error, size_
     }
     int fd = socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int on = 1;
+    /* DOC: nodelay
+     * TCP_NODELAY (an answer's last small segment goes out at once instead of
+     * waiting for the ACK of the one before: Nagle's algorithm) is set here,
+     * once: Linux copies it to every socket accept() returns (an accepted
+     * socket starts as a copy of the listening one), which saves a
+     * setsockopt() per connection. tests/unit/test_net.c checks it. */
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) != 0 ||
         (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0) ||
         bind(fd, found->ai_addr, found->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0) {
         snprintf(error, size, "cannot listen on %s port %d: %s", address, port, strerror(errno));
@@ -229,8 +236,6 @@ int net_accept(int listen_fd, struct worker_stats *worker)
 
 void net_prepare_connection(int conn_fd, int timeout_ms)
 {
-    int on = 1;
-    setsockopt(conn_fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
     if (timeout_ms > 0) {
         struct timeval timeout = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
         setsockopt(conn_fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
@@ -253,4 +258,11 @@ void net_lingering_close(int conn_fd)
         total += (size_t)n;
     }
     io_close(conn_fd);
+}
+
+bool net_close_lingers(int linger, bool client_closes, bool all_read)
+{
+    if (linger == LINGER_AUTO)
+        return !(client_closes && all_read);
+    return linger == LINGER_ALWAYS;
 }

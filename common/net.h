@@ -6,9 +6,11 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+#include "options.h"
 #include "stats.h"
 
-/* Bind and listen (SO_REUSEADDR; SO_REUSEPORT if reuseport). Port 0 picks a free
+/* Bind and listen (SO_REUSEADDR; SO_REUSEPORT if reuseport; TCP_NODELAY, which
+ * every accepted socket inherits: DOC: nodelay in net.c). Port 0 picks a free
  * port. Returns the fd, or -1 with a message in error (size bytes). */
 int net_listen(const char *address, int port, bool reuseport, char *error, size_t size);
 /* count listening sockets on one port, all non-blocking, SO_REUSEPORT if
@@ -46,8 +48,8 @@ int net_accept(int listen_fd, struct worker_stats *worker);
  *     stats_wait_begin(stats); lock or select; net_accept_in_wait(...); stats_wait_end(stats); */
 int net_accept_in_wait(int listen_fd, struct worker_stats *worker);
 
-/* Options a blocking server's connected socket gets: send/receive timeouts and
- * TCP_NODELAY. */
+/* Options a blocking server's connected socket gets: send/receive timeouts
+ * (TCP_NODELAY it has from the listening socket). */
 void net_prepare_connection(int conn_fd, int timeout_ms);
 
 /* Whether the peer of a connected socket is a loopback address (127.0.0.0/8,
@@ -61,12 +63,24 @@ int net_resolve(const char *host_port, struct sockaddr_storage *address, socklen
 /* Whether a --bind address is a loopback one ("127.0.0.1", "::1", "localhost"). */
 bool net_address_is_loopback(const char *address);
 
-/* Close after an error while the client may still be sending: shut the write
+/* Close after an answer while the client may still be sending: shut the write
  * side, read and drop what arrives for a short while, then close
  * (docs/design.md#lingering-close). The bounds of that drain, for every server
  * (multiplex lingers in its state machine with the same ones): at most this
  * long, at most this many bytes. */
 enum { NET_LINGER_MS = 1000, NET_LINGER_BYTES = 1 << 20 };
 void net_lingering_close(int conn_fd);
+
+/* DOC: linger-rule
+ * Whether a connection the server closes now must close lingering, as --linger
+ * says (linger: enum options_linger). always: every time. never: never (a lab:
+ * the reset then destroys answers). auto, nginx's "lingering_close on": only
+ * when the client may still be sending, that is unless it asked to close
+ * itself (client_closes: Connection: close, or HTTP/1.0 without keep-alive)
+ * and everything it sent has been read (all_read: the head, the whole body,
+ * nothing more buffered). So an error answer lingers (the rest of the request
+ * may be on its way), and so does the end of a connection the client asked to
+ * keep (--keepalive-requests, a stop): it may have pipelined more requests. */
+bool net_close_lingers(int linger, bool client_closes, bool all_read);
 
 #endif

@@ -9,6 +9,7 @@
 #include <string.h>
 
 const char server_version[] = "0.1.0";
+const char *const options_linger_names[] = {"auto", "always", "never", NULL};
 
 enum { MODEL_OPTIONS_MAX = 16 };
 
@@ -32,6 +33,7 @@ enum {
     OPT_LAB_PUBLIC,
     OPT_UPSTREAM,
     OPT_UPSTREAM_TIMEOUT,
+    OPT_LINGER,
     OPT_MODEL = 2000
 };
 
@@ -52,6 +54,7 @@ static const struct option common_options[] = {
     {"lab-public", no_argument, NULL, OPT_LAB_PUBLIC},
     {"upstream", required_argument, NULL, OPT_UPSTREAM},
     {"upstream-timeout-ms", required_argument, NULL, OPT_UPSTREAM_TIMEOUT},
+    {"linger", required_argument, NULL, OPT_LINGER},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
 };
@@ -79,6 +82,16 @@ static int parse_number(const struct server_spec *spec, const char *option, cons
         usage_error(spec, "%s, got '%s'", range, text);
     }
     return (int)value;
+}
+
+/* The index of arg among choices (NULL-terminated), or a usage error naming the option. */
+static int parse_choice(const struct server_spec *spec, const char *option,
+                        const char *const *choices, const char *arg)
+{
+    for (int i = 0; choices[i] != NULL; i++)
+        if (strcmp(arg, choices[i]) == 0)
+            return i;
+    usage_error(spec, "%s: unknown choice '%s'", option, arg);
 }
 
 static void print_help(const struct server_spec *spec)
@@ -113,6 +126,11 @@ static void print_help(const struct server_spec *spec)
            "                    (HOST: IPv4, [IPv6] or a name, resolved once at start-up)\n"
            "  --upstream-timeout-ms N  the longest the upstream may stay silent: connecting,\n"
            "                    and each wait for its answer's bytes (default 5000)\n"
+           "  --linger WHEN     auto (default), always or never: before closing, shut the\n"
+           "                    write side and drop what the client still sends (up to 1 s,\n"
+           "                    1 MiB), so that a reset cannot destroy the last answer;\n"
+           "                    auto: only when the client may still be sending; never:\n"
+           "                    close at once (a lab: the reset is then seen)\n"
            "  --help, --version\n");
     const struct model_option *o = spec->model_options;
     for (; o != NULL && o->name != NULL; o++) {
@@ -140,12 +158,7 @@ static void set_model_option(const struct server_spec *spec, const struct model_
     if (o->arg == NULL && o->choices == NULL) {
         *o->value = 1;
     } else if (o->choices != NULL) {
-        for (int i = 0; o->choices[i] != NULL; i++)
-            if (strcmp(arg, o->choices[i]) == 0) {
-                *o->value = i;
-                return;
-            }
-        usage_error(spec, "%s: unknown choice '%s'", option, arg);
+        *o->value = parse_choice(spec, option, o->choices, arg);
     } else {
         *o->value = parse_number(spec, option, arg, o->min, o->max);
     }
@@ -200,6 +213,9 @@ void options_parse(int argc, char **argv, const struct server_spec *spec,
         case OPT_UPSTREAM_TIMEOUT:
             options->upstream_timeout_ms =
                 parse_number(spec, "--upstream-timeout-ms", arg, 1, 600000);
+            break;
+        case OPT_LINGER:
+            options->linger = parse_choice(spec, "--linger", options_linger_names, arg);
             break;
         case OPT_TIMEOUT:
             options->timeout_ms = parse_number(spec, "--timeout-ms", arg, 1, 3600000);

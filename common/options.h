@@ -47,7 +47,13 @@ struct server_options {
     bool lab_public;         /* --lab-public: lab endpoints for every peer */
     const char *upstream;    /* --upstream HOST:PORT: proxy mode (http_proxy.h); NULL: off */
     int upstream_timeout_ms; /* --upstream-timeout-ms: the upstream's longest silence */
+    int linger;              /* --linger: enum options_linger */
 };
+
+/* --linger WHEN: when a connection the server ends closes lingering
+ * (docs/design.md#lingering-close; the rule is net_close_lingers in net.h). */
+enum options_linger { LINGER_AUTO, LINGER_ALWAYS, LINGER_NEVER };
+extern const char *const options_linger_names[]; /* "auto", "always", "never", NULL */
 
 enum { OPTIONS_EXIT_USAGE = 2, OPTIONS_EXIT_RUNTIME = 1 };
 

@@ -152,10 +152,12 @@ static void write_json(FILE *out, const struct stats_region *region, const struc
     json_string(out, options->max_conns_enforced ? options->max_conns_enforced : "no");
     fprintf(out,
             ", \"keepalive_requests\": %d, \"timeout_ms\": %d, \"lab\": %s, "
-            "\"lab_crash\": %s, \"lab_public\": %s, \"dotfiles\": %s, \"file_cache\": %s",
+            "\"lab_crash\": %s, \"lab_public\": %s, \"dotfiles\": %s, \"file_cache\": %s, "
+            "\"linger\": \"%s\"",
             options->keepalive_requests, options->timeout_ms, options->lab ? "true" : "false",
             options->lab_crash ? "true" : "false", options->lab_public ? "true" : "false",
-            options->dotfiles ? "true" : "false", options->file_cache ? "true" : "false");
+            options->dotfiles ? "true" : "false", options->file_cache ? "true" : "false",
+            options_linger_names[options->linger]);
     for (const struct model_option *o = spec->model_options; o && o->name; o++) {
         char buf[32];
         fprintf(out, ", ");

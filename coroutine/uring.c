@@ -41,7 +41,6 @@
 #include <errno.h>
 #include <liburing.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -558,9 +557,7 @@ static void accepted(int result)
              * got room since may make this one 503 too many: a narrow race). */
             event_acceptor_refuse(&loop.refuser, result,
                                   "--max-conns reached in every loop on this socket");
-        } else {
-            int on = 1;
-            setsockopt(result, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+        } else { /* TCP_NODELAY came from the listening socket (common/net.c) */
             spawn(result);
             event_acceptor_publish(&loop.refuser);
         }

@@ -4,11 +4,13 @@
  *              ▲          ▲                                             │
  *              │          │              SENDING_BYTES ◀─ SENDING_FILE ◀┘
  *              │          └─ pipelined ◀──────┤
- *              └── keep-alive, nothing buffered ◀──┴──▶ Connection: close ─▶ LINGERING
+ *              └── keep-alive, nothing buffered ◀──┴──▶ Connection: close ─▶ [LINGERING]
  *
  * Each state has one handler that runs until the socket would block (it then
  * says what to wait for) or the state is done (it names the next state). An
- * error response goes through SENDING_HEAD like any other, then LINGERING.
+ * error response goes through SENDING_HEAD like any other, then LINGERING; a
+ * Connection: close answer lingers only when the client may still be sending
+ * (DOC: linger-rule in common/net.h), else it closes at once.
  * Each state also has one deadline, kept in the connection's single timer. */
 #include "conn.h"
 
@@ -123,6 +125,7 @@ static enum step enter_sending(struct conn *conn)
  * (docs/design.md#lingering-close). */
 static enum step enter_error(struct conn *conn, int status)
 {
+    conn->client_closes = false; /* the rest of the request may be on its way */
     http_response_done(&conn->response);
     http_respond_error(status, true, conn->http.out, HTTP_OUT_SIZE, &conn->response);
     return enter_sending(conn);
@@ -179,6 +182,8 @@ static enum step read_head(struct conn *conn)
             http_respond(http->site, &conn->session, &request, keep_alive, http->out, HTTP_OUT_SIZE,
                          &conn->response);
             conn->start += request.head_length;
+            /* A withheld body was never read: the client may send it yet. */
+            conn->client_closes = !request.keep_alive && !withheld;
             http_body_start(&conn->body, &request, HTTP_BODY_LIMIT);
             if (withheld)
                 conn->body.framing = HTTP_BODY_NONE; /* READING_BODY reads none */
@@ -266,9 +271,13 @@ static enum step finish_response(struct conn *conn)
          * (docs/multiplex.md#fairness) */
         return wait_for(conn, EVENT_WRITE);
     }
-    /* Connection: close — shut our side, then read what the client may still
-     * send until it closes too, so our answer is not destroyed by a reset. */
+    /* Connection: close. If the client may still be sending (DOC: linger-rule
+     * in common/net.h), shut our side, then read what it sends until it
+     * closes too, so our answer is not destroyed by a reset; else close now. */
+    bool all_read = conn->http.in_length == conn->start;
     http_conn_release(&conn->http); /* linger() reads into a buffer of its own */
+    if (!net_close_lingers(conn->mux->server->options.linger, conn->client_closes, all_read))
+        return close_conn(conn);
     shutdown(conn->http.fd, SHUT_WR);
     conn->state = CONN_LINGERING;
     conn->lingered = 0;

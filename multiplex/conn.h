@@ -31,7 +31,7 @@ enum conn_state {
     CONN_SENDING_HEAD,  /* status line, fields, small body: out[] */
     CONN_SENDING_FILE,  /* sendfile() of the rest */
     CONN_SENDING_BYTES, /* /lab/bytes: the generated pattern */
-    CONN_LINGERING,     /* after an error: write side shut, draining input */
+    CONN_LINGERING,     /* closing: write side shut, draining input (DOC: linger-rule) */
     /* Proxy mode (--upstream): a second socket, multiplex/upstream.c */
     CONN_CONNECTING,       /* connecting to the upstream */
     CONN_SENDING_REQUEST,  /* the request head, then its body, to the upstream */
@@ -64,6 +64,7 @@ struct conn {
     off_t file_offset;             /* next byte of the file to send */
     size_t file_left;
     uint64_t bytes_left;       /* of the /lab/bytes pattern */
+    bool client_closes;        /* the request asked to close, its body all read */
     size_t lingered;           /* bytes drained while lingering */
     struct event_timer timer;  /* the one deadline of the current state */
     struct list_node node;     /* in mux->conns */

@@ -1429,6 +1429,7 @@ CASES = [
     ("option_bogus", bad_option(["--bogus"], (2,)), NO_SERVER),
     ("option_missing_root", bad_option(["--root", "/nonexistent"], (1, 2)), NO_SERVER),
     ("option_negative_timeout", bad_option(["--timeout-ms", "-5"], (2,)), NO_SERVER),
+    ("option_linger_unknown", bad_option(["--linger", "sometimes"], (2,)), NO_SERVER),
     ("option_help", case_help, NO_SERVER),
     ("option_version", case_version, NO_SERVER),
     ("port_in_use", case_port_in_use, NO_SERVER),
@@ -1604,6 +1605,63 @@ def case_linger_behind_answer(t):
     expect_closed(client, "after 413")
 
 
+def read_whole_answer(client, what, cause):
+    """The long /lab/bytes answer of a linger case, read to its end, then the
+    server's close, which must be an orderly one (end of stream): a reset in
+    the answer or at its end is the failure the case is about. (A reset loses
+    what the server had not sent yet; when the client happened to read fast
+    enough for nothing to be left, the reset at the end still shows it.)"""
+    try:
+        answer = client.read_response()
+        expect_status(answer, 200, what)
+        expect(answer.body == lab_pattern(LINGER_BYTES), f"{what}: {len(answer.body)} bytes, "
+               "not the pattern")
+        client.sock.settimeout(GRACE_S)
+        extra = client.buffer + client.sock.recv(65536)
+    except ConnectionResetError:
+        raise Failure(f"{what}: the answer ended in a reset, not a close{cause}")
+    except (Failure, OSError) as failure:
+        raise Failure(f"{what}: {failure}{cause}")
+    expect(not extra, f"{what}: bytes after the answer, or no close within {GRACE_S:g} s: "
+           f"{show(extra)}")
+
+
+LINGER_CAUSE = ("\n  cause: a close with input of the client's still unread "
+                "becomes a reset, which destroys the answer the server had not sent yet: while "
+                "the client may still be sending, shut the write side and drain before closing "
+                "(docs/design.md#lingering-close)")
+
+
+def case_linger_keepalive_limit(t):
+    """--keepalive-requests 1: a long answer ends a connection the client asked
+    to keep. The client sends its next request while that answer is still
+    being written, then reads: the request lies unread in the server's socket
+    when it closes. The server ended the connection, so the client may still
+    be sending: closed lingering, the answer arrives whole; closed at once,
+    the unread request turns the close into a reset."""
+    client = t.connect()
+    client.send(request(f"/lab/bytes/{LINGER_BYTES}"))
+    time.sleep(0.1)                 # the server is writing, blocked on a full socket
+    client.send(request("/a.txt"))  # it cannot finish before we read: this one stays unread
+    read_whole_answer(client, f"GET /lab/bytes/{LINGER_BYTES} (--keepalive-requests 1), then "
+                      "a GET sent while it was written", LINGER_CAUSE)
+
+
+def case_linger_pipelined_close(t):
+    """A request that asks to close, with more pipelined behind it (a request
+    and a 256 KiB body): more than the server reads with the first, so part
+    lies unread in its socket when it closes. Bytes buffered beyond the
+    request say the client may still be sending: closed lingering, the answer
+    arrives whole; closed at once, the unread bytes turn the close into a
+    reset."""
+    client = t.connect()
+    client.send(request(f"/lab/bytes/{LINGER_BYTES}", headers=["Connection: close"]) +
+                request("/a.txt", headers=[f"Content-Length: {LINGER_BODY}"]) +
+                b"x" * LINGER_BODY)
+    read_whole_answer(client, f"GET /lab/bytes/{LINGER_BYTES} with Connection: close and "
+                      f"{LINGER_BODY} bytes pipelined behind it", LINGER_CAUSE)
+
+
 def case_timer_of_closed_neighbour(t):
     """The event loops keep a timer per connection. A keep-alive connection
     closes before its deadline; a second one stays busy (a request every
@@ -1638,6 +1696,9 @@ CASES += [
     ("sigterm_idle_keepalive", case_sigterm_idle_keepalive, {"options": ["--timeout-ms", "10000"]}),
     ("sigterm_during_answer", case_sigterm_during_answer, {"options": ["--timeout-ms", "10000"]}),
     ("linger_behind_answer", case_linger_behind_answer, SERVER),
+    ("linger_keepalive_limit", case_linger_keepalive_limit,
+     {"options": ["--keepalive-requests", "1"]}),
+    ("linger_pipelined_close", case_linger_pipelined_close, SERVER),
     ("timer_of_closed_neighbour", case_timer_of_closed_neighbour,
      {"options": ["--timeout-ms", str(TIMER_MS)]}),
 ]

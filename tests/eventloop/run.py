@@ -19,8 +19,9 @@ Cases:
                  memory each (scripts/idle_memory.py measures; a regression guard,
                  docs/multiplex.md and docs/coroutine.md give the real figures)
   linger-memory  coroutine (both io modes) and multiplex (epoll): 1000 connections
-                 answered with Connection: close, lingering for the clients' FIN,
-                 cost at most 12 KiB each (no lent buffer held through the linger)
+                 whose one answer ended them (--keepalive-requests 1), lingering
+                 for the clients' FIN, cost at most 12 KiB each (no lent buffer
+                 held through the linger)
   uring-half-request, uring-sleep20, uring-idle2000: the same against
                  coroutine --io uring; uring-timeouts: its deadlines (idle close,
                  408 for a half head, a steady client not cut); uring-max-conns:
@@ -301,8 +302,10 @@ LINGER_BOUND = 12 * 1024       # the stack pages a request touched and the task,
 
 
 def case_linger_memory(args, results, root):
-    """Connections the server is lingering on (answered with Connection: close, the
-    client's FIN not sent yet) hold no lent buffer (docs/design.md#lingering-close):
+    """Connections the server is lingering on (--keepalive-requests 1: the answer to
+    a request that asked to keep the connection ends it, and the client may still
+    be sending, so the server lingers; the client's FIN not sent yet) hold no lent
+    buffer (docs/design.md#lingering-close):
     the server's PSS growth per connection, read while it lingers, stays below one
     buffer's touched pages. Measured: coroutine 8.4 KiB each; 16.6 KiB while the
     handler still held its buffer through the linger (the 48 KiB buffer's pages
@@ -312,13 +315,14 @@ def case_linger_memory(args, results, root):
         return
     for config in ["coroutine", "coroutine --io uring", "multiplex --backend epoll"]:
         binary = os.path.join(args.bin_dir, config.split()[0])
-        with ts.Server(args.bin_dir, config, ["--max-conns", str(LINGER_COUNT + 100)],
+        with ts.Server(args.bin_dir, config, ["--max-conns", str(LINGER_COUNT + 100),
+                                              "--keepalive-requests", "1"],
                        root=root) as server:
             time.sleep(0.2)
             before = idle_memory.pss_bytes(server)
             socks = open_many(server, LINGER_COUNT)
             try:
-                send_all(socks, b"GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                send_all(socks, b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
                 data = read_all(socks, 10)  # until the server's shutdown: it lingers now
                 per = (idle_memory.pss_bytes(server) - before) / LINGER_COUNT
                 answered = sum(d.startswith(b"HTTP/1.1 200") for d in data.values())
