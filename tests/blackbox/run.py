@@ -1725,7 +1725,6 @@ NOT_SHARED = {
 # server is a proxy in front of it (its options, its per-connection state, its
 # stderr), so the proxy's own behaviour cannot show in it.
 NOT_PROXIED = {
-    "no_lab_404": "--no-lab is the proxy's; the upstream serves /lab/",
     "dotfiles_option_200": "--dotfiles is the proxy's; the upstream decides about dot-files",
     "lab_cpu_budget_503": "the /lab/cpu budget is per upstream connection, one per request",
     "lab_forwarded_warning": "the warning is the upstream's, on its stderr",
