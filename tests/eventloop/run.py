@@ -29,9 +29,10 @@ Cases:
                  without io_uring, one line and exit status 2; uring-wait-fails:
                  a ring wait that fails ends it with exit status 1
   spread         every `--workers N` line of tests/servers.list: under about 1 s
-                 of Connection: close load from 8 client threads, the stats
-                 file's per-worker connection counts are all non-zero (no idle
-                 worker: a uring ring's accept must not drain a shared queue)
+                 of Connection: close load from 8 client threads, each worker
+                 serves at least a tenth of an even share by the stats file's
+                 per-worker counts (no idle worker: a uring ring's accept must
+                 not drain a shared queue)
   max-conns-siblings  multiplex and coroutine (both io modes) --workers 2
                  --max-conns 5 on a shared socket: 10 connections held are all
                  served (5 per loop), the 11th gets 503 (docs/design.md, the
@@ -519,6 +520,7 @@ def stats_of(server, stats_path):
 
 SPREAD_SECONDS = 1.0
 SPREAD_CLIENTS = 8
+SPREAD_LEAST = 10   # each worker serves at least 1/SPREAD_LEAST of an even share
 
 
 def close_load(server, seconds, clients):
@@ -557,10 +559,16 @@ def case_spread(args, results, root):
             done = close_load(server, SPREAD_SECONDS, SPREAD_CLIENTS)
             status, stats = stats_of(server, stats_path)
             split = [worker.get("connections", 0) for worker in stats["per_worker"]]
-            results.check(f"spread: {config}: every worker served some of {done} "
-                          f"Connection: close requests in {SPREAD_SECONDS:g} s",
-                          status == 0 and len(split) == int(words[words.index("--workers") + 1])
-                          and all(split), f"per-worker connections {split}, exit status {status}")
+            workers = int(words[words.index("--workers") + 1])
+            # A tenth of an even share: correct code gives each worker 0.6 of
+            # one or more; a ring whose multishot accept drains the shared
+            # queue leaves the other ring none, or a few dozen.
+            least = sum(split) / workers / SPREAD_LEAST
+            results.check(f"spread: {config}: every worker served at least 1/{SPREAD_LEAST} of "
+                          f"an even share of {done} Connection: close requests in "
+                          f"{SPREAD_SECONDS:g} s",
+                          status == 0 and len(split) == workers and min(split) >= least,
+                          f"per-worker connections {split}, exit status {status}")
 
 
 def case_max_conns_siblings(args, results, root):
