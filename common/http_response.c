@@ -355,7 +355,7 @@ static bool respond_lab(const struct http_site *site, struct http_session *sessi
     bool head_only = request->method == HTTP_HEAD, http10 = request->version_minor == 0;
     char body[96];
     long n;
-    if (!site->options->lab_public && !peer_is_loopback(session)) {
+    if (!http_lab_lets_in(site, session, request)) {
         respond_text(403, keep_alive, http10, head_only, "",
                      "403 Forbidden: /lab/ answers loopback clients only (--lab-public)\n", out,
                      size, response);
