@@ -1104,20 +1104,41 @@ def case_signals(t):
     t.start(["--stats-file", stats_path])
     expect_status(t.get("/a.txt"), 200, "GET /a.txt")
     os.kill(t.server.pid, signal.SIGUSR1)
-    deadline = time.monotonic() + 3
-    while not os.path.exists(stats_path) and time.monotonic() < deadline:
-        time.sleep(0.02)
+    requests = 2
+    if not wait_for_file(stats_path, 3) and sleeps_in_accept(t):
+        # The window server.h describes at server_service: a SIGUSR1 that
+        # lands between it and a blocking accept() waits for the next
+        # connection. Give it that connection.
+        expect_status(t.get("/a.txt"), 200, "GET /a.txt to end the SIGUSR1 window")
+        requests += 1
+        wait_for_file(stats_path, 3)
     expect(os.path.exists(stats_path), "no stats file 3 s after SIGUSR1")
     expect(read_stats(stats_path)["totals"]["requests"] >= 1, "SIGUSR1 stats: no request")
     os.kill(t.server.pid, signal.SIGUSR2)
     time.sleep(0.2)
     expect_status(t.get("/a.txt"), 200, "GET /a.txt after SIGUSR1 and SIGUSR2")
-    stop_by(t, signal.SIGHUP, stats_path, requests=2)
+    stop_by(t, signal.SIGHUP, stats_path, requests=requests)
 
     t.start(["--stats-file", stats_path])
     t.stopped = False
     expect_status(t.get("/a.txt"), 200, "GET /a.txt before SIGINT")
     stop_by(t, signal.SIGINT, stats_path, requests=1)
+
+
+def wait_for_file(path, seconds):
+    deadline = time.monotonic() + seconds
+    while not os.path.exists(path) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return os.path.exists(path)
+
+
+def sleeps_in_accept(t):
+    """The configurations whose main loop sleeps in a blocking accept(): a
+    SIGUSR1 can land between server_service() and it (server.h). The pool
+    parent, sigsuspend and the event loops let the signal in only inside
+    their wait, and have no such window."""
+    return (t.name in ("iterative", "fork_per_conn") or
+            (t.name == "threaded" and ("--pool" not in t.words or "queue" in t.words)))
 
 
 def stop_by(t, sig, stats_path, requests):
