@@ -617,6 +617,9 @@ def latency_models(rows):
                               and queueing.client_short(v["send_rate"], v["rate"]))
         kn = knee([(v["rho"], v["p99_ms"], v["unanswered"], v["short"]) for v in m["points"]])
         m["knee"] = (kn, next(v["rate"] for v in m["points"] if v["rho"] == kn)) if kn else None
+        # Under the bound at the top load too: the knee lies beyond the sweep,
+        # not at its last point (the capacity run was a slow moment's).
+        m["knee_beyond"] = bool(kn) and kn == max(v["rho"] for v in m["points"])
         m["predicted"] = None
         if m.get("capacity") and m.get("demand_us") and m.get("servers"):
             d = m["demand_us"] / 1e6

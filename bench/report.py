@@ -281,8 +281,9 @@ class Report:
             k = ka.get((l, pick), {}) if pick else {}
             c, kc = m.get("cpu_per_conn_us"), k.get("cpu_per_req_us")
             kn = knees.get(l)
-            knee_cell = ("–" if kn is None else f"ρ {kn[0]:.2f}: {f(kn[1], 0)} req/s" if kn[0]
-                         else "none")
+            knee_cell = ("–" if kn is None else
+                         f"beyond ρ {kn[0]:.2f}: {f(kn[1], 0)} req/s" if kn[0] and kn[2] else
+                         f"ρ {kn[0]:.2f}: {f(kn[1], 0)} req/s" if kn[0] else "none")
             out.append((f"`{l}`{mark(m)}{mark(k)}", f(c), f(c / floor, 2) if c and floor else "–",
                         f(c / nginx, 2) if c and nginx else "–", f(kc),
                         f(kc / floor_ka, 2) if kc and floor_ka else "–",
@@ -420,9 +421,11 @@ class Report:
             self(table([f"{mode}: req/s / p99 ms"] + [f"c={c}" for c in clients], out))
 
     def knees(self):
-        """{config: (knee rho or None, its rate)} from latency.csv."""
+        """{config: (knee rho or None, its rate, beyond: under the bound at the
+        top load too)} from latency.csv."""
         models = latency_models(read_csv(self.out, "latency"))
-        return {l: (m["knee"] or (None, None)) for l, m in models.items() if m["points"]}
+        return {l: (*(m["knee"] or (None, None)), m["knee_beyond"])
+                for l, m in models.items() if m["points"]}
 
     def latency(self):
         rows = read_csv(self.out, "latency")
@@ -460,7 +463,9 @@ class Report:
              f"{self.meta.get('pool_workers', '–')} workers, so with {first['conns']} keep-alive "
              "connections most of them are never taken (flagged at every load). The **knee** "
              f"is the highest ρ whose p99 stayed under {KNEE_P99_MS:g} ms with every request "
-             "answered and the client not short; the **predicted** knee is where M/M/c's p99 reaches the same bound, "
+             "answered and the client not short (*beyond* the top load when p99 stayed under "
+             "it there too: the capacity run caught a slow moment, and the knee lies past the "
+             "sweep); the **predicted** knee is where M/M/c's p99 reaches the same bound, "
              "from D and c = the model's servers (1 loop; its workers; a thread or process per "
              "connection) capped at the cores the server is pinned to (docs/results.md, "
              "*latency*), in units of the capacity.\n")
@@ -488,7 +493,8 @@ class Report:
             out.append((f"`{l}`", f(m.get("capacity"), 0), m.get("verdict") or "–", busy,
                         f(m.get("sent_rate"), 0), f(m.get("demand_us")), m.get("c", "–"),
                         f"ρ {pr[0]:.2f} ({f(pr[1], 0)}/s)" if pr else "–",
-                        f"ρ {kn[0]:.2f} ({f(kn[1], 0)}/s)" if kn else "none", held, little))
+                        (f"beyond ρ {kn[0]:.2f} ({f(kn[1], 0)}/s)" if kn and m["knee_beyond"] else
+                         f"ρ {kn[0]:.2f} ({f(kn[1], 0)}/s)" if kn else "none"), held, little))
         self(table(["configuration", "capacity req/s", "verdict", "busy + waiting; idle",
                     "client sent/s", "D µs", "c", "predicted knee (M/M/c)",
                     "measured knee", "waiting at the loads", "Little's law: in flight vs X·W"],
