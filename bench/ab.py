@@ -8,8 +8,8 @@
 Each pair runs every load against every configuration, the old build and the
 new one back to back (in ABBA order from pair to pair, so a drift of the
 machine's load falls on both sides alike); with --refs the references (the
-epoll and io_uring floors, nginx with open_file_cache, the floors without
-glibc's heap trimming) run once per pair beside them. Servers and wrk are pinned and driven exactly as `make bench`
+epoll and io_uring floors, nginx with open_file_cache) run once per pair
+beside them. Servers and wrk are pinned and driven exactly as `make bench`
 drives them (bench.py's load_run: the server's own CPU from its stats file,
 nginx's from /proc), so µs per request here and in the bench's tables mean the
 same. Prints one table: the median over the pairs and the spread (min-max) per
@@ -33,18 +33,10 @@ CONFIGS = {
     "coroutine": Config("coroutine", "coroutine", []),
     "coroutine-uring": Config("coroutine --io uring", "coroutine", ["--io", "uring"]),
 }
-# The floor callocs 8 KiB per connection; with a connection per request glibc
-# gives the top of its heap back (trim) and takes it again, a page fault and a
-# page cleared each time (a quarter to a third of the floor's profile here).
-# The "no trim" rows run the same binary with the trim threshold out of reach.
-NO_TRIM = {"GLIBC_TUNABLES": "glibc.malloc.trim_threshold=1073741824"}
 REFS = {
     "floor": Config("floor (epoll)", "floor", ["--body", "4000"]),
     "floor-uring": Config("floor --io uring", "floor", ["--body", "4000", "--io", "uring"]),
     "nginx": Config("nginx (open_file_cache)", "nginx", NGINX_CACHE),
-    "floor-notrim": Config("floor (epoll), no trim", "floor", ["--body", "4000"], env=NO_TRIM),
-    "floor-uring-notrim": Config("floor --io uring, no trim", "floor",
-                                 ["--body", "4000", "--io", "uring"], env=NO_TRIM),
 }
 
 

@@ -18,7 +18,15 @@
  * writes the stats JSON (connections, requests, CPU) and exits 0. --root and
  * the other common options are accepted and ignored.
  *
- * Not a server to learn HTTP from: no Host check, no methods, no paths. */
+ * Not a server to learn HTTP from: no Host check, no methods, no paths.
+ *
+ * What a connection costs here is only what the kernel asks: an accept, its
+ * registration, the reads and writes, a close. Nothing per connection beyond
+ * that: TCP_NODELAY is set once on the listening socket (accepted sockets
+ * inherit it), a connection's struct comes from a list of spare ones (no
+ * calloc and free, so glibc never trims and regrows its heap per connection),
+ * epoll's interest changes only when a write must wait (EPOLLOUT) and back,
+ * and the close alone takes the socket out of epoll. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -41,13 +49,16 @@ enum { MAX_FDS = 65536, REQ_BUF = 8192 };
 struct conn {
     char in[REQ_BUF];
     size_t in_len;
-    size_t out_off;  /* bytes of the current answer already sent */
-    int answering;   /* 1 while an answer is partly written */
-    int close_after; /* the request said Connection: close */
+    size_t out_off;     /* bytes of the current answer already sent */
+    int answering;      /* 1 while an answer is partly written */
+    int close_after;    /* the request said Connection: close */
+    int watching_out;   /* epoll waits for EPOLLOUT, not EPOLLIN */
+    struct conn *spare; /* next on the spare list, while not in use */
 };
 
 static volatile sig_atomic_t stopping;
 static struct conn *conns[MAX_FDS];
+static struct conn *spares; /* structs of closed connections, kept for the next */
 static char *reply_keep, *reply_close;
 static size_t reply_keep_len, reply_close_len;
 static unsigned long long n_connections, n_requests, n_errors;
@@ -86,12 +97,35 @@ static char *make_reply(size_t body, int close, size_t *len)
     return buf;
 }
 
-static void drop(int epfd, int fd)
+/* A struct for descriptor fd, from the spare list if it has one; NULL when fd
+ * is out of range or memory is out. Only the fields are reset, not the
+ * buffer: in_len says how much of it holds anything. */
+static struct conn *conn_take(int fd)
 {
-    epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
-    close(fd);
-    free(conns[fd]);
+    if (fd >= MAX_FDS)
+        return NULL;
+    struct conn *c = spares;
+    if (c != NULL)
+        spares = c->spare;
+    else if ((c = malloc(sizeof *c)) == NULL)
+        return NULL;
+    c->in_len = c->out_off = 0;
+    c->answering = c->close_after = c->watching_out = 0;
+    conns[fd] = c;
+    return c;
+}
+
+static void conn_give(int fd)
+{
+    conns[fd]->spare = spares;
+    spares = conns[fd];
     conns[fd] = NULL;
+}
+
+static void drop(int fd)
+{
+    close(fd); /* the last descriptor of the socket: epoll forgets it too */
+    conn_give(fd);
 }
 
 /* Write what is left of the current answer. Returns 0 when done, 1 when the
@@ -126,8 +160,11 @@ static int serve(int epfd, int fd, struct conn *c)
                 n_errors++;
                 return 0;
             }
-            struct epoll_event ev = {.events = r ? EPOLLOUT : EPOLLIN, .data.fd = fd};
-            epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev);
+            if (r != c->watching_out) { /* only when the wait changes direction */
+                struct epoll_event ev = {.events = r ? EPOLLOUT : EPOLLIN, .data.fd = fd};
+                epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev);
+                c->watching_out = r;
+            }
             if (r)
                 return 1;
             if (c->close_after)
@@ -184,8 +221,7 @@ static void uring_drop(struct io_uring *ring, int fd)
     struct io_uring_sqe *sqe = take_sqe(ring);
     io_uring_prep_close(sqe, fd);
     io_uring_sqe_set_data64(sqe, UINT64_MAX); /* nobody waits for it */
-    free(conns[fd]);
-    conns[fd] = NULL;
+    conn_give(fd);
 }
 
 /* A connection's recv or send completed: answer a complete request (one at
@@ -237,7 +273,6 @@ static void uring_step(struct io_uring *ring, int fd, int res)
 static void uring_loop(struct io_uring *ring_made, int lfd)
 {
     struct io_uring ring = *ring_made;
-    int one = 1;
     struct io_uring_sqe *sqe = take_sqe(&ring);
     io_uring_prep_multishot_accept(sqe, lfd, NULL, NULL, 0);
     io_uring_sqe_set_data64(sqe, ACCEPT_DATA);
@@ -251,11 +286,9 @@ static void uring_loop(struct io_uring *ring_made, int lfd)
             unsigned flags = cqe->flags;
             io_uring_cqe_seen(&ring, cqe);
             if (data == ACCEPT_DATA) {
-                if (res >= 0 &&
-                    (res >= MAX_FDS || (conns[res] = calloc(1, sizeof(struct conn))) == NULL)) {
+                if (res >= 0 && conn_take(res) == NULL) {
                     close(res);
                 } else if (res >= 0) {
-                    setsockopt(res, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
                     n_connections++;
                     uring_recv(&ring, res);
                 }
@@ -345,6 +378,7 @@ int main(int argc, char **argv)
     int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     int one = 1;
     setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    setsockopt(lfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* inherited by accept */
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     if (inet_pton(AF_INET, bind_addr, &addr.sin_addr) != 1) {
         fprintf(stderr, "floor: bad --bind %s\n", bind_addr);
@@ -388,11 +422,10 @@ int main(int argc, char **argv)
             if (fd == lfd) {
                 int cfd;
                 while ((cfd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
-                    if (cfd >= MAX_FDS || (conns[cfd] = calloc(1, sizeof(struct conn))) == NULL) {
+                    if (conn_take(cfd) == NULL) {
                         close(cfd);
                         continue;
                     }
-                    setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
                     struct epoll_event cev = {.events = EPOLLIN, .data.fd = cfd};
                     epoll_ctl(epfd, EPOLL_CTL_ADD, cfd, &cev);
                     n_connections++;
@@ -409,13 +442,13 @@ int main(int argc, char **argv)
                         continue;
                     if (got < 0)
                         n_errors++;
-                    drop(epfd, fd);
+                    drop(fd);
                     continue;
                 }
                 c->in_len += (size_t)got;
             }
             if (!serve(epfd, fd, c))
-                drop(epfd, fd);
+                drop(fd);
         }
     }
     if (stats_file != NULL)
