@@ -30,13 +30,16 @@ void *bufpool_get(struct bufpool *pool)
 void bufpool_put(struct bufpool *pool, void *buffer)
 {
     pool->lent--;
-    if (pool->free_count >= pool->free_max) {
-        munmap(buffer, pool->size);
-        return;
-    }
     *(void **)buffer = pool->free;
     pool->free = buffer;
     pool->free_count++;
+    int keep = pool->lent > pool->free_max ? pool->lent : pool->free_max;
+    while (pool->free_count > keep) { /* the returned one first: it is on top */
+        void *spare = pool->free;
+        pool->free = *(void **)spare;
+        pool->free_count--;
+        munmap(spare, pool->size);
+    }
 }
 
 void bufpool_trim(struct bufpool *pool)
