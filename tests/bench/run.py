@@ -58,6 +58,7 @@ The client is compiled from bench/client.c and bench/histogram.c into a temporar
 directory. Ends with "bench: N passed, N failed".
 """
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -190,6 +191,23 @@ def stats_of(bins, config, root, directory):
 
 SPARES_CONFIGS = ["multiplex --backend epoll", "multiplex --backend select", "coroutine"]
 SPARES_FAULTS_BOUND = 0.05   # page faults per answer; 0.3-0.6 when buffers churned
+
+
+@contextlib.contextmanager
+def pinned_apart(pid):
+    """The server (pid, one thread) on the first CPU and this process and the
+    clients it starts on the others, as the bench pins them: the server then
+    answers as the client's bursts arrive, and its buffers in hand swing."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        yield
+        return
+    os.sched_setaffinity(pid, {cpus[0]})
+    os.sched_setaffinity(0, set(cpus[1:]))
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, set(cpus))
 
 
 def minor_faults(pid):
@@ -483,7 +501,8 @@ def main():
         # the rule, the buffers are reused and the run faults almost never.
         for config in SPARES_CONFIGS:
             with ts.Server(bins, config, root=root,
-                           extra=["--keepalive-requests", "1000000"]) as server:
+                           extra=["--keepalive-requests", "1000000"]) as server, \
+                    pinned_apart(server.pid):
                 before = minor_faults(server.pid)
                 got = rate(client, server.port, "/4k.bin", 64, 1000000, 0.5, drain_ms=100,
                            depth=2, warm=True)
