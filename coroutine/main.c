@@ -153,7 +153,7 @@ static void serve_loop(struct server *server, int worker_id, void *context)
          * ends every batch with an accept that finds nothing, and this kernel
          * allocates the new socket and its file before it looks at the queue,
          * then frees them: at 50 clients opening a connection per request,
-         * 0.7 failed accepts per connection, about 7 % of the server's CPU
+         * 0.7 failed accepts per connection, 7 to 10 % of the server's CPU
          * (docs/coroutine.md, "Beside multiplex"). */
         .batch = 1,
         .on_connection = sched_spawn,
