@@ -55,9 +55,8 @@
  * (multiplex/conn.c): where a connection is in the code and its local
  * variables stay on its coroutine's stack, so the handler is the blocking
  * servers' loop again, as in iterative (http_serve_pooled runs the loop of
- * http_serve_connection; `make diffs` shows both pairs). Three more
- * differences: the loop waits in epoll by default (multiplex: select); it
- * accepts up to ACCEPT_BATCH connections per readiness (multiplex: one); and a
+ * http_serve_connection; `make diffs` shows both pairs). Two more
+ * differences: the loop waits in epoll by default (multiplex: select); and a
  * stop interrupts the coroutines waiting for a request where multiplex closes
  * its idle connections (conn_close_idle).
  *
@@ -123,9 +122,6 @@ static const struct server_spec spec = {
 /* After a stop request, how long in-flight responses get (inside the pool's
  * own 5 s grace period before it kills a worker). */
 enum { DRAIN_MS = 4000 };
-/* Accept all that are pending, up to this many per wake-up: a flood of new
- * connections must not starve the coroutines already running. */
-enum { ACCEPT_BATCH = 64 };
 
 /* DOC: serve-loop
  * One loop process: watch the listening socket, run until a stop request, then
@@ -151,7 +147,15 @@ static void serve_loop(struct server *server, int worker_id, void *context)
         .stats = stats,
         .worker_id = worker_id,
         .listen_fd = event_server_socket(server, worker_id, reuseport),
-        .batch = ACCEPT_BATCH,
+        /* One accept per readiness, as in multiplex: while connections are
+         * pending, the next wait (level-triggered) reports the listening
+         * socket again, with whatever else is ready. Accepting until EAGAIN
+         * ends every batch with an accept that finds nothing, and this kernel
+         * allocates the new socket and its file before it looks at the queue,
+         * then frees them: at 50 clients opening a connection per request,
+         * 0.7 failed accepts per connection, 7 to 10 % of the server's CPU
+         * (docs/coroutine.md, "Beside multiplex"). */
+        .batch = 1,
         .on_connection = sched_spawn,
         .data = &scheduler,
         .open = &scheduler.count,
