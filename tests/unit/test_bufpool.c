@@ -57,8 +57,7 @@ static void test_row(void **state)
         }
         for (int k = 0; k < -step->change; k++)
             bufpool_put(&pool, held[--count]);
-        print_message("%s: step %d: lent %d, spare %d\n", row->name, i, pool.lent,
-                      pool.free_count);
+        print_message("%s: step %d: lent %d, spare %d\n", row->name, i, pool.lent, pool.free_count);
         assert_int_equal(pool.lent, count);
         assert_int_equal(pool.free_count, step->want_spare);
     }
@@ -87,9 +86,8 @@ int main(void)
     struct CMUnitTest tests[sizeof rows / sizeof rows[0] + 1];
     size_t n = 0;
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
-        tests[n++] = (struct CMUnitTest){.name = rows[i].name,
-                                         .test_func = test_row,
-                                         .initial_state = (void *)&rows[i]};
+        tests[n++] = (struct CMUnitTest){
+            .name = rows[i].name, .test_func = test_row, .initial_state = (void *)&rows[i]};
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_returned_buffer_reused);
     return _cmocka_run_group_tests("test_bufpool", tests, n, NULL, NULL);
 }
