@@ -675,7 +675,8 @@ def draw_latency(out, meta):
     p(f'set multiplot layout 1,2 title "Open-loop latency against utilisation: each model offered '
       f'a share of its own capacity (measured first), {conns} keep-alive connections, each '
       f'latency from its intended send time (bench/client rate). Ringed: a flagged run"')
-    p("set xrange [0:1.15]\nset logscale y\nset grid\nset key off")
+    top = max(v["rho"] for m in models.values() for v in m["points"])
+    p(f"set xrange [0:{top + 0.05:g}]\nset logscale y\nset grid\nset key off")
     p('set xlabel "utilisation ρ = offered load / the model\'s measured capacity"')
     p(f"set arrow 1 from graph 0, first {KNEE_P99_MS} to graph 1, first {KNEE_P99_MS} nohead "
       "dt 3 lc rgb '#777777'")
@@ -711,7 +712,9 @@ def draw_latency_theory(out, meta):
     p(f'set multiplot layout {nrows},{cols} title "Measured (solid) against queueing theory '
       f'(dashed: M/M/c from the measured CPU per request D and c servers; dotted: M/D/1 p99). '
       f'Blue p50, red p99; ringed: a flagged run; grey: {KNEE_P99_MS:g} ms and ρ = 1"')
-    p("set xrange [0:1.15]\nset logscale y\nset yrange [0.005:2000]\nset grid\nset key off")
+    top = max(v["rho"] for m in models.values() for v in m["points"])
+    p(f"set xrange [0:{top + 0.05:g}]\nset logscale y\nset yrange [0.005:2000]\nset grid\n"
+      "set key off")
     p("set format y '%g'\nset xtics 0.2 font ',8'\nset ytics font ',8'")
     p(f"set arrow 1 from graph 0, first {KNEE_P99_MS} to graph 1, first {KNEE_P99_MS} nohead "
       "dt 3 lc rgb '#777777'")
