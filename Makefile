@@ -150,7 +150,7 @@ fuzz: $(BUILD)/tests/test_http_parse
 	done
 
 # make bench: install wrk and gnuplot if missing, build, run the default experiment
-# set (about 7 minutes on 2 cores) into bench/results/<date>-<host>/, point
+# set (about 8 minutes on 2 cores) into bench/results/<date>-<host>/, point
 # bench/results/latest at it. FULL=1: longer sweeps, more repeats. ONLY=name: one
 # experiment (fig30.1 herd distribution throughput slow-handler slow-upstream slow-clients memory
 # coro-switch greedy-client syscalls stacks reference). A server that does not build is left out, not

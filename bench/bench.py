@@ -57,7 +57,7 @@ IDLE_MEMORY_S = 1.5
 # in the server, each under the descriptor limit, or it is not run.
 FD_SPARE = 16
 
-# Durations and sweeps. The default set fits in 7 minutes on 2 cores (50 s of it
+# Durations and sweeps. The default set takes about 8 minutes on 2 cores (8 min 5 s on a quiet one; 50 s of it
 # slow-upstream); FULL=1 is for a quiet machine and a coffee. slow_* belong to slow-handler; trickle_* to
 # slow-clients (clients that trickle their request head); lat_* to latency and
 # c10k_* to connections (open-loop load from bench/client rate); mem_* to memory.
