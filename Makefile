@@ -210,7 +210,7 @@ help:
 	@echo "make                 build every server into $(BUILD)/bin/"
 	@echo "make test            after every edit (~1 min): build, unit tests, black-box suite"
 	@echo "                     once per server (tests/quick.list)"
-	@echo "make check           before a commit, and in CI (~27 min): everything make test runs,"
+	@echo "make check           before a commit, and in CI (~26 min): everything make test runs,"
 	@echo "                     every configuration in tests/servers.list, every tests/*/run.py"
 	@echo "                     suite, ASan+UBSan and TSan builds, the docs' quick blocks,"
 	@echo "                     make format-check; last line: total: N passed, N failed"
