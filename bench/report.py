@@ -41,6 +41,14 @@ def image(out, name, alt, missing="no data for it in this run"):
     return f"*(no plot {name}: {missing})*\n"
 
 
+def knee_text(knee, beyond):
+    """A measured knee (rho, rate) as both tables print it: "beyond" when the
+    top load stayed under the bound too, "none" when no load did."""
+    if not knee:
+        return "none"
+    return f"{'beyond ' if beyond else ''}ρ {knee[0]:.2f} ({f(knee[1], 0)}/s)"
+
+
 def mark(m):
     return " ⚑" if m and m.get("flagged") else ""
 
@@ -281,9 +289,7 @@ class Report:
             k = ka.get((l, pick), {}) if pick else {}
             c, kc = m.get("cpu_per_conn_us"), k.get("cpu_per_req_us")
             kn = knees.get(l)
-            knee_cell = ("–" if kn is None else
-                         f"beyond ρ {kn[0]:.2f}: {f(kn[1], 0)} req/s" if kn[0] and kn[2] else
-                         f"ρ {kn[0]:.2f}: {f(kn[1], 0)} req/s" if kn[0] else "none")
+            knee_cell = "–" if kn is None else knee_text(kn[:2] if kn[0] else None, kn[2])
             out.append((f"`{l}`{mark(m)}{mark(k)}", f(c), f(c / floor, 2) if c and floor else "–",
                         f(c / nginx, 2) if c and nginx else "–", f(kc),
                         f(kc / floor_ka, 2) if kc and floor_ka else "–",
@@ -493,8 +499,7 @@ class Report:
             out.append((f"`{l}`", f(m.get("capacity"), 0), m.get("verdict") or "–", busy,
                         f(m.get("sent_rate"), 0), f(m.get("demand_us")), m.get("c", "–"),
                         f"ρ {pr[0]:.2f} ({f(pr[1], 0)}/s)" if pr else "–",
-                        (f"beyond ρ {kn[0]:.2f} ({f(kn[1], 0)}/s)" if kn and m["knee_beyond"] else
-                         f"ρ {kn[0]:.2f} ({f(kn[1], 0)}/s)" if kn else "none"), held, little))
+                        knee_text(kn, m["knee_beyond"]), held, little))
         self(table(["configuration", "capacity req/s", "verdict", "busy + waiting; idle",
                     "client sent/s", "D µs", "c", "predicted knee (M/M/c)",
                     "measured knee", "waiting at the loads", "Little's law: in flight vs X·W"],
